@@ -1,0 +1,22 @@
+// Serialising the head of an authd response (socket-free, allocation-free once warm).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "authd/api.hpp"
+
+namespace authd {
+
+// The current time as an IMF-fixdate (RFC 9110 section 5.6.7), recomputed at most once per second
+// per thread.
+std::string_view http_date_now();
+
+// Writes the status line and headers of a response with a JSON body of content_length bytes into
+// out (cleared first; its capacity is reused). version is the request's (10 or 11): an HTTP/1.0
+// client that asked for keep-alive is told so explicitly.
+void write_response_head(std::string& out, api_code code, std::size_t content_length,
+                         bool keep_alive, int version);
+
+}  // namespace authd

@@ -1,0 +1,51 @@
+// One login, from credentials to response body: cache or store lookup, argon2id verification (or
+// a dummy one for an unknown user), rehash when the parameters changed, token. Blocking: runs on a
+// hash worker, never on an I/O thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "authd/api.hpp"
+#include "authd/password_hasher.hpp"
+#include "authd/token_signer.hpp"
+#include "authd/user_cache.hpp"
+#include "authd/user_store.hpp"
+
+namespace authd {
+
+struct login_result {
+    api_code code = api_code::internal_error;
+    std::string body;      // the JSON body for the client
+    std::string log_note;  // what went wrong, for the log only (never a password or token)
+    bool rehashed = false;
+};
+
+class login_service {
+public:
+    login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
+                  const token_signer& signer, std::chrono::seconds token_ttl);
+
+    // user and password are the request's header values (already checked to be non-empty).
+    // Never throws: a store failure becomes code 500 with a log note.
+    login_result login(std::string_view user, std::string_view password) const;
+
+    std::chrono::seconds token_ttl() const noexcept { return ttl_; }
+
+private:
+    bool lookup(std::string_view user, std::string& phc) const;
+
+    user_store& store_;
+    user_cache& cache_;
+    const password_hasher& hasher_;
+    const token_signer& signer_;
+    std::chrono::seconds ttl_;
+};
+
+// Parses a duration such as "30m", "90s", "1h" or a plain number of seconds. Throws
+// std::invalid_argument on anything else, or when it is not positive.
+std::chrono::seconds parse_duration(std::string_view text);
+
+}  // namespace authd

@@ -1,0 +1,58 @@
+// argon2id password hashing with libsodium (crypto_pwhash_str_*), in PHC string format.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace authd {
+
+// argon2id cost parameters. The defaults are OWASP's minimum (19 MiB, t=2, p=1); libsodium
+// always uses p=1.
+struct argon2_params {
+    std::uint64_t ops = 2;                          // t, iterations
+    std::size_t memory_bytes = 19U * 1024U * 1024U;  // m
+};
+
+// The longest password authd hashes or verifies, in bytes. Longer ones are refused before any
+// hashing (they cannot match a stored hash, which authctl refuses to create).
+inline constexpr std::size_t max_password_bytes = 1024;
+
+class password_hasher {
+public:
+    // Throws std::invalid_argument when params are outside libsodium's limits. Computes the dummy
+    // hash (one argon2id hash at params) used for unknown users.
+    explicit password_hasher(argon2_params params);
+
+    const argon2_params& params() const noexcept { return params_; }
+
+    // A new argon2id PHC string for password. Throws std::bad_alloc when argon2 cannot get its
+    // memory.
+    std::string hash(std::string_view password) const;
+
+    // True when password matches the PHC string. False for a mismatch and for a malformed string.
+    bool verify(const std::string& phc, std::string_view password) const;
+
+    // Verifies password against a dummy hash with this hasher's parameters, so that an unknown user
+    // costs what a wrong password costs (docs/security.md). Always "fails".
+    void verify_dummy(std::string_view password) const;
+
+    // True when phc was made with other parameters or another algorithm than this hasher's.
+    bool needs_rehash(const std::string& phc) const;
+
+    // How many dummy verifications ran (tests prove unknown users are hashed).
+    std::uint64_t dummy_verifications() const noexcept { return dummy_count_.load(); }
+
+private:
+    argon2_params params_;
+    std::string dummy_phc_;
+    mutable std::atomic<std::uint64_t> dummy_count_{0};
+};
+
+// Parses a size such as "19MiB", "64KiB", "1GiB" or a plain number of bytes. Throws
+// std::invalid_argument on anything else.
+std::size_t parse_size(std::string_view text);
+
+}  // namespace authd

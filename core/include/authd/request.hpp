@@ -1,0 +1,90 @@
+// Parsing one HTTP/1.1 request into what authd needs of it, without a socket and without
+// allocating per request: a Beast basic_parser that keeps only the method, the route and the two
+// credential headers, and discards the body.
+#pragma once
+
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "authd/api.hpp"
+
+namespace authd {
+
+// The paths authd serves. Anything else is route::unknown (404).
+enum class route : std::uint8_t { unknown, login };
+
+// Limits on one request (docs/api.md, "Limits").
+struct request_limits {
+    std::uint32_t header_bytes = 8 * 1024;  // request line + all headers; past it: 431
+    std::uint64_t body_bytes = 8 * 1024;    // the body is ignored; past it: 413
+};
+
+// One credential header as received. The value's storage is reused across the requests of a
+// connection, so a keep-alive connection does not allocate per request.
+struct credential_header {
+    std::string value;
+    std::uint8_t count = 0;  // how many times the header appeared
+
+    void clear() noexcept;  // wipes the old value (it may be a password) and resets the count
+};
+
+// What authd keeps of a request head. Owned by the connection, reused for each request.
+struct request_head {
+    boost::beast::http::verb method = boost::beast::http::verb::unknown;
+    authd::route route = route::unknown;
+    int version = 11;
+    credential_header password;
+    credential_header user_name;
+
+    void clear() noexcept;
+    ~request_head() { clear(); }
+};
+
+// A parser for one request; make a new one (cheap, no allocation) for each request of a
+// connection, over the connection's request_head.
+class request_parser final : public boost::beast::http::basic_parser<true> {
+public:
+    request_parser(request_head& head, const request_limits& limits);
+
+private:
+    using error_code = boost::beast::error_code;
+    using string_view = boost::beast::string_view;
+
+    void on_request_impl(boost::beast::http::verb method, string_view method_str,
+                         string_view target, int version, error_code& ec) override;
+    void on_response_impl(int, string_view, int, error_code& ec) override;
+    void on_field_impl(boost::beast::http::field name, string_view name_string,
+                       string_view value, error_code& ec) override;
+    void on_header_impl(error_code& ec) override;
+    void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                           error_code& ec) override;
+    std::size_t on_body_impl(string_view body, error_code& ec) override;
+    void on_chunk_header_impl(std::uint64_t size, string_view extensions,
+                              error_code& ec) override;
+    std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body,
+                                   error_code& ec) override;
+    void on_finish_impl(error_code& ec) override;
+
+    request_head& head_;
+};
+
+// What to do with a complete request head: answer at once with a fixed response, or log in.
+struct decision {
+    enum class kind : std::uint8_t { respond, login } what = kind::respond;
+    api_code code = api_code::ok;
+    std::string_view body;  // for kind::respond: a body that lives as long as the process
+};
+
+// Routes and validates a parsed request (pure; the order of checks is docs/api.md's).
+decision decide(const request_head& head) noexcept;
+
+// The fixed response for a parse error reported by the parser (431, 413, 400).
+decision decide_parse_error(const boost::beast::error_code& ec) noexcept;
+
+// A fixed error response body, built once: error_body(code, message) for the fixed messages.
+std::string_view canned_body(api_code code) noexcept;
+
+}  // namespace authd

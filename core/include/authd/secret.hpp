@@ -1,0 +1,47 @@
+// Bytes that must not outlive their use: wiped with sodium_memzero when destroyed or cleared.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace authd {
+
+// Wipes the bytes of s (a password, a key) before its storage is released or reused.
+void wipe(std::string& s) noexcept;
+
+class secret_bytes {
+public:
+    secret_bytes() = default;
+    explicit secret_bytes(std::size_t size) : bytes_(size) {}
+    secret_bytes(const unsigned char* data, std::size_t size) : bytes_(data, data + size) {}
+    secret_bytes(const secret_bytes&) = delete;
+    secret_bytes& operator=(const secret_bytes&) = delete;
+    secret_bytes(secret_bytes&& other) noexcept = default;
+    secret_bytes& operator=(secret_bytes&& other) noexcept;
+    ~secret_bytes() { clear(); }
+
+    void clear() noexcept;
+    unsigned char* data() noexcept { return bytes_.data(); }
+    const unsigned char* data() const noexcept { return bytes_.data(); }
+    std::size_t size() const noexcept { return bytes_.size(); }
+    bool empty() const noexcept { return bytes_.empty(); }
+
+private:
+    std::vector<unsigned char> bytes_;
+};
+
+// The smallest signing key authd accepts, in bytes (RFC 7518 section 3.2: at least the hash size).
+inline constexpr std::size_t min_key_bytes = 32;
+
+// Reads a key file. Throws std::runtime_error with a message that names the path and the reason
+// when the file is missing, unreadable, shorter than min_key_bytes, or readable or writable by
+// group or others.
+secret_bytes load_key_file(const std::string& path);
+
+// Writes size random bytes (libsodium) to a new file at path with mode 0600. Throws when the file
+// exists already or cannot be written.
+void generate_key_file(const std::string& path, std::size_t size = min_key_bytes);
+
+}  // namespace authd

@@ -1,0 +1,65 @@
+// HS256 JSON Web Tokens (RFC 7519, RFC 7515) signed with OpenSSL's HMAC-SHA256.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "authd/secret.hpp"
+
+namespace authd {
+
+// The claims authd puts in a token: {"user":"<name>","exp":<unix seconds>}.
+struct token_claims {
+    std::string user;
+    std::int64_t exp = 0;
+};
+
+enum class token_error : std::uint8_t {
+    none,
+    malformed,      // not three base64url parts, bad base64, bad JSON, too long
+    bad_algorithm,  // header is not exactly the one authd signs with (alg none, RS256, ...)
+    bad_signature,  // the MAC does not match (compared in constant time)
+    expired,        // exp <= now
+};
+
+// Signs and checks tokens with one secret key. Thread-safe: each thread keeps its own keyed
+// HMAC context, made once (no per-token algorithm fetch or key setup).
+class token_signer {
+public:
+    // Throws std::invalid_argument when the key is shorter than min_key_bytes.
+    explicit token_signer(secret_bytes key);
+    ~token_signer();
+    token_signer(const token_signer&) = delete;
+    token_signer& operator=(const token_signer&) = delete;
+
+    // header.payload.signature with the seed's header {"typ":"JWT","alg":"HS256"}. user must be
+    // valid UTF-8 (it is JSON-escaped).
+    std::string sign(std::string_view user, std::int64_t exp) const;
+    void sign_into(std::string& out, std::string_view user, std::int64_t exp) const;
+
+    // Checks a token: structure, header, signature, then expiry against now (unix seconds).
+    std::optional<token_claims> verify(std::string_view token, std::int64_t now,
+                                       token_error* error = nullptr) const;
+
+    // The longest token verify() looks at.
+    static constexpr std::size_t max_token_bytes = 4096;
+
+    // The raw MAC of data (exposed for the benchmarks and the known-answer tests).
+    void mac(std::string_view data, unsigned char out[32]) const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// The base64url (no padding) encoding of the seed's JWT header {"typ":"JWT","alg":"HS256"}.
+inline constexpr std::string_view jwt_header_b64 = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
+
+// Base64url without padding (RFC 4648 section 5) via libsodium.
+void base64url_append(std::string& out, const unsigned char* data, std::size_t size);
+std::optional<std::string> base64url_decode(std::string_view text);
+
+}  // namespace authd

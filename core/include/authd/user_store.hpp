@@ -1,0 +1,74 @@
+// Where user records live. One interface, one backend per URI scheme (sqlite: today).
+//
+// Every call may block (disk, network): authd calls the store only from hash workers, never from
+// an I/O thread. Implementations are safe to call from several threads at once. Failures of the
+// store itself (I/O error, corrupt file, lost connection) are thrown as store_error; "no such user"
+// is not an error.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace authd {
+
+class store_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct user_record {
+    std::string name;
+    std::string phc;  // the argon2id hash, PHC string format
+};
+
+class user_store {
+public:
+    virtual ~user_store() = default;
+
+    // The stored hash of name, or nullopt when there is no such user.
+    virtual std::optional<std::string> find_hash(std::string_view name) = 0;
+
+    // Adds a user. False when the name exists already (nothing is changed).
+    virtual bool add_user(std::string_view name, std::string_view phc) = 0;
+
+    // Adds many users in one transaction; names that exist already are skipped. Returns how many
+    // were added.
+    virtual std::size_t add_users(const std::vector<user_record>& users) = 0;
+
+    // Replaces a user's hash. False when there is no such user.
+    virtual bool set_hash(std::string_view name, std::string_view phc) = 0;
+
+    // Replaces a user's hash only if it is still expected_phc (a rehash after login must not undo
+    // a password change made meanwhile). False when it was not replaced.
+    virtual bool replace_hash(std::string_view name, std::string_view expected_phc,
+                              std::string_view new_phc) = 0;
+
+    // Removes a user. False when there was no such user.
+    virtual bool remove_user(std::string_view name) = 0;
+
+    // Calls fn for each user name, in name order.
+    virtual void for_each_name(const std::function<void(std::string_view)>& fn) = 0;
+
+    // True when the stored users may have been changed by someone else (another process) since the
+    // last call; the caller then drops what it cached. Cheap: called once per login.
+    virtual bool poll_external_changes() = 0;
+};
+
+// Opens (and creates, and migrates to the current schema) the store named by uri:
+//   sqlite:PATH   an embedded SQLite database file
+// Throws store_error with a message naming the store on any failure, and std::invalid_argument for
+// an unknown scheme.
+std::unique_ptr<user_store> open_store(std::string_view uri);
+
+// The longest user name authd accepts, in bytes; names must also be valid UTF-8 without control
+// characters (see valid_user_name).
+inline constexpr std::size_t max_user_name_bytes = 256;
+bool valid_user_name(std::string_view name) noexcept;
+
+}  // namespace authd
