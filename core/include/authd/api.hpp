@@ -15,10 +15,10 @@ namespace authd {
 // A code of the API's "Common API codes" table (docs/api.md).
 enum class api_code : std::uint16_t {
     ok = 200,
-    bad_request = 400,          // malformed HTTP, duplicated credential header
-    field_missing = 402,        // seed: "Required field < HEADER > is not specified." / "is empty."
-    not_found = 404,            // seed: "Data not found." (unknown user or wrong password),
-                                // and an unknown path
+    bad_request = 400,    // malformed HTTP, duplicated credential header
+    field_missing = 402,  // seed: "Required field < HEADER > is not specified." / "is empty."
+    not_found = 404,      // seed: "Data not found." (unknown user or wrong password),
+                          // and an unknown path
     method_not_allowed = 405,
     payload_too_large = 413,
     headers_too_large = 431,

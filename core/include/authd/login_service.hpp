@@ -3,6 +3,7 @@
 // hash worker, never on an I/O thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -24,7 +25,7 @@ struct login_result {
 };
 
 class login_service {
-public:
+  public:
     login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
                   const token_signer& signer, std::chrono::seconds token_ttl);
 
@@ -34,14 +35,18 @@ public:
 
     std::chrono::seconds token_ttl() const noexcept { return ttl_; }
 
-private:
+  private:
     bool lookup(std::string_view user, std::string& phc) const;
+    void drop_cache_if_store_changed() const;
+    bool rehash(std::string_view user, std::string_view password, const std::string& old_phc,
+                std::string& note) const;
 
     user_store& store_;
     user_cache& cache_;
     const password_hasher& hasher_;
     const token_signer& signer_;
     std::chrono::seconds ttl_;
+    mutable std::atomic<std::uint64_t> generation_{0};  // bumped when the cache is dropped
 };
 
 // Parses a duration such as "30m", "90s", "1h" or a plain number of seconds. Throws

@@ -12,7 +12,7 @@ namespace authd {
 // argon2id cost parameters. The defaults are OWASP's minimum (19 MiB, t=2, p=1); libsodium
 // always uses p=1.
 struct argon2_params {
-    std::uint64_t ops = 2;                          // t, iterations
+    std::uint64_t ops = 2;                           // t, iterations
     std::size_t memory_bytes = 19U * 1024U * 1024U;  // m
 };
 
@@ -21,7 +21,7 @@ struct argon2_params {
 inline constexpr std::size_t max_password_bytes = 1024;
 
 class password_hasher {
-public:
+  public:
     // Throws std::invalid_argument when params are outside libsodium's limits. Computes the dummy
     // hash (one argon2id hash at params) used for unknown users.
     explicit password_hasher(argon2_params params);
@@ -45,7 +45,7 @@ public:
     // How many dummy verifications ran (tests prove unknown users are hashed).
     std::uint64_t dummy_verifications() const noexcept { return dummy_count_.load(); }
 
-private:
+  private:
     argon2_params params_;
     std::string dummy_phc_;
     mutable std::atomic<std::uint64_t> dummy_count_{0};

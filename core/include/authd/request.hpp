@@ -3,11 +3,12 @@
 // credential headers, and discards the body.
 #pragma once
 
-#include <boost/beast/http/basic_parser.hpp>
-#include <boost/beast/http/verb.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/verb.hpp>
 
 #include "authd/api.hpp"
 
@@ -46,26 +47,24 @@ struct request_head {
 // A parser for one request; make a new one (cheap, no allocation) for each request of a
 // connection, over the connection's request_head.
 class request_parser final : public boost::beast::http::basic_parser<true> {
-public:
+  public:
     request_parser(request_head& head, const request_limits& limits);
 
-private:
+  private:
     using error_code = boost::beast::error_code;
     using string_view = boost::beast::string_view;
 
     void on_request_impl(boost::beast::http::verb method, string_view method_str,
                          string_view target, int version, error_code& ec) override;
     void on_response_impl(int, string_view, int, error_code& ec) override;
-    void on_field_impl(boost::beast::http::field name, string_view name_string,
-                       string_view value, error_code& ec) override;
+    void on_field_impl(boost::beast::http::field name, string_view name_string, string_view value,
+                       error_code& ec) override;
     void on_header_impl(error_code& ec) override;
     void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
                            error_code& ec) override;
     std::size_t on_body_impl(string_view body, error_code& ec) override;
-    void on_chunk_header_impl(std::uint64_t size, string_view extensions,
-                              error_code& ec) override;
-    std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body,
-                                   error_code& ec) override;
+    void on_chunk_header_impl(std::uint64_t size, string_view extensions, error_code& ec) override;
+    std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body, error_code& ec) override;
     void on_finish_impl(error_code& ec) override;
 
     request_head& head_;

@@ -12,7 +12,7 @@ namespace authd {
 void wipe(std::string& s) noexcept;
 
 class secret_bytes {
-public:
+  public:
     secret_bytes() = default;
     explicit secret_bytes(std::size_t size) : bytes_(size) {}
     secret_bytes(const unsigned char* data, std::size_t size) : bytes_(data, data + size) {}
@@ -28,7 +28,7 @@ public:
     std::size_t size() const noexcept { return bytes_.size(); }
     bool empty() const noexcept { return bytes_.empty(); }
 
-private:
+  private:
     std::vector<unsigned char> bytes_;
 };
 

@@ -28,7 +28,7 @@ enum class token_error : std::uint8_t {
 // Signs and checks tokens with one secret key. Thread-safe: each thread keeps its own keyed
 // HMAC context, made once (no per-token algorithm fetch or key setup).
 class token_signer {
-public:
+  public:
     // Throws std::invalid_argument when the key is shorter than min_key_bytes.
     explicit token_signer(secret_bytes key);
     ~token_signer();
@@ -50,7 +50,7 @@ public:
     // The raw MAC of data (exposed for the benchmarks and the known-answer tests).
     void mac(std::string_view data, unsigned char out[32]) const;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -12,7 +12,7 @@
 namespace authd {
 
 class user_cache {
-public:
+  public:
     virtual ~user_cache() = default;
 
     // Copies the cached hash of name into phc (its capacity reused) and returns true, or returns

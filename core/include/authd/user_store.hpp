@@ -18,7 +18,7 @@
 namespace authd {
 
 class store_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -28,7 +28,7 @@ struct user_record {
 };
 
 class user_store {
-public:
+  public:
     virtual ~user_store() = default;
 
     // The stored hash of name, or nullopt when there is no such user.

@@ -1,0 +1,158 @@
+#include "authd/api.hpp"
+
+#include <array>
+#include <cstdio>
+
+namespace authd {
+
+unsigned http_status(api_code code) noexcept {
+    switch (code) {
+        case api_code::ok:
+            return 200;
+        case api_code::field_missing:  // the seed's 402 is a client error, not "Payment Required"
+        case api_code::bad_request:
+            return 400;
+        case api_code::not_found:  // "Data not found." and an unknown path alike
+            return 404;
+        case api_code::method_not_allowed:
+            return 405;
+        case api_code::payload_too_large:
+            return 413;
+        case api_code::headers_too_large:
+            return 431;
+        case api_code::busy:
+            return 503;
+        case api_code::internal_error:
+            return 500;
+    }
+    return 500;
+}
+
+std::string_view reason_phrase(unsigned status) noexcept {
+    switch (status) {
+        case 200:
+            return "OK";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 413:
+            return "Content Too Large";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 503:
+            return "Service Unavailable";
+        default:
+            return "Internal Server Error";
+    }
+}
+
+std::string_view field_name(credential_field f) noexcept {
+    return f == credential_field::password ? "Password" : "User-Name";
+}
+
+namespace {
+
+std::string field_message(credential_field f, std::string_view tail) {
+    std::string out = "Required field < ";
+    out += field_name(f);
+    out += " > ";
+    out += tail;
+    return out;
+}
+
+}  // namespace
+
+std::string message_field_missing(credential_field f) {
+    return field_message(f, "is not specified.");
+}
+
+std::string message_field_empty(credential_field f) {
+    return field_message(f, "is empty.");
+}
+
+std::string message_field_duplicated(credential_field f) {
+    std::string out = "Field < ";
+    out += field_name(f);
+    out += " > is duplicated.";
+    return out;
+}
+
+std::string error_body(api_code code, std::string_view message) {
+    std::string out = "{\"code\":";
+    out += std::to_string(static_cast<unsigned>(code));
+    out += ",\"status\":\"error\",\"message\":\"";
+    append_json_escaped(out, message);
+    out += "\"}";
+    return out;
+}
+
+std::string token_body(std::string_view token) {
+    std::string out;
+    out.reserve(40 + token.size());
+    out += R"({"code":200,"status":"ok","token":")";
+    out += token;
+    out += "\"}";
+    return out;
+}
+
+void append_json_escaped(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            out += "\\u00";
+            out += hex[u >> 4];
+            out += hex[u & 0xf];
+        } else {
+            out += c;
+        }
+    }
+}
+
+bool is_valid_utf8(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = p + s.size();
+    while (p < end) {
+        const unsigned char c = *p;
+        if (c < 0x80) {
+            ++p;
+            continue;
+        }
+        std::size_t len = 0;
+        std::uint32_t cp = 0;
+        std::uint32_t min = 0;
+        if ((c & 0xe0) == 0xc0) {
+            len = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (static_cast<std::size_t>(end - p) < len) {
+            return false;
+        }
+        for (std::size_t i = 1; i < len; ++i) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return false;
+        }
+        p += len;
+    }
+    return true;
+}
+
+}  // namespace authd

@@ -1,0 +1,121 @@
+#include "authd/login_service.hpp"
+
+#include <charconv>
+#include <ctime>
+#include <new>
+#include <stdexcept>
+
+#include "authd/request.hpp"
+
+namespace authd {
+
+login_service::login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
+                             const token_signer& signer, std::chrono::seconds token_ttl)
+    : store_(store), cache_(cache), hasher_(hasher), signer_(signer), ttl_(token_ttl) {}
+
+namespace {
+
+login_result failure(api_code code, std::string note = {}) {
+    return login_result{code, std::string(canned_body(code)), std::move(note), false};
+}
+
+}  // namespace
+
+bool login_service::lookup(std::string_view user, std::string& phc) const {
+    if (cache_.find(user, phc)) {
+        return true;
+    }
+    // A clear() racing with this fill must win: if the store changed while its old record was
+    // read, the record is dropped again rather than cached stale.
+    const auto generation = generation_.load(std::memory_order_acquire);
+    auto stored = store_.find_hash(user);
+    if (!stored) {
+        return false;
+    }
+    phc = std::move(*stored);
+    cache_.put(user, phc);
+    if (generation_.load(std::memory_order_acquire) != generation) {
+        cache_.erase(user);
+    }
+    return true;
+}
+
+void login_service::drop_cache_if_store_changed() const {
+    if (store_.poll_external_changes()) {
+        generation_.fetch_add(1, std::memory_order_acq_rel);
+        cache_.clear();
+    }
+}
+
+login_result login_service::login(std::string_view user, std::string_view password) const {
+    // A password longer than any authctl stores cannot match: refused before any hashing.
+    if (password.size() > max_password_bytes) {
+        return failure(api_code::not_found);
+    }
+    try {
+        drop_cache_if_store_changed();
+        thread_local std::string phc;
+        if (!valid_user_name(user) || !lookup(user, phc)) {
+            // Unknown user: the same argon2id work as a wrong password, so that neither the
+            // answer nor its timing tells whether the user exists.
+            hasher_.verify_dummy(password);
+            return failure(api_code::not_found);
+        }
+        if (!hasher_.verify(phc, password)) {
+            return failure(api_code::not_found);
+        }
+        login_result result{api_code::ok, {}, {}, false};
+        if (hasher_.needs_rehash(phc)) {
+            result.rehashed = rehash(user, password, phc, result.log_note);
+        }
+        const auto exp = static_cast<std::int64_t>(std::time(nullptr)) + ttl_.count();
+        result.body = token_body(signer_.sign(user, exp));
+        return result;
+    } catch (const store_error& e) {
+        return failure(api_code::internal_error, e.what());
+    } catch (const std::bad_alloc&) {
+        return failure(api_code::internal_error, "out of memory");
+    }
+}
+
+bool login_service::rehash(std::string_view user, std::string_view password,
+                           const std::string& old_phc, std::string& note) const {
+    // Best effort: the login has succeeded already, and a failed write leaves the old hash valid.
+    try {
+        const auto fresh = hasher_.hash(password);
+        if (!store_.replace_hash(user, old_phc, fresh)) {
+            return false;  // changed meanwhile (authctl user passwd): keep the newer one
+        }
+        cache_.put(user, fresh);
+        return true;
+    } catch (const std::exception& e) {
+        note = std::string("rehash not stored: ") + e.what();
+        return false;
+    }
+}
+
+std::chrono::seconds parse_duration(std::string_view text) {
+    long long value = 0;
+    const auto* begin = text.data();
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(begin, end, value);
+    const std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
+    long long scale = 0;
+    if (unit.empty() || unit == "s") {
+        scale = 1;
+    } else if (unit == "m") {
+        scale = 60;
+    } else if (unit == "h") {
+        scale = 3600;
+    } else if (unit == "d") {
+        scale = 86400;
+    }
+    if (ec != std::errc() || ptr == begin || scale == 0 || value <= 0 ||
+        value > 366LL * 86400 / scale) {
+        throw std::invalid_argument("not a duration: '" + std::string(text) +
+                                    "' (use a positive number with s, m, h or d)");
+    }
+    return std::chrono::seconds(value * scale);
+}
+
+}  // namespace authd

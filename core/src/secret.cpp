@@ -1,0 +1,128 @@
+#include "authd/secret.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+namespace authd {
+
+void wipe(std::string& s) noexcept {
+    if (!s.empty()) {
+        sodium_memzero(s.data(), s.size());
+    }
+    s.clear();
+}
+
+secret_bytes& secret_bytes::operator=(secret_bytes&& other) noexcept {
+    if (this != &other) {
+        clear();
+        bytes_ = std::move(other.bytes_);
+    }
+    return *this;
+}
+
+void secret_bytes::clear() noexcept {
+    if (!bytes_.empty()) {
+        sodium_memzero(bytes_.data(), bytes_.size());
+    }
+    bytes_.clear();
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& why) {
+    throw std::runtime_error("key file " + path + ": " + why);
+}
+
+// Closes a file descriptor on every path out of a function.
+struct fd_guard {
+    int fd;
+    ~fd_guard() {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+};
+
+}  // namespace
+
+secret_bytes load_key_file(const std::string& path) {
+    // Largest key file read: a key longer than a SHA-256 block is hashed by HMAC anyway.
+    constexpr std::size_t max_bytes = 4096;
+    const fd_guard file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
+    if (file.fd < 0) {
+        fail(path, errno == ENOENT ? "does not exist"
+                                   : std::string("cannot be read: ") + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(file.fd, &st) != 0) {
+        fail(path, std::string("cannot be read: ") + std::strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fail(path, "is not a regular file");
+    }
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        fail(path, "is accessible by group or others (run: chmod 600 " + path + ")");
+    }
+    secret_bytes key(max_bytes + 1);
+    std::size_t got = 0;
+    while (got < key.size()) {
+        const ssize_t n = ::read(file.fd, key.data() + got, key.size() - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            fail(path, std::string("cannot be read: ") + std::strerror(errno));
+        }
+        if (n == 0) {
+            break;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    if (got > max_bytes) {
+        fail(path, "is longer than " + std::to_string(max_bytes) + " bytes");
+    }
+    if (got < min_key_bytes) {
+        fail(path, "holds " + std::to_string(got) + " bytes; a key needs at least " +
+                       std::to_string(min_key_bytes) + " (run: authctl key generate PATH)");
+    }
+    secret_bytes exact(key.data(), got);
+    return exact;
+}
+
+void generate_key_file(const std::string& path, std::size_t size) {
+    if (sodium_init() < 0) {
+        throw std::runtime_error("libsodium could not be initialised");
+    }
+    const fd_guard file{
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)};
+    if (file.fd < 0) {
+        throw std::runtime_error("key file " + path +
+                                 ": cannot be created: " + std::strerror(errno));
+    }
+    secret_bytes key(size);
+    randombytes_buf(key.data(), key.size());
+    std::size_t put = 0;
+    while (put < key.size()) {
+        const ssize_t n = ::write(file.fd, key.data() + put, key.size() - put);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            throw std::runtime_error("key file " + path +
+                                     ": cannot be written: " + std::strerror(errno));
+        }
+        put += static_cast<std::size_t>(n);
+    }
+    if (::fsync(file.fd) != 0) {
+        throw std::runtime_error("key file " + path +
+                                 ": cannot be synced: " + std::strerror(errno));
+    }
+}
+
+}  // namespace authd

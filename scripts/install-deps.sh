@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages authd needs that are not installed yet (apt-get; run as root).
+# Usage: scripts/install-deps.sh [EXTRA_PACKAGE...]
+set -euo pipefail
+
+packages=(
+  cmake g++ make pkg-config
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
+  libssl-dev libsodium-dev libsqlite3-dev
+  libgtest-dev libbenchmark-dev
+  python3 python3-jwt curl
+  "$@"
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,32 @@
+// The settings of one authd process: a plain struct with the defaults in the declaration, filled
+// by parse_command_line() (main.cpp). docs/configuration.md lists them.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "authd/password_hasher.hpp"
+#include "authd/request.hpp"
+
+namespace authd::server {
+
+struct server_config {
+    std::string listen = "127.0.0.1:8080";
+    std::string store = "sqlite:authd.db";
+    std::string key_file;
+    std::size_t io_threads = 0;    // 0: one per core
+    std::size_t hash_workers = 0;  // 0: one per core
+    std::size_t hash_queue = 0;    // 0: 64 per hash worker
+    int hash_nice = 0;             // added to the hash workers' nice value (0..19)
+    argon2_params argon2;
+    std::chrono::seconds token_ttl{30 * 60};
+    std::size_t cache_entries = 100'000;
+    request_limits limits;
+    std::chrono::milliseconds idle_timeout{60'000};     // keep-alive: waiting for a new request
+    std::chrono::milliseconds request_timeout{10'000};  // reading one request once it started
+    std::chrono::milliseconds write_timeout{10'000};    // writing one response
+    std::chrono::milliseconds shutdown_timeout{30'000};
+};
+
+}  // namespace authd::server

@@ -1,0 +1,194 @@
+#include "connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "authd/http_response.hpp"
+
+#include "io_thread.hpp"
+#include "log.hpp"
+
+namespace authd::server {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using boost::beast::error_code;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_chunk = 4096;
+// How long a closing connection keeps reading (and discarding) what the client still sends, so
+// that closing never resets the connection under unread data.
+constexpr auto linger_time = std::chrono::seconds(2);
+
+}  // namespace
+
+connection::connection(asio::ip::tcp::socket socket, io_thread& owner)
+    : socket_(std::move(socket)),
+      owner_(owner),
+      // Room for one full request head plus a pipelined one behind it: a client cannot make a
+      // connection buffer more than this.
+      in_(2 * static_cast<std::size_t>(owner.shared().config.limits.header_bytes) + read_chunk) {
+    owner_.add(this);
+}
+
+connection::~connection() {
+    owner_.remove(this);
+}
+
+void connection::check_deadline(clock::time_point now) {
+    if (now >= deadline_) {
+        deadline_ = clock::time_point::max();
+        error_code ignored;
+        socket_.cancel(ignored);
+    }
+}
+
+void connection::drain() {
+    draining_ = true;
+    if (idle_) {
+        error_code ignored;
+        socket_.cancel(ignored);  // run() sees draining_ and closes
+    }
+}
+
+asio::awaitable<connection::read_status> connection::read_request(request_parser& parser,
+                                                                  error_code& parse_ec) {
+    const auto& config = owner_.shared().config;
+    for (;;) {
+        if (in_.size() > 0) {
+            error_code ec;
+            const auto used = parser.put(in_.data(), ec);
+            in_.consume(used);
+            if (!ec && parser.is_done()) {
+                co_return read_status::request;
+            }
+            if (ec && ec != http::error::need_more) {
+                parse_ec = ec;
+                co_return read_status::parse_error;
+            }
+            if (!ec) {
+                continue;  // parsed a part (the header), the rest may be in the buffer already
+            }
+        }
+        // Nothing more to parse without reading: first write what is owed (pipelining).
+        if (!out_.empty() && !co_await flush()) {
+            co_return read_status::failed;
+        }
+        idle_ = !parser.got_some() && in_.size() == 0;
+        if (idle_ && draining_) {
+            co_return read_status::closed;
+        }
+        deadline_ = clock::now() + (idle_ ? config.idle_timeout : config.request_timeout);
+        const auto room = in_.max_size() - in_.size();
+        if (room == 0) {
+            parse_ec = http::error::header_limit;
+            co_return read_status::parse_error;
+        }
+        auto [ec, n] =
+            co_await socket_.async_read_some(in_.prepare(std::min(room, read_chunk)), use_tuple);
+        idle_ = false;
+        in_.commit(n);
+        if (ec == asio::error::eof) {
+            if (!parser.got_some() && in_.size() == 0) {
+                co_return read_status::closed;  // a clean close between requests
+            }
+            parser.put_eof(ec);
+            if (!ec && parser.is_done()) {
+                co_return read_status::request;
+            }
+            parse_ec = ec ? ec : http::error::partial_message;
+            co_return read_status::parse_error;
+        }
+        if (ec) {
+            co_return draining_ ? read_status::closed : read_status::failed;
+        }
+    }
+}
+
+void connection::append_response(api_code code, std::string_view body, bool keep_alive) {
+    // A drain that began while this request was in progress closes the connection after it.
+    write_response_head(head_scratch_, code, body.size(), keep_alive && !draining_, head_.version);
+    out_ += head_scratch_;
+    out_ += body;
+}
+
+asio::awaitable<bool> connection::flush() {
+    deadline_ = clock::now() + owner_.shared().config.write_timeout;
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), use_tuple);
+    deadline_ = clock::time_point::max();
+    out_.clear();
+    co_return !ec;
+}
+
+asio::awaitable<void> connection::answer_login(bool keep_alive) {
+    deadline_ = clock::time_point::max();  // the hash pool bounds this wait, not the sweeper
+    auto result = co_await owner_.shared().pool.async_login(
+        owner_.context().get_executor(), head_.user_name.value, head_.password.value,
+        asio::use_awaitable);
+    if (!result) {
+        append_response(api_code::busy, canned_body(api_code::busy), keep_alive);
+        co_return;
+    }
+    if (!result->log_note.empty()) {
+        log(log_level::error, "login_internal_error", {{"detail", result->log_note}});
+    }
+    append_response(result->code, result->body, keep_alive);
+}
+
+asio::awaitable<void> connection::close_gracefully() {
+    error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    if (!ec) {
+        // Discard what the client still sends until it closes too, or for linger_time at most.
+        deadline_ = clock::now() + linger_time;
+        char sink[1024];
+        for (;;) {
+            auto [read_ec, n] = co_await socket_.async_read_some(asio::buffer(sink), use_tuple);
+            if (read_ec) {
+                break;
+            }
+        }
+    }
+    socket_.close(ec);
+}
+
+asio::awaitable<void> connection::run() {
+    const auto& config = owner_.shared().config;
+    for (;;) {
+        request_parser parser(head_, config.limits);
+        parser.eager(true);
+        error_code parse_ec;
+        const auto status = co_await read_request(parser, parse_ec);
+        if (status == read_status::closed || status == read_status::failed) {
+            break;
+        }
+        if (status == read_status::parse_error) {
+            const auto d = decide_parse_error(parse_ec);
+            append_response(d.code, d.body, false);
+            break;
+        }
+        const bool keep_alive = parser.keep_alive() && !draining_;
+        const auto d = decide(head_);
+        if (d.what == decision::kind::login) {
+            co_await answer_login(keep_alive);
+        } else {
+            append_response(d.code, d.body, keep_alive);
+        }
+        head_.clear();  // wipes the password
+        if (!keep_alive || draining_) {
+            break;
+        }
+    }
+    head_.clear();
+    if (!out_.empty()) {
+        co_await flush();
+    }
+    co_await close_gracefully();
+}
+
+}  // namespace authd::server

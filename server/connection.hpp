@@ -1,0 +1,62 @@
+// One client connection: read a request, answer it, repeat (HTTP/1.1 keep-alive, pipelining
+// answered in order). Lives on the I/O thread that accepted it.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include "authd/request.hpp"
+
+namespace authd::server {
+
+class io_thread;
+
+class connection {
+  public:
+    using clock = std::chrono::steady_clock;
+
+    connection(boost::asio::ip::tcp::socket socket, io_thread& owner);
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    // Serves the connection until it closes.
+    boost::asio::awaitable<void> run();
+
+    // Called by the owner's sweeper: cancels the pending operation when its deadline passed.
+    void check_deadline(clock::time_point now);
+
+    // Called by the owner at shutdown: closes the connection when it is between requests, else
+    // lets the request in progress finish with "Connection: close".
+    void drain();
+
+    // Intrusive list links of the owner's registry.
+    connection* prev = nullptr;
+    connection* next = nullptr;
+
+  private:
+    enum class read_status { request, closed, failed, parse_error };
+
+    boost::asio::awaitable<read_status> read_request(request_parser& parser,
+                                                     boost::beast::error_code& parse_ec);
+    boost::asio::awaitable<bool> flush();
+    boost::asio::awaitable<void> answer_login(bool keep_alive);
+    void append_response(api_code code, std::string_view body, bool keep_alive);
+    boost::asio::awaitable<void> close_gracefully();
+
+    boost::asio::ip::tcp::socket socket_;
+    io_thread& owner_;
+    boost::beast::flat_buffer in_;
+    std::string out_;  // responses not yet written (one write for a pipelined batch)
+    std::string head_scratch_;
+    request_head head_;
+    clock::time_point deadline_ = clock::time_point::max();
+    bool idle_ = false;      // waiting for the first byte of the next request
+    bool draining_ = false;  // answer the request in progress, then close
+};
+
+}  // namespace authd::server

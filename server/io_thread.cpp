@@ -1,0 +1,126 @@
+#include "io_thread.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "connection.hpp"
+#include "log.hpp"
+
+namespace authd::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// Deadlines are checked this often: a timeout fires up to this much late, and no per-request
+// timer is armed on the hot path.
+constexpr auto sweep_period = std::chrono::milliseconds(250);
+
+// SO_REUSEPORT: every I/O thread listens on the same address with its own socket, and the kernel
+// spreads new connections across them (no shared accept queue, no cross-thread hand-off).
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+asio::awaitable<void> serve(tcp::socket socket, io_thread& owner) {
+    connection c(std::move(socket), owner);
+    co_await c.run();
+}
+
+}  // namespace
+
+io_thread::io_thread(const shared_state& shared, tcp::endpoint endpoint)
+    : shared_(shared), acceptor_(context_), sweeper_(context_) {
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    acceptor_.set_option(reuse_port(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+tcp::endpoint io_thread::local_endpoint() const {
+    return acceptor_.local_endpoint();
+}
+
+void io_thread::run() {
+    asio::co_spawn(context_, accept_loop(), asio::detached);
+    asio::co_spawn(context_, sweep_loop(), asio::detached);
+    context_.run();
+}
+
+void io_thread::drain() {
+    asio::post(context_, [this] { drain_now(); });
+}
+
+void io_thread::drain_now() {
+    if (draining_) {
+        return;
+    }
+    draining_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    for (connection* c = head_; c != nullptr;) {
+        connection* next = c->next;  // drain() may not unlink c, but be safe about order
+        c->drain();
+        c = next;
+    }
+}
+
+void io_thread::add(connection* c) noexcept {
+    c->prev = nullptr;
+    c->next = head_;
+    if (head_ != nullptr) {
+        head_->prev = c;
+    }
+    head_ = c;
+    ++count_;
+}
+
+void io_thread::remove(connection* c) noexcept {
+    if (c->prev != nullptr) {
+        c->prev->next = c->next;
+    } else {
+        head_ = c->next;
+    }
+    if (c->next != nullptr) {
+        c->next->prev = c->prev;
+    }
+    --count_;
+}
+
+asio::awaitable<void> io_thread::accept_loop() {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+        if (draining_ || ec == asio::error::operation_aborted) {
+            co_return;
+        }
+        if (ec) {
+            // Out of file descriptors and the like: say so and retry soon instead of spinning.
+            log(log_level::error, "accept_failed", {{"error", ec.message()}});
+            asio::steady_timer pause(context_, std::chrono::milliseconds(100));
+            co_await pause.async_wait(use_tuple);
+            continue;
+        }
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        asio::co_spawn(context_, serve(std::move(socket), *this), asio::detached);
+    }
+}
+
+asio::awaitable<void> io_thread::sweep_loop() {
+    // Runs until the thread drains and its last connection is gone: then the context runs out of
+    // work and run() returns.
+    while (!draining_ || head_ != nullptr) {
+        sweeper_.expires_after(sweep_period);
+        co_await sweeper_.async_wait(use_tuple);
+        const auto now = connection::clock::now();
+        for (connection* c = head_; c != nullptr; c = c->next) {
+            c->check_deadline(now);
+        }
+    }
+}
+
+}  // namespace authd::server

@@ -1,0 +1,68 @@
+// One I/O thread: its io_context, its acceptor (SO_REUSEPORT), its connections, and the sweeper
+// that enforces their deadlines. Everything here is confined to that thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "config.hpp"
+#include "hash_pool.hpp"
+
+namespace authd::server {
+
+class connection;
+
+// What all I/O threads share (read-only after start, except the pool, which is thread-safe).
+struct shared_state {
+    const server_config& config;
+    hash_pool& pool;
+};
+
+class io_thread {
+  public:
+    io_thread(const shared_state& shared, boost::asio::ip::tcp::endpoint endpoint);
+    io_thread(const io_thread&) = delete;
+    io_thread& operator=(const io_thread&) = delete;
+
+    // The bound endpoint (with the real port when the configured one was 0).
+    boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+    // Runs the event loop until the thread has drained (call on the thread itself).
+    void run();
+
+    // Stop accepting; close idle connections; let busy ones finish their request and close.
+    // Thread-safe (posts to the thread).
+    void drain();
+
+    // Ends the event loop now (after the shutdown timeout). Thread-safe.
+    void stop() { context_.stop(); }
+
+    boost::asio::io_context& context() noexcept { return context_; }
+    const shared_state& shared() const noexcept { return shared_; }
+    bool draining() const noexcept { return draining_; }
+
+    // Connection registry (called by connection's constructor and destructor).
+    void add(connection* c) noexcept;
+    void remove(connection* c) noexcept;
+    std::size_t connections() const noexcept { return count_; }
+
+  private:
+    boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> sweep_loop();
+    void drain_now();
+
+    const shared_state& shared_;
+    boost::asio::io_context context_{1};
+    boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::steady_timer sweeper_;
+    connection* head_ = nullptr;  // intrusive list of this thread's connections
+    std::size_t count_ = 0;
+    bool draining_ = false;
+};
+
+}  // namespace authd::server

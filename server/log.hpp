@@ -1,0 +1,21 @@
+// One JSON object per line on standard error. Never given a password, token or key.
+#pragma once
+
+#include <initializer_list>
+#include <string_view>
+#include <utility>
+
+namespace authd::server {
+
+enum class log_level { debug, info, warn, error };
+
+// A field of a log line; values are written as JSON strings.
+using log_field = std::pair<std::string_view, std::string_view>;
+
+void set_log_level(log_level level);
+bool log_enabled(log_level level);
+
+// {"time":"2026-11-28T18:00:00.123Z","level":"info","event":"listening","address":"..."}
+void log(log_level level, std::string_view event, std::initializer_list<log_field> fields = {});
+
+}  // namespace authd::server

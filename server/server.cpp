@@ -1,0 +1,151 @@
+#include "server.hpp"
+
+#include <condition_variable>
+#include <csignal>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "authd/login_service.hpp"
+#include "authd/password_hasher.hpp"
+#include "authd/secret.hpp"
+#include "authd/token_signer.hpp"
+#include "authd/user_cache.hpp"
+#include "authd/user_store.hpp"
+
+#include "hash_pool.hpp"
+#include "io_thread.hpp"
+#include "log.hpp"
+
+namespace authd::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+tcp::endpoint parse_endpoint(const std::string& text) {
+    // "HOST:PORT" or "[IPv6]:PORT"
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+        throw std::invalid_argument("--listen: expected HOST:PORT, got '" + text + "'");
+    }
+    auto host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    if (ec) {
+        throw std::invalid_argument("--listen: '" + host + "' is not an IP address");
+    }
+    unsigned long port = 0;
+    try {
+        std::size_t used = 0;
+        port = std::stoul(text.substr(colon + 1), &used);
+        if (used != text.size() - colon - 1 || port > 65535) {
+            throw std::out_of_range("port");
+        }
+    } catch (const std::logic_error&) {
+        throw std::invalid_argument("--listen: '" + text.substr(colon + 1) + "' is not a port");
+    }
+    return {address, static_cast<unsigned short>(port)};
+}
+
+std::string to_string(const tcp::endpoint& e) {
+    const auto address = e.address().to_string();
+    return (e.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(e.port());
+}
+
+std::size_t cores() {
+    return std::max(1U, std::thread::hardware_concurrency());
+}
+
+// Waits for SIGINT/SIGTERM, drains the I/O threads, and ends them after the shutdown timeout.
+void wait_for_shutdown(const server_config& config, std::vector<std::unique_ptr<io_thread>>& io,
+                       std::vector<std::thread>& threads) {
+    asio::io_context control;
+    asio::signal_set signals(control, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (ec) {
+            return;
+        }
+        log(log_level::info, "shutdown",
+            {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}, {"phase", "draining"}});
+        for (auto& t : io) {
+            t->drain();
+        }
+        control.stop();
+    });
+    control.run();
+    // The threads end by themselves once their connections are done; past the timeout they are
+    // stopped, dropping what is left.
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::thread watchdog([&] {
+        std::unique_lock lock(mutex);
+        if (!done_cv.wait_for(lock, config.shutdown_timeout, [&] { return done; })) {
+            log(log_level::warn, "shutdown_timeout");
+            for (auto& t : io) {
+                t->stop();
+            }
+        }
+    });
+    for (auto& t : threads) {
+        t.join();
+    }
+    {
+        const std::lock_guard lock(mutex);
+        done = true;
+    }
+    done_cv.notify_one();
+    watchdog.join();
+}
+
+}  // namespace
+
+int run(const server_config& config) {
+    auto key = load_key_file(config.key_file);
+    auto store = open_store(config.store);
+    const password_hasher hasher(config.argon2);
+    auto cache = make_user_cache(config.cache_entries);
+    const token_signer signer(std::move(key));
+    const login_service service(*store, *cache, hasher, signer, config.token_ttl);
+
+    const auto workers = config.hash_workers != 0 ? config.hash_workers : cores();
+    const auto queue = config.hash_queue != 0 ? config.hash_queue : 64 * workers;
+    hash_pool pool(service, workers, queue, config.hash_nice);
+    const shared_state shared{config, pool};
+
+    // The first thread binds the configured address (port 0 picks a free port); the others bind
+    // the same endpoint with SO_REUSEPORT.
+    const auto io_count = config.io_threads != 0 ? config.io_threads : cores();
+    std::vector<std::unique_ptr<io_thread>> io;
+    io.push_back(std::make_unique<io_thread>(shared, parse_endpoint(config.listen)));
+    const auto bound = io.front()->local_endpoint();
+    for (std::size_t i = 1; i < io_count; ++i) {
+        io.push_back(std::make_unique<io_thread>(shared, bound));
+    }
+    log(log_level::info, "listening",
+        {{"address", to_string(bound)},
+         {"io_threads", std::to_string(io_count)},
+         {"hash_workers", std::to_string(workers)},
+         {"store", config.store.substr(0, config.store.find(':'))}});
+
+    std::vector<std::thread> threads;
+    for (auto& t : io) {
+        threads.emplace_back([&t] { t->run(); });
+    }
+    wait_for_shutdown(config, io, threads);
+    pool.stop();
+    log(log_level::info, "shutdown", {{"phase", "done"}});
+    return 0;
+}
+
+}  // namespace authd::server

@@ -1,0 +1,183 @@
+#include "authd/login_service.hpp"
+
+#include <map>
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+namespace authd {
+namespace {
+
+// An in-memory store whose failures the tests switch on.
+class fake_store final : public user_store {
+  public:
+    std::map<std::string, std::string, std::less<>> users;
+    bool fail_reads = false;
+    bool fail_writes = false;
+    bool changed_externally = false;
+    int finds = 0;
+
+    std::optional<std::string> find_hash(std::string_view name) override {
+        ++finds;
+        if (fail_reads) {
+            throw store_error("disk I/O error");
+        }
+        const auto it = users.find(name);
+        return it == users.end() ? std::nullopt : std::optional(it->second);
+    }
+    bool add_user(std::string_view name, std::string_view phc) override {
+        return users.emplace(std::string(name), std::string(phc)).second;
+    }
+    std::size_t add_users(const std::vector<user_record>& list) override {
+        std::size_t n = 0;
+        for (const auto& u : list) {
+            n += add_user(u.name, u.phc) ? 1 : 0;
+        }
+        return n;
+    }
+    bool set_hash(std::string_view name, std::string_view phc) override {
+        const auto it = users.find(name);
+        if (it == users.end()) {
+            return false;
+        }
+        it->second = phc;
+        return true;
+    }
+    bool replace_hash(std::string_view name, std::string_view expected,
+                      std::string_view phc) override {
+        if (fail_writes) {
+            throw store_error("attempt to write a readonly database");
+        }
+        const auto it = users.find(name);
+        if (it == users.end() || it->second != expected) {
+            return false;
+        }
+        it->second = phc;
+        return true;
+    }
+    bool remove_user(std::string_view name) override { return users.erase(std::string(name)) > 0; }
+    void for_each_name(const std::function<void(std::string_view)>& fn) override {
+        for (const auto& [name, phc] : users) {
+            fn(name);
+        }
+    }
+    bool poll_external_changes() override { return std::exchange(changed_externally, false); }
+};
+
+secret_bytes test_key() {
+    const std::string k(32, 'k');
+    return secret_bytes(reinterpret_cast<const unsigned char*>(k.data()), k.size());
+}
+
+class LoginService : public testing::Test {
+  protected:
+    const argon2_params params{1, 8 * 1024};
+    password_hasher hasher{params};
+    token_signer signer{test_key()};
+    fake_store store;
+    std::unique_ptr<user_cache> cache = make_user_cache(100);
+    login_service service{store, *cache, hasher, signer, std::chrono::minutes(30)};
+
+    void SetUp() override { store.users["user_test"] = hasher.hash("password_test"); }
+};
+
+constexpr std::string_view not_found_body =
+    R"({"code":404,"status":"error","message":"Data not found."})";
+
+TEST_F(LoginService, GoodPasswordGetsAThirtyMinuteToken) {
+    const auto before = std::time(nullptr);
+    const auto r = service.login("user_test", "password_test");
+    ASSERT_EQ(r.code, api_code::ok) << r.log_note;
+    const std::string prefix = R"({"code":200,"status":"ok","token":")";
+    ASSERT_EQ(r.body.substr(0, prefix.size()), prefix);
+    const auto token = r.body.substr(prefix.size(), r.body.size() - prefix.size() - 2);
+    const auto claims = signer.verify(token, before);
+    ASSERT_TRUE(claims.has_value());
+    EXPECT_EQ(claims->user, "user_test");
+    EXPECT_GE(claims->exp, before + 1800);
+    EXPECT_LE(claims->exp, std::time(nullptr) + 1800);
+    EXPECT_FALSE(r.rehashed);
+}
+
+TEST_F(LoginService, WrongPasswordAndUnknownUserLookTheSame) {
+    const auto wrong = service.login("user_test", "nope");
+    EXPECT_EQ(hasher.dummy_verifications(), 0U);  // a real hash was checked
+    const auto unknown = service.login("nobody", "nope");
+    EXPECT_EQ(wrong.code, api_code::not_found);
+    EXPECT_EQ(unknown.code, api_code::not_found);
+    EXPECT_EQ(wrong.body, not_found_body);
+    EXPECT_EQ(unknown.body, not_found_body);
+    // The unknown user cost an argon2id verification too (docs/security.md: timing).
+    EXPECT_EQ(hasher.dummy_verifications(), 1U);
+}
+
+TEST_F(LoginService, InvalidUserNamesAreHashedLikeUnknownOnes) {
+    const std::string names[] = {"bad\xff utf8", std::string(max_user_name_bytes + 1, 'n')};
+    for (const auto& name : names) {
+        EXPECT_EQ(service.login(name, "p").body, not_found_body);
+    }
+    EXPECT_EQ(hasher.dummy_verifications(), 2U);
+}
+
+TEST_F(LoginService, OverlongPasswordIsRefusedWithoutHashing) {
+    const auto r = service.login("user_test", std::string(max_password_bytes + 1, 'p'));
+    EXPECT_EQ(r.body, not_found_body);
+    EXPECT_EQ(hasher.dummy_verifications(), 0U);
+}
+
+TEST_F(LoginService, CacheServesRepeatLoginsAndExternalChangesDropIt) {
+    ASSERT_EQ(service.login("user_test", "password_test").code, api_code::ok);
+    ASSERT_EQ(service.login("user_test", "password_test").code, api_code::ok);
+    EXPECT_EQ(store.finds, 1);  // the second came from the cache
+
+    store.users["user_test"] = hasher.hash("changed");  // as authctl user passwd would
+    store.changed_externally = true;
+    EXPECT_EQ(service.login("user_test", "password_test").code, api_code::not_found);
+    EXPECT_EQ(service.login("user_test", "changed").code, api_code::ok);
+}
+
+TEST_F(LoginService, OldParametersAreRehashedOnSuccess) {
+    const password_hasher old_hasher(argon2_params{2, 16 * 1024});
+    store.users["old"] = old_hasher.hash("pw");
+    const auto r = service.login("old", "pw");
+    ASSERT_EQ(r.code, api_code::ok);
+    EXPECT_TRUE(r.rehashed);
+    EXPECT_FALSE(hasher.needs_rehash(store.users["old"]));
+    EXPECT_TRUE(hasher.verify(store.users["old"], "pw"));
+    EXPECT_FALSE(service.login("old", "pw").rehashed);  // done once
+}
+
+TEST_F(LoginService, FailedRehashWriteKeepsTheOldHashAndTheLogin) {
+    const password_hasher old_hasher(argon2_params{2, 16 * 1024});
+    const auto old_phc = old_hasher.hash("pw");
+    store.users["old"] = old_phc;
+    store.fail_writes = true;
+    const auto r = service.login("old", "pw");
+    EXPECT_EQ(r.code, api_code::ok);
+    EXPECT_FALSE(r.rehashed);
+    EXPECT_NE(r.log_note.find("readonly"), std::string::npos);
+    EXPECT_EQ(store.users["old"], old_phc);
+}
+
+TEST_F(LoginService, StoreFailureIsAnInternalErrorNotACrash) {
+    store.fail_reads = true;
+    const auto r = service.login("someone", "pw");
+    EXPECT_EQ(r.code, api_code::internal_error);
+    EXPECT_EQ(r.body, R"({"code":500,"status":"error","message":"Internal error."})");
+    EXPECT_NE(r.log_note.find("disk I/O error"), std::string::npos);
+    EXPECT_EQ(r.log_note.find("pw"), std::string::npos);
+}
+
+TEST(ParseDuration, UnitsAndErrors) {
+    EXPECT_EQ(parse_duration("30m").count(), 1800);
+    EXPECT_EQ(parse_duration("90s").count(), 90);
+    EXPECT_EQ(parse_duration("2h").count(), 7200);
+    EXPECT_EQ(parse_duration("1d").count(), 86400);
+    EXPECT_EQ(parse_duration("45").count(), 45);
+    for (const auto* bad : {"", "0", "-5m", "m", "5 m", "5w", "9999d"}) {
+        EXPECT_THROW(parse_duration(bad), std::invalid_argument) << bad;
+    }
+}
+
+}  // namespace
+}  // namespace authd

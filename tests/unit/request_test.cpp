@@ -1,0 +1,198 @@
+#include "authd/request.hpp"
+
+#include <string>
+#include <string_view>
+
+#include <boost/asio/buffer.hpp>
+#include <gtest/gtest.h>
+
+namespace authd {
+namespace {
+
+namespace http = boost::beast::http;
+
+// Parses raw in pieces of `split` bytes, as a socket might deliver it.
+struct parsed {
+    boost::beast::error_code ec;
+    bool done = false;
+    bool keep_alive = false;
+};
+
+parsed parse(request_head& head, std::string_view raw, std::size_t split = 0,
+             request_limits limits = {}) {
+    request_parser parser(head, limits);
+    parser.eager(true);
+    parsed out;
+    std::string pending;
+    std::size_t fed = 0;
+    if (split == 0) {
+        split = raw.size();
+    }
+    while (!parser.is_done()) {
+        if (fed < raw.size()) {
+            const auto n = std::min(split, raw.size() - fed);
+            pending.append(raw.substr(fed, n));
+            fed += n;
+        }
+        boost::beast::error_code ec;
+        const auto used = parser.put(boost::asio::buffer(pending), ec);
+        pending.erase(0, used);
+        if (ec == http::error::need_more) {
+            if (fed == raw.size()) {
+                out.ec = ec;
+                return out;
+            }
+            continue;
+        }
+        if (ec) {
+            out.ec = ec;
+            return out;
+        }
+    }
+    out.done = true;
+    out.keep_alive = parser.keep_alive();
+    return out;
+}
+
+struct decide_row {
+    std::string_view name;
+    std::string_view raw;
+    decision::kind what;
+    api_code code;
+    std::string_view body;  // empty for kind::login
+};
+
+constexpr decide_row decide_table[] = {
+    {"seed example",
+     "GET /login HTTP/1.1\r\nHost: x\r\nPassword: password_test\r\nUser-Name: user_test\r\n\r\n",
+     decision::kind::login, api_code::ok, ""},
+    {"post with body",
+     "POST /login HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\nContent-Length: 5\r\n\r\nhello",
+     decision::kind::login, api_code::ok, ""},
+    {"query string ignored", "GET /login?x=1 HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
+     decision::kind::login, api_code::ok, ""},
+    {"header names any case", "GET /login HTTP/1.1\r\npassword: p\r\nUSER-NAME: u\r\n\r\n",
+     decision::kind::login, api_code::ok, ""},
+    {"nothing: password first", "GET /login HTTP/1.1\r\n\r\n", decision::kind::respond,
+     api_code::field_missing,
+     R"({"code":402,"status":"error","message":"Required field < Password > is not specified."})"},
+    {"no user name", "GET /login HTTP/1.1\r\nPassword: p\r\n\r\n", decision::kind::respond,
+     api_code::field_missing,
+     R"({"code":402,"status":"error","message":"Required field < User-Name > is not specified."})"},
+    {"empty password", "GET /login HTTP/1.1\r\nPassword:\r\nUser-Name: u\r\n\r\n",
+     decision::kind::respond, api_code::field_missing,
+     R"({"code":402,"status":"error","message":"Required field < Password > is empty."})"},
+    {"blank user name", "GET /login HTTP/1.1\r\nPassword: p\r\nUser-Name:   \r\n\r\n",
+     decision::kind::respond, api_code::field_missing,
+     R"({"code":402,"status":"error","message":"Required field < User-Name > is empty."})"},
+    {"empty password before missing user", "GET /login HTTP/1.1\r\nPassword: \r\n\r\n",
+     decision::kind::respond, api_code::field_missing,
+     R"({"code":402,"status":"error","message":"Required field < Password > is empty."})"},
+    {"duplicated password",
+     "GET /login HTTP/1.1\r\nPassword: a\r\nPassword: b\r\nUser-Name: u\r\n\r\n",
+     decision::kind::respond, api_code::bad_request,
+     R"({"code":400,"status":"error","message":"Field < Password > is duplicated."})"},
+    {"duplicated user name",
+     "GET /login HTTP/1.1\r\nPassword: a\r\nUser-Name: u\r\nuser-name: v\r\n\r\n",
+     decision::kind::respond, api_code::bad_request,
+     R"({"code":400,"status":"error","message":"Field < User-Name > is duplicated."})"},
+    {"unknown path", "GET /logout HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
+     decision::kind::respond, api_code::not_found,
+     R"({"code":404,"status":"error","message":"Path not found."})"},
+    {"path prefix is not the path", "GET /login/x HTTP/1.1\r\n\r\n", decision::kind::respond,
+     api_code::not_found, R"({"code":404,"status":"error","message":"Path not found."})"},
+    {"method not allowed", "DELETE /login HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
+     decision::kind::respond, api_code::method_not_allowed,
+     R"({"code":405,"status":"error","message":"Method not allowed."})"},
+};
+
+TEST(RequestDecide, Table) {
+    for (const auto& row : decide_table) {
+        SCOPED_TRACE(row.name);
+        // Every split, as tests of Beast's own parser do: the result must not depend on how the
+        // bytes arrive.
+        for (std::size_t split = 1; split <= row.raw.size(); split += (split < 8 ? 1 : 7)) {
+            request_head head;
+            const auto p = parse(head, row.raw, split);
+            ASSERT_TRUE(p.done) << p.ec.message() << " split " << split;
+            const auto d = decide(head);
+            EXPECT_EQ(d.what, row.what);
+            EXPECT_EQ(d.code, row.code);
+            EXPECT_EQ(d.body, row.body);
+        }
+    }
+}
+
+TEST(RequestParse, KeepsCredentialValues) {
+    request_head head;
+    ASSERT_TRUE(parse(head,
+                      "GET /login HTTP/1.1\r\nPassword:  pass word \r\nUser-Name: "
+                      "J\xc3\xa9r\xc3\xb4me\r\n\r\n")
+                    .done);
+    EXPECT_EQ(head.password.value, "pass word");  // surrounding whitespace is not part of it
+    EXPECT_EQ(head.user_name.value, "J\xc3\xa9r\xc3\xb4me");
+    EXPECT_EQ(head.route, route::login);
+}
+
+TEST(RequestParse, KeepAliveFollowsHttpVersionAndConnection) {
+    request_head head;
+    EXPECT_TRUE(parse(head, "GET /login HTTP/1.1\r\n\r\n").keep_alive);
+    EXPECT_FALSE(parse(head, "GET /login HTTP/1.1\r\nConnection: close\r\n\r\n").keep_alive);
+    EXPECT_FALSE(parse(head, "GET /login HTTP/1.0\r\n\r\n").keep_alive);
+    EXPECT_TRUE(parse(head, "GET /login HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+    EXPECT_EQ(head.version, 10);
+}
+
+TEST(RequestParse, ClearingWipesTheOldRequest) {
+    request_head head;
+    ASSERT_TRUE(
+        parse(head, "GET /login HTTP/1.1\r\nPassword: secret\r\nUser-Name: u\r\n\r\n").done);
+    ASSERT_TRUE(parse(head, "GET /login HTTP/1.1\r\n\r\n").done);  // a new parser clears head
+    EXPECT_EQ(head.password.count, 0);
+    EXPECT_TRUE(head.password.value.empty());
+    EXPECT_EQ(
+        decide(head).body,
+        R"({"code":402,"status":"error","message":"Required field < Password > is not specified."})");
+}
+
+struct bad_row {
+    std::string_view name;
+    std::string raw;
+    api_code code;
+};
+
+TEST(RequestParse, BadRequestsGetTheDocumentedCode) {
+    const bad_row rows[] = {
+        {"header over the limit",
+         "GET /login HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n",
+         api_code::headers_too_large},
+        {"body over the limit",
+         "POST /login HTTP/1.1\r\nContent-Length: 9000\r\n\r\n" + std::string(9000, 'b'),
+         api_code::payload_too_large},
+        {"chunked body over the limit",
+         "POST /login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2328\r\n" +
+             std::string(9000, 'c') + "\r\n0\r\n\r\n",
+         api_code::payload_too_large},
+        {"garbage", "\x01\x02 nonsense\r\n\r\n", api_code::bad_request},
+        {"NUL in a header value", std::string("GET /login HTTP/1.1\r\nPassword: a\0b\r\n\r\n", 40),
+         api_code::bad_request},
+        {"bad version", "GET /login HTTP/9.9\r\n\r\n", api_code::bad_request},
+        {"space before colon", "GET /login HTTP/1.1\r\nPassword : p\r\n\r\n",
+         api_code::bad_request},
+    };
+    for (const auto& row : rows) {
+        SCOPED_TRACE(row.name);
+        request_head head;
+        const auto p = parse(head, row.raw);
+        ASSERT_FALSE(p.done);
+        ASSERT_TRUE(p.ec);
+        const auto d = decide_parse_error(p.ec);
+        EXPECT_EQ(d.code, row.code) << p.ec.message();
+        EXPECT_EQ(d.what, decision::kind::respond);
+        EXPECT_NE(d.body.find("\"code\":" + std::to_string(static_cast<unsigned>(row.code))),
+                  std::string_view::npos);
+    }
+}
+
+}  // namespace
+}  // namespace authd

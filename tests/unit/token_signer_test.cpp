@@ -1,0 +1,155 @@
+#include "authd/token_signer.hpp"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace authd {
+namespace {
+
+secret_bytes key_of(const std::string& bytes) {
+    return secret_bytes(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
+secret_bytes test_key(char fill = 'k') {
+    return key_of(std::string(32, fill));
+}
+
+std::string hex(const unsigned char* p, std::size_t n) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) {
+        out += digits[p[i] >> 4];
+        out += digits[p[i] & 0xf];
+    }
+    return out;
+}
+
+// RFC 4231 section 4.7, test case 6: a key longer than the block size (the only HMAC-SHA-256
+// vector whose key meets authd's 32-byte minimum).
+TEST(TokenSignerKnownAnswer, Rfc4231TestCase6) {
+    const token_signer signer(key_of(std::string(131, '\xaa')));
+    unsigned char mac[32];
+    signer.mac("Test Using Larger Than Block-Size Key - Hash Key First", mac);
+    EXPECT_EQ(hex(mac, 32), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+// RFC 7515 appendix A.1: the HS256 JWS example, signing input and key from the RFC.
+TEST(TokenSignerKnownAnswer, Rfc7515AppendixA1) {
+    const auto key = base64url_decode(
+        "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow");
+    ASSERT_TRUE(key.has_value());
+    const token_signer signer(key_of(*key));
+    unsigned char mac[32];
+    signer.mac(
+        "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
+        "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0"
+        "cnVlfQ",
+        mac);
+    std::string b64;
+    base64url_append(b64, mac, sizeof mac);
+    EXPECT_EQ(b64, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+}
+
+// The seed's example token: same header and payload bytes for the same user and exp (its key is
+// unknown, so only the signature differs).
+TEST(TokenSignerKnownAnswer, SeedExampleHeaderAndPayload) {
+    const token_signer signer(test_key());
+    const auto token = signer.sign("user_test", 1628605206);
+    const std::string seed_prefix =
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoidXNlcl90ZXN0IiwiZXhwIjoxNjI4NjA1MjA2fQ.";
+    ASSERT_EQ(token.substr(0, seed_prefix.size()), seed_prefix);
+    EXPECT_EQ(token.size(), seed_prefix.size() + 43);  // 32-byte MAC in unpadded base64url
+}
+
+TEST(TokenSigner, RoundTrip) {
+    const token_signer signer(test_key());
+    const auto token = signer.sign("J\xc3\xa9r\xc3\xb4me \"q\"", 2'000'000'000);
+    token_error err = token_error::malformed;
+    const auto claims = signer.verify(token, 1'700'000'000, &err);
+    ASSERT_TRUE(claims.has_value());
+    EXPECT_EQ(err, token_error::none);
+    EXPECT_EQ(claims->user, "J\xc3\xa9r\xc3\xb4me \"q\"");
+    EXPECT_EQ(claims->exp, 2'000'000'000);
+}
+
+struct reject_row {
+    std::string name;
+    std::string token;
+    token_error expected;
+};
+
+TEST(TokenSigner, RejectsWhatItMustReject) {
+    const token_signer signer(test_key());
+    const token_signer other(test_key('o'));
+    const auto good = signer.sign("alice", 2'000'000'000);
+    const auto dot2 = good.rfind('.');
+    auto tampered = good;
+    tampered[good.find('.') + 3] ^= 1;  // a payload byte
+    const std::string none_header =
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0";  // {"typ":"JWT","alg":"none"}
+    const reject_row rows[] = {
+        {"expired", signer.sign("alice", 1'000), token_error::expired},
+        {"expires now", signer.sign("alice", 1'700'000'000), token_error::expired},
+        {"other key", other.sign("alice", 2'000'000'000), token_error::bad_signature},
+        {"tampered payload", tampered, token_error::bad_signature},
+        {"alg none, no signature",
+         none_header + good.substr(good.find('.'), dot2 - good.find('.')) + ".",
+         token_error::bad_algorithm},
+        {"header not JSON", "bm90IGpzb24" + good.substr(good.find('.')), token_error::malformed},
+        {"bad base64 signature", good.substr(0, dot2) + ".!!!", token_error::malformed},
+        {"short signature", good.substr(0, dot2) + ".AAAA", token_error::malformed},
+        {"two parts", good.substr(0, dot2), token_error::malformed},
+        {"four parts", good + ".x", token_error::malformed},
+        {"empty", "", token_error::malformed},
+        {"over-long", good + std::string(token_signer::max_token_bytes, 'A'),
+         token_error::malformed},
+    };
+    for (const auto& row : rows) {
+        SCOPED_TRACE(row.name);
+        token_error err = token_error::none;
+        EXPECT_FALSE(signer.verify(row.token, 1'700'000'000, &err).has_value());
+        EXPECT_EQ(err, row.expected);
+    }
+}
+
+TEST(TokenSigner, RefusesShortKeys) {
+    EXPECT_THROW(token_signer(key_of(std::string(31, 'k'))), std::invalid_argument);
+}
+
+TEST(TokenSigner, ThreadsAndSignersDoNotShareKeyedContexts) {
+    // Each thread keeps a keyed context per signer: alternating two signers on several threads
+    // must still give each signer's own MAC.
+    const token_signer a(test_key('a'));
+    const token_signer b(test_key('b'));
+    const auto expected_a = a.sign("u", 2'000'000'000);
+    const auto expected_b = b.sign("u", 2'000'000'000);
+    ASSERT_NE(expected_a, expected_b);
+    std::vector<std::thread> threads;
+    std::atomic<int> mismatches{0};
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 500; ++i) {
+                if (a.sign("u", 2'000'000'000) != expected_a ||
+                    b.sign("u", 2'000'000'000) != expected_b) {
+                    ++mismatches;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(Base64url, DecodeRejectsPaddingAndForeignAlphabet) {
+    EXPECT_EQ(base64url_decode("aGk").value_or("?"), "hi");
+    EXPECT_FALSE(base64url_decode("aGk=").has_value());
+    EXPECT_FALSE(base64url_decode("a+/k").has_value());
+}
+
+}  // namespace
+}  // namespace authd
