@@ -1,0 +1,598 @@
+// authctl: the administrator's command line for authd's user store and signing key.
+//
+// Passwords are never taken from the command line (other users can read it in /proc): they come
+// from standard input, and are wiped from memory once hashed.
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <fcntl.h>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <signal.h>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <termios.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "authd/password_hasher.hpp"
+#include "authd/secret.hpp"
+#include "authd/user_store.hpp"
+
+namespace {
+
+namespace po = boost::program_options;
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_usage = 2;
+
+// A command line authctl cannot make sense of (exit 2).
+class usage_error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// A request that could not be carried out (exit 1).
+class command_error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// A string holding a password (or a file of them), wiped when it goes out of scope.
+struct wiped_string {
+    wiped_string() = default;
+    ~wiped_string() { authd::wipe(value); }
+    wiped_string(const wiped_string&) = delete;
+    wiped_string& operator=(const wiped_string&) = delete;
+
+    std::string value;
+};
+
+struct global_options {
+    std::string store_uri;
+    std::string hash_memory;
+    std::string hash_ops;
+    std::vector<std::string> words;  // the command and its arguments
+};
+
+// --- command line -----------------------------------------------------------------------------
+
+constexpr std::string_view usage_text = R"(Usage: authctl [OPTIONS] COMMAND [ARGUMENT]
+
+Manages authd's user store and signing key.
+
+Commands:
+  user add NAME       add a user; the password is read from standard input
+  user passwd NAME    change a user's password, read from standard input
+  user remove NAME    remove a user
+  user list           print the user names, one per line, in byte order
+  user import FILE    add the users of FILE ('-' for standard input), one
+                      "NAME<TAB>PASSWORD" per line; blank lines are ignored,
+                      invalid lines reported (by number) and skipped, users
+                      that exist already kept as they are
+  key generate PATH   write a new random 32-byte signing key to PATH, mode
+                      0600; an existing file is never overwritten
+
+Passwords never go on the command line. From a terminal authctl asks for the
+password twice without echo; otherwise it reads one line from standard input.
+A user name is 1 to 256 bytes of UTF-8 without control characters; a password
+is 1 to 1024 bytes. A NAME that starts with '-' goes after '--'.
+
+Exit status: 0 done; 1 the command failed (or import skipped a line);
+2 usage error.
+)";
+
+po::options_description visible_options(global_options& opts) {
+    po::options_description desc("Options");
+    desc.add_options()("help,h", "print this help and exit")(
+        "store", po::value(&opts.store_uri)->default_value("sqlite:authd.db")->value_name("URI"),
+        "the user store: sqlite:PATH")(
+        "hash-memory", po::value(&opts.hash_memory)->default_value("19MiB")->value_name("SIZE"),
+        "argon2id memory per hash (B, KiB, MiB, GiB)")(
+        "hash-ops", po::value(&opts.hash_ops)->default_value("2")->value_name("N"),
+        "argon2id iterations per hash");
+    return desc;
+}
+
+// The parsed options, or nullopt when --help was asked for (and printed).
+std::optional<global_options> parse_command_line(int argc, char** argv) {
+    global_options opts;
+    const po::options_description visible = visible_options(opts);
+    po::options_description all;
+    all.add(visible).add_options()("words", po::value(&opts.words));
+    po::positional_options_description positional;
+    positional.add("words", -1);
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(),
+                  vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw usage_error(e.what());
+    }
+    if (vm.count("help") != 0) {
+        std::cout << usage_text << '\n' << visible;
+        return std::nullopt;
+    }
+    return opts;
+}
+
+std::uint64_t parse_count(const std::string& text, std::string_view option) {
+    std::uint64_t value = 0;
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec != std::errc() || ptr != end || text.empty()) {
+        throw usage_error("--" + std::string(option) + ": not a number: '" + text + "'");
+    }
+    return value;
+}
+
+// Validates the hash options up front, before anyone types a password.
+authd::password_hasher make_hasher(const global_options& opts) {
+    authd::argon2_params params;
+    params.ops = parse_count(opts.hash_ops, "hash-ops");
+    try {
+        params.memory_bytes = authd::parse_size(opts.hash_memory);
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(std::string("--hash-memory: ") + e.what());
+    }
+    try {
+        return authd::password_hasher(params);
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(e.what());
+    }
+}
+
+std::unique_ptr<authd::user_store> open_user_store(const global_options& opts) {
+    try {
+        return authd::open_store(opts.store_uri);
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(std::string("--store: ") + e.what());
+    }
+}
+
+// Checked before anything else; the name itself is not repeated (it may hold control characters).
+void require_valid_name(const std::string& name) {
+    if (!authd::valid_user_name(name)) {
+        throw usage_error(
+            "invalid user name: it must be 1 to 256 bytes of UTF-8 without control characters");
+    }
+}
+
+// --- password input ---------------------------------------------------------------------------
+
+enum class line_status { ok, end_of_input, too_long };
+
+// Reads up to a newline (not kept) from fd, one byte at a time: no stdio buffer keeps a copy,
+// and nothing past the line is consumed. line has room reserved up front, so that it is never
+// reallocated (which would leave a copy behind in freed memory).
+line_status read_line(int fd, std::string& line, std::size_t limit) {
+    line.clear();
+    line.reserve(limit + 1);
+    for (;;) {
+        char c = 0;
+        const ssize_t n = ::read(fd, &c, 1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            throw command_error(std::string("cannot read standard input: ") + std::strerror(errno));
+        }
+        if (n == 0) {
+            return line.empty() ? line_status::end_of_input : line_status::ok;
+        }
+        if (c == '\n') {
+            return line_status::ok;
+        }
+        if (line.size() == limit) {
+            return line_status::too_long;
+        }
+        line.push_back(c);
+    }
+}
+
+// The terminal settings to put back if a signal ends authctl while echo is off.
+termios saved_terminal{};
+volatile sig_atomic_t echo_is_off = 0;
+
+void restore_terminal_and_die(int signal_number) {
+    if (echo_is_off != 0) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved_terminal);
+    }
+    ::signal(signal_number, SIG_DFL);
+    ::raise(signal_number);
+}
+
+constexpr int terminal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+// Turns off echo on the terminal on standard input for its lifetime (and on Ctrl-C too).
+class echo_off {
+  public:
+    echo_off() {
+        if (tcgetattr(STDIN_FILENO, &saved_terminal) != 0) {
+            throw command_error(std::string("cannot read terminal settings: ") +
+                                std::strerror(errno));
+        }
+        for (const int sig : terminal_signals) {
+            ::signal(sig, restore_terminal_and_die);
+        }
+        termios quiet = saved_terminal;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        echo_is_off = 1;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    ~echo_off() {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_terminal);
+        echo_is_off = 0;
+        for (const int sig : terminal_signals) {
+            ::signal(sig, SIG_DFL);
+        }
+    }
+    echo_off(const echo_off&) = delete;
+    echo_off& operator=(const echo_off&) = delete;
+};
+
+// One more byte than a password may have, for a '\r' before the newline.
+constexpr std::size_t password_line_limit = authd::max_password_bytes + 1;
+
+line_status prompt_without_echo(const char* prompt, std::string& line) {
+    std::cerr << prompt << std::flush;
+    const echo_off quiet;
+    const line_status status = read_line(STDIN_FILENO, line, password_line_limit);
+    std::cerr << '\n';  // the user's Enter was not echoed
+    return status;
+}
+
+void check_password(const line_status status, std::string& password) {
+    if (status == line_status::end_of_input) {
+        throw command_error("no password on standard input");
+    }
+    if (!password.empty() && password.back() == '\r') {
+        password.pop_back();
+    }
+    if (status == line_status::too_long || password.size() > authd::max_password_bytes) {
+        throw command_error("password refused: longer than " +
+                            std::to_string(authd::max_password_bytes) + " bytes");
+    }
+    if (password.empty()) {
+        throw command_error("empty password refused");
+    }
+}
+
+void read_password(wiped_string& password) {
+    if (::isatty(STDIN_FILENO) == 0) {
+        check_password(read_line(STDIN_FILENO, password.value, password_line_limit),
+                       password.value);
+        return;
+    }
+    check_password(prompt_without_echo("Password: ", password.value), password.value);
+    wiped_string repeated;
+    check_password(prompt_without_echo("Repeat password: ", repeated.value), repeated.value);
+    if (repeated.value != password.value) {
+        throw command_error("the passwords do not match");
+    }
+}
+
+// --- user add / passwd / remove / list --------------------------------------------------------
+
+int user_add(const global_options& opts, const std::string& name) {
+    require_valid_name(name);
+    const auto hasher = make_hasher(opts);
+    const auto store = open_user_store(opts);
+    const std::string exists = "user " + name + " exists already";
+    if (store->find_hash(name)) {
+        throw command_error(exists);  // before asking for a password in vain
+    }
+    wiped_string password;
+    read_password(password);
+    if (!store->add_user(name, hasher.hash(password.value))) {
+        throw command_error(exists);  // added by someone else meanwhile
+    }
+    return exit_ok;
+}
+
+int user_passwd(const global_options& opts, const std::string& name) {
+    require_valid_name(name);
+    const auto hasher = make_hasher(opts);
+    const auto store = open_user_store(opts);
+    const std::string missing = "user " + name + " does not exist";
+    if (!store->find_hash(name)) {
+        throw command_error(missing);
+    }
+    wiped_string password;
+    read_password(password);
+    if (!store->set_hash(name, hasher.hash(password.value))) {
+        throw command_error(missing);  // removed meanwhile
+    }
+    return exit_ok;
+}
+
+int user_remove(const global_options& opts, const std::string& name) {
+    require_valid_name(name);
+    if (!open_user_store(opts)->remove_user(name)) {
+        throw command_error("user " + name + " does not exist");
+    }
+    return exit_ok;
+}
+
+int user_list(const global_options& opts, const std::string& /*unused*/) {
+    open_user_store(opts)->for_each_name([](std::string_view name) { std::cout << name << '\n'; });
+    std::cout.flush();
+    if (!std::cout) {
+        throw command_error("cannot write to standard output");
+    }
+    return exit_ok;
+}
+
+// --- user import ------------------------------------------------------------------------------
+
+// Appends data to out; when out must grow, the old storage is wiped before it is released.
+void append_wiping(std::string& out, std::string_view data) {
+    if (out.size() + data.size() > out.capacity()) {
+        std::string bigger;
+        bigger.reserve(std::max(out.capacity() * 2, out.size() + data.size()));
+        bigger.append(out);
+        authd::wipe(out);
+        out.swap(bigger);
+    }
+    out.append(data);
+}
+
+// Closes a file descriptor authctl opened (never standard input).
+struct fd_closer {
+    int fd;
+    ~fd_closer() {
+        if (fd != STDIN_FILENO) {
+            ::close(fd);
+        }
+    }
+};
+
+void read_whole_file(const std::string& file, std::string& content) {
+    const fd_closer in{file == "-" ? STDIN_FILENO : ::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (in.fd < 0) {
+        throw command_error("cannot open " + file + ": " + std::strerror(errno));
+    }
+    wiped_string chunk;
+    chunk.value.resize(std::size_t{64} * 1024);
+    for (;;) {
+        const ssize_t n = ::read(in.fd, chunk.value.data(), chunk.value.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            throw command_error("cannot read " + file + ": " + std::strerror(errno));
+        }
+        if (n == 0) {
+            return;
+        }
+        append_wiping(content, std::string_view(chunk.value.data(), static_cast<std::size_t>(n)));
+    }
+}
+
+// One valid line of an import file; the views point into the file's content.
+struct import_entry {
+    std::size_t line_number;
+    std::string_view name;
+    std::string_view password;
+};
+
+struct import_plan {
+    std::vector<import_entry> entries;
+    std::size_t skipped = 0;
+};
+
+// Why a line cannot be imported, or nullptr. A name holds no tab, so the first tab ends it and
+// the password may hold tabs.
+const char* import_line_problem(std::string_view line, import_entry& entry) {
+    const auto tab = line.find('\t');
+    if (tab == std::string_view::npos) {
+        return "no tab between name and password";
+    }
+    entry.name = line.substr(0, tab);
+    entry.password = line.substr(tab + 1);
+    if (!authd::valid_user_name(entry.name)) {
+        return "invalid user name";
+    }
+    if (entry.password.empty()) {
+        return "empty password";
+    }
+    if (entry.password.size() > authd::max_password_bytes) {
+        return "password longer than 1024 bytes";
+    }
+    return nullptr;
+}
+
+// Reports a skipped line by number and reason only: the line may be a password.
+void report_skipped(import_plan& plan, std::size_t line_number, const std::string& why) {
+    std::cerr << "authctl: line " << line_number << ": " << why << "; skipped\n";
+    ++plan.skipped;
+}
+
+import_plan plan_import(std::string_view content) {
+    import_plan plan;
+    std::unordered_map<std::string_view, std::size_t> first_line;  // name -> line number
+    std::size_t line_number = 0;
+    while (!content.empty()) {
+        const auto newline = content.find('\n');
+        std::string_view line = content.substr(0, newline);
+        content.remove_prefix(newline == std::string_view::npos ? content.size() : newline + 1);
+        ++line_number;
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        if (line.empty()) {
+            continue;
+        }
+        import_entry entry{line_number, {}, {}};
+        if (const char* problem = import_line_problem(line, entry)) {
+            report_skipped(plan, line_number, problem);
+            continue;
+        }
+        const auto [first, inserted] = first_line.emplace(entry.name, line_number);
+        if (!inserted) {
+            report_skipped(plan, line_number,
+                           "user " + std::string(entry.name) + " repeats line " +
+                               std::to_string(first->second));
+            continue;
+        }
+        plan.entries.push_back(entry);
+    }
+    return plan;
+}
+
+// Prints "hashed N/TOTAL" about once a second until the workers are done, then once more.
+void show_progress(const std::atomic<std::size_t>& done, std::size_t total,
+                   const std::atomic<unsigned>& running) {
+    using clock = std::chrono::steady_clock;
+    auto last = clock::now();
+    while (running.load() > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (clock::now() - last >= std::chrono::seconds(1)) {
+            std::cerr << "authctl: hashed " << done.load() << '/' << total << '\n';
+            last = clock::now();
+        }
+    }
+    std::cerr << "authctl: hashed " << done.load() << '/' << total << '\n';
+}
+
+// Hashes every entry's password, on all cores: argon2id is made to be slow.
+std::vector<authd::user_record> hash_all(const authd::password_hasher& hasher,
+                                         const std::vector<import_entry>& entries) {
+    std::vector<authd::user_record> records(entries.size());
+    std::atomic<std::size_t> next{0};
+    std::atomic<std::size_t> done{0};
+    std::mutex error_mutex;
+    std::exception_ptr error;  // the first failure; the other workers then stop
+    const unsigned threads = static_cast<unsigned>(
+        std::min<std::size_t>(std::max(1U, std::thread::hardware_concurrency()), entries.size()));
+    std::atomic<unsigned> running{threads};
+    auto work = [&] {
+        try {
+            for (std::size_t i = next++; i < entries.size(); i = next++) {
+                records[i].name = entries[i].name;
+                records[i].phc = hasher.hash(entries[i].password);
+                ++done;
+            }
+        } catch (...) {
+            const std::lock_guard lock(error_mutex);
+            error = error ? error : std::current_exception();
+            next = entries.size();
+        }
+        --running;
+    };
+    std::vector<std::jthread> workers;
+    for (unsigned t = 0; t < threads; ++t) {
+        workers.emplace_back(work);
+    }
+    show_progress(done, entries.size(), running);
+    workers.clear();  // joins
+    if (error) {
+        std::rethrow_exception(error);
+    }
+    return records;
+}
+
+int user_import(const global_options& opts, const std::string& file) {
+    const auto hasher = make_hasher(opts);
+    const auto store = open_user_store(opts);  // fails before the long part, if it fails
+    wiped_string content;
+    read_whole_file(file, content.value);
+    const import_plan plan = plan_import(content.value);
+    const auto records = hash_all(hasher, plan.entries);
+    const std::size_t added = store->add_users(records);
+    std::cout << "added: " << added << ", existed already: " << records.size() - added
+              << ", lines skipped: " << plan.skipped << std::endl;
+    return plan.skipped == 0 ? exit_ok : exit_failed;
+}
+
+// --- key generate -----------------------------------------------------------------------------
+
+int key_generate(const global_options& /*unused*/, const std::string& path) {
+    authd::generate_key_file(path);
+    return exit_ok;
+}
+
+// --- dispatch ---------------------------------------------------------------------------------
+
+struct command {
+    std::string_view group;
+    std::string_view verb;
+    std::string_view argument;  // its name for messages; empty when it takes none
+    int (*run)(const global_options&, const std::string& argument);
+};
+
+constexpr command commands[] = {
+    {"user", "add", "NAME", user_add},       {"user", "passwd", "NAME", user_passwd},
+    {"user", "remove", "NAME", user_remove}, {"user", "list", "", user_list},
+    {"user", "import", "FILE", user_import}, {"key", "generate", "PATH", key_generate},
+};
+
+const command& find_command(const std::vector<std::string>& words) {
+    if (words.empty()) {
+        throw usage_error("no command given");
+    }
+    const bool known_group = std::any_of(std::begin(commands), std::end(commands),
+                                         [&](const command& c) { return c.group == words[0]; });
+    if (!known_group || words.size() < 2) {
+        // Only the first word is repeated: a mistyped line may go on with a password.
+        throw usage_error("unknown command '" + words[0] + "'");
+    }
+    for (const auto& c : commands) {
+        if (c.group == words[0] && c.verb == words[1]) {
+            return c;
+        }
+    }
+    throw usage_error("unknown command '" + words[0] + " " + words[1] + "'");
+}
+
+std::string argument_of(const command& cmd, const std::vector<std::string>& words) {
+    const std::size_t expected = cmd.argument.empty() ? 2 : 3;
+    if (words.size() == expected) {
+        return expected == 3 ? words[2] : std::string();
+    }
+    // The extra words are not repeated: one of them may be a password.
+    std::string message = std::string(cmd.group) + " " + std::string(cmd.verb);
+    message += cmd.argument.empty() ? " takes no argument"
+                                    : " takes one argument, " + std::string(cmd.argument);
+    if (cmd.argument == "NAME" && cmd.verb != "remove") {
+        message += " (the password is read from standard input)";
+    }
+    throw usage_error(message);
+}
+
+int run(int argc, char** argv) {
+    const auto opts = parse_command_line(argc, argv);
+    if (!opts) {
+        return exit_ok;
+    }
+    const command& cmd = find_command(opts->words);
+    return cmd.run(*opts, argument_of(cmd, opts->words));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const usage_error& e) {
+        std::cerr << "authctl: " << e.what() << "\nTry 'authctl --help'.\n";
+        return exit_usage;
+    } catch (const std::exception& e) {
+        std::cerr << "authctl: " << e.what() << '\n';
+        return exit_failed;
+    }
+}
