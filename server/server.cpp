@@ -116,7 +116,12 @@ int run(const server_config& config) {
     const password_hasher hasher(config.argon2);
     auto cache = make_user_cache(config.cache_entries);
     const token_signer signer(std::move(key));
-    const login_service service(*store, *cache, hasher, signer, config.token_ttl);
+    login_service service(*store, *cache, hasher, signer, config.token_ttl);
+    store->set_change_listener(&service);
+    struct unregister {
+        user_store& store;
+        ~unregister() { store.set_change_listener(nullptr); }
+    } const listener_guard{*store};
 
     const auto workers = config.hash_workers != 0 ? config.hash_workers : cores();
     const auto queue = config.hash_queue != 0 ? config.hash_queue : 64 * workers;

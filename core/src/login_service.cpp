@@ -47,6 +47,16 @@ void login_service::drop_cache_if_store_changed() const {
     }
 }
 
+void login_service::user_changed(std::string_view name) {
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    cache_.erase(name);
+}
+
+void login_service::all_changed() {
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    cache_.clear();
+}
+
 login_result login_service::login(std::string_view user, std::string_view password) const {
     // A password longer than any authctl stores cannot match: refused before any hashing.
     if (password.size() > max_password_bytes) {
@@ -71,6 +81,8 @@ login_result login_service::login(std::string_view user, std::string_view passwo
         const auto exp = static_cast<std::int64_t>(std::time(nullptr)) + ttl_.count();
         result.body = token_body(signer_.sign(user, exp));
         return result;
+    } catch (const store_unavailable& e) {
+        return failure(api_code::busy, e.what());
     } catch (const store_error& e) {
         return failure(api_code::internal_error, e.what());
     } catch (const std::bad_alloc&) {

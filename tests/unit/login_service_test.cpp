@@ -13,12 +13,16 @@ class fake_store final : public user_store {
   public:
     std::map<std::string, std::string, std::less<>> users;
     bool fail_reads = false;
+    bool unreachable = false;
     bool fail_writes = false;
     bool changed_externally = false;
     int finds = 0;
 
     std::optional<std::string> find_hash(std::string_view name) override {
         ++finds;
+        if (unreachable) {
+            throw store_unavailable("connection refused");
+        }
         if (fail_reads) {
             throw store_error("disk I/O error");
         }
@@ -166,6 +170,24 @@ TEST_F(LoginService, StoreFailureIsAnInternalErrorNotACrash) {
     EXPECT_EQ(r.body, R"({"code":500,"status":"error","message":"Internal error."})");
     EXPECT_NE(r.log_note.find("disk I/O error"), std::string::npos);
     EXPECT_EQ(r.log_note.find("pw"), std::string::npos);
+}
+
+TEST_F(LoginService, UnreachableStoreIsBusyNotAnError) {
+    store.unreachable = true;
+    const auto r = service.login("someone", "pw");
+    EXPECT_EQ(r.code, api_code::busy);
+    EXPECT_EQ(r.body, R"({"code":503,"status":"error","message":"Server busy, retry later."})");
+}
+
+TEST_F(LoginService, ChangesPushedByTheStoreDropCachedRecords) {
+    ASSERT_EQ(service.login("user_test", "password_test").code, api_code::ok);
+    store.users["user_test"] = hasher.hash("changed");
+    EXPECT_EQ(service.login("user_test", "password_test").code, api_code::ok);  // still cached
+    service.user_changed("user_test");
+    EXPECT_EQ(service.login("user_test", "password_test").code, api_code::not_found);
+    store.users["user_test"] = hasher.hash("again");
+    service.all_changed();
+    EXPECT_EQ(service.login("user_test", "again").code, api_code::ok);
 }
 
 TEST(ParseDuration, UnitsAndErrors) {

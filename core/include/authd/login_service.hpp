@@ -24,16 +24,20 @@ struct login_result {
     bool rehashed = false;
 };
 
-class login_service {
+class login_service final : public change_listener {
   public:
     login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
                   const token_signer& signer, std::chrono::seconds token_ttl);
 
     // user and password are the request's header values (already checked to be non-empty).
-    // Never throws: a store failure becomes code 500 with a log note.
+    // Never throws: a store failure becomes code 500 with a log note, an unreachable store 503.
     login_result login(std::string_view user, std::string_view password) const;
 
     std::chrono::seconds token_ttl() const noexcept { return ttl_; }
+
+    // change_listener: drop what the cache holds of a user changed elsewhere, or everything.
+    void user_changed(std::string_view name) override;
+    void all_changed() override;
 
   private:
     bool lookup(std::string_view user, std::string& phc) const;

@@ -22,6 +22,23 @@ class store_error : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// The store cannot be reached right now (server down or restarting, no connection): the request
+// may succeed if retried later (authd answers 503), unlike a store_error (500).
+class store_unavailable : public store_error {
+  public:
+    using store_error::store_error;
+};
+
+// Told of changes made elsewhere (another authd node, authctl), so that cached records can be
+// dropped. Called from a thread the store owns; implementations must be thread-safe.
+class change_listener {
+  public:
+    virtual ~change_listener() = default;
+    virtual void user_changed(std::string_view name) = 0;
+    // Anything may have changed (notifications were missed): drop everything.
+    virtual void all_changed() = 0;
+};
+
 struct user_record {
     std::string name;
     std::string phc;  // the argon2id hash, PHC string format
@@ -56,8 +73,14 @@ class user_store {
     virtual void for_each_name(const std::function<void(std::string_view)>& fn) = 0;
 
     // True when the stored users may have been changed by someone else (another process) since the
-    // last call; the caller then drops what it cached. Cheap: called once per login.
+    // last call; the caller then drops what it cached. Cheap: called once per login. A store that
+    // pushes changes to a change_listener instead returns false.
     virtual bool poll_external_changes() = 0;
+
+    // Registers the listener told of changes made elsewhere, for stores that push them
+    // (PostgreSQL's LISTEN/NOTIFY); nullptr unregisters. The default does nothing: such stores
+    // are polled. The listener must outlive the store or be unregistered first.
+    virtual void set_change_listener(change_listener* listener) { (void)listener; }
 };
 
 // Opens (and creates, and migrates to the current schema) the store named by uri:
