@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "authd/attempt_limiter.hpp"
 #include "authd/http_response.hpp"
 
 #include "io_thread.hpp"
@@ -34,6 +35,10 @@ connection::connection(asio::ip::tcp::socket socket, io_thread& owner)
       // connection buffer more than this.
       in_(2 * static_cast<std::size_t>(owner.shared().config.limits.header_bytes) + read_chunk) {
     owner_.add(this);
+    error_code ec;
+    const auto peer = socket_.remote_endpoint(ec).address();
+    client_ =
+        peer.is_v4() ? address_key(peer.to_v4().to_uint()) : address_key(peer.to_v6().to_bytes());
 }
 
 connection::~connection() {
@@ -83,7 +88,14 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
         if (idle_ && draining_) {
             co_return read_status::closed;
         }
-        deadline_ = clock::now() + (idle_ ? config.idle_timeout : config.request_timeout);
+        // Between requests the idle deadline applies; once a request has begun, it must arrive
+        // whole by one deadline that later bytes do not extend (a slowloris client trickling a
+        // byte at a time is closed all the same).
+        const auto now = clock::now();
+        if (!idle_ && request_deadline_ == clock::time_point::max()) {
+            request_deadline_ = now + config.request_timeout;
+        }
+        deadline_ = idle_ ? now + config.idle_timeout : request_deadline_;
         const auto room = in_.max_size() - in_.size();
         if (room == 0) {
             parse_ec = http::error::header_limit;
@@ -93,6 +105,9 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             co_await socket_.async_read_some(in_.prepare(std::min(room, read_chunk)), use_tuple);
         idle_ = false;
         in_.commit(n);
+        if (n > 0 && request_deadline_ == clock::time_point::max()) {
+            request_deadline_ = clock::now() + config.request_timeout;
+        }
         if (ec == asio::error::eof) {
             if (!parser.got_some() && in_.size() == 0) {
                 co_return read_status::closed;  // a clean close between requests
@@ -110,9 +125,11 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
     }
 }
 
-void connection::append_response(api_code code, std::string_view body, bool keep_alive) {
+void connection::append_response(api_code code, std::string_view body, bool keep_alive,
+                                 std::uint32_t retry_after) {
     // A drain that began while this request was in progress closes the connection after it.
-    write_response_head(head_scratch_, code, body.size(), keep_alive && !draining_, head_.version);
+    write_response_head(head_scratch_, code, body.size(), keep_alive && !draining_, head_.version,
+                        retry_after);
     out_ += head_scratch_;
     out_ += body;
 }
@@ -125,19 +142,42 @@ asio::awaitable<bool> connection::flush() {
     co_return !ec;
 }
 
+// Brute-force limits, checked before any hashing: true when the attempt was refused (429).
+bool connection::refuse_if_limited(bool keep_alive) {
+    const auto wait =
+        owner_.shared().limiter.retry_after(head_.user_name.value, client_, clock::now());
+    if (wait == 0) {
+        return false;
+    }
+    thread_local std::string body;
+    body = error_body(api_code::too_many_attempts, message_too_many_attempts(wait));
+    append_response(api_code::too_many_attempts, body, keep_alive, wait);
+    return true;
+}
+
 asio::awaitable<void> connection::answer_login(bool keep_alive) {
-    deadline_ = clock::time_point::max();  // the hash pool bounds this wait, not the sweeper
-    auto result = co_await owner_.shared().pool.async_login(
-        owner_.context().get_executor(), head_.user_name.value, head_.password.value,
-        asio::use_awaitable);
-    if (!result) {
-        append_response(api_code::busy, canned_body(api_code::busy), keep_alive);
+    if (refuse_if_limited(keep_alive)) {
         co_return;
+    }
+    deadline_ = clock::time_point::max();  // the hash pool bounds this wait, not the sweeper
+    auto& shared = owner_.shared();
+    auto result = co_await shared.pool.async_login(owner_.context().get_executor(), client_,
+                                                   head_.user_name.value, head_.password.value,
+                                                   asio::use_awaitable);
+    if (!result) {
+        append_response(api_code::busy, canned_body(api_code::busy), keep_alive, 1);
+        co_return;
+    }
+    if (result->code == api_code::not_found) {
+        shared.limiter.record_failure(head_.user_name.value, client_, clock::now());
+    } else if (result->code == api_code::ok) {
+        shared.limiter.record_success(head_.user_name.value, clock::now());
     }
     if (!result->log_note.empty()) {
         log(log_level::error, "login_internal_error", {{"detail", result->log_note}});
     }
-    append_response(result->code, result->body, keep_alive);
+    const std::uint32_t retry_after = result->code == api_code::busy ? 1 : 0;
+    append_response(result->code, result->body, keep_alive, retry_after);
 }
 
 asio::awaitable<void> connection::close_gracefully() {
@@ -157,6 +197,12 @@ asio::awaitable<void> connection::close_gracefully() {
     socket_.close(ec);
 }
 
+asio::awaitable<void> connection::refuse() {
+    append_response(api_code::busy, canned_body(api_code::busy), false, 1);
+    co_await flush();
+    co_await close_gracefully();
+}
+
 asio::awaitable<void> connection::run() {
     const auto& config = owner_.shared().config;
     for (;;) {
@@ -172,7 +218,9 @@ asio::awaitable<void> connection::run() {
             append_response(d.code, d.body, false);
             break;
         }
-        const bool keep_alive = parser.keep_alive() && !draining_;
+        request_deadline_ = clock::time_point::max();
+        const bool keep_alive =
+            parser.keep_alive() && !draining_ && ++requests_ < config.max_requests_per_connection;
         const auto d = decide(head_);
         if (d.what == decision::kind::login) {
             co_await answer_login(keep_alive);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -27,6 +28,9 @@ class connection {
     // Serves the connection until it closes.
     boost::asio::awaitable<void> run();
 
+    // Answers 503 at once and closes (too many connections open).
+    boost::asio::awaitable<void> refuse();
+
     // Called by the owner's sweeper: cancels the pending operation when its deadline passed.
     void check_deadline(clock::time_point now);
 
@@ -45,7 +49,9 @@ class connection {
                                                      boost::beast::error_code& parse_ec);
     boost::asio::awaitable<bool> flush();
     boost::asio::awaitable<void> answer_login(bool keep_alive);
-    void append_response(api_code code, std::string_view body, bool keep_alive);
+    void append_response(api_code code, std::string_view body, bool keep_alive,
+                         std::uint32_t retry_after = 0);
+    bool refuse_if_limited(bool keep_alive);
     boost::asio::awaitable<void> close_gracefully();
 
     boost::asio::ip::tcp::socket socket_;
@@ -54,7 +60,10 @@ class connection {
     std::string out_;  // responses not yet written (one write for a pipelined batch)
     std::string head_scratch_;
     request_head head_;
-    clock::time_point deadline_ = clock::time_point::max();
+    clock::time_point deadline_ = clock::time_point::max();          // of the pending operation
+    clock::time_point request_deadline_ = clock::time_point::max();  // of the request being read
+    std::uint64_t client_ = 0;  // the peer's address key (brute-force limits, fair hashing)
+    std::size_t requests_ = 0;
     bool idle_ = false;      // waiting for the first byte of the next request
     bool draining_ = false;  // answer the request in progress, then close
 };

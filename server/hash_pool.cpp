@@ -14,12 +14,14 @@ namespace authd::server {
 
 namespace asio = boost::asio;
 
-hash_pool::hash_pool(const login_service& service, std::size_t workers, std::size_t queue_capacity,
-                     int nice)
-    : service_(service), capacity_(queue_capacity) {
-    threads_.reserve(workers);
-    for (std::size_t i = 0; i < workers; ++i) {
-        threads_.emplace_back([this, nice] { run_worker(nice); });
+hash_pool::hash_pool(const login_service& service, const options& opts)
+    : service_(service),
+      capacity_(opts.queue_capacity),
+      per_client_capacity_(opts.per_client_capacity),
+      queue_timeout_(opts.queue_timeout) {
+    threads_.reserve(opts.workers);
+    for (std::size_t i = 0; i < opts.workers; ++i) {
+        threads_.emplace_back([this, nice = opts.nice] { run_worker(nice); });
     }
 }
 
@@ -28,11 +30,13 @@ hash_pool::~hash_pool() {
 }
 
 void hash_pool::stop() {
-    std::deque<job> dropped;
+    std::unordered_map<std::uint64_t, std::deque<job>> dropped;
     {
         const std::lock_guard lock(mutex_);
         stopping_ = true;
-        dropped.swap(queue_);
+        dropped.swap(queues_);
+        turns_.clear();
+        queued_ = 0;
     }
     ready_.notify_all();
     for (auto& t : threads_) {
@@ -40,26 +44,60 @@ void hash_pool::stop() {
             t.join();
         }
     }
-    for (auto& j : dropped) {
-        complete(j, std::nullopt);
+    for (auto& [client, jobs] : dropped) {
+        for (auto& j : jobs) {
+            complete(j, std::nullopt);
+        }
     }
 }
 
 std::size_t hash_pool::queue_depth() const {
     const std::lock_guard lock(mutex_);
-    return queue_.size();
+    return queued_;
 }
 
-void hash_pool::submit(job&& j) {
+std::size_t hash_pool::busy_workers() const {
+    const std::lock_guard lock(mutex_);
+    return busy_;
+}
+
+void hash_pool::submit(std::uint64_t client, job&& j) {
     {
         const std::lock_guard lock(mutex_);
-        if (!stopping_ && queue_.size() < capacity_) {
-            queue_.push_back(std::move(j));
-            ready_.notify_one();
-            return;
+        if (!stopping_ && queued_ < capacity_) {
+            auto& jobs = queues_[client];
+            if (jobs.size() < per_client_capacity_) {
+                if (jobs.empty()) {
+                    turns_.push_back(client);
+                }
+                jobs.push_back(std::move(j));
+                ++queued_;
+                ready_.notify_one();
+                return;
+            }
         }
     }
     complete(j, std::nullopt);  // full: the caller answers 503 at once
+}
+
+// The next job in round-robin order across clients (lock held). False when stopping and empty.
+bool hash_pool::take(std::unique_lock<std::mutex>& lock, std::optional<job>& out) {
+    ready_.wait(lock, [this] { return stopping_ || !turns_.empty(); });
+    if (turns_.empty()) {
+        return false;
+    }
+    const auto client = turns_.front();
+    turns_.pop_front();
+    auto it = queues_.find(client);
+    out.emplace(std::move(it->second.front()));
+    it->second.pop_front();
+    --queued_;
+    if (it->second.empty()) {
+        queues_.erase(it);
+    } else {
+        turns_.push_back(client);  // its next job waits for every other client's turn
+    }
+    return true;
 }
 
 void hash_pool::complete(job& j, std::optional<login_result> result) {
@@ -81,16 +119,22 @@ void hash_pool::run_worker(int nice) {
         }
     }
     for (;;) {
-        std::unique_lock lock(mutex_);
-        ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) {
-            return;  // stopping, nothing left
+        std::optional<job> j;
+        {
+            std::unique_lock lock(mutex_);
+            if (!take(lock, j)) {
+                return;
+            }
+            ++busy_;
         }
-        job j = std::move(queue_.front());
-        queue_.pop_front();
-        lock.unlock();
-        auto result = service_.login(j.user, j.password);
-        complete(j, std::move(result));
+        if (clock::now() > j->deadline) {
+            complete(*j, std::nullopt);  // waited too long: 503 now, without hashing
+        } else {
+            auto result = service_.login(j->user, j->password);
+            complete(*j, std::move(result));
+        }
+        const std::lock_guard lock(mutex_);
+        --busy_;
     }
 }
 

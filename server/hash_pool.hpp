@@ -1,16 +1,24 @@
 // The bounded pool of hash workers. Password verification (argon2id, tens of milliseconds) runs
 // here, never on an I/O thread; a full queue is refused at once so that the caller answers 503
 // instead of waiting without bound. Concurrent argon2 memory is at most workers x memory cost.
+//
+// Fair share: each client (address key) has its own queue, and workers take jobs round-robin
+// across clients, so a client flooding the pool only lengthens its own queue. A client's queue is
+// bounded too, and a job still queued at its deadline is answered 503 without hashing (its client
+// would have given up by then).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -27,21 +35,31 @@ using login_signature = void(std::optional<login_result>);
 
 class hash_pool {
   public:
-    // nice is added to each worker thread's nice value (Linux), so that I/O threads win the CPU.
-    hash_pool(const login_service& service, std::size_t workers, std::size_t queue_capacity,
-              int nice);
+    using clock = std::chrono::steady_clock;
+
+    struct options {
+        std::size_t workers = 1;
+        std::size_t queue_capacity = 64;       // all clients together
+        std::size_t per_client_capacity = 16;  // one client (address)
+        clock::duration queue_timeout = std::chrono::seconds(3);
+        int nice = 0;  // added to each worker's nice value (Linux), so I/O threads win the CPU
+    };
+
+    hash_pool(const login_service& service, const options& opts);
     ~hash_pool();
     hash_pool(const hash_pool&) = delete;
     hash_pool& operator=(const hash_pool&) = delete;
 
     // Queues one login. The completion runs on io (whose run() is kept from returning meanwhile).
+    // client is the caller's address key (attempt_limiter's address_key).
     template <class CompletionToken>
-    auto async_login(boost::asio::io_context::executor_type io, std::string_view user,
-                     std::string_view password, CompletionToken&& token) {
+    auto async_login(boost::asio::io_context::executor_type io, std::uint64_t client,
+                     std::string_view user, std::string_view password, CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, login_signature>(
-            [this, io](auto handler, std::string_view u, std::string_view p) {
-                submit(job{std::string(u), std::string(p), boost::asio::make_work_guard(io),
-                           handler_type(std::move(handler))});
+            [this, io, client](auto handler, std::string_view u, std::string_view p) {
+                submit(client,
+                       job{std::string(u), std::string(p), clock::now() + queue_timeout_,
+                           boost::asio::make_work_guard(io), handler_type(std::move(handler))});
             },
             token, user, password);
     }
@@ -50,6 +68,7 @@ class hash_pool {
     void stop();
 
     std::size_t queue_depth() const;
+    std::size_t busy_workers() const;
     std::size_t workers() const noexcept { return threads_.size(); }
 
   private:
@@ -57,19 +76,26 @@ class hash_pool {
     struct job {
         std::string user;
         std::string password;
+        clock::time_point deadline;
         boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
         handler_type handler;
     };
 
-    void submit(job&& j);
+    void submit(std::uint64_t client, job&& j);
+    bool take(std::unique_lock<std::mutex>& lock, std::optional<job>& out);
     void run_worker(int nice);
     static void complete(job& j, std::optional<login_result> result);
 
     const login_service& service_;
     const std::size_t capacity_;
+    const std::size_t per_client_capacity_;
+    const clock::duration queue_timeout_;
     mutable std::mutex mutex_;
     std::condition_variable ready_;
-    std::deque<job> queue_;
+    std::unordered_map<std::uint64_t, std::deque<job>> queues_;  // per client, non-empty
+    std::deque<std::uint64_t> turns_;  // clients with queued jobs, in round-robin order
+    std::size_t queued_ = 0;
+    std::size_t busy_ = 0;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };

@@ -30,6 +30,15 @@ asio::awaitable<void> serve(tcp::socket socket, io_thread& owner) {
     co_await c.run();
 }
 
+asio::awaitable<void> serve_refusal(tcp::socket socket, io_thread& owner) {
+    connection c(std::move(socket), owner);
+    co_await c.refuse();
+}
+
+// Past this many connections over the cap (refusals in progress), new ones are closed without an
+// answer: refusing must not itself become unbounded work.
+constexpr std::size_t refusal_slack = 256;
+
 }  // namespace
 
 io_thread::io_thread(const shared_state& shared, tcp::endpoint endpoint)
@@ -106,7 +115,14 @@ asio::awaitable<void> io_thread::accept_loop() {
         }
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        asio::co_spawn(context_, serve(std::move(socket), *this), asio::detached);
+        const auto cap = shared_.max_connections_per_thread;
+        if (count_ < cap) {
+            asio::co_spawn(context_, serve(std::move(socket), *this), asio::detached);
+        } else if (count_ < cap + refusal_slack) {
+            asio::co_spawn(context_, serve_refusal(std::move(socket), *this), asio::detached);
+        } else {
+            socket.close(ignored);
+        }
     }
 }
 

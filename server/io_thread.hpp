@@ -10,6 +10,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "authd/attempt_limiter.hpp"
+
 #include "config.hpp"
 #include "hash_pool.hpp"
 
@@ -21,6 +23,8 @@ class connection;
 struct shared_state {
     const server_config& config;
     hash_pool& pool;
+    attempt_limiter& limiter;
+    std::size_t max_connections_per_thread;
 };
 
 class io_thread {

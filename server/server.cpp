@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "authd/attempt_limiter.hpp"
 #include "authd/login_service.hpp"
 #include "authd/password_hasher.hpp"
 #include "authd/secret.hpp"
@@ -123,14 +124,25 @@ int run(const server_config& config) {
         ~unregister() { store.set_change_listener(nullptr); }
     } const listener_guard{*store};
 
-    const auto workers = config.hash_workers != 0 ? config.hash_workers : cores();
-    const auto queue = config.hash_queue != 0 ? config.hash_queue : 64 * workers;
-    hash_pool pool(service, workers, queue, config.hash_nice);
-    const shared_state shared{config, pool};
+    hash_pool::options pool_options;
+    pool_options.workers = config.hash_workers != 0 ? config.hash_workers : cores();
+    pool_options.queue_capacity =
+        config.hash_queue != 0 ? config.hash_queue : 64 * pool_options.workers;
+    pool_options.per_client_capacity =
+        config.hash_queue_per_client != 0
+            ? config.hash_queue_per_client
+            : std::max<std::size_t>(8, pool_options.queue_capacity / 4);
+    pool_options.queue_timeout = config.hash_queue_timeout;
+    pool_options.nice = config.hash_nice;
+    hash_pool pool(service, pool_options);
+    attempt_limiter limiter(config.attempts);
+    const auto workers = pool_options.workers;
 
     // The first thread binds the configured address (port 0 picks a free port); the others bind
     // the same endpoint with SO_REUSEPORT.
     const auto io_count = config.io_threads != 0 ? config.io_threads : cores();
+    const shared_state shared{config, pool, limiter,
+                              (config.max_connections + io_count - 1) / io_count};
     std::vector<std::unique_ptr<io_thread>> io;
     io.push_back(std::make_unique<io_thread>(shared, parse_endpoint(config.listen)));
     const auto bound = io.front()->local_endpoint();

@@ -18,6 +18,8 @@ unsigned http_status(api_code code) noexcept {
             return 405;
         case api_code::payload_too_large:
             return 413;
+        case api_code::too_many_attempts:
+            return 429;
         case api_code::headers_too_large:
             return 431;
         case api_code::busy:
@@ -42,6 +44,8 @@ std::string_view reason_phrase(unsigned status) noexcept {
             return "Method Not Allowed";
         case 413:
             return "Content Too Large";
+        case 429:
+            return "Too Many Requests";
         case 431:
             return "Request Header Fields Too Large";
         case 503:
@@ -80,6 +84,10 @@ std::string message_field_duplicated(credential_field f) {
     out += field_name(f);
     out += " > is duplicated.";
     return out;
+}
+
+std::string message_too_many_attempts(std::uint32_t retry_after_seconds) {
+    return "Too many attempts. Retry in " + std::to_string(retry_after_seconds) + " s.";
 }
 
 std::string error_body(api_code code, std::string_view message) {

@@ -36,7 +36,9 @@ std::string_view status_line(api_code code) {
         case 431:
             return "HTTP/1.1 431 Request Header Fields Too Large\r\n";
         case 503:
-            return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n";
+            return "HTTP/1.1 503 Service Unavailable\r\n";
+        case 429:
+            return "HTTP/1.1 429 Too Many Requests\r\n";
         default:
             return "HTTP/1.1 500 Internal Server Error\r\n";
     }
@@ -45,7 +47,7 @@ std::string_view status_line(api_code code) {
 }  // namespace
 
 void write_response_head(std::string& out, api_code code, std::size_t content_length,
-                         bool keep_alive, int version) {
+                         bool keep_alive, int version, std::uint32_t retry_after) {
     out.clear();
     out += status_line(code);
     out += "Server: authd\r\nDate: ";
@@ -55,6 +57,11 @@ void write_response_head(std::string& out, api_code code, std::size_t content_le
     char digits[24];
     const auto res = std::to_chars(digits, digits + sizeof digits, content_length);
     out.append(digits, res.ptr);
+    if (retry_after > 0) {
+        out += "\r\nRetry-After: ";
+        const auto r = std::to_chars(digits, digits + sizeof digits, retry_after);
+        out.append(digits, r.ptr);
+    }
     if (!keep_alive) {
         out += "\r\nConnection: close";
     } else if (version < 11) {

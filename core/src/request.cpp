@@ -22,7 +22,8 @@ void request_head::clear() noexcept {
     user_name.clear();
 }
 
-request_parser::request_parser(request_head& head, const request_limits& limits) : head_(head) {
+request_parser::request_parser(request_head& head, const request_limits& limits)
+    : head_(head), limits_(limits) {
     head_.clear();
     header_limit(limits.header_bytes);
     body_limit(limits.body_bytes);
@@ -38,7 +39,11 @@ route route_of(std::string_view target) {
 }  // namespace
 
 void request_parser::on_request_impl(http::verb method, string_view, string_view target,
-                                     int version, error_code&) {
+                                     int version, error_code& ec) {
+    if (target.size() > limits_.target_bytes) {
+        ec = http::error::header_limit;
+        return;
+    }
     head_.method = method;
     head_.route = route_of(target);
     head_.version = version;
@@ -48,7 +53,12 @@ void request_parser::on_response_impl(int, string_view, int, error_code& ec) {
     ec = http::error::bad_method;  // unreachable: this is a request parser
 }
 
-void request_parser::on_field_impl(http::field, string_view name, string_view value, error_code&) {
+void request_parser::on_field_impl(http::field, string_view name, string_view value,
+                                   error_code& ec) {
+    if (++fields_ > limits_.fields || value.size() > limits_.field_bytes) {
+        ec = http::error::header_limit;
+        return;
+    }
     credential_header* target = nullptr;
     if (boost::beast::iequals(name, "Password")) {
         target = &head_.password;

@@ -22,6 +22,7 @@ constexpr code_row code_table[] = {
     {api_code::not_found, 404, 404, "Not Found"},
     {api_code::method_not_allowed, 405, 405, "Method Not Allowed"},
     {api_code::payload_too_large, 413, 413, "Content Too Large"},
+    {api_code::too_many_attempts, 429, 429, "Too Many Requests"},
     {api_code::headers_too_large, 431, 431, "Request Header Fields Too Large"},
     {api_code::internal_error, 500, 500, "Internal Server Error"},
     {api_code::busy, 503, 503, "Service Unavailable"},
@@ -54,6 +55,7 @@ TEST(ApiMessages, SeedMessages) {
         {message_field_duplicated(credential_field::user_name),
          "Field < User-Name > is duplicated."},
         {std::string(msg_data_not_found), "Data not found."},
+        {message_too_many_attempts(30), "Too many attempts. Retry in 30 s."},
     };
     for (const auto& row : rows) {
         EXPECT_EQ(row.actual, row.expected);

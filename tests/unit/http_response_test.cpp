@@ -34,8 +34,14 @@ TEST(HttpResponse, StatusSpecificHeaders) {
     std::string head;
     write_response_head(head, api_code::method_not_allowed, 1, true, 11);
     EXPECT_NE(head.find("\r\nAllow: GET, POST\r\n"), std::string::npos);
-    write_response_head(head, api_code::busy, 1, true, 11);
-    EXPECT_EQ(head.rfind("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n", 0), 0U);
+    write_response_head(head, api_code::busy, 1, true, 11, 1);
+    EXPECT_EQ(head.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0U);
+    EXPECT_NE(head.find("\r\nRetry-After: 1\r\n"), std::string::npos);
+    write_response_head(head, api_code::too_many_attempts, 1, true, 11, 42);
+    EXPECT_EQ(head.rfind("HTTP/1.1 429 Too Many Requests\r\n", 0), 0U);
+    EXPECT_NE(head.find("\r\nRetry-After: 42\r\n"), std::string::npos);
+    write_response_head(head, api_code::ok, 1, true, 11);
+    EXPECT_EQ(head.find("Retry-After"), std::string::npos);
 }
 
 TEST(HttpResponse, DateIsImfFixdate) {

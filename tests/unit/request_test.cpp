@@ -166,6 +166,22 @@ TEST(RequestParse, BadRequestsGetTheDocumentedCode) {
         {"header over the limit",
          "GET /login HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n",
          api_code::headers_too_large},
+        {"request target over the limit",
+         "GET /login?" + std::string(2100, 'q') + " HTTP/1.1\r\n\r\n", api_code::headers_too_large},
+        {"one header value over the limit",
+         "GET /login HTTP/1.1\r\nPassword: " + std::string(4097, 'p') + "\r\n\r\n",
+         api_code::headers_too_large},
+        {"too many headers",
+         "GET /login HTTP/1.1\r\n" +
+             [] {
+                 std::string h;
+                 for (int i = 0; i < 65; ++i) {
+                     h += "X-" + std::to_string(i) + ": v\r\n";
+                 }
+                 return h;
+             }() +
+             "\r\n",
+         api_code::headers_too_large},
         {"body over the limit",
          "POST /login HTTP/1.1\r\nContent-Length: 9000\r\n\r\n" + std::string(9000, 'b'),
          api_code::payload_too_large},
@@ -173,6 +189,8 @@ TEST(RequestParse, BadRequestsGetTheDocumentedCode) {
          "POST /login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2328\r\n" +
              std::string(9000, 'c') + "\r\n0\r\n\r\n",
          api_code::payload_too_large},
+        {"control character in a value", "GET /login HTTP/1.1\r\nUser-Name: a\x01b\r\n\r\n",
+         api_code::bad_request},
         {"garbage", "\x01\x02 nonsense\r\n\r\n", api_code::bad_request},
         {"NUL in a header value", std::string("GET /login HTTP/1.1\r\nPassword: a\0b\r\n\r\n", 40),
          api_code::bad_request},

@@ -21,6 +21,7 @@ enum class api_code : std::uint16_t {
                           // and an unknown path
     method_not_allowed = 405,
     payload_too_large = 413,
+    too_many_attempts = 429,  // brute-force limit: "Too many attempts. Retry in N s."
     headers_too_large = 431,
     internal_error = 500,
     busy = 503,
@@ -54,6 +55,9 @@ std::string message_field_missing(credential_field f);
 std::string message_field_empty(credential_field f);
 // "Field < Password > is duplicated."
 std::string message_field_duplicated(credential_field f);
+
+// "Too many attempts. Retry in 30 s."
+std::string message_too_many_attempts(std::uint32_t retry_after_seconds);
 
 // {"code":N,"status":"error","message":"..."}; the message is JSON-escaped.
 std::string error_body(api_code code, std::string_view message);

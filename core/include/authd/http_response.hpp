@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -15,8 +16,9 @@ std::string_view http_date_now();
 
 // Writes the status line and headers of a response with a JSON body of content_length bytes into
 // out (cleared first; its capacity is reused). version is the request's (10 or 11): an HTTP/1.0
-// client that asked for keep-alive is told so explicitly.
+// client that asked for keep-alive is told so explicitly. retry_after > 0 adds a Retry-After header
+// (RFC 9110 section 10.2.3) of that many seconds.
 void write_response_head(std::string& out, api_code code, std::size_t content_length,
-                         bool keep_alive, int version);
+                         bool keep_alive, int version, std::uint32_t retry_after = 0);
 
 }  // namespace authd

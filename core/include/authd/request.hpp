@@ -20,6 +20,9 @@ enum class route : std::uint8_t { unknown, login };
 // Limits on one request (docs/api.md, "Limits").
 struct request_limits {
     std::uint32_t header_bytes = 8 * 1024;  // request line + all headers; past it: 431
+    std::uint32_t target_bytes = 2 * 1024;  // the request-target; past it: 431
+    std::uint32_t field_bytes = 4 * 1024;   // one header's value; past it: 431
+    std::uint32_t fields = 64;              // number of headers; past it: 431
     std::uint64_t body_bytes = 8 * 1024;    // the body is ignored; past it: 413
 };
 
@@ -68,6 +71,8 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
     void on_finish_impl(error_code& ec) override;
 
     request_head& head_;
+    const request_limits& limits_;
+    std::uint32_t fields_ = 0;
 };
 
 // What to do with a complete request head: answer at once with a fixed response, or log in.
