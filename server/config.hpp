@@ -16,10 +16,12 @@ struct server_config {
     std::string listen = "127.0.0.1:8080";
     std::string store = "sqlite:authd.db";
     std::string key_file;
-    std::size_t io_threads = 0;                           // 0: one per core
-    std::size_t hash_workers = 0;                         // 0: one per core
-    std::size_t hash_queue = 0;                           // 0: 64 per hash worker
-    std::size_t hash_queue_per_client = 0;                // 0: a quarter of hash_queue, at least 8
+    std::string tls_cert;                   // PEM certificate chain; empty: plain HTTP
+    std::string tls_key;                    // PEM private key (mode 0600)
+    std::size_t io_threads = 0;             // 0: one per core
+    std::size_t hash_workers = 0;           // 0: one per core
+    std::size_t hash_queue = 0;             // 0: 64 per hash worker
+    std::size_t hash_queue_per_client = 0;  // 0: a quarter of hash_queue, at least 8
     std::chrono::milliseconds hash_queue_timeout{3'000};  // queued longer: 503 without hashing
     int hash_nice = 0;  // added to the hash workers' nice value (0..19)
     argon2_params argon2;

@@ -29,14 +29,19 @@ constexpr auto linger_time = std::chrono::seconds(2);
 }  // namespace
 
 connection::connection(asio::ip::tcp::socket socket, io_thread& owner)
-    : socket_(std::move(socket)),
+    : plain_(socket.get_executor()),
       owner_(owner),
       // Room for one full request head plus a pipelined one behind it: a client cannot make a
       // connection buffer more than this.
       in_(2 * static_cast<std::size_t>(owner.shared().config.limits.header_bytes) + read_chunk) {
     owner_.add(this);
     error_code ec;
-    const auto peer = socket_.remote_endpoint(ec).address();
+    const auto peer = socket.remote_endpoint(ec).address();
+    if (auto* tls = owner.shared().tls; tls != nullptr) {
+        tls_.emplace(std::move(socket), *tls);
+    } else {
+        plain_ = std::move(socket);
+    }
     client_ =
         peer.is_v4() ? address_key(peer.to_v4().to_uint()) : address_key(peer.to_v6().to_bytes());
 }
@@ -49,7 +54,7 @@ void connection::check_deadline(clock::time_point now) {
     if (now >= deadline_) {
         deadline_ = clock::time_point::max();
         error_code ignored;
-        socket_.cancel(ignored);
+        socket().cancel(ignored);
     }
 }
 
@@ -57,7 +62,7 @@ void connection::drain() {
     draining_ = true;
     if (idle_) {
         error_code ignored;
-        socket_.cancel(ignored);  // run() sees draining_ and closes
+        socket().cancel(ignored);  // run() sees draining_ and closes
     }
 }
 
@@ -101,8 +106,7 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             parse_ec = http::error::header_limit;
             co_return read_status::parse_error;
         }
-        auto [ec, n] =
-            co_await socket_.async_read_some(in_.prepare(std::min(room, read_chunk)), use_tuple);
+        auto [ec, n] = co_await read_some(in_.prepare(std::min(room, read_chunk)));
         idle_ = false;
         in_.commit(n);
         if (n > 0 && request_deadline_ == clock::time_point::max()) {
@@ -136,7 +140,8 @@ void connection::append_response(api_code code, std::string_view body, bool keep
 
 asio::awaitable<bool> connection::flush() {
     deadline_ = clock::now() + owner_.shared().config.write_timeout;
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), use_tuple);
+    auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, asio::buffer(out_), use_tuple)
+                        : co_await asio::async_write(plain_, asio::buffer(out_), use_tuple);
     deadline_ = clock::time_point::max();
     out_.clear();
     co_return !ec;
@@ -180,24 +185,57 @@ asio::awaitable<void> connection::answer_login(bool keep_alive) {
     append_response(result->code, result->body, keep_alive, retry_after);
 }
 
+asio::awaitable<std::tuple<error_code, std::size_t>> connection::read_some(
+    asio::mutable_buffer buffer) {
+    if (tls_) {
+        co_return co_await tls_->async_read_some(buffer, use_tuple);
+    }
+    co_return co_await plain_.async_read_some(buffer, use_tuple);
+}
+
+// The TLS handshake, under the request deadline. False when it failed (the connection is dropped
+// without an answer: there is no channel to answer on).
+asio::awaitable<bool> connection::handshake() {
+    if (!tls_) {
+        co_return true;
+    }
+    deadline_ = clock::now() + owner_.shared().config.request_timeout;
+    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_tuple);
+    deadline_ = clock::time_point::max();
+    if (ec) {
+        log(log_level::debug, "tls_handshake_failed", {{"error", ec.message()}});
+        error_code ignored;
+        socket().close(ignored);
+    }
+    co_return !ec;
+}
+
 asio::awaitable<void> connection::close_gracefully() {
     error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    deadline_ = clock::now() + linger_time;
+    if (tls_) {
+        // close_notify, then wait (briefly) for the client's: a truncation attack cannot pass a
+        // cut connection off as a complete one.
+        co_await tls_->async_shutdown(use_tuple);
+    }
+    socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
     if (!ec) {
         // Discard what the client still sends until it closes too, or for linger_time at most.
-        deadline_ = clock::now() + linger_time;
         char sink[1024];
         for (;;) {
-            auto [read_ec, n] = co_await socket_.async_read_some(asio::buffer(sink), use_tuple);
+            auto [read_ec, n] = co_await socket().async_read_some(asio::buffer(sink), use_tuple);
             if (read_ec) {
                 break;
             }
         }
     }
-    socket_.close(ec);
+    socket().close(ec);
 }
 
 asio::awaitable<void> connection::refuse() {
+    if (!co_await handshake()) {
+        co_return;
+    }
     append_response(api_code::busy, canned_body(api_code::busy), false, 1);
     co_await flush();
     co_await close_gracefully();
@@ -205,6 +243,9 @@ asio::awaitable<void> connection::refuse() {
 
 asio::awaitable<void> connection::run() {
     const auto& config = owner_.shared().config;
+    if (!co_await handshake()) {
+        co_return;
+    }
     for (;;) {
         request_parser parser(head_, config.limits);
         parser.eager(true);

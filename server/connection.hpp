@@ -4,10 +4,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <tuple>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "authd/request.hpp"
@@ -45,6 +48,15 @@ class connection {
   private:
     enum class read_status { request, closed, failed, parse_error };
 
+    using error_code = boost::beast::error_code;
+    using tls_stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+
+    // The TCP socket, under TLS or not.
+    boost::asio::ip::tcp::socket& socket() noexcept { return tls_ ? tls_->next_layer() : plain_; }
+    boost::asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
+        boost::asio::mutable_buffer buffer);
+    boost::asio::awaitable<bool> handshake();
+
     boost::asio::awaitable<read_status> read_request(request_parser& parser,
                                                      boost::beast::error_code& parse_ec);
     boost::asio::awaitable<bool> flush();
@@ -54,7 +66,8 @@ class connection {
     bool refuse_if_limited(bool keep_alive);
     boost::asio::awaitable<void> close_gracefully();
 
-    boost::asio::ip::tcp::socket socket_;
+    boost::asio::ip::tcp::socket plain_;  // the connection, when it is not under TLS
+    std::optional<tls_stream> tls_;       // the connection, under TLS (--tls-cert)
     io_thread& owner_;
     boost::beast::flat_buffer in_;
     std::string out_;  // responses not yet written (one write for a pipelined batch)

@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "authd/attempt_limiter.hpp"
@@ -25,6 +26,7 @@ struct shared_state {
     hash_pool& pool;
     attempt_limiter& limiter;
     std::size_t max_connections_per_thread;
+    boost::asio::ssl::context* tls;  // nullptr: plain HTTP
 };
 
 class io_thread {

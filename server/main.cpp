@@ -51,6 +51,10 @@ po::options_description describe(duration_texts& t, std::string& memory, std::st
         ("key-file", po::value(&c.key_file)->required(),
             "file holding the token signing key (at least 32 bytes, mode 0600; "
             "make one with: authctl key generate PATH)")
+        ("tls-cert", po::value(&c.tls_cert),
+            "serve HTTPS with this PEM certificate chain (TLS 1.2 and 1.3 only)")
+        ("tls-key", po::value(&c.tls_key),
+            "the PEM private key of --tls-cert (mode 0600)")
         ("threads", po::value(&c.io_threads)->default_value(0),
             "I/O threads; 0: one per core")
         ("hash-workers", po::value(&c.hash_workers)->default_value(0),
@@ -156,6 +160,9 @@ std::optional<server_config> parse_command_line(int argc, char** argv) {
     c.attempts.account.forgive_every = seconds("account-forgive", t.account_forgive);
     c.attempts.address.max_backoff = seconds("address-max-backoff", t.address_max);
     c.attempts.address.forgive_every = seconds("address-forgive", t.address_forgive);
+    if (c.tls_cert.empty() != c.tls_key.empty()) {
+        throw po::error("--tls-cert and --tls-key go together");
+    }
     if (c.max_connections == 0 || c.max_requests_per_connection == 0) {
         throw po::error("--max-connections and --max-requests-per-connection must be positive");
     }

@@ -5,11 +5,14 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/ssl.h>
 
 #include "authd/attempt_limiter.hpp"
 #include "authd/login_service.hpp"
@@ -63,6 +66,46 @@ std::string to_string(const tcp::endpoint& e) {
     return (e.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(e.port());
 }
 
+// TLS 1.2+ with forward-secret AEAD suites only (Mozilla's "intermediate" profile); TLS 1.3 uses
+// OpenSSL's defaults, which are all AEAD.
+std::unique_ptr<asio::ssl::context> make_tls_context(const server_config& config) {
+    if (config.tls_cert.empty()) {
+        return nullptr;
+    }
+    struct stat st {};
+    if (::stat(config.tls_key.c_str(), &st) != 0) {
+        throw std::runtime_error("TLS key file " + config.tls_key + ": does not exist");
+    }
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        throw std::runtime_error("TLS key file " + config.tls_key +
+                                 ": is accessible by group or others (run: chmod 600 " +
+                                 config.tls_key + ")");
+    }
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    SSL_CTX* native = ctx->native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    SSL_CTX_set_options(
+        native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_cipher_list(native,
+                            "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                            "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+    boost::system::error_code ec;
+    ctx->use_certificate_chain_file(config.tls_cert, ec);
+    if (ec) {
+        throw std::runtime_error("TLS certificate " + config.tls_cert + ": " + ec.message());
+    }
+    ctx->use_private_key_file(config.tls_key, asio::ssl::context::pem, ec);
+    if (ec) {
+        throw std::runtime_error("TLS key file " + config.tls_key + ": " + ec.message());
+    }
+    if (SSL_CTX_check_private_key(native) != 1) {
+        throw std::runtime_error("TLS key file " + config.tls_key +
+                                 ": does not match the certificate " + config.tls_cert);
+    }
+    return ctx;
+}
+
 std::size_t cores() {
     return std::max(1U, std::thread::hardware_concurrency());
 }
@@ -113,6 +156,7 @@ void wait_for_shutdown(const server_config& config, std::vector<std::unique_ptr<
 
 int run(const server_config& config) {
     auto key = load_key_file(config.key_file);
+    const auto tls = make_tls_context(config);
     auto store = open_store(config.store);
     const password_hasher hasher(config.argon2);
     auto cache = make_user_cache(config.cache_entries);
@@ -142,7 +186,7 @@ int run(const server_config& config) {
     // the same endpoint with SO_REUSEPORT.
     const auto io_count = config.io_threads != 0 ? config.io_threads : cores();
     const shared_state shared{config, pool, limiter,
-                              (config.max_connections + io_count - 1) / io_count};
+                              (config.max_connections + io_count - 1) / io_count, tls.get()};
     std::vector<std::unique_ptr<io_thread>> io;
     io.push_back(std::make_unique<io_thread>(shared, parse_endpoint(config.listen)));
     const auto bound = io.front()->local_endpoint();
@@ -153,7 +197,8 @@ int run(const server_config& config) {
         {{"address", to_string(bound)},
          {"io_threads", std::to_string(io_count)},
          {"hash_workers", std::to_string(workers)},
-         {"store", config.store.substr(0, config.store.find(':'))}});
+         {"store", config.store.substr(0, config.store.find(':'))},
+         {"tls", tls ? "on" : "off"}});
 
     std::vector<std::thread> threads;
     for (auto& t : io) {
