@@ -1,5 +1,8 @@
 #include "connection.hpp"
 
+#include <cstdio>
+#include <ctime>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -37,6 +40,7 @@ connection::connection(asio::ip::tcp::socket socket, io_thread& owner)
     owner_.add(this);
     error_code ec;
     const auto peer = socket.remote_endpoint(ec).address();
+    peer_ = peer.to_string();
     if (auto* tls = owner.shared().tls; tls != nullptr) {
         tls_.emplace(std::move(socket), *tls);
     } else {
@@ -130,10 +134,12 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
 }
 
 void connection::append_response(api_code code, std::string_view body, bool keep_alive,
-                                 std::uint32_t retry_after) {
+                                 std::uint32_t retry_after, std::string_view content_type) {
+    owner_.metrics().count_request(head_.route, code);
+    last_code_ = code;
     // A drain that began while this request was in progress closes the connection after it.
     write_response_head(head_scratch_, code, body.size(), keep_alive && !draining_, head_.version,
-                        retry_after);
+                        retry_after, content_type);
     out_ += head_scratch_;
     out_ += body;
 }
@@ -157,7 +163,65 @@ bool connection::refuse_if_limited(bool keep_alive) {
     thread_local std::string body;
     body = error_body(api_code::too_many_attempts, message_too_many_attempts(wait));
     append_response(api_code::too_many_attempts, body, keep_alive, wait);
+    thread_metrics::bump(owner_.metrics().rate_limited);
+    audit_login("rate_limited");
     return true;
+}
+
+// The answer of /verify: the token is checked here, on the I/O thread (an HMAC and a small JSON
+// parse: microseconds), never touching the store or the hash pool.
+void connection::answer_verify(bool keep_alive) {
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto claims = owner_.shared().signer.verify(presented_token(head_), now);
+    if (!claims) {
+        append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
+        return;
+    }
+    thread_local std::string body;
+    body = verified_body(claims->user, claims->exp);
+    append_response(api_code::ok, body, keep_alive);
+}
+
+// Ready: the store answered its last call, and the hash queue has room.
+void connection::answer_readyz(bool keep_alive) {
+    const auto& shared = owner_.shared();
+    const bool ready = shared.service.store_healthy() && shared.pool.has_room();
+    append_response(ready ? api_code::ok : api_code::busy,
+                    ready ? ok_body() : canned_body(api_code::busy), keep_alive, ready ? 0 : 1);
+}
+
+void connection::log_request(api_code code, clock::time_point started) {
+    if (!log_enabled(log_level::info)) {
+        return;
+    }
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started).count();
+    char latency[32];
+    std::snprintf(latency, sizeof latency, "%.3f", static_cast<double>(micros) / 1000.0);
+    const auto code_text = std::to_string(static_cast<unsigned>(code));
+    thread_local std::string line;
+    line.clear();
+    if (head_.route == route::login && head_.user_name.count == 1) {
+        format_log_line(line, log_level::info, "request",
+                        {{"client", peer_},
+                         {"route", route_name(head_.route)},
+                         {"code", code_text},
+                         {"latency_ms", latency},
+                         {"user", head_.user_name.value}});
+    } else {
+        format_log_line(line, log_level::info, "request",
+                        {{"client", peer_},
+                         {"route", route_name(head_.route)},
+                         {"code", code_text},
+                         {"latency_ms", latency}});
+    }
+    owner_.request_log(line);
+}
+
+// One audit line per login outcome: success, failure, rate_limited, busy, error.
+void connection::audit_login(std::string_view outcome) {
+    log(log_level::info, "login",
+        {{"outcome", outcome}, {"client", peer_}, {"user", head_.user_name.value}});
 }
 
 asio::awaitable<void> connection::answer_login(bool keep_alive) {
@@ -171,12 +235,17 @@ asio::awaitable<void> connection::answer_login(bool keep_alive) {
                                                    asio::use_awaitable);
     if (!result) {
         append_response(api_code::busy, canned_body(api_code::busy), keep_alive, 1);
+        audit_login("busy");
         co_return;
     }
     if (result->code == api_code::not_found) {
         shared.limiter.record_failure(head_.user_name.value, client_, clock::now());
+        audit_login("failure");
     } else if (result->code == api_code::ok) {
         shared.limiter.record_success(head_.user_name.value, clock::now());
+        audit_login("success");
+    } else {
+        audit_login(result->code == api_code::busy ? "busy" : "error");
     }
     if (!result->log_note.empty()) {
         log(log_level::error, "login_internal_error", {{"detail", result->log_note}});
@@ -262,11 +331,34 @@ asio::awaitable<void> connection::run() {
         request_deadline_ = clock::time_point::max();
         const bool keep_alive =
             parser.keep_alive() && !draining_ && ++requests_ < config.max_requests_per_connection;
+        const auto started = clock::now();
         const auto d = decide(head_);
-        if (d.what == decision::kind::login) {
-            co_await answer_login(keep_alive);
-        } else {
-            append_response(d.code, d.body, keep_alive);
+        switch (d.what) {
+            case decision::kind::login:
+                co_await answer_login(keep_alive);
+                owner_.metrics().observe_login(clock::now() - started);
+                break;
+            case decision::kind::verify:
+                answer_verify(keep_alive);
+                break;
+            case decision::kind::healthz:
+                append_response(api_code::ok, ok_body(), keep_alive);
+                break;
+            case decision::kind::readyz:
+                answer_readyz(keep_alive);
+                break;
+            case decision::kind::metrics:
+                append_response(api_code::ok, owner_.shared().metrics.render(), keep_alive, 0,
+                                prometheus_content_type);
+                break;
+            case decision::kind::respond:
+                append_response(d.code, d.body, keep_alive);
+                break;
+        }
+        // Health checks and scrapes are frequent and say nothing: not logged.
+        if (d.what != decision::kind::healthz && d.what != decision::kind::readyz &&
+            d.what != decision::kind::metrics) {
+            log_request(last_code_, started);
         }
         head_.clear();  // wipes the password
         if (!keep_alive || draining_) {

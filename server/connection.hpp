@@ -62,7 +62,12 @@ class connection {
     boost::asio::awaitable<bool> flush();
     boost::asio::awaitable<void> answer_login(bool keep_alive);
     void append_response(api_code code, std::string_view body, bool keep_alive,
-                         std::uint32_t retry_after = 0);
+                         std::uint32_t retry_after = 0,
+                         std::string_view content_type = "application/json");
+    void answer_verify(bool keep_alive);
+    void answer_readyz(bool keep_alive);
+    void log_request(api_code code, clock::time_point started);
+    void audit_login(std::string_view outcome);
     bool refuse_if_limited(bool keep_alive);
     boost::asio::awaitable<void> close_gracefully();
 
@@ -76,9 +81,11 @@ class connection {
     clock::time_point deadline_ = clock::time_point::max();          // of the pending operation
     clock::time_point request_deadline_ = clock::time_point::max();  // of the request being read
     std::uint64_t client_ = 0;  // the peer's address key (brute-force limits, fair hashing)
+    std::string peer_;          // the peer's address as text, for logs
     std::size_t requests_ = 0;
-    bool idle_ = false;      // waiting for the first byte of the next request
-    bool draining_ = false;  // answer the request in progress, then close
+    api_code last_code_ = api_code::ok;  // of the response appended last (for the request log)
+    bool idle_ = false;                  // waiting for the first byte of the next request
+    bool draining_ = false;              // answer the request in progress, then close
 };
 
 }  // namespace authd::server

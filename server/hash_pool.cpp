@@ -56,6 +56,11 @@ std::size_t hash_pool::queue_depth() const {
     return queued_;
 }
 
+bool hash_pool::has_room() const {
+    const std::lock_guard lock(mutex_);
+    return queued_ * 10 < capacity_ * 9;
+}
+
 std::size_t hash_pool::busy_workers() const {
     const std::lock_guard lock(mutex_);
     return busy_;

@@ -69,6 +69,8 @@ class hash_pool {
 
     std::size_t queue_depth() const;
     std::size_t busy_workers() const;
+    // False when the queue is at least 90% full (/readyz: send no more traffic here).
+    bool has_room() const;
     std::size_t workers() const noexcept { return threads_.size(); }
 
   private:

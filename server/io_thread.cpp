@@ -42,7 +42,10 @@ constexpr std::size_t refusal_slack = 256;
 }  // namespace
 
 io_thread::io_thread(const shared_state& shared, tcp::endpoint endpoint)
-    : shared_(shared), acceptor_(context_), sweeper_(context_) {
+    : shared_(shared),
+      acceptor_(context_),
+      sweeper_(context_),
+      metrics_(shared.metrics.add_thread()) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
     acceptor_.set_option(reuse_port(true));
@@ -86,6 +89,7 @@ void io_thread::add(connection* c) noexcept {
     }
     head_ = c;
     ++count_;
+    metrics_.connections_open.store(static_cast<std::int64_t>(count_), std::memory_order_relaxed);
 }
 
 void io_thread::remove(connection* c) noexcept {
@@ -98,6 +102,21 @@ void io_thread::remove(connection* c) noexcept {
         c->next->prev = c->prev;
     }
     --count_;
+    metrics_.connections_open.store(static_cast<std::int64_t>(count_), std::memory_order_relaxed);
+}
+
+void io_thread::request_log(std::string_view line) {
+    request_log_ += line;
+    if (request_log_.size() >= 32 * 1024) {
+        flush_request_log();
+    }
+}
+
+void io_thread::flush_request_log() {
+    if (!request_log_.empty()) {
+        write_log_lines(request_log_);
+        request_log_.clear();
+    }
 }
 
 asio::awaitable<void> io_thread::accept_loop() {
@@ -119,6 +138,7 @@ asio::awaitable<void> io_thread::accept_loop() {
         if (count_ < cap) {
             asio::co_spawn(context_, serve(std::move(socket), *this), asio::detached);
         } else if (count_ < cap + refusal_slack) {
+            thread_metrics::bump(metrics_.connections_refused);
             asio::co_spawn(context_, serve_refusal(std::move(socket), *this), asio::detached);
         } else {
             socket.close(ignored);
@@ -136,7 +156,9 @@ asio::awaitable<void> io_thread::sweep_loop() {
         for (connection* c = head_; c != nullptr; c = c->next) {
             c->check_deadline(now);
         }
+        flush_request_log();
     }
+    flush_request_log();
 }
 
 }  // namespace authd::server

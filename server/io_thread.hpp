@@ -12,9 +12,11 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "authd/attempt_limiter.hpp"
+#include "authd/token_signer.hpp"
 
 #include "config.hpp"
 #include "hash_pool.hpp"
+#include "metrics.hpp"
 
 namespace authd::server {
 
@@ -25,6 +27,9 @@ struct shared_state {
     const server_config& config;
     hash_pool& pool;
     attempt_limiter& limiter;
+    const login_service& service;
+    const token_signer& signer;
+    metrics_registry& metrics;
     std::size_t max_connections_per_thread;
     boost::asio::ssl::context* tls;  // nullptr: plain HTTP
 };
@@ -57,6 +62,13 @@ class io_thread {
     void remove(connection* c) noexcept;
     std::size_t connections() const noexcept { return count_; }
 
+    thread_metrics& metrics() noexcept { return metrics_; }
+
+    // Appends one line to this thread's request log, written out in batches (at 32 KiB, and by the
+    // sweeper four times a second), as nginx's buffered access_log does.
+    void request_log(std::string_view line);
+    void flush_request_log();
+
   private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> sweep_loop();
@@ -66,6 +78,8 @@ class io_thread {
     boost::asio::io_context context_{1};
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer sweeper_;
+    thread_metrics& metrics_;
+    std::string request_log_;
     connection* head_ = nullptr;  // intrusive list of this thread's connections
     std::size_t count_ = 0;
     bool draining_ = false;

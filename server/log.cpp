@@ -45,11 +45,27 @@ void append_time(std::string& out) {
     out += frac;
 }
 
+// A value from a client (a user name) may not be UTF-8: its bytes above 0x7f are then written as
+// \u00XX escapes, so that the line stays valid JSON.
 void append_field(std::string& out, std::string_view key, std::string_view value) {
     out += ",\"";
     append_json_escaped(out, key);
     out += "\":\"";
-    append_json_escaped(out, value);
+    if (is_valid_utf8(value)) {
+        append_json_escaped(out, value);
+    } else {
+        static constexpr char hex[] = "0123456789abcdef";
+        for (const char c : value) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u >= 0x80) {
+                out += "\\u00";
+                out += hex[u >> 4];
+                out += hex[u & 0xf];
+            } else {
+                append_json_escaped(out, std::string_view(&c, 1));
+            }
+        }
+    }
     out += '"';
 }
 
@@ -63,22 +79,22 @@ bool log_enabled(log_level level) {
     return level >= min_level.load(std::memory_order_relaxed);
 }
 
-void log(log_level level, std::string_view event, std::initializer_list<log_field> fields) {
-    if (!log_enabled(level)) {
-        return;
-    }
-    std::string line = "{\"time\":\"";
-    append_time(line);
-    line += '"';
-    append_field(line, "level", level_name(level));
-    append_field(line, "event", event);
+void format_log_line(std::string& out, log_level level, std::string_view event,
+                     std::initializer_list<log_field> fields) {
+    out += "{\"time\":\"";
+    append_time(out);
+    out += '"';
+    append_field(out, "level", level_name(level));
+    append_field(out, "event", event);
     for (const auto& [key, value] : fields) {
-        append_field(line, key, value);
+        append_field(out, key, value);
     }
-    line += "}\n";
-    // One write(2) per line: lines from several threads never interleave.
-    const char* p = line.data();
-    std::size_t left = line.size();
+    out += "}\n";
+}
+
+void write_log_lines(std::string_view lines) {
+    const char* p = lines.data();
+    std::size_t left = lines.size();
     while (left > 0) {
         const ssize_t n = ::write(STDERR_FILENO, p, left);
         if (n <= 0) {
@@ -87,6 +103,15 @@ void log(log_level level, std::string_view event, std::initializer_list<log_fiel
         p += n;
         left -= static_cast<std::size_t>(n);
     }
+}
+
+void log(log_level level, std::string_view event, std::initializer_list<log_field> fields) {
+    if (!log_enabled(level)) {
+        return;
+    }
+    std::string line;
+    format_log_line(line, level, event, fields);
+    write_log_lines(line);
 }
 
 }  // namespace authd::server

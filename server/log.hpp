@@ -18,4 +18,11 @@ bool log_enabled(log_level level);
 // {"time":"2026-11-28T18:00:00.123Z","level":"info","event":"listening","address":"..."}
 void log(log_level level, std::string_view event, std::initializer_list<log_field> fields = {});
 
+// The same line, appended to out instead of written (for buffered request logs).
+void format_log_line(std::string& out, log_level level, std::string_view event,
+                     std::initializer_list<log_field> fields);
+
+// Writes whole lines to standard error (one write(2) per call, so lines never interleave).
+void write_log_lines(std::string_view lines);
+
 }  // namespace authd::server

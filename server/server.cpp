@@ -185,8 +185,15 @@ int run(const server_config& config) {
     // The first thread binds the configured address (port 0 picks a free port); the others bind
     // the same endpoint with SO_REUSEPORT.
     const auto io_count = config.io_threads != 0 ? config.io_threads : cores();
-    const shared_state shared{config, pool, limiter,
-                              (config.max_connections + io_count - 1) / io_count, tls.get()};
+    metrics_registry metrics(pool, service);
+    const shared_state shared{config,
+                              pool,
+                              limiter,
+                              service,
+                              signer,
+                              metrics,
+                              (config.max_connections + io_count - 1) / io_count,
+                              tls.get()};
     std::vector<std::unique_ptr<io_thread>> io;
     io.push_back(std::make_unique<io_thread>(shared, parse_endpoint(config.listen)));
     const auto bound = io.front()->local_endpoint();

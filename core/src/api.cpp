@@ -9,6 +9,8 @@ unsigned http_status(api_code code) noexcept {
     switch (code) {
         case api_code::ok:
             return 200;
+        case api_code::invalid_token:
+            return 401;
         case api_code::field_missing:  // the seed's 402 is a client error, not "Payment Required"
         case api_code::bad_request:
             return 400;
@@ -56,7 +58,15 @@ std::string_view reason_phrase(unsigned status) noexcept {
 }
 
 std::string_view field_name(credential_field f) noexcept {
-    return f == credential_field::password ? "Password" : "User-Name";
+    switch (f) {
+        case credential_field::password:
+            return "Password";
+        case credential_field::user_name:
+            return "User-Name";
+        case credential_field::token:
+            return "Token";
+    }
+    return "Token";
 }
 
 namespace {
@@ -123,6 +133,19 @@ void append_json_escaped(std::string& out, std::string_view s) {
             out += c;
         }
     }
+}
+
+std::string verified_body(std::string_view user, std::int64_t exp) {
+    std::string out = R"({"code":200,"status":"ok","user":")";
+    append_json_escaped(out, user);
+    out += R"(","exp":)";
+    out += std::to_string(exp);
+    out += '}';
+    return out;
+}
+
+std::string_view ok_body() noexcept {
+    return R"({"code":200,"status":"ok"})";
 }
 
 bool is_valid_utf8(std::string_view s) noexcept {

@@ -27,6 +27,9 @@ std::string_view status_line(api_code code) {
             return "HTTP/1.1 200 OK\r\n";
         case 400:
             return "HTTP/1.1 400 Bad Request\r\n";
+        case 401:  // RFC 6750 section 3: the challenge of a refused bearer token
+            return "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer "
+                   "error=\"invalid_token\"\r\n";
         case 404:
             return "HTTP/1.1 404 Not Found\r\n";
         case 405:
@@ -47,13 +50,16 @@ std::string_view status_line(api_code code) {
 }  // namespace
 
 void write_response_head(std::string& out, api_code code, std::size_t content_length,
-                         bool keep_alive, int version, std::uint32_t retry_after) {
+                         bool keep_alive, int version, std::uint32_t retry_after,
+                         std::string_view content_type) {
     out.clear();
     out += status_line(code);
     out += "Server: authd\r\nDate: ";
     out += http_date_now();
     // A response may carry a token: no cache, shared or private, may keep it (RFC 9111 5.2.2.5).
-    out += "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ";
+    out += "\r\nContent-Type: ";
+    out += content_type;
+    out += "\r\nCache-Control: no-store\r\nContent-Length: ";
     char digits[24];
     const auto res = std::to_chars(digits, digits + sizeof digits, content_length);
     out.append(digits, res.ptr);

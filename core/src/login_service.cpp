@@ -23,8 +23,10 @@ login_result failure(api_code code, std::string note = {}) {
 
 bool login_service::lookup(std::string_view user, std::string& phc) const {
     if (cache_.find(user, phc)) {
+        cache_hits_.fetch_add(1, std::memory_order_relaxed);
         return true;
     }
+    cache_misses_.fetch_add(1, std::memory_order_relaxed);
     // A clear() racing with this fill must win: if the store changed while its old record was
     // read, the record is dropped again rather than cached stale.
     const auto generation = generation_.load(std::memory_order_acquire);
@@ -45,6 +47,22 @@ void login_service::drop_cache_if_store_changed() const {
         generation_.fetch_add(1, std::memory_order_acq_rel);
         cache_.clear();
     }
+}
+
+void login_service::note_store_failure() const {
+    store_failed_at_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                           std::memory_order_relaxed);
+}
+
+bool login_service::store_healthy() const noexcept {
+    const auto failed = store_failed_at_.load(std::memory_order_relaxed);
+    if (failed == 0) {
+        return true;
+    }
+    const auto since =
+        std::chrono::steady_clock::now() -
+        std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(failed));
+    return since > std::chrono::seconds(5);
 }
 
 void login_service::user_changed(std::string_view name) {
@@ -82,8 +100,10 @@ login_result login_service::login(std::string_view user, std::string_view passwo
         result.body = token_body(signer_.sign(user, exp));
         return result;
     } catch (const store_unavailable& e) {
+        note_store_failure();
         return failure(api_code::busy, e.what());
     } catch (const store_error& e) {
+        note_store_failure();
         return failure(api_code::internal_error, e.what());
     } catch (const std::bad_alloc&) {
         return failure(api_code::internal_error, "out of memory");

@@ -31,9 +31,24 @@ request_parser::request_parser(request_head& head, const request_limits& limits)
 
 namespace {
 
+struct route_entry {
+    std::string_view path;
+    authd::route route;
+};
+
+constexpr route_entry routes[] = {
+    {"/login", route::login},   {"/verify", route::verify},   {"/healthz", route::healthz},
+    {"/readyz", route::readyz}, {"/metrics", route::metrics},
+};
+
 route route_of(std::string_view target) {
     const auto path = target.substr(0, target.find('?'));
-    return path == "/login" ? route::login : route::unknown;
+    for (const auto& r : routes) {
+        if (r.path == path) {
+            return r.route;
+        }
+    }
+    return route::unknown;
 }
 
 }  // namespace
@@ -64,6 +79,10 @@ void request_parser::on_field_impl(http::field, string_view name, string_view va
         target = &head_.password;
     } else if (boost::beast::iequals(name, "User-Name")) {
         target = &head_.user_name;
+    } else if (boost::beast::iequals(name, "Token")) {
+        target = &head_.token;
+    } else if (boost::beast::iequals(name, "Authorization")) {
+        target = &head_.authorization;
     } else {
         return;
     }
@@ -97,9 +116,9 @@ namespace {
 
 // Every body authd sends that never changes, built once.
 struct canned_bodies {
-    std::string missing[2];
-    std::string empty[2];
-    std::string duplicated[2];
+    std::string missing[3];
+    std::string empty[3];
+    std::string duplicated[3];
     std::string data_not_found = error_body(api_code::not_found, msg_data_not_found);
     std::string path_not_found = error_body(api_code::not_found, msg_path_not_found);
     std::string method_not_allowed =
@@ -109,9 +128,11 @@ struct canned_bodies {
     std::string bad_request = error_body(api_code::bad_request, msg_bad_request);
     std::string busy = error_body(api_code::busy, msg_busy);
     std::string internal = error_body(api_code::internal_error, msg_internal);
+    std::string invalid_token = error_body(api_code::invalid_token, msg_invalid_token);
 
     canned_bodies() {
-        for (const auto f : {credential_field::password, credential_field::user_name}) {
+        for (const auto f :
+             {credential_field::password, credential_field::user_name, credential_field::token}) {
             const auto i = static_cast<std::size_t>(f);
             missing[i] = error_body(api_code::field_missing, message_field_missing(f));
             empty[i] = error_body(api_code::field_missing, message_field_empty(f));
@@ -130,7 +151,7 @@ decision respond(api_code code, std::string_view body) {
 }
 
 // Checks one credential header; a decision of kind::login means "present and usable".
-decision check(const credential_header& h, credential_field f) {
+decision check(const credential_header& h, credential_field f) noexcept {
     const auto i = static_cast<std::size_t>(f);
     if (h.count == 0) {
         return respond(api_code::field_missing, canned().missing[i]);
@@ -144,7 +165,69 @@ decision check(const credential_header& h, credential_field f) {
     return decision{decision::kind::login, api_code::ok, {}};
 }
 
+std::string_view bearer_credentials(std::string_view authorization) noexcept {
+    // RFC 6750 section 2.1: "Bearer" (case-insensitive) then one or more spaces.
+    constexpr std::string_view scheme = "Bearer ";
+    if (authorization.size() <= scheme.size() ||
+        !boost::beast::iequals(authorization.substr(0, scheme.size()), scheme)) {
+        return {};
+    }
+    const auto rest = authorization.substr(scheme.size());
+    return rest.substr(std::min(rest.find_first_not_of(' '), rest.size()));
+}
+
+decision decide_verify(const request_head& head) noexcept {
+    if (head.token.count == 0 && head.authorization.count > 0) {
+        if (head.authorization.count > 1) {
+            return respond(api_code::bad_request, canned().duplicated[2]);
+        }
+        return bearer_credentials(head.authorization.value).empty()
+                   ? respond(api_code::field_missing, canned().missing[2])
+                   : decision{decision::kind::verify, api_code::ok, {}};
+    }
+    if (head.token.count > 0 && head.authorization.count > 0) {
+        return respond(api_code::bad_request, canned().duplicated[2]);  // two tokens: which?
+    }
+    auto d = check(head.token, credential_field::token);
+    if (d.what == decision::kind::login) {
+        d.what = decision::kind::verify;
+    }
+    return d;
+}
+
+decision decide_login(const request_head& head) noexcept {
+    // Password first: the seed's parameter table lists it first.
+    if (auto d = check(head.password, credential_field::password);
+        d.what != decision::kind::login) {
+        return d;
+    }
+    return check(head.user_name, credential_field::user_name);
+}
+
 }  // namespace
+
+std::string_view route_name(route r) noexcept {
+    switch (r) {
+        case route::login:
+            return "login";
+        case route::verify:
+            return "verify";
+        case route::healthz:
+            return "healthz";
+        case route::readyz:
+            return "readyz";
+        case route::metrics:
+            return "metrics";
+        case route::unknown:
+            break;
+    }
+    return "unknown";
+}
+
+std::string_view presented_token(const request_head& head) noexcept {
+    return head.token.count > 0 ? std::string_view(head.token.value)
+                                : bearer_credentials(head.authorization.value);
+}
 
 decision decide(const request_head& head) noexcept {
     if (head.route == route::unknown) {
@@ -153,12 +236,21 @@ decision decide(const request_head& head) noexcept {
     if (head.method != http::verb::get && head.method != http::verb::post) {
         return respond(api_code::method_not_allowed, canned().method_not_allowed);
     }
-    // Password first: the seed's parameter table lists it first.
-    if (auto d = check(head.password, credential_field::password);
-        d.what != decision::kind::login) {
-        return d;
+    switch (head.route) {
+        case route::login:
+            return decide_login(head);
+        case route::verify:
+            return decide_verify(head);
+        case route::healthz:
+            return decision{decision::kind::healthz, api_code::ok, {}};
+        case route::readyz:
+            return decision{decision::kind::readyz, api_code::ok, {}};
+        case route::metrics:
+            return decision{decision::kind::metrics, api_code::ok, {}};
+        case route::unknown:
+            break;
     }
-    return check(head.user_name, credential_field::user_name);
+    return respond(api_code::not_found, canned().path_not_found);
 }
 
 decision decide_parse_error(const boost::beast::error_code& ec) noexcept {
@@ -185,6 +277,8 @@ std::string_view canned_body(api_code code) noexcept {
             return canned().bad_request;
         case api_code::busy:
             return canned().busy;
+        case api_code::invalid_token:
+            return canned().invalid_token;
         default:
             return canned().internal;
     }

@@ -16,6 +16,7 @@ namespace authd {
 enum class api_code : std::uint16_t {
     ok = 200,
     bad_request = 400,    // malformed HTTP, duplicated credential header
+    invalid_token = 401,  // /verify: "Invalid or expired token."
     field_missing = 402,  // seed: "Required field < HEADER > is not specified." / "is empty."
     not_found = 404,      // seed: "Data not found." (unknown user or wrong password),
                           // and an unknown path
@@ -35,7 +36,7 @@ std::string_view reason_phrase(unsigned http_status) noexcept;
 
 // The two credential headers, in the order the seed's parameter table lists them: a request
 // lacking both reports the first.
-enum class credential_field : std::uint8_t { password, user_name };
+enum class credential_field : std::uint8_t { password, user_name, token };
 
 std::string_view field_name(credential_field f) noexcept;
 
@@ -48,6 +49,7 @@ inline constexpr std::string_view msg_payload_too_large = "Request body too larg
 inline constexpr std::string_view msg_bad_request = "Bad request.";
 inline constexpr std::string_view msg_busy = "Server busy, retry later.";
 inline constexpr std::string_view msg_internal = "Internal error.";
+inline constexpr std::string_view msg_invalid_token = "Invalid or expired token.";
 
 // "Required field < Password > is not specified."
 std::string message_field_missing(credential_field f);
@@ -64,6 +66,12 @@ std::string error_body(api_code code, std::string_view message);
 
 // {"code":200,"status":"ok","token":"..."}; a JWT is base64url and dots, never escaped.
 std::string token_body(std::string_view token);
+
+// {"code":200,"status":"ok","user":"...","exp":N}, the answer of /verify.
+std::string verified_body(std::string_view user, std::int64_t exp);
+
+// {"code":200,"status":"ok"}, the answer of /healthz and /readyz.
+std::string_view ok_body() noexcept;
 
 // Appends s to out as the inside of a JSON string (RFC 8259 section 7): quote, backslash and
 // control characters escaped; other bytes copied as they are (the caller guarantees UTF-8).

@@ -19,6 +19,11 @@ std::string_view http_date_now();
 // client that asked for keep-alive is told so explicitly. retry_after > 0 adds a Retry-After header
 // (RFC 9110 section 10.2.3) of that many seconds.
 void write_response_head(std::string& out, api_code code, std::size_t content_length,
-                         bool keep_alive, int version, std::uint32_t retry_after = 0);
+                         bool keep_alive, int version, std::uint32_t retry_after = 0,
+                         std::string_view content_type = "application/json");
+
+// The content type of /metrics (Prometheus text exposition format 0.0.4).
+inline constexpr std::string_view prometheus_content_type =
+    "text/plain; version=0.0.4; charset=utf-8";
 
 }  // namespace authd

@@ -35,6 +35,17 @@ class login_service final : public change_listener {
 
     std::chrono::seconds token_ttl() const noexcept { return ttl_; }
 
+    // Counters for /metrics.
+    std::uint64_t cache_hits() const noexcept {
+        return cache_hits_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t cache_misses() const noexcept {
+        return cache_misses_.load(std::memory_order_relaxed);
+    }
+
+    // False while the store is failing: its last call failed less than 5 s ago (/readyz).
+    bool store_healthy() const noexcept;
+
     // change_listener: drop what the cache holds of a user changed elsewhere, or everything.
     void user_changed(std::string_view name) override;
     void all_changed() override;
@@ -42,6 +53,7 @@ class login_service final : public change_listener {
   private:
     bool lookup(std::string_view user, std::string& phc) const;
     void drop_cache_if_store_changed() const;
+    void note_store_failure() const;
     bool rehash(std::string_view user, std::string_view password, const std::string& old_phc,
                 std::string& note) const;
 
@@ -51,6 +63,9 @@ class login_service final : public change_listener {
     const token_signer& signer_;
     std::chrono::seconds ttl_;
     mutable std::atomic<std::uint64_t> generation_{0};  // bumped when the cache is dropped
+    mutable std::atomic<std::uint64_t> cache_hits_{0};
+    mutable std::atomic<std::uint64_t> cache_misses_{0};
+    mutable std::atomic<std::int64_t> store_failed_at_{0};  // steady_clock ticks; 0: never
 };
 
 // Parses a duration such as "30m", "90s", "1h" or a plain number of seconds. Throws

@@ -15,7 +15,11 @@
 namespace authd {
 
 // The paths authd serves. Anything else is route::unknown (404).
-enum class route : std::uint8_t { unknown, login };
+enum class route : std::uint8_t { unknown, login, verify, healthz, readyz, metrics };
+inline constexpr std::size_t route_count = 6;
+
+// The route's name as it appears in metrics and logs ("login", "verify", ..., "unknown").
+std::string_view route_name(route r) noexcept;
 
 // Limits on one request (docs/api.md, "Limits").
 struct request_limits {
@@ -42,6 +46,8 @@ struct request_head {
     int version = 11;
     credential_header password;
     credential_header user_name;
+    credential_header token;          // /verify: "Token: <jwt>" (the seed's header style)
+    credential_header authorization;  // /verify: "Authorization: Bearer <jwt>"
 
     void clear() noexcept;
     ~request_head() { clear(); }
@@ -75,15 +81,27 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
     std::uint32_t fields_ = 0;
 };
 
-// What to do with a complete request head: answer at once with a fixed response, or log in.
+// What to do with a complete request head: answer at once with a fixed response, or do the work
+// of a route (log in, check a token, report health or metrics).
 struct decision {
-    enum class kind : std::uint8_t { respond, login } what = kind::respond;
+    enum class kind : std::uint8_t {
+        respond,
+        login,
+        verify,
+        healthz,
+        readyz,
+        metrics
+    } what = kind::respond;
     api_code code = api_code::ok;
     std::string_view body;  // for kind::respond: a body that lives as long as the process
 };
 
 // Routes and validates a parsed request (pure; the order of checks is docs/api.md's).
 decision decide(const request_head& head) noexcept;
+
+// The token a /verify request presents: the Token header, or the credentials of an
+// "Authorization: Bearer" header. Empty when neither is there.
+std::string_view presented_token(const request_head& head) noexcept;
 
 // The fixed response for a parse error reported by the parser (431, 413, 400).
 decision decide_parse_error(const boost::beast::error_code& ec) noexcept;
