@@ -90,8 +90,11 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             }
         }
         // Nothing more to parse without reading: first write what is owed (pipelining).
-        if (!out_.empty() && !co_await flush()) {
-            co_return read_status::failed;
+        if (!out_.empty()) {
+            const bool written = co_await flush();
+            if (!written) {
+                co_return read_status::failed;
+            }
         }
         idle_ = !parser.got_some() && in_.size() == 0;
         if (idle_ && draining_) {
@@ -146,8 +149,14 @@ void connection::append_response(api_code code, std::string_view body, bool keep
 
 asio::awaitable<bool> connection::flush() {
     deadline_ = clock::now() + owner_.shared().config.write_timeout;
-    auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, asio::buffer(out_), use_tuple)
-                        : co_await asio::async_write(plain_, asio::buffer(out_), use_tuple);
+    error_code ec;
+    if (tls_) {
+        std::tie(ec, std::ignore) =
+            co_await asio::async_write(*tls_, asio::buffer(out_), use_tuple);
+    } else {
+        std::tie(ec, std::ignore) =
+            co_await asio::async_write(plain_, asio::buffer(out_), use_tuple);
+    }
     deadline_ = clock::time_point::max();
     out_.clear();
     co_return !ec;
@@ -302,7 +311,9 @@ asio::awaitable<void> connection::close_gracefully() {
 }
 
 asio::awaitable<void> connection::refuse() {
-    if (!co_await handshake()) {
+    // (GCC 12 miscompiles co_await inside an if condition in some frames: await first.)
+    const bool secured = co_await handshake();
+    if (!secured) {
         co_return;
     }
     append_response(api_code::busy, canned_body(api_code::busy), false, 1);
@@ -312,7 +323,9 @@ asio::awaitable<void> connection::refuse() {
 
 asio::awaitable<void> connection::run() {
     const auto& config = owner_.shared().config;
-    if (!co_await handshake()) {
+    // (GCC 12 miscompiles co_await inside an if condition in some frames: await first.)
+    const bool secured = co_await handshake();
+    if (!secured) {
         co_return;
     }
     for (;;) {

@@ -111,10 +111,9 @@ std::size_t cores() {
 }
 
 // Waits for SIGINT/SIGTERM, drains the I/O threads, and ends them after the shutdown timeout.
-void wait_for_shutdown(const server_config& config, std::vector<std::unique_ptr<io_thread>>& io,
+void wait_for_shutdown(const server_config& config, asio::io_context& control,
+                       asio::signal_set& signals, std::vector<std::unique_ptr<io_thread>>& io,
                        std::vector<std::thread>& threads) {
-    asio::io_context control;
-    asio::signal_set signals(control, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) {
             return;
@@ -155,6 +154,10 @@ void wait_for_shutdown(const server_config& config, std::vector<std::unique_ptr<
 }  // namespace
 
 int run(const server_config& config) {
+    // Signals are caught from the start: a SIGTERM that arrives as soon as authd says it listens
+    // must drain it, not kill it.
+    asio::io_context control;
+    asio::signal_set signals(control, SIGINT, SIGTERM);
     auto key = load_key_file(config.key_file);
     const auto tls = make_tls_context(config);
     auto store = open_store(config.store);
@@ -211,7 +214,7 @@ int run(const server_config& config) {
     for (auto& t : io) {
         threads.emplace_back([&t] { t->run(); });
     }
-    wait_for_shutdown(config, io, threads);
+    wait_for_shutdown(config, control, signals, io, threads);
     pool.stop();
     log(log_level::info, "shutdown", {{"phase", "done"}});
     return 0;

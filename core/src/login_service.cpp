@@ -43,10 +43,18 @@ bool login_service::lookup(std::string_view user, std::string& phc) const {
 }
 
 void login_service::drop_cache_if_store_changed() const {
-    if (store_.poll_external_changes()) {
-        generation_.fetch_add(1, std::memory_order_acq_rel);
-        cache_.clear();
+    // A store that cannot say whether it changed is failing: keep serving from the cache what it
+    // holds (a miss then fails on its own), rather than fail logins the cache could answer.
+    try {
+        if (!store_.poll_external_changes()) {
+            return;
+        }
+    } catch (const store_error&) {
+        note_store_failure();
+        return;
     }
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    cache_.clear();
 }
 
 void login_service::note_store_failure() const {

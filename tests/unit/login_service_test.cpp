@@ -65,7 +65,12 @@ class fake_store final : public user_store {
             fn(name);
         }
     }
-    bool poll_external_changes() override { return std::exchange(changed_externally, false); }
+    bool poll_external_changes() override {
+        if (fail_reads) {
+            throw store_error("database disk image is malformed");
+        }
+        return std::exchange(changed_externally, false);
+    }
 };
 
 secret_bytes test_key() {
@@ -170,6 +175,14 @@ TEST_F(LoginService, StoreFailureIsAnInternalErrorNotACrash) {
     EXPECT_EQ(r.body, R"({"code":500,"status":"error","message":"Internal error."})");
     EXPECT_NE(r.log_note.find("disk I/O error"), std::string::npos);
     EXPECT_EQ(r.log_note.find("pw"), std::string::npos);
+}
+
+TEST_F(LoginService, CachedUsersStillLogInWhileTheStoreFails) {
+    ASSERT_EQ(service.login("user_test", "password_test").code, api_code::ok);  // now cached
+    store.fail_reads = true;
+    EXPECT_EQ(service.login("user_test", "password_test").code, api_code::ok);
+    EXPECT_EQ(service.login("other", "pw").code, api_code::internal_error);
+    EXPECT_FALSE(service.store_healthy());
 }
 
 TEST_F(LoginService, UnreachableStoreIsBusyNotAnError) {

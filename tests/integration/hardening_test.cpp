@@ -1,0 +1,385 @@
+// Hardening (docs/security.md): brute-force limits, fair share of the hash pool, slowloris,
+// connection and request caps, TLS, store faults — against the real authd over real sockets.
+#include <arpa/inet.h>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+#include "harness.hpp"
+
+namespace authd_it {
+namespace {
+
+// A blocking client connected from a chosen loopback source address (127.0.0.2, 127.0.0.3, ...),
+// so that authd sees distinct client addresses on one machine.
+class client_from {
+  public:
+    client_from(const char* source, std::uint16_t port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in src{};
+        src.sin_family = AF_INET;
+        ::inet_pton(AF_INET, source, &src.sin_addr);
+        sockaddr_in dst{};
+        dst.sin_family = AF_INET;
+        dst.sin_port = htons(port);
+        ::inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+            ::connect(fd_, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+            throw std::runtime_error(std::string("connect from ") + source + ": " +
+                                     std::strerror(errno));
+        }
+        timeval tv{30, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+    ~client_from() { ::close(fd_); }
+    client_from(const client_from&) = delete;
+    client_from& operator=(const client_from&) = delete;
+
+    // Sends a request and returns the whole response (head and body), or "" on a closed socket.
+    std::string roundtrip(const std::string& request) {
+        if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(request.size())) {
+            return {};
+        }
+        std::string in;
+        char buf[4096];
+        for (;;) {
+            const auto end = in.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                const auto cl = in.find("Content-Length: ");
+                const auto length = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
+                if (in.size() >= end + 4 + length) {
+                    return in.substr(0, end + 4 + length);
+                }
+            }
+            const auto n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0) {
+                return {};
+            }
+            in.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+
+  private:
+    int fd_ = -1;
+};
+
+std::string body_of(const std::string& response) {
+    const auto end = response.find("\r\n\r\n");
+    return end == std::string::npos ? std::string() : response.substr(end + 4);
+}
+
+bool has_line(const std::string& response, const std::string& line) {
+    return response.find("\r\n" + line + "\r\n") != std::string::npos;
+}
+
+const std::string not_found = R"({"code":404,"status":"error","message":"Data not found."})";
+
+std::string login_from(const char* source, std::uint16_t port, const std::string& user,
+                       const std::string& password) {
+    client_from c(source, port);
+    return c.roundtrip(login_request(user, password, true));
+}
+
+TEST(Hardening, BruteForceOnOneAccountWaitsThenRecovers) {
+    test_env env;
+    env.add_user("alice", "right");
+    authd_process authd(authd_args{}
+                            .with({"--account-free-failures", "3", "--address-free-failures", "0"})
+                            .build(env));
+    const auto port = authd.wait_listening().value();
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(body_of(login_from("127.0.0.2", port, "alice", "wrong")), not_found) << i;
+    }
+    // The 4th failure was one past the free ones: every attempt now waits, even a right one and
+    // from another address, and it is refused before any hashing.
+    const auto refused = login_from("127.0.0.3", port, "alice", "right");
+    EXPECT_EQ(refused.rfind("HTTP/1.1 429 Too Many Requests\r\n", 0), 0U) << refused;
+    EXPECT_TRUE(has_line(refused, "Retry-After: 1")) << refused;
+    EXPECT_EQ(body_of(refused),
+              R"({"code":429,"status":"error","message":"Too many attempts. Retry in 1 s."})");
+    std::this_thread::sleep_for(1100ms);
+    EXPECT_NE(body_of(login_from("127.0.0.3", port, "alice", "right")).find(R"("code":200)"),
+              std::string::npos);
+    // The success cleared the account: three free failures again.
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(body_of(login_from("127.0.0.2", port, "alice", "wrong")), not_found) << i;
+    }
+    EXPECT_EQ(authd.terminate(), 0);
+}
+
+TEST(Hardening, BruteForceFromOneAddressDoesNotBlockOthers) {
+    test_env env;
+    env.add_user("bob", "right");
+    authd_process authd(authd_args{}
+                            .with({"--account-free-failures", "0", "--address-free-failures", "5"})
+                            .build(env));
+    const auto port = authd.wait_listening().value();
+    for (int i = 0; i < 6; ++i) {  // password spraying: one guess each for many accounts
+        EXPECT_EQ(body_of(login_from("127.0.0.2", port, "user" + std::to_string(i), "guess")),
+                  not_found);
+    }
+    const auto blocked = login_from("127.0.0.2", port, "bob", "right");
+    EXPECT_EQ(blocked.rfind("HTTP/1.1 429", 0), 0U) << blocked;
+    const auto other = login_from("127.0.0.3", port, "bob", "right");
+    EXPECT_NE(body_of(other).find(R"("code":200)"), std::string::npos) << other;
+    EXPECT_EQ(authd.terminate(), 0);
+}
+
+// A flood of wrong passwords from 127.0.0.2 on many connections, more than the whole hash queue
+// holds, while a legitimate client on 127.0.0.3 logs in at a modest rate: with per-address
+// queues served round-robin, every legitimate login succeeds. (With one FIFO queue the flood
+// keeps it full and the legitimate client gets 503s.)
+TEST(Hardening, FloodFromOneAddressDoesNotStarveAnother) {
+    test_env env;
+    env.add_user("legit", "right", costly_hash);
+    authd_process authd(authd_args{}
+                            .workers("1")
+                            .queue("16")
+                            .hash(costly_hash)
+                            .with({"--hash-queue-per-client", "4", "--account-free-failures", "0",
+                                   "--address-free-failures", "0"})
+                            .build(env));
+    const auto port = authd.wait_listening().value();
+    std::atomic<bool> stop{false};
+    std::atomic<int> flood_answers{0};
+    std::vector<std::thread> flooders;
+    for (int i = 0; i < 24; ++i) {
+        flooders.emplace_back([&, i] {
+            try {
+                client_from c("127.0.0.2", port);
+                while (!stop.load()) {
+                    const auto r = c.roundtrip(login_request("legit", "wrong" + std::to_string(i)));
+                    if (r.empty()) {
+                        return;
+                    }
+                    ++flood_answers;
+                }
+            } catch (const std::exception&) {
+            }
+        });
+    }
+    std::this_thread::sleep_for(300ms);  // the flood fills its share of the queue
+    int ok = 0;
+    const int attempts = 10;
+    for (int i = 0; i < attempts; ++i) {
+        const auto r = login_from("127.0.0.3", port, "legit", "right");
+        if (body_of(r).find(R"("code":200)") != std::string::npos) {
+            ++ok;
+        } else {
+            ADD_FAILURE() << "legitimate login " << i << ": " << r;
+        }
+        std::this_thread::sleep_for(100ms);
+    }
+    stop.store(true);
+    for (auto& t : flooders) {
+        t.join();
+    }
+    EXPECT_EQ(ok, attempts);
+    EXPECT_GT(flood_answers.load(), 24);  // the flood really ran (mostly 503s and 404s)
+    RecordProperty("legitimate_success_rate", std::to_string(ok) + "/" + std::to_string(attempts));
+    EXPECT_EQ(authd.terminate(), 0);
+}
+
+// Slowloris: 1,000 connections each trickle a request head a byte at a time. They cost authd
+// no thread; they are closed at the request deadline (trickled bytes do not extend it); a
+// legitimate client logs in all along.
+TEST(Hardening, SlowlorisDoesNotStopLogins) {
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 4096);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    constexpr int slow = 1000;
+    ASSERT_GE(limit.rlim_cur, static_cast<rlim_t>(slow + 100)) << "raise the file limit";
+
+    test_env env;
+    env.add_user("user_test", "password_test");
+    authd_process authd(authd_args{}.with({"--request-timeout", "3s"}).build(env));
+    const auto port = authd.wait_listening().value();
+
+    std::vector<int> fds;
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(port);
+    ::inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    for (int i = 0; i < slow; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst), 0);
+        ::send(fd, "GET /login HTTP/1.1\r\n", 21, MSG_NOSIGNAL);
+        ::fcntl(fd, F_SETFL, O_NONBLOCK);
+        fds.push_back(fd);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    int logins_ok = 0;
+    int closed = 0;
+    std::vector<bool> done(fds.size(), false);
+    while (std::chrono::steady_clock::now() - start < 6s && closed < slow) {
+        for (std::size_t i = 0; i < fds.size(); ++i) {  // one more byte each, never finishing
+            if (!done[i] && ::send(fds[i], "X", 1, MSG_NOSIGNAL) < 0 && errno != EAGAIN) {
+                done[i] = true;
+                ++closed;
+            }
+            char sink[512];
+            if (!done[i] && ::recv(fds[i], sink, sizeof sink, 0) == 0) {
+                done[i] = true;  // closed by authd
+                ++closed;
+            }
+        }
+        http_client legit(port);
+        const auto r = legit.roundtrip(login_request("user_test", "password_test", true));
+        logins_ok += r.body().find(R"("code":200)") != std::string::npos ? 1 : 0;
+        std::this_thread::sleep_for(250ms);
+    }
+    for (const int fd : fds) {
+        ::close(fd);
+    }
+    EXPECT_GE(logins_ok, 10);
+    EXPECT_EQ(closed, slow) << "slow connections still open after the request deadline";
+    RecordProperty("slowloris_connections_held", slow);
+    EXPECT_EQ(authd.terminate(), 0);
+}
+
+TEST(Hardening, ConnectionCapRefusesNewOnesCleanlyAndServesExistingOnes) {
+    test_env env;
+    authd_args args;
+    args.threads = "1";  // one thread: its share of the cap is the whole cap
+    authd_process authd(args.with({"--max-connections", "10"}).build(env));
+    const auto port = authd.wait_listening().value();
+    std::vector<std::unique_ptr<http_client>> held;
+    for (int i = 0; i < 10; ++i) {
+        held.push_back(std::make_unique<http_client>(port));
+        EXPECT_EQ(held.back()->roundtrip(make_request("GET", "/login", {})).result_int(), 400);
+    }
+    http_client extra(port);
+    const auto refused = extra.read_response();  // answered without a request
+    EXPECT_EQ(refused.result_int(), 503);
+    EXPECT_EQ(refused.body(), error_body(503, "Server busy, retry later."));
+    EXPECT_EQ(header(refused, "Connection"), "close");
+    EXPECT_EQ(extra.wait_close(5s), close_kind::eof);
+    for (auto& c : held) {  // the existing ones are still served
+        EXPECT_EQ(c->roundtrip(make_request("GET", "/healthz", {})).result_int(), 200);
+    }
+    EXPECT_EQ(authd.terminate(), 0);
+}
+
+TEST(Hardening, RequestsPerConnectionLimit) {
+    test_env env;
+    authd_process authd(authd_args{}.with({"--max-requests-per-connection", "3"}).build(env));
+    const auto port = authd.wait_listening().value();
+    http_client c(port);
+    for (int i = 1; i <= 3; ++i) {
+        const auto r = c.roundtrip(make_request("GET", "/login", {}));
+        EXPECT_EQ(header(r, "Connection"), i < 3 ? "" : "close") << i;
+    }
+    EXPECT_EQ(c.wait_close(5s), close_kind::eof);
+    EXPECT_EQ(authd.terminate(), 0);
+}
+
+TEST(Hardening, HeaderLimitsAnswer431) {
+    test_env env;
+    authd_process authd(authd_args{}.build(env));
+    const auto port = authd.wait_listening().value();
+    std::vector<std::string> many;
+    for (int i = 0; i < 70; ++i) {
+        many.push_back("X-Filler-" + std::to_string(i) + ": v");
+    }
+    const std::vector<std::vector<std::string>> cases = {
+        many, {"Password: " + std::string(5000, 'p'), "User-Name: u"}};
+    for (const auto& headers : cases) {
+        http_client c(port);
+        const auto r = c.roundtrip(make_request("GET", "/login", headers));
+        EXPECT_EQ(r.result_int(), 431);
+        EXPECT_EQ(r.body(), error_body(431, "Request header fields too large."));
+        EXPECT_EQ(c.wait_close(5s), close_kind::eof);
+    }
+    EXPECT_EQ(authd.terminate(), 0);
+}
+
+TEST(Hardening, LoginOverTls) {
+    test_env env;
+    env.add_user("user_test", "password_test");
+    const auto cert = env.dir().file("tls.crt");
+    const auto key = env.dir().file("tls.key");
+    const auto made =
+        run_command({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                     "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost", "-addext",
+                     "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout", key, "-out", cert});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    ::chmod(key.c_str(), 0600);
+    authd_process authd(authd_args{}.with({"--tls-cert", cert, "--tls-key", key}).build(env));
+    const auto port = std::to_string(authd.wait_listening().value());
+    const auto url = "https://127.0.0.1:" + port + "/login";
+    const auto ok = run_command({"curl", "-sS", "--cacert", cert, "-H", "User-Name: user_test",
+                                 "-H", "Password: password_test", url});
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    EXPECT_NE(ok.out.find(R"({"code":200,"status":"ok","token":"eyJ)"), std::string::npos)
+        << ok.out;
+    const auto old = run_command({"curl", "-sS", "--cacert", cert, "--tls-max", "1.1", url});
+    EXPECT_NE(old.exit_code, 0) << "TLS 1.1 must be refused";
+    const auto plain = run_command({"curl", "-sS", "http://127.0.0.1:" + port + "/login"});
+    EXPECT_NE(plain.exit_code, 0) << "plain HTTP on a TLS port must not be answered";
+    EXPECT_EQ(authd.terminate(), 0);
+
+    ::chmod(key.c_str(), 0644);
+    const auto refused = run_command(
+        [&] {
+            auto args = authd_args{}.with({"--tls-cert", cert, "--tls-key", key}).build(env);
+            args.insert(args.begin(), authd_bin());
+            return args;
+        }(),
+        {}, {}, 20s);
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("group or others"), std::string::npos) << refused.err;
+}
+
+// The store file is damaged while authd runs: logins that need it get 500 JSON, cached users and
+// everything else keep being served, nothing crashes. Many users make the table span many pages,
+// so the damaged page of an uncached user is read from disk (SQLite's page cache holds the rest).
+TEST(Hardening, CorruptStoreAtRunTime) {
+    test_env env;
+    std::string lines = "aaa-cached\tpw1\n";
+    for (int i = 0; i < 3000; ++i) {
+        lines += "user" + std::to_string(i) + "\tsecret\n";
+    }
+    lines += "zzz-uncached\tpw2\n";
+    const auto imported =
+        run_command({authctl_bin(), "--store", env.store_uri(), "--hash-memory", cheap_hash.memory,
+                     "--hash-ops", cheap_hash.ops, "user", "import", "-"},
+                    lines);
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+    authd_process authd(authd_args{}.build(env));
+    const auto port = authd.wait_listening().value();
+    http_client c(port);
+    ASSERT_EQ(c.roundtrip(login_request("aaa-cached", "pw1")).result_int(), 200);
+
+    const auto db = env.store_uri().substr(7);
+    {
+        std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
+        ASSERT_TRUE(f.good());
+        f.seekg(0, std::ios::end);
+        const auto size = static_cast<std::size_t>(f.tellg());
+        ASSERT_GT(size, 64U * 1024);
+        const std::string garbage(size - 8192, '\x5a');  // every page but the first two
+        f.seekp(8192);
+        f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    }
+    const auto failed = c.roundtrip(login_request("zzz-uncached", "pw2"));
+    EXPECT_EQ(failed.result_int(), 500);
+    EXPECT_EQ(failed.body(), error_body(500, "Internal error."));
+    EXPECT_EQ(c.roundtrip(login_request("aaa-cached", "pw1")).result_int(), 200);
+    EXPECT_EQ(c.roundtrip(make_request("GET", "/login", {})).result_int(), 400);
+    EXPECT_EQ(c.roundtrip(make_request("GET", "/readyz", {})).result_int(), 503);
+    EXPECT_EQ(authd.terminate(), 0);
+    EXPECT_NE(authd.stderr_text().find("login_internal_error"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace authd_it
