@@ -20,6 +20,8 @@ void request_head::clear() noexcept {
     version = 11;
     password.clear();
     user_name.clear();
+    token.clear();
+    authorization.clear();
 }
 
 request_parser::request_parser(request_head& head, const request_limits& limits)

@@ -153,6 +153,10 @@ TEST(RequestParse, ClearingWipesTheOldRequest) {
     EXPECT_EQ(
         decide(head).body,
         R"({"code":402,"status":"error","message":"Required field < Password > is not specified."})");
+    ASSERT_TRUE(
+        parse(head, "GET /verify HTTP/1.1\r\nToken: a.b.c\r\nAuthorization: x\r\n\r\n").done);
+    ASSERT_TRUE(parse(head, "GET /verify HTTP/1.1\r\n\r\n").done);
+    EXPECT_EQ(head.token.count + head.authorization.count, 0);  // nothing left from before
 }
 
 struct bad_row {

@@ -1,0 +1,120 @@
+// /verify, /healthz, /readyz and /metrics against the real authd.
+#include <regex>
+
+#include "harness.hpp"
+
+namespace authd_it {
+namespace {
+
+class OpsTest : public authd_test {
+  protected:
+    std::string login_token() {
+        http_client c(port());
+        const auto r = c.roundtrip(login_request("user_test", "password_test"));
+        const auto token = token_of(r.body());
+        EXPECT_TRUE(token.has_value()) << r.body();
+        return token.value_or("");
+    }
+};
+
+TEST_F(OpsTest, VerifyAcceptsTokenHeaderAndBearer) {
+    env_.add_user("user_test", "password_test");
+    start();
+    const auto token = login_token();
+    const auto exp = split_jwt(token).value().payload;
+    http_client c(port());
+    for (const auto& h :
+         {"Token: " + token, "Authorization: Bearer " + token, "authorization: bearer  " + token}) {
+        const auto r = c.roundtrip(make_request("GET", "/verify", {h}));
+        EXPECT_EQ(r.result_int(), 200) << h;
+        EXPECT_TRUE(std::regex_match(
+            r.body(), std::regex(R"(\{"code":200,"status":"ok","user":"user_test","exp":\d+\})")))
+            << r.body();
+    }
+}
+
+TEST_F(OpsTest, VerifyRefusesWhatItMust) {
+    env_.add_user("user_test", "password_test");
+    start();
+    const auto token = login_token();
+    auto forged = token;
+    forged[forged.size() - 5] = forged[forged.size() - 5] == 'A' ? 'B' : 'A';
+    const std::string none_alg =
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0." + split_jwt(token).value().header + ".";
+    http_client c(port());
+    const auto invalid = error_body(401, "Invalid or expired token.");
+    for (const auto& t : {forged, none_alg, std::string("not-a-token"), token + "x"}) {
+        const auto r = c.roundtrip(make_request("GET", "/verify", {"Token: " + t}));
+        EXPECT_EQ(r.result_int(), 401) << t;
+        EXPECT_EQ(r.body(), invalid);
+        EXPECT_EQ(header(r, "WWW-Authenticate"), R"(Bearer error="invalid_token")");
+    }
+    const auto missing = c.roundtrip(make_request("GET", "/verify", {}));
+    EXPECT_EQ(missing.result_int(), 400);
+    EXPECT_EQ(missing.body(), error_body(402, "Required field < Token > is not specified."));
+    const auto both = c.roundtrip(
+        make_request("GET", "/verify", {"Token: " + token, "Authorization: Bearer " + token}));
+    EXPECT_EQ(both.body(), error_body(400, "Field < Token > is duplicated."));
+}
+
+TEST_F(OpsTest, ExpiredTokenIsRefused) {
+    env_.add_user("user_test", "password_test");
+    start(authd_args{}.with({"--token-ttl", "1s"}));
+    const auto token = login_token();
+    http_client c(port());
+    EXPECT_EQ(c.roundtrip(make_request("GET", "/verify", {"Token: " + token})).result_int(), 200);
+    std::this_thread::sleep_for(2100ms);
+    EXPECT_EQ(c.roundtrip(make_request("GET", "/verify", {"Token: " + token})).result_int(), 401);
+}
+
+TEST_F(OpsTest, HealthAndReadiness) {
+    start();
+    http_client c(port());
+    for (const auto* path : {"/healthz", "/readyz"}) {
+        const auto r = c.roundtrip(make_request("GET", path, {}));
+        EXPECT_EQ(r.result_int(), 200) << path;
+        EXPECT_EQ(r.body(), R"({"code":200,"status":"ok"})");
+    }
+}
+
+TEST_F(OpsTest, MetricsCountAndPassPromtool) {
+    env_.add_user("user_test", "password_test");
+    start();
+    login_token();
+    http_client c(port());
+    c.roundtrip(login_request("user_test", "wrong"));
+    c.roundtrip(make_request("GET", "/login", {}));
+    const auto r = c.roundtrip(make_request("GET", "/metrics", {}));
+    ASSERT_EQ(r.result_int(), 200);
+    EXPECT_EQ(header(r, "Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+    const auto& m = r.body();
+    for (const auto* line :
+         {"authd_requests_total{route=\"login\",code=\"200\"} 1\n",
+          "authd_requests_total{route=\"login\",code=\"404\"} 1\n",
+          "authd_requests_total{route=\"login\",code=\"402\"} 1\n",
+          "authd_login_duration_seconds_count 2\n", "authd_hash_workers 2\n",
+          "authd_user_cache_misses_total 1\n", "authd_user_cache_hits_total 1\n"}) {
+        EXPECT_NE(m.find(line), std::string::npos) << line << "\nin:\n" << m;
+    }
+    EXPECT_TRUE(std::regex_search(m, std::regex("\nauthd_connections_open [1-9]")));
+    // The independent check of the exposition format: Prometheus's own linter.
+    const auto lint = run_command({"promtool", "check", "metrics"}, m);
+    EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err;
+}
+
+TEST_F(OpsTest, HealthChecksAndScrapesAreNotLogged) {
+    start();
+    http_client c(port());
+    c.roundtrip(make_request("GET", "/healthz", {}));
+    c.roundtrip(make_request("GET", "/metrics", {}));
+    c.roundtrip(make_request("GET", "/login", {"Password: secret-value"}));
+    EXPECT_TRUE(server().wait_for_stderr(R"("event":"request")", 5s));
+    const auto log = server().stderr_text();
+    EXPECT_EQ(log.find(R"("route":"healthz")"), std::string::npos);
+    EXPECT_EQ(log.find(R"("route":"metrics")"), std::string::npos);
+    EXPECT_NE(log.find(R"("route":"login","code":"402")"), std::string::npos) << log;
+    EXPECT_EQ(log.find("secret-value"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace authd_it
