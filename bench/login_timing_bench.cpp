@@ -18,9 +18,9 @@
 
 #include <benchmark/benchmark.h>
 
+#include "authd/keyring.hpp"
 #include "authd/login_service.hpp"
 #include "authd/password_hasher.hpp"
-#include "authd/token_signer.hpp"
 #include "authd/user_cache.hpp"
 #include "authd/user_store.hpp"
 
@@ -54,8 +54,8 @@ void login_timing(benchmark::State& state, authd::argon2_params params) {
         const authd::password_hasher hasher(params);
         auto cache = authd::make_user_cache(1000);
         const std::string k(32, 'k');
-        const authd::token_signer signer(
-            authd::secret_bytes(reinterpret_cast<const unsigned char*>(k.data()), k.size()));
+        const authd::keyring_holder signer(authd::keyring::from_secret(
+            authd::secret_bytes(reinterpret_cast<const unsigned char*>(k.data()), k.size())));
         store->add_user("user_test", hasher.hash("password_test"));
         const authd::login_service service(*store, *cache, hasher, signer,
                                            std::chrono::minutes(30));

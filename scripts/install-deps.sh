@@ -8,7 +8,9 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libssl-dev libsodium-dev libsqlite3-dev
   libgtest-dev libbenchmark-dev
-  python3 python3-jwt curl
+  python3 python3-jwt python3-cryptography curl openssl
+  prometheus  # promtool checks /metrics (tests/integration/ops_test.cpp)
+  systemd  # systemd-analyze verify: the installed unit (tests/integration/config_test.cpp)
   "$@"
 )
 

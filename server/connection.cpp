@@ -364,6 +364,9 @@ asio::awaitable<void> connection::run() {
                 append_response(api_code::ok, owner_.shared().metrics.render(), keep_alive, 0,
                                 prometheus_content_type);
                 break;
+            case decision::kind::jwks:  // public keys only (RFC 7517); HS256 secrets never
+                append_response(api_code::ok, owner_.shared().signer.get().jwks(), keep_alive);
+                break;
             case decision::kind::respond:
                 append_response(d.code, d.body, keep_alive);
                 break;

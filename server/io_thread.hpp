@@ -12,7 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "authd/attempt_limiter.hpp"
-#include "authd/token_signer.hpp"
+#include "authd/keyring.hpp"
 
 #include "config.hpp"
 #include "hash_pool.hpp"
@@ -28,7 +28,7 @@ struct shared_state {
     hash_pool& pool;
     attempt_limiter& limiter;
     const login_service& service;
-    const token_signer& signer;
+    const keyring_holder& signer;
     metrics_registry& metrics;
     std::size_t max_connections_per_thread;
     boost::asio::ssl::context* tls;  // nullptr: plain HTTP

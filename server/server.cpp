@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -15,10 +16,10 @@
 #include <openssl/ssl.h>
 
 #include "authd/attempt_limiter.hpp"
+#include "authd/keyring.hpp"
 #include "authd/login_service.hpp"
 #include "authd/password_hasher.hpp"
 #include "authd/secret.hpp"
-#include "authd/token_signer.hpp"
 #include "authd/user_cache.hpp"
 #include "authd/user_store.hpp"
 
@@ -110,12 +111,35 @@ std::size_t cores() {
     return std::max(1U, std::thread::hardware_concurrency());
 }
 
-// Waits for SIGINT/SIGTERM, drains the I/O threads, and ends them after the shutdown timeout.
+// SIGHUP: reload the key file. A file that does not load leaves the keys in use as they were.
+void reload_keys(const server_config& config, keyring_holder& keys) {
+    try {
+        keys.replace(keyring::load(config.key_file));
+        std::string ids;
+        for (const auto& k : keys.current()->keys()) {
+            ids += (ids.empty() ? "" : ",") + (k.kid.empty() ? std::string("raw") : k.kid) +
+                   (k.signs ? "*" : "");
+        }
+        log(log_level::info, "keys_reloaded", {{"keys", ids}});
+    } catch (const std::exception& e) {
+        log(log_level::error, "keys_reload_failed", {{"error", e.what()}});
+    }
+}
+
+// Handles signals until SIGINT/SIGTERM, then drains the I/O threads, and ends them after the
+// shutdown timeout.
 void wait_for_shutdown(const server_config& config, asio::io_context& control,
-                       asio::signal_set& signals, std::vector<std::unique_ptr<io_thread>>& io,
+                       asio::signal_set& signals, keyring_holder& keys,
+                       std::vector<std::unique_ptr<io_thread>>& io,
                        std::vector<std::thread>& threads) {
-    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    std::function<void(const boost::system::error_code&, int)> on_signal;
+    on_signal = [&](const boost::system::error_code& ec, int signal) {
         if (ec) {
+            return;
+        }
+        if (signal == SIGHUP) {
+            reload_keys(config, keys);
+            signals.async_wait(on_signal);
             return;
         }
         log(log_level::info, "shutdown",
@@ -124,7 +148,8 @@ void wait_for_shutdown(const server_config& config, asio::io_context& control,
             t->drain();
         }
         control.stop();
-    });
+    };
+    signals.async_wait(on_signal);
     control.run();
     // The threads end by themselves once their connections are done; past the timeout they are
     // stopped, dropping what is left.
@@ -157,14 +182,13 @@ int run(const server_config& config) {
     // Signals are caught from the start: a SIGTERM that arrives as soon as authd says it listens
     // must drain it, not kill it.
     asio::io_context control;
-    asio::signal_set signals(control, SIGINT, SIGTERM);
-    auto key = load_key_file(config.key_file);
+    asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+    keyring_holder keys(keyring::load(config.key_file));
     const auto tls = make_tls_context(config);
     auto store = open_store(config.store);
     const password_hasher hasher(config.argon2);
     auto cache = make_user_cache(config.cache_entries);
-    const token_signer signer(std::move(key));
-    login_service service(*store, *cache, hasher, signer, config.token_ttl);
+    login_service service(*store, *cache, hasher, keys, config.token_ttl);
     store->set_change_listener(&service);
     struct unregister {
         user_store& store;
@@ -193,7 +217,7 @@ int run(const server_config& config) {
                               pool,
                               limiter,
                               service,
-                              signer,
+                              keys,
                               metrics,
                               (config.max_connections + io_count - 1) / io_count,
                               tls.get()};
@@ -214,7 +238,7 @@ int run(const server_config& config) {
     for (auto& t : io) {
         threads.emplace_back([&t] { t->run(); });
     }
-    wait_for_shutdown(config, control, signals, io, threads);
+    wait_for_shutdown(config, control, signals, keys, io, threads);
     pool.stop();
     log(log_level::info, "shutdown", {{"phase", "done"}});
     return 0;

@@ -1,4 +1,4 @@
-// authctl: the administrator's command line for authd's user store and signing key.
+// authctl: the administrator's command line for authd's user store and signing keys.
 //
 // Passwords are never taken from the command line (other users can read it in /proc): they come
 // from standard input, and are wiped from memory once hashed.
@@ -27,6 +27,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "authd/keyring.hpp"
 #include "authd/password_hasher.hpp"
 #include "authd/secret.hpp"
 #include "authd/user_store.hpp"
@@ -65,14 +66,15 @@ struct global_options {
     std::string store_uri;
     std::string hash_memory;
     std::string hash_ops;
+    std::string alg;                 // --alg, for key generate and key rotate; empty: HS256
     std::vector<std::string> words;  // the command and its arguments
 };
 
 // --- command line -----------------------------------------------------------------------------
 
-constexpr std::string_view usage_text = R"(Usage: authctl [OPTIONS] COMMAND [ARGUMENT]
+constexpr std::string_view usage_text = R"(Usage: authctl [OPTIONS] COMMAND [ARGUMENT...]
 
-Manages authd's user store and signing key.
+Manages authd's user store and signing keys.
 
 Commands:
   user add NAME       add a user; the password is read from standard input
@@ -83,8 +85,18 @@ Commands:
                       "NAME<TAB>PASSWORD" per line; blank lines are ignored,
                       invalid lines reported (by number) and skipped, users
                       that exist already kept as they are
-  key generate PATH   write a new random 32-byte signing key to PATH, mode
-                      0600; an existing file is never overwritten
+  key generate PATH   write a new signing key file to PATH, mode 0600; an
+                      existing file is never overwritten. HS256 (default): 32
+                      random bytes; --alg EdDSA: a key ring of one Ed25519 key
+  key rotate PATH     add a new key (--alg HS256 or EdDSA) to the key file;
+                      it signs once authd reloads (SIGHUP), the others keep
+                      verifying; a raw key file becomes a key ring
+  key remove PATH KID remove an old key: its tokens stop verifying once authd
+                      reloads; the newest key (the one that signs) is kept
+  key list PATH       print each key's id and algorithm, oldest first, and
+                      which one signs ("-" for the id of a raw key)
+  key public PATH     print the public keys (EdDSA) as a JWK Set, as authd
+                      serves it at /.well-known/jwks.json
 
 Passwords never go on the command line. From a terminal authctl asks for the
 password twice without echo; otherwise it reads one line from standard input.
@@ -103,7 +115,8 @@ po::options_description visible_options(global_options& opts) {
         "hash-memory", po::value(&opts.hash_memory)->default_value("19MiB")->value_name("SIZE"),
         "argon2id memory per hash (B, KiB, MiB, GiB)")(
         "hash-ops", po::value(&opts.hash_ops)->default_value("2")->value_name("N"),
-        "argon2id iterations per hash");
+        "argon2id iterations per hash")("alg", po::value(&opts.alg)->value_name("ALG"),
+                                        "key generate/rotate: HS256 (default) or EdDSA");
     return desc;
 }
 
@@ -519,10 +532,64 @@ int user_import(const global_options& opts, const std::string& file) {
     return plan.skipped == 0 ? exit_ok : exit_failed;
 }
 
-// --- key generate -----------------------------------------------------------------------------
+// --- key generate / rotate / remove / list / public ---------------------------------------------
 
-int key_generate(const global_options& /*unused*/, const std::string& path) {
-    authd::generate_key_file(path);
+authd::key_algorithm algorithm_of(const global_options& opts) {
+    if (opts.alg.empty()) {
+        return authd::key_algorithm::hs256;
+    }
+    const auto alg = authd::parse_algorithm(opts.alg);
+    if (!alg) {
+        throw usage_error("--alg: expected HS256 or EdDSA, got '" + opts.alg + "'");
+    }
+    return *alg;
+}
+
+void print_new_key(std::string_view kid, authd::key_algorithm alg) {
+    std::cout << (kid.empty() ? std::string_view("-") : kid) << ' ' << authd::algorithm_name(alg)
+              << std::endl;
+}
+
+int key_generate(const global_options& opts, const std::string& path) {
+    const auto alg = algorithm_of(opts);
+    const auto kid = authd::create_key_file(path, alg);
+    if (alg != authd::key_algorithm::hs256) {
+        print_new_key(kid, alg);
+    }
+    return exit_ok;
+}
+
+// Prints the new key's id and algorithm: the operator needs the id to remove the old key later.
+int key_rotate(const global_options& opts, const std::string& path) {
+    const auto alg = algorithm_of(opts);
+    print_new_key(authd::rotate_key_file(path, alg), alg);
+    return exit_ok;
+}
+
+// The KID is the command's third word (find_command and argument_of checked there is one).
+int key_remove(const global_options& opts, const std::string& path) {
+    authd::remove_key(path, opts.words.at(3));
+    return exit_ok;
+}
+
+// Ids and algorithms only: never a secret, so its output may go into tickets and logs.
+int key_list(const global_options& /*unused*/, const std::string& path) {
+    for (const auto& key : authd::keyring::load(path)->keys()) {
+        std::cout << (key.kid.empty() ? "-" : key.kid) << ' ' << authd::algorithm_name(key.alg)
+                  << (key.signs ? " signing" : " verifying") << '\n';
+    }
+    std::cout.flush();
+    if (!std::cout) {
+        throw command_error("cannot write to standard output");
+    }
+    return exit_ok;
+}
+
+int key_public(const global_options& /*unused*/, const std::string& path) {
+    std::cout << authd::keyring::load(path)->jwks() << std::endl;
+    if (!std::cout) {
+        throw command_error("cannot write to standard output");
+    }
     return exit_ok;
 }
 
@@ -531,14 +598,17 @@ int key_generate(const global_options& /*unused*/, const std::string& path) {
 struct command {
     std::string_view group;
     std::string_view verb;
-    std::string_view argument;  // its name for messages; empty when it takes none
-    int (*run)(const global_options&, const std::string& argument);
+    std::string_view argument;  // its name(s) for messages, space-separated; empty: none
+    int (*run)(const global_options&, const std::string& argument);  // gets the first argument
+    bool takes_alg = false;                                          // accepts --alg
 };
 
 constexpr command commands[] = {
-    {"user", "add", "NAME", user_add},       {"user", "passwd", "NAME", user_passwd},
-    {"user", "remove", "NAME", user_remove}, {"user", "list", "", user_list},
-    {"user", "import", "FILE", user_import}, {"key", "generate", "PATH", key_generate},
+    {"user", "add", "NAME", user_add},           {"user", "passwd", "NAME", user_passwd},
+    {"user", "remove", "NAME", user_remove},     {"user", "list", "", user_list},
+    {"user", "import", "FILE", user_import},     {"key", "generate", "PATH", key_generate, true},
+    {"key", "rotate", "PATH", key_rotate, true}, {"key", "remove", "PATH KID", key_remove},
+    {"key", "list", "PATH", key_list},           {"key", "public", "PATH", key_public},
 };
 
 const command& find_command(const std::vector<std::string>& words) {
@@ -560,14 +630,18 @@ const command& find_command(const std::vector<std::string>& words) {
 }
 
 std::string argument_of(const command& cmd, const std::vector<std::string>& words) {
-    const std::size_t expected = cmd.argument.empty() ? 2 : 3;
-    if (words.size() == expected) {
-        return expected == 3 ? words[2] : std::string();
+    const std::size_t arguments = cmd.argument.empty()
+                                      ? 0
+                                      : 1 + static_cast<std::size_t>(std::count(
+                                                cmd.argument.begin(), cmd.argument.end(), ' '));
+    if (words.size() == 2 + arguments) {
+        return arguments > 0 ? words[2] : std::string();
     }
     // The extra words are not repeated: one of them may be a password.
     std::string message = std::string(cmd.group) + " " + std::string(cmd.verb);
-    message += cmd.argument.empty() ? " takes no argument"
-                                    : " takes one argument, " + std::string(cmd.argument);
+    message += arguments == 0   ? " takes no argument"
+               : arguments == 1 ? " takes one argument, " + std::string(cmd.argument)
+                                : " takes the arguments " + std::string(cmd.argument);
     if (cmd.argument == "NAME" && cmd.verb != "remove") {
         message += " (the password is read from standard input)";
     }
@@ -580,7 +654,11 @@ int run(int argc, char** argv) {
         return exit_ok;
     }
     const command& cmd = find_command(opts->words);
-    return cmd.run(*opts, argument_of(cmd, opts->words));
+    const auto argument = argument_of(cmd, opts->words);
+    if (!opts->alg.empty() && !cmd.takes_alg) {
+        throw usage_error("--alg applies to key generate and key rotate only");
+    }
+    return cmd.run(*opts, argument);
 }
 
 }  // namespace

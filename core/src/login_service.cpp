@@ -10,8 +10,8 @@
 namespace authd {
 
 login_service::login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
-                             const token_signer& signer, std::chrono::seconds token_ttl)
-    : store_(store), cache_(cache), hasher_(hasher), signer_(signer), ttl_(token_ttl) {}
+                             const keyring_holder& keys, std::chrono::seconds token_ttl)
+    : store_(store), cache_(cache), hasher_(hasher), keys_(keys), ttl_(token_ttl) {}
 
 namespace {
 
@@ -105,7 +105,7 @@ login_result login_service::login(std::string_view user, std::string_view passwo
             result.rehashed = rehash(user, password, phc, result.log_note);
         }
         const auto exp = static_cast<std::int64_t>(std::time(nullptr)) + ttl_.count();
-        result.body = token_body(signer_.sign(user, exp));
+        result.body = token_body(keys_.sign(user, exp));
         return result;
     } catch (const store_unavailable& e) {
         note_store_failure();

@@ -39,8 +39,9 @@ struct route_entry {
 };
 
 constexpr route_entry routes[] = {
-    {"/login", route::login},   {"/verify", route::verify},   {"/healthz", route::healthz},
-    {"/readyz", route::readyz}, {"/metrics", route::metrics},
+    {"/login", route::login},     {"/verify", route::verify},
+    {"/healthz", route::healthz}, {"/readyz", route::readyz},
+    {"/metrics", route::metrics}, {"/.well-known/jwks.json", route::jwks},
 };
 
 route route_of(std::string_view target) {
@@ -220,6 +221,8 @@ std::string_view route_name(route r) noexcept {
             return "readyz";
         case route::metrics:
             return "metrics";
+        case route::jwks:
+            return "jwks";
         case route::unknown:
             break;
     }
@@ -249,6 +252,8 @@ decision decide(const request_head& head) noexcept {
             return decision{decision::kind::readyz, api_code::ok, {}};
         case route::metrics:
             return decision{decision::kind::metrics, api_code::ok, {}};
+        case route::jwks:
+            return decision{decision::kind::jwks, api_code::ok, {}};
         case route::unknown:
             break;
     }

@@ -21,16 +21,47 @@ constexpr std::size_t mac_bytes = 32;
 
 std::atomic<std::uint64_t> next_signer_id{1};
 
-// One keyed HMAC context per thread and signer, duplicated once from the signer's template:
-// signing then costs a re-initialisation (no algorithm fetch, no key schedule) and the MAC.
-struct thread_mac_context {
-    std::uint64_t signer_id = 0;
-    EVP_MAC_CTX* ctx = nullptr;
+// A few keyed HMAC contexts per thread, one per signer recently used there, each duplicated once
+// from its signer's template: signing then costs a re-initialisation (no algorithm fetch, no key
+// schedule) and the MAC. Several slots because a key ring checks tokens of an old key next to
+// the new key's during a rotation; one slot would duplicate a context at every switch.
+struct thread_mac_cache {
+    static constexpr std::size_t slots = 8;
+    std::uint64_t ids[slots] = {};
+    EVP_MAC_CTX* contexts[slots] = {};
+    std::size_t next_victim = 0;  // round robin: simple, and a miss is rare
 
-    ~thread_mac_context() { EVP_MAC_CTX_free(ctx); }
+    thread_mac_cache() = default;
+    thread_mac_cache(const thread_mac_cache&) = delete;
+    thread_mac_cache& operator=(const thread_mac_cache&) = delete;
+    ~thread_mac_cache() {
+        for (auto* ctx : contexts) {
+            EVP_MAC_CTX_free(ctx);
+        }
+    }
+
+    EVP_MAC_CTX* find(std::uint64_t id) const {
+        for (std::size_t i = 0; i < slots; ++i) {
+            if (ids[i] == id) {
+                return contexts[i];
+            }
+        }
+        return nullptr;
+    }
+
+    EVP_MAC_CTX* add(std::uint64_t id, const EVP_MAC_CTX* keyed) {
+        const std::size_t i = next_victim++ % slots;
+        EVP_MAC_CTX_free(contexts[i]);
+        contexts[i] = EVP_MAC_CTX_dup(keyed);
+        ids[i] = contexts[i] != nullptr ? id : 0;
+        if (contexts[i] == nullptr) {
+            throw std::runtime_error("OpenSSL: cannot duplicate the HMAC context");
+        }
+        return contexts[i];
+    }
 };
 
-thread_local thread_mac_context tls_mac;
+thread_local thread_mac_cache tls_macs;
 
 }  // namespace
 
@@ -46,15 +77,8 @@ struct token_signer::impl {
     }
 
     EVP_MAC_CTX* thread_context() const {
-        if (tls_mac.signer_id != id) {
-            EVP_MAC_CTX_free(tls_mac.ctx);
-            tls_mac.ctx = EVP_MAC_CTX_dup(keyed);
-            tls_mac.signer_id = tls_mac.ctx != nullptr ? id : 0;
-            if (tls_mac.ctx == nullptr) {
-                throw std::runtime_error("OpenSSL: cannot duplicate the HMAC context");
-            }
-        }
-        return tls_mac.ctx;
+        EVP_MAC_CTX* ctx = tls_macs.find(id);
+        return ctx != nullptr ? ctx : tls_macs.add(id, keyed);
     }
 };
 
@@ -119,7 +143,8 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     return out;
 }
 
-void token_signer::sign_into(std::string& out, std::string_view user, std::int64_t exp) const {
+void append_signing_input(std::string& out, std::string_view header_b64, std::string_view user,
+                          std::int64_t exp) {
     // The payload is written by hand: two fields, one escaped string, no JSON library needed.
     std::string payload;
     payload.reserve(32 + user.size());
@@ -131,15 +156,24 @@ void token_signer::sign_into(std::string& out, std::string_view user, std::int64
     payload.append(digits, res.ptr);
     payload += '}';
 
-    out.clear();
-    out.reserve(jwt_header_b64.size() + payload.size() * 4 / 3 + 50);
-    out += jwt_header_b64;
+    out.reserve(out.size() + header_b64.size() + payload.size() * 4 / 3 + 50);
+    out += header_b64;
     out += '.';
     base64url_append(out, reinterpret_cast<const unsigned char*>(payload.data()), payload.size());
+}
+
+void token_signer::sign_into(std::string& out, std::string_view header_b64, std::string_view user,
+                             std::int64_t exp) const {
+    out.clear();
+    append_signing_input(out, header_b64, user, exp);
     unsigned char sig[mac_bytes];
     mac(out, sig);
     out += '.';
     base64url_append(out, sig, sizeof sig);
+}
+
+void token_signer::sign_into(std::string& out, std::string_view user, std::int64_t exp) const {
+    sign_into(out, jwt_header_b64, user, exp);
 }
 
 std::string token_signer::sign(std::string_view user, std::int64_t exp) const {
@@ -147,8 +181,6 @@ std::string token_signer::sign(std::string_view user, std::int64_t exp) const {
     sign_into(out, user, exp);
     return out;
 }
-
-namespace {
 
 token_error header_error(std::string_view header_b64) {
     const auto header = base64url_decode(header_b64);
@@ -184,14 +216,8 @@ std::optional<token_claims> parse_claims(std::string_view payload_b64) {
     return token_claims{std::string(user->get_string()), exp->get_int64()};
 }
 
-}  // namespace
-
-std::optional<token_claims> token_signer::verify(std::string_view token, std::int64_t now,
-                                                 token_error* error) const {
-    token_error scratch = token_error::none;
-    token_error& err = error != nullptr ? *error : scratch;
-    err = token_error::malformed;
-    if (token.size() > max_token_bytes) {
+std::optional<token_parts> split_token(std::string_view token) {
+    if (token.size() > token_signer::max_token_bytes) {
         return std::nullopt;
     }
     const auto dot1 = token.find('.');
@@ -199,30 +225,48 @@ std::optional<token_claims> token_signer::verify(std::string_view token, std::in
     if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
         return std::nullopt;
     }
-    const auto header = token.substr(0, dot1);
-    if (header != jwt_header_b64) {
-        err = header_error(header);
-        return std::nullopt;
-    }
-    const auto signature = base64url_decode(token.substr(dot2 + 1));
+    return token_parts{token.substr(0, dot1), token.substr(dot1 + 1, dot2 - dot1 - 1),
+                       token.substr(dot2 + 1), token.substr(0, dot2)};
+}
+
+token_error token_signer::check_mac(std::string_view signing_input,
+                                    std::string_view signature_b64) const {
+    const auto signature = base64url_decode(signature_b64);
     if (!signature || signature->size() != mac_bytes) {
-        return std::nullopt;
+        return token_error::malformed;
     }
     unsigned char expected[mac_bytes];
-    mac(token.substr(0, dot2), expected);
-    if (sodium_memcmp(expected, signature->data(), mac_bytes) != 0) {
-        err = token_error::bad_signature;
+    mac(signing_input, expected);
+    return sodium_memcmp(expected, signature->data(), mac_bytes) == 0 ? token_error::none
+                                                                      : token_error::bad_signature;
+}
+
+std::optional<token_claims> token_signer::verify(std::string_view token, std::int64_t now,
+                                                 token_error* error) const {
+    token_error scratch = token_error::none;
+    token_error& err = error != nullptr ? *error : scratch;
+    err = token_error::malformed;
+    const auto parts = split_token(token);
+    if (!parts) {
         return std::nullopt;
     }
-    auto claims = parse_claims(token.substr(dot1 + 1, dot2 - dot1 - 1));
+    if (parts->header != jwt_header_b64) {
+        err = header_error(parts->header);
+        return std::nullopt;
+    }
+    err = check_mac(parts->signing_input, parts->signature);
+    if (err != token_error::none) {
+        return std::nullopt;
+    }
+    auto claims = parse_claims(parts->payload);
     if (!claims) {
+        err = token_error::malformed;
         return std::nullopt;
     }
     if (claims->exp <= now) {
         err = token_error::expired;
         return std::nullopt;
     }
-    err = token_error::none;
     return claims;
 }
 

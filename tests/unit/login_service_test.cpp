@@ -82,7 +82,7 @@ class LoginService : public testing::Test {
   protected:
     const argon2_params params{1, 8 * 1024};
     password_hasher hasher{params};
-    token_signer signer{test_key()};
+    keyring_holder signer{keyring::from_secret(test_key())};
     fake_store store;
     std::unique_ptr<user_cache> cache = make_user_cache(100);
     login_service service{store, *cache, hasher, signer, std::chrono::minutes(30)};

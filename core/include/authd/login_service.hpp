@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "authd/api.hpp"
+#include "authd/keyring.hpp"
 #include "authd/password_hasher.hpp"
-#include "authd/token_signer.hpp"
 #include "authd/user_cache.hpp"
 #include "authd/user_store.hpp"
 
@@ -27,7 +27,7 @@ struct login_result {
 class login_service final : public change_listener {
   public:
     login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
-                  const token_signer& signer, std::chrono::seconds token_ttl);
+                  const keyring_holder& keys, std::chrono::seconds token_ttl);
 
     // user and password are the request's header values (already checked to be non-empty).
     // Never throws: a store failure becomes code 500 with a log note, an unreachable store 503.
@@ -60,7 +60,7 @@ class login_service final : public change_listener {
     user_store& store_;
     user_cache& cache_;
     const password_hasher& hasher_;
-    const token_signer& signer_;
+    const keyring_holder& keys_;
     std::chrono::seconds ttl_;
     mutable std::atomic<std::uint64_t> generation_{0};  // bumped when the cache is dropped
     mutable std::atomic<std::uint64_t> cache_hits_{0};

@@ -15,8 +15,8 @@
 namespace authd {
 
 // The paths authd serves. Anything else is route::unknown (404).
-enum class route : std::uint8_t { unknown, login, verify, healthz, readyz, metrics };
-inline constexpr std::size_t route_count = 6;
+enum class route : std::uint8_t { unknown, login, verify, healthz, readyz, metrics, jwks };
+inline constexpr std::size_t route_count = 7;
 
 // The route's name as it appears in metrics and logs ("login", "verify", ..., "unknown").
 std::string_view route_name(route r) noexcept;
@@ -90,7 +90,8 @@ struct decision {
         verify,
         healthz,
         readyz,
-        metrics
+        metrics,
+        jwks
     } what = kind::respond;
     api_code code = api_code::ok;
     std::string_view body;  // for kind::respond: a body that lives as long as the process

@@ -23,6 +23,7 @@ enum class token_error : std::uint8_t {
     bad_algorithm,  // header is not exactly the one authd signs with (alg none, RS256, ...)
     bad_signature,  // the MAC does not match (compared in constant time)
     expired,        // exp <= now
+    unknown_key,    // the header names a kid that is not in the key ring (removed, or foreign)
 };
 
 // Signs and checks tokens with one secret key. Thread-safe: each thread keeps its own keyed
@@ -39,6 +40,9 @@ class token_signer {
     // valid UTF-8 (it is JSON-escaped).
     std::string sign(std::string_view user, std::int64_t exp) const;
     void sign_into(std::string& out, std::string_view user, std::int64_t exp) const;
+    // The same with another header (base64url), such as one that names a kid (keyring).
+    void sign_into(std::string& out, std::string_view header_b64, std::string_view user,
+                   std::int64_t exp) const;
 
     // Checks a token: structure, header, signature, then expiry against now (unix seconds).
     std::optional<token_claims> verify(std::string_view token, std::int64_t now,
@@ -49,6 +53,10 @@ class token_signer {
 
     // The raw MAC of data (exposed for the benchmarks and the known-answer tests).
     void mac(std::string_view data, unsigned char out[32]) const;
+
+    // Checks signature_b64 against the MAC of signing_input in constant time: none, malformed
+    // (not base64url of 32 bytes) or bad_signature. Header and claims are the caller's business.
+    token_error check_mac(std::string_view signing_input, std::string_view signature_b64) const;
 
   private:
     struct impl;
@@ -61,5 +69,28 @@ inline constexpr std::string_view jwt_header_b64 = "eyJ0eXAiOiJKV1QiLCJhbGciOiJI
 // Base64url without padding (RFC 4648 section 5) via libsodium.
 void base64url_append(std::string& out, const unsigned char* data, std::size_t size);
 std::optional<std::string> base64url_decode(std::string_view text);
+
+// The pieces of a compact JWS, as views into the token.
+struct token_parts {
+    std::string_view header;         // base64url
+    std::string_view payload;        // base64url
+    std::string_view signature;      // base64url
+    std::string_view signing_input;  // header.payload: what the signature covers
+};
+
+// Splits a token at its two dots; nullopt when it is longer than token_signer::max_token_bytes or
+// does not have exactly three parts.
+std::optional<token_parts> split_token(std::string_view token);
+
+// Appends header_b64 '.' base64url({"user":"<user>","exp":<exp>}): the signing input.
+void append_signing_input(std::string& out, std::string_view header_b64, std::string_view user,
+                          std::int64_t exp);
+
+// The claims of a payload (base64url JSON with a string "user" and an integer "exp"), or nullopt.
+std::optional<token_claims> parse_claims(std::string_view payload_b64);
+
+// Why a header authd does not accept was refused: malformed (not base64url JSON object) or
+// bad_algorithm (valid JSON, but not a header authd issues).
+token_error header_error(std::string_view header_b64);
 
 }  // namespace authd
