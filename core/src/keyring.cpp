@@ -253,7 +253,7 @@ void format_ring(const std::vector<key_entry>& keys, std::string& text) {
         text += ' ';
         text += algorithm_name(k.alg);
         text += ' ';
-        base64url_append(text, k.secret.data(), k.secret.size());
+        base64url_append_secret(text, k.secret.data(), k.secret.size());
         text += '\n';
     }
 }

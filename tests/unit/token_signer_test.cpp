@@ -145,6 +145,35 @@ TEST(TokenSigner, ThreadsAndSignersDoNotShareKeyedContexts) {
     EXPECT_EQ(mismatches.load(), 0);
 }
 
+TEST(Base64url, FastEncoderMatchesTheConstantTimeOneAtEveryLength) {
+    std::string bytes;
+    for (int n = 0; n < 100; ++n) {
+        std::string fast;
+        std::string secret;
+        base64url_append(fast, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+        base64url_append_secret(secret, reinterpret_cast<const unsigned char*>(bytes.data()),
+                                bytes.size());
+        ASSERT_EQ(fast, secret) << n;
+        EXPECT_EQ(base64url_decode(fast).value_or("?"), bytes);
+        bytes += static_cast<char>(n * 37 + 11);  // every byte value's bits get exercised
+    }
+}
+
+TEST(TokenSigner, SignatureMustBeTheCanonicalEncoding) {
+    const token_signer signer(test_key());
+    const auto good = signer.sign("alice", 2'000'000'000);
+    auto last = good;
+    // The 43rd character of a 32-byte MAC carries 4 bits: flipping a low bit gives another text
+    // that decodes to the same MAC under lax decoders. It must not verify.
+    last.back() = static_cast<char>(last.back() ^ 1);
+    token_error err = token_error::none;
+    EXPECT_FALSE(signer.verify(last, 1'700'000'000, &err).has_value());
+    EXPECT_EQ(err, token_error::bad_signature);
+    auto foreign = good;
+    foreign[foreign.size() - 10] = '+';  // not in the URL-safe alphabet
+    EXPECT_FALSE(signer.verify(foreign, 1'700'000'000).has_value());
+}
+
 TEST(Base64url, DecodeRejectsPaddingAndForeignAlphabet) {
     EXPECT_EQ(base64url_decode("aGk").value_or("?"), "hi");
     EXPECT_FALSE(base64url_decode("aGk=").has_value());
