@@ -309,8 +309,8 @@ BENCHMARK(token_mac);
 
 // A whole token, as login_service makes one: a new string per token.
 void token_sign(benchmark::State& state) {
-    if (signer().sign(user, token_exp) != token()) {
-        state.SkipWithError("sign() is not deterministic");
+    if (!signer().verify(signer().sign(user, token_exp), token_exp - 1)) {
+        state.SkipWithError("sign() makes tokens that do not verify");
         return;
     }
     ratio_timer ratio(state);

@@ -6,10 +6,11 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libssl-dev libsodium-dev libsqlite3-dev
+  libssl-dev libsodium-dev libsqlite3-dev libpq-dev
   libgtest-dev libbenchmark-dev
   python3 python3-jwt python3-cryptography curl openssl
   prometheus  # promtool checks /metrics (tests/integration/ops_test.cpp)
+  postgresql nginx-light
   systemd  # systemd-analyze verify: the installed unit (tests/integration/config_test.cpp)
   "$@"
 )

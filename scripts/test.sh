@@ -6,4 +6,12 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake --preset debug -DAUTHD_WERROR=ON >/dev/null
 cmake --build --preset debug -j "$(nproc)"
+
+# A throw-away PostgreSQL cluster for the PostgreSQL tests (scripts/pg-cluster.sh), removed on exit.
+pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/authd-pg.XXXXXX")
+trap 'scripts/pg-cluster.sh remove "$pg_dir"' EXIT
+scripts/pg-cluster.sh start "$pg_dir"
+AUTHD_TEST_PG_URI=$(cat "$pg_dir/uri")
+export AUTHD_TEST_PG_URI AUTHD_TEST_PG_DIR=$pg_dir
+
 ctest --preset debug -j "$(nproc)"

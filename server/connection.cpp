@@ -181,14 +181,43 @@ bool connection::refuse_if_limited(bool keep_alive) {
 // parse: microseconds), never touching the store or the hash pool.
 void connection::answer_verify(bool keep_alive) {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    const auto claims = owner_.shared().signer.verify(presented_token(head_), now);
-    if (!claims) {
+    const auto& shared = owner_.shared();
+    const auto claims = shared.signer.verify(presented_token(head_), now);
+    if (!claims || shared.revocations.revoked(claims->jti)) {
         append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
         return;
     }
     thread_local std::string body;
     body = verified_body(claims->user, claims->exp);
     append_response(api_code::ok, body, keep_alive);
+}
+
+// /logout: revokes the presented token until it expires. In memory first (so /verify refuses it
+// at once), then in the store, on a hash worker (a blocking write). Logging out twice answers ok
+// twice: a client may retry after a 503.
+asio::awaitable<void> connection::answer_logout(bool keep_alive) {
+    auto& shared = owner_.shared();
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto claims = shared.signer.verify(presented_token(head_), now);
+    if (!claims || claims->jti.empty()) {
+        append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
+        co_return;
+    }
+    if (!shared.revocations.add(claims->jti, claims->exp, now)) {
+        append_response(api_code::busy, canned_body(api_code::busy), keep_alive, 1);
+        co_return;
+    }
+    deadline_ = clock::time_point::max();
+    auto result = co_await shared.pool.async_revoke(owner_.context().get_executor(), client_,
+                                                    claims->jti, claims->exp, asio::use_awaitable);
+    if (!result) {
+        append_response(api_code::busy, canned_body(api_code::busy), keep_alive, 1);
+        co_return;
+    }
+    if (!result->log_note.empty()) {
+        log(log_level::error, "logout_internal_error", {{"detail", result->log_note}});
+    }
+    append_response(result->code, result->body, keep_alive, result->code == api_code::busy ? 1 : 0);
 }
 
 // Ready: the store answered its last call, and the hash queue has room.
@@ -353,6 +382,9 @@ asio::awaitable<void> connection::run() {
                 break;
             case decision::kind::verify:
                 answer_verify(keep_alive);
+                break;
+            case decision::kind::logout:
+                co_await answer_logout(keep_alive);
                 break;
             case decision::kind::healthz:
                 append_response(api_code::ok, ok_body(), keep_alive);

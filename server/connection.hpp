@@ -65,6 +65,7 @@ class connection {
                          std::uint32_t retry_after = 0,
                          std::string_view content_type = "application/json");
     void answer_verify(bool keep_alive);
+    boost::asio::awaitable<void> answer_logout(bool keep_alive);
     void answer_readyz(bool keep_alive);
     void log_request(api_code code, clock::time_point started);
     void audit_login(std::string_view outcome);

@@ -135,7 +135,8 @@ void hash_pool::run_worker(int nice) {
         if (clock::now() > j->deadline) {
             complete(*j, std::nullopt);  // waited too long: 503 now, without hashing
         } else {
-            auto result = service_.login(j->user, j->password);
+            auto result = j->revoke_until > 0 ? service_.revoke(j->user, j->revoke_until)
+                                              : service_.login(j->user, j->password);
             complete(*j, std::move(result));
         }
         const std::lock_guard lock(mutex_);

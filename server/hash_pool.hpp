@@ -64,6 +64,24 @@ class hash_pool {
             token, user, password);
     }
 
+    // Queues the storing of a token's revocation (/logout): a blocking store write, so it runs
+    // here too, never on an I/O thread.
+    template <class CompletionToken>
+    auto async_revoke(boost::asio::io_context::executor_type io, std::uint64_t client,
+                      std::string_view jti, std::int64_t exp, CompletionToken&& token) {
+        return boost::asio::async_initiate<CompletionToken, login_signature>(
+            [this, io, client, exp](auto handler, std::string_view id) {
+                job j{std::string(id),
+                      {},
+                      clock::now() + queue_timeout_,
+                      boost::asio::make_work_guard(io),
+                      handler_type(std::move(handler))};
+                j.revoke_until = exp;
+                submit(client, std::move(j));
+            },
+            token, jti);
+    }
+
     // Finishes the jobs in hand, drops the queued ones, joins the workers. Idempotent.
     void stop();
 
@@ -81,6 +99,7 @@ class hash_pool {
         clock::time_point deadline;
         boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
         handler_type handler;
+        std::int64_t revoke_until = 0;  // > 0: store the revocation of token id `user` until then
     };
 
     void submit(std::uint64_t client, job&& j);

@@ -13,6 +13,7 @@
 
 #include "authd/attempt_limiter.hpp"
 #include "authd/keyring.hpp"
+#include "authd/revocation_list.hpp"
 
 #include "config.hpp"
 #include "hash_pool.hpp"
@@ -29,6 +30,7 @@ struct shared_state {
     attempt_limiter& limiter;
     const login_service& service;
     const keyring_holder& signer;
+    revocation_list& revocations;
     metrics_registry& metrics;
     std::size_t max_connections_per_thread;
     boost::asio::ssl::context* tls;  // nullptr: plain HTTP

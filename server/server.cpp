@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -13,12 +14,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <openssl/ssl.h>
 
 #include "authd/attempt_limiter.hpp"
 #include "authd/keyring.hpp"
 #include "authd/login_service.hpp"
 #include "authd/password_hasher.hpp"
+#include "authd/revocation_list.hpp"
 #include "authd/secret.hpp"
 #include "authd/user_cache.hpp"
 #include "authd/user_store.hpp"
@@ -111,6 +114,53 @@ std::size_t cores() {
     return std::max(1U, std::thread::hardware_concurrency());
 }
 
+// Revocations outlive no token: at most this many unexpired ones are kept (about 100 bytes each).
+constexpr std::size_t max_revocations = 1'000'000;
+
+// What the store pushes (PostgreSQL's notifications): user changes to the login service's cache,
+// other nodes' revocations to this node's list.
+class store_events final : public change_listener {
+  public:
+    store_events(login_service& service, revocation_list& revocations)
+        : service_(service), revocations_(revocations) {}
+    void user_changed(std::string_view name) override { service_.user_changed(name); }
+    void all_changed() override { service_.all_changed(); }
+    void token_revoked(std::string_view jti, std::int64_t exp) override {
+        revocations_.add(jti, exp, static_cast<std::int64_t>(std::time(nullptr)));
+    }
+
+  private:
+    login_service& service_;
+    revocation_list& revocations_;
+};
+
+void load_revocations(user_store& store, revocation_list& revocations) {
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    for (const auto& [jti, exp] : store.revoked_tokens(now)) {
+        revocations.add(jti, exp, now);
+    }
+}
+
+// Expired revocations are dropped from memory and from the store once a minute (on the control
+// thread: the store call may block, and no I/O thread waits for it).
+void purge_revocations_every_minute(asio::steady_timer& timer, user_store& store,
+                                    revocation_list& revocations) {
+    timer.expires_after(std::chrono::minutes(1));
+    timer.async_wait([&timer, &store, &revocations](const boost::system::error_code& ec) {
+        if (ec) {
+            return;
+        }
+        const auto now = static_cast<std::int64_t>(std::time(nullptr));
+        revocations.purge(now);
+        try {
+            store.purge_revoked_tokens(now);
+        } catch (const std::exception& e) {
+            log(log_level::warn, "revocation_purge_failed", {{"error", e.what()}});
+        }
+        purge_revocations_every_minute(timer, store, revocations);
+    });
+}
+
 // SIGHUP: reload the key file. A file that does not load leaves the keys in use as they were.
 void reload_keys(const server_config& config, keyring_holder& keys) {
     try {
@@ -189,7 +239,10 @@ int run(const server_config& config) {
     const password_hasher hasher(config.argon2);
     auto cache = make_user_cache(config.cache_entries);
     login_service service(*store, *cache, hasher, keys, config.token_ttl);
-    store->set_change_listener(&service);
+    revocation_list revocations(max_revocations);
+    load_revocations(*store, revocations);
+    store_events events(service, revocations);
+    store->set_change_listener(&events);
     struct unregister {
         user_store& store;
         ~unregister() { store.set_change_listener(nullptr); }
@@ -213,14 +266,10 @@ int run(const server_config& config) {
     // the same endpoint with SO_REUSEPORT.
     const auto io_count = config.io_threads != 0 ? config.io_threads : cores();
     metrics_registry metrics(pool, service);
-    const shared_state shared{config,
-                              pool,
-                              limiter,
-                              service,
-                              keys,
-                              metrics,
-                              (config.max_connections + io_count - 1) / io_count,
-                              tls.get()};
+    const shared_state shared{
+        config,   pool,        limiter, service,
+        keys,     revocations, metrics, (config.max_connections + io_count - 1) / io_count,
+        tls.get()};
     std::vector<std::unique_ptr<io_thread>> io;
     io.push_back(std::make_unique<io_thread>(shared, parse_endpoint(config.listen)));
     const auto bound = io.front()->local_endpoint();
@@ -238,6 +287,8 @@ int run(const server_config& config) {
     for (auto& t : io) {
         threads.emplace_back([&t] { t->run(); });
     }
+    asio::steady_timer purge_timer(control);
+    purge_revocations_every_minute(purge_timer, *store, revocations);
     wait_for_shutdown(config, control, signals, keys, io, threads);
     pool.stop();
     log(log_level::info, "shutdown", {{"phase", "done"}});

@@ -7,7 +7,7 @@ The integration tests run it as:
 
 The key file's raw bytes are the HMAC key (what `authctl key generate` writes). The token comes on
 standard input, never on the command line. Exit status: 0 when the token is a valid HS256 JWT for
-that key, with the seed's header {"typ":"JWT","alg":"HS256"}, exactly the claims "user" and "exp",
+that key, with the seed's header {"typ":"JWT","alg":"HS256"}, exactly the claims "user", "exp" and "jti",
 "user" equal to JWT_EXPECTED_USER and "exp" in the future; 1 when it is not (the reason on standard
 error); 2 when the check itself cannot run (no PyJWT, no key file, bad environment).
 """
@@ -51,7 +51,7 @@ def main() -> int:
     if header != {"typ": "JWT", "alg": "HS256"}:
         print(f"jwt_check: unexpected header {header!r}", file=sys.stderr)
         return 1
-    if set(claims) != {"user", "exp"}:
+    if set(claims) != {"user", "exp", "jti"} or not isinstance(claims["jti"], str):
         print(f"jwt_check: unexpected claims {sorted(claims)!r}", file=sys.stderr)
         return 1
     if claims["user"] != expected_user:

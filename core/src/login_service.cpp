@@ -118,6 +118,19 @@ login_result login_service::login(std::string_view user, std::string_view passwo
     }
 }
 
+login_result login_service::revoke(std::string_view jti, std::int64_t exp) const {
+    try {
+        store_.revoke_token(jti, exp);
+        return login_result{api_code::ok, std::string(ok_body()), {}, false};
+    } catch (const store_unavailable& e) {
+        note_store_failure();
+        return failure(api_code::busy, e.what());
+    } catch (const store_error& e) {
+        note_store_failure();
+        return failure(api_code::internal_error, e.what());
+    }
+}
+
 bool login_service::rehash(std::string_view user, std::string_view password,
                            const std::string& old_phc, std::string& note) const {
     // Best effort: the login has succeeded already, and a failed write leaves the old hash valid.

@@ -39,9 +39,13 @@ struct route_entry {
 };
 
 constexpr route_entry routes[] = {
-    {"/login", route::login},     {"/verify", route::verify},
-    {"/healthz", route::healthz}, {"/readyz", route::readyz},
-    {"/metrics", route::metrics}, {"/.well-known/jwks.json", route::jwks},
+    {"/login", route::login},
+    {"/verify", route::verify},
+    {"/logout", route::logout},
+    {"/healthz", route::healthz},
+    {"/readyz", route::readyz},
+    {"/metrics", route::metrics},
+    {"/.well-known/jwks.json", route::jwks},
 };
 
 route route_of(std::string_view target) {
@@ -215,6 +219,8 @@ std::string_view route_name(route r) noexcept {
             return "login";
         case route::verify:
             return "verify";
+        case route::logout:
+            return "logout";
         case route::healthz:
             return "healthz";
         case route::readyz:
@@ -246,6 +252,13 @@ decision decide(const request_head& head) noexcept {
             return decide_login(head);
         case route::verify:
             return decide_verify(head);
+        case route::logout: {
+            auto d = decide_verify(head);  // the same token headers
+            if (d.what == decision::kind::verify) {
+                d.what = decision::kind::logout;
+            }
+            return d;
+        }
         case route::healthz:
             return decision{decision::kind::healthz, api_code::ok, {}};
         case route::readyz:

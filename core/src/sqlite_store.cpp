@@ -30,7 +30,7 @@ constexpr int busy_timeout_ms = 5000;
 
 // Entry i takes the schema from version i to i + 1. Append only: never edit a released entry,
 // databases out there have run it already. Each runs inside the transaction that opens the store.
-constexpr std::array<std::string_view, 1> migrations{
+constexpr std::array<std::string_view, 2> migrations{
     // 1: the users table. schema_version is created here too, so that an empty file is version 0.
     R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
@@ -41,6 +41,14 @@ CREATE TABLE users(
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql",
+    // 2: revoked tokens (/logout), kept until the token would have expired.
+    R"sql(
+CREATE TABLE revoked_tokens(
+    jti TEXT PRIMARY KEY,
+    exp INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX revoked_tokens_exp ON revoked_tokens(exp);
 )sql",
 };
 constexpr std::int64_t current_schema_version = migrations.size();
@@ -314,6 +322,9 @@ struct connection {
                        "UPDATE users SET phc = ?3, updated_at = ?4 WHERE name = ?1 AND phc = ?2"),
           remove_user(db.get(), path, "DELETE FROM users WHERE name = ?1"),
           list_names(db.get(), path, "SELECT name FROM users ORDER BY name"),
+          revoke(db.get(), path, "INSERT OR IGNORE INTO revoked_tokens(jti, exp) VALUES (?1, ?2)"),
+          list_revoked(db.get(), path, "SELECT jti, exp FROM revoked_tokens WHERE exp > ?1"),
+          purge_revoked(db.get(), path, "DELETE FROM revoked_tokens WHERE exp <= ?1"),
           // IMMEDIATE: take the write lock up front, so that the busy timeout applies (a
           // deferred transaction upgrading to a write could fail at once with SQLITE_BUSY).
           begin(db.get(), path, "BEGIN IMMEDIATE"),
@@ -330,6 +341,9 @@ struct connection {
     statement replace_hash;
     statement remove_user;
     statement list_names;
+    statement revoke;
+    statement list_revoked;
+    statement purge_revoked;
     statement begin;
     statement commit;
     statement rollback;
@@ -451,6 +465,27 @@ class sqlite_store final : public user_store {
         while (q.next_row()) {
             fn(q.text(0));
         }
+    }
+
+    void revoke_token(std::string_view jti, std::int64_t exp) override {
+        lease conn(*this);
+        query(conn->revoke).bind(1, jti).bind(2, exp).run();
+    }
+
+    std::vector<std::pair<std::string, std::int64_t>> revoked_tokens(std::int64_t now) override {
+        lease conn(*this);
+        query q(conn->list_revoked);
+        q.bind(1, now);
+        std::vector<std::pair<std::string, std::int64_t>> out;
+        while (q.next_row()) {
+            out.emplace_back(std::string(q.text(0)), q.integer(1));
+        }
+        return out;
+    }
+
+    void purge_revoked_tokens(std::int64_t now) override {
+        lease conn(*this);
+        query(conn->purge_revoked).bind(1, now).run();
     }
 
     bool poll_external_changes() override {

@@ -162,16 +162,18 @@ std::optional<std::string> base64url_decode(std::string_view text) {
 
 void append_signing_input(std::string& out, std::string_view header_b64, std::string_view user,
                           std::int64_t exp) {
-    // The payload is written by hand: two fields, one escaped string, no JSON library needed.
+    // The payload is written by hand: three fields, one escaped string, no JSON library needed.
     std::string payload;
-    payload.reserve(32 + user.size());
+    payload.reserve(64 + user.size());
     payload += R"({"user":")";
     append_json_escaped(payload, user);
     payload += R"(","exp":)";
     char digits[24];
     const auto res = std::to_chars(digits, digits + sizeof digits, exp);
     payload.append(digits, res.ptr);
-    payload += '}';
+    payload += R"(,"jti":")";
+    payload += new_token_id();
+    payload += "\"}";
 
     out.reserve(out.size() + header_b64.size() + payload.size() * 4 / 3 + 50);
     out += header_b64;
@@ -230,7 +232,30 @@ std::optional<token_claims> parse_claims(std::string_view payload_b64) {
     if (user == nullptr || !user->is_string() || exp == nullptr || !exp->is_int64()) {
         return std::nullopt;
     }
-    return token_claims{std::string(user->get_string()), exp->get_int64()};
+    token_claims claims{std::string(user->get_string()), exp->get_int64(), {}};
+    if (const auto* jti = object.if_contains("jti"); jti != nullptr) {
+        if (!jti->is_string() || jti->get_string().size() > 64) {
+            return std::nullopt;
+        }
+        claims.jti = jti->get_string();
+    }
+    return claims;
+}
+
+std::string new_token_id() {
+    struct id_state {
+        unsigned char bytes[16];
+        std::uint64_t counter = 0;
+        id_state() { randombytes_buf(bytes, 8); }
+    };
+    thread_local id_state state;
+    ++state.counter;
+    for (int i = 0; i < 8; ++i) {
+        state.bytes[8 + i] = static_cast<unsigned char>(state.counter >> (8 * i));
+    }
+    std::string out;
+    base64url_append(out, state.bytes, sizeof state.bytes);
+    return out;
 }
 
 std::optional<token_parts> split_token(std::string_view token) {

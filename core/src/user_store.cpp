@@ -8,22 +8,37 @@
 
 #include "authd/api.hpp"
 
+#include "pg_store.hpp"
 #include "sqlite_store.hpp"
 
 namespace authd {
 
+void user_store::revoke_token(std::string_view, std::int64_t) {
+    throw store_error("this store cannot keep revoked tokens");
+}
+
+std::vector<std::pair<std::string, std::int64_t>> user_store::revoked_tokens(std::int64_t) {
+    return {};
+}
+
+void user_store::purge_revoked_tokens(std::int64_t) {}
+
 namespace {
 
-using store_opener = std::unique_ptr<user_store> (*)(const std::string& rest);
+using store_opener = std::unique_ptr<user_store> (*)(const std::string& uri);
 
 struct store_scheme {
     std::string_view prefix;  // everything up to the backend's own part of the URI
     store_opener open;
+    bool whole_uri;  // the opener gets the whole URI, else the part after the prefix
 };
 
-// One row per backend; the opener gets the URI without its prefix.
-constexpr std::array<store_scheme, 1> store_schemes{{
-    {"sqlite:", &detail::open_sqlite_store},
+// One row per backend.
+constexpr std::array<store_scheme, 3> store_schemes{{
+    {"sqlite:", &detail::open_sqlite_store, false},
+    // libpq connection URIs, both spellings libpq accepts.
+    {"postgresql://", &detail::open_pg_store, true},
+    {"postgres://", &detail::open_pg_store, true},
 }};
 
 // The scheme of uri, for error messages: never the rest, which may one day hold a password
@@ -44,11 +59,12 @@ bool is_ascii_control(char c) noexcept {
 std::unique_ptr<user_store> open_store(std::string_view uri) {
     for (const auto& scheme : store_schemes) {
         if (uri.starts_with(scheme.prefix)) {
-            return scheme.open(std::string(uri.substr(scheme.prefix.size())));
+            return scheme.open(
+                std::string(scheme.whole_uri ? uri : uri.substr(scheme.prefix.size())));
         }
     }
     throw std::invalid_argument("unknown store scheme '" + scheme_of(uri) +
-                                "' (expected sqlite:PATH)");
+                                "' (expected sqlite:PATH or postgresql://...)");
 }
 
 bool valid_user_name(std::string_view name) noexcept {

@@ -1,27 +1,27 @@
 #include "harness.hpp"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <boost/beast/core/string.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/parser.hpp>
 
 extern char** environ;
 
@@ -74,7 +74,8 @@ void close_fd(int& fd) {
 }
 
 int remaining_ms(clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
     return static_cast<int>(std::max<std::int64_t>(0, left.count()));
 }
 
@@ -167,9 +168,15 @@ void decode_status(int status, int& exit_code, int& sig) {
 
 // --- paths -----------------------------------------------------------------------------------
 
-std::string authd_bin() { return AUTHD_BIN; }
-std::string authctl_bin() { return AUTHCTL_BIN; }
-std::string tests_dir() { return AUTHD_TESTS_DIR; }
+std::string authd_bin() {
+    return AUTHD_BIN;
+}
+std::string authctl_bin() {
+    return AUTHCTL_BIN;
+}
+std::string tests_dir() {
+    return AUTHD_TESTS_DIR;
+}
 
 std::string python_bin() {
     if (const char* p = std::getenv("AUTHD_TEST_PYTHON"); p != nullptr && *p != '\0') {
@@ -251,7 +258,8 @@ run_result run_command(const std::vector<std::string>& argv, std::string_view st
             char chunk[4096];
             const ssize_t r = ::read(fd, chunk, sizeof chunk);
             if (r > 0) {
-                (&fd == &out.read ? result.out : result.err).append(chunk, static_cast<std::size_t>(r));
+                (&fd == &out.read ? result.out : result.err)
+                    .append(chunk, static_cast<std::size_t>(r));
             } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
                 close_fd(fd);
             }
@@ -282,8 +290,8 @@ run_result run_command(const std::vector<std::string>& argv, std::string_view st
 
 temp_dir::temp_dir() {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                          "/authd-it-XXXXXX";
+    std::string pattern =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/authd-it-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
         throw std::runtime_error(errno_text("mkdtemp"));
     }
@@ -415,7 +423,8 @@ std::optional<std::uint16_t> authd_process::wait_listening(std::chrono::millisec
             }
             const auto digits = line.substr(colon + 1, end - colon - 1);
             if (digits.empty() || digits.size() > 5 ||
-                !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+                !std::all_of(digits.begin(), digits.end(),
+                             [](char c) { return c >= '0' && c <= '9'; })) {
                 continue;
             }
             const auto value = std::stoul(digits);
@@ -550,18 +559,18 @@ std::string authd_process::stdout_text() const {
 bool authd_process::wait_for_stderr(std::string_view needle, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, timeout, [&] {
-        return std::any_of(err_lines_.begin(), err_lines_.end(),
-                           [&](const std::string& l) { return l.find(needle) != std::string::npos; });
+        return std::any_of(err_lines_.begin(), err_lines_.end(), [&](const std::string& l) {
+            return l.find(needle) != std::string::npos;
+        });
     });
 }
 
 std::vector<std::string> authd_args::build(const test_env& env) const {
-    std::vector<std::string> args{"--listen",       "127.0.0.1:0",    "--store",
-                                  env.store_uri(),  "--key-file",     env.key_file(),
-                                  "--threads",      threads,          "--hash-workers",
-                                  hash_workers,     "--hash-memory",  cost.memory,
-                                  "--hash-ops",     cost.ops,         "--shutdown-timeout",
-                                  shutdown_timeout};
+    std::vector<std::string> args{
+        "--listen",      "127.0.0.1:0", "--store",    env.store_uri(),  "--key-file",
+        env.key_file(),  "--threads",   threads,      "--hash-workers", hash_workers,
+        "--hash-memory", cost.memory,   "--hash-ops", cost.ops,         "--shutdown-timeout",
+        shutdown_timeout};
     if (hash_queue) {
         args.insert(args.end(), {"--hash-queue", *hash_queue});
     }
@@ -583,7 +592,9 @@ std::string header(const response& r, std::string_view name) {
     return it == r.end() ? std::string() : std::string(it->value());
 }
 
-std::size_t header_count(const response& r, std::string_view name) { return r.count(name); }
+std::size_t header_count(const response& r, std::string_view name) {
+    return r.count(name);
+}
 
 const char* to_string(close_kind k) {
     switch (k) {
@@ -623,7 +634,9 @@ http_client::http_client(std::uint16_t port, std::chrono::milliseconds timeout)
     }
 }
 
-http_client::~http_client() { close(); }
+http_client::~http_client() {
+    close();
+}
 
 void http_client::close(bool abort) {
     if (fd_ < 0) {
@@ -697,8 +710,8 @@ namespace {
 
 enum class parse_outcome { done, need_more, error };
 
-parse_outcome feed(http::response_parser<http::string_body>& parser,
-                   boost::beast::flat_buffer& buf, std::string& error) {
+parse_outcome feed(http::response_parser<http::string_body>& parser, boost::beast::flat_buffer& buf,
+                   std::string& error) {
     while (buf.size() > 0 && !parser.is_done()) {
         boost::beast::error_code ec;
         const auto used = parser.put(buf.data(), ec);
@@ -743,7 +756,8 @@ std::optional<response> http_client::try_read_response(std::chrono::milliseconds
         }
         long n = 0;
         try {
-            n = fill(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
+            n = fill(
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
         } catch (const std::runtime_error&) {
             if (!got_some) {
                 return std::nullopt;
@@ -824,13 +838,13 @@ bool wait_server_read(std::uint16_t server_port, const std::vector<std::uint16_t
                            ? 0UL
                            : std::stoul(address.substr(colon + 1), nullptr, 16);
             };
-            if (port_of(local) != server_port ||
-                std::find(client_ports.begin(), client_ports.end(), port_of(remote)) ==
-                    client_ports.end()) {
+            if (port_of(local) != server_port || std::find(client_ports.begin(), client_ports.end(),
+                                                           port_of(remote)) == client_ports.end()) {
                 continue;
             }
             const auto colon = queues.find(':');
-            if (colon != std::string::npos && std::stoul(queues.substr(colon + 1), nullptr, 16) == 0) {
+            if (colon != std::string::npos &&
+                std::stoul(queues.substr(colon + 1), nullptr, 16) == 0) {
                 ++drained;
             }
         }
@@ -974,8 +988,14 @@ std::optional<token_payload> parse_payload(std::string_view json) {
     if (user.find_first_of("\"\\") != std::string_view::npos) {
         return std::nullopt;  // the tests' user names need no escaping
     }
-    const auto digits = json.substr(user_end + exp_key.size(),
-                                    json.size() - 1 - user_end - exp_key.size());
+    // Then the token id: {"user":"...","exp":N,"jti":"<22 base64url characters>"}.
+    constexpr std::string_view jti_key = R"(,"jti":")";
+    const auto jti_at = json.find(jti_key, user_end + exp_key.size());
+    if (jti_at == std::string_view::npos || json.size() != jti_at + jti_key.size() + 22 + 2 ||
+        json.substr(json.size() - 2) != "\"}") {
+        return std::nullopt;
+    }
+    const auto digits = json.substr(user_end + exp_key.size(), jti_at - user_end - exp_key.size());
     if (digits.empty() || digits.size() > 18 ||
         !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return std::nullopt;

@@ -5,12 +5,6 @@
 // namespace). Nothing here uses authd's own code: the tests check authd from the outside.
 #pragma once
 
-#include <gtest/gtest.h>
-#include <sys/types.h>
-
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -20,9 +14,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <gtest/gtest.h>
 
 namespace authd_it {
 
@@ -55,7 +55,7 @@ run_result run_command(const std::vector<std::string>& argv, std::string_view st
 
 // A temporary directory, removed with its content on destruction.
 class temp_dir {
-public:
+  public:
     temp_dir();
     ~temp_dir();
     temp_dir(const temp_dir&) = delete;
@@ -64,7 +64,7 @@ public:
     const std::string& path() const noexcept { return path_; }
     std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
 
-private:
+  private:
     std::string path_;
 };
 
@@ -79,7 +79,7 @@ inline const hash_cost costly_hash{"8MiB", "3"};
 
 // A store with users and a signing key, made with authctl in a temporary directory.
 class test_env {
-public:
+  public:
     test_env();
 
     const temp_dir& dir() const noexcept { return dir_; }
@@ -94,7 +94,7 @@ public:
     // authctl key generate PATH; fails the test when it does not exit 0.
     static void generate_key(const std::string& path);
 
-private:
+  private:
     temp_dir dir_;
     std::string key_file_;
     std::string db_path_;
@@ -102,7 +102,7 @@ private:
 
 // One authd child process, its standard output and error collected by a thread each.
 class authd_process {
-public:
+  public:
     // Starts authd with args (not including the program name). Does not wait.
     explicit authd_process(const std::vector<std::string>& args);
     // Kills the process if it still runs (SIGKILL), and reaps it.
@@ -141,7 +141,7 @@ public:
     // Waits for a line of standard error containing needle.
     bool wait_for_stderr(std::string_view needle, std::chrono::milliseconds timeout);
 
-private:
+  private:
     void reader(int fd, bool is_stderr);
 
     pid_t pid_ = -1;
@@ -171,9 +171,18 @@ struct authd_args {
     std::vector<std::string> extra;
 
     // Fluent setters: authd_args().workers("1").queue("1").hash(costly_hash).
-    authd_args& workers(std::string n) { hash_workers = std::move(n); return *this; }
-    authd_args& queue(std::string n) { hash_queue = std::move(n); return *this; }
-    authd_args& hash(const hash_cost& c) { cost = c; return *this; }
+    authd_args& workers(std::string n) {
+        hash_workers = std::move(n);
+        return *this;
+    }
+    authd_args& queue(std::string n) {
+        hash_queue = std::move(n);
+        return *this;
+    }
+    authd_args& hash(const hash_cost& c) {
+        cost = c;
+        return *this;
+    }
     authd_args& with(std::vector<std::string> args) {
         extra.insert(extra.end(), args.begin(), args.end());
         return *this;
@@ -200,7 +209,7 @@ const char* to_string(close_kind k);
 // A blocking client connection to 127.0.0.1:port. Every wait has a timeout (the tests never
 // hang): a read that times out throws std::runtime_error.
 class http_client {
-public:
+  public:
     explicit http_client(std::uint16_t port, std::chrono::milliseconds timeout = 30s);
     ~http_client();
     http_client(const http_client&) = delete;
@@ -231,7 +240,7 @@ public:
     int fd() const noexcept { return fd_; }
     std::uint16_t local_port() const;
 
-private:
+  private:
     // Reads more into buf_; returns bytes read (0 at EOF); -errno on error; throws on timeout.
     long fill(std::chrono::milliseconds timeout);
 
@@ -277,7 +286,8 @@ std::optional<jwt_parts> split_jwt(std::string_view token);
 // The seed's token header, {"typ":"JWT","alg":"HS256"} in base64url.
 inline constexpr std::string_view seed_jwt_header = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
 
-// Parses a payload of exactly the shape {"user":"NAME","exp":DIGITS}; nullopt otherwise.
+// Parses a payload of exactly the shape {"user":"NAME","exp":DIGITS,"jti":"ID"}; nullopt
+// otherwise.
 struct token_payload {
     std::string user;
     std::int64_t exp = 0;
@@ -296,7 +306,7 @@ std::int64_t unix_now();
 // A test with its own store and key (env_), and an authd started on demand. TearDown sends
 // SIGTERM to a running authd and expects exit status 0.
 class authd_test : public ::testing::Test {
-protected:
+  protected:
     void TearDown() override;
 
     // Starts authd with args and waits for it to listen (and to handle SIGTERM: see

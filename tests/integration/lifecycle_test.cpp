@@ -1,12 +1,11 @@
 // authd's life as a process: starting (and refusing to), timeouts, clients that go away, and
 // shutdown on SIGTERM/SIGINT with requests in flight.
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-
 #include <csignal>
 #include <fstream>
+#include <poll.h>
 #include <string>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <vector>
 
 #include "harness.hpp"
@@ -20,7 +19,7 @@ namespace {
 const hash_cost slow_hash{"32MiB", "3"};
 
 class LifecycleTest : public authd_test {
-protected:
+  protected:
     // authd's arguments with another key file.
     std::vector<std::string> args_with_key(const std::string& key_file) const {
         auto args = authd_args{}.build(env_);
@@ -180,7 +179,7 @@ TEST_F(LifecycleTest, ClientDisconnectingMidLoginDoesNotDisturbTheServer) {
     for (int i = 0; i < 10; ++i) {
         http_client gone(port());
         gone.send(i % 3 == 2 ? login + login + login : login);  // sometimes pipelined
-        gone.close(/*abort=*/i % 2 == 1);  // a FIN, or a reset
+        gone.close(/*abort=*/i % 2 == 1);                       // a FIN, or a reset
     }
     // Half-closed: the client sends its request and shuts down its side at once.
     {

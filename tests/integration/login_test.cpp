@@ -69,7 +69,7 @@ std::string expect_token(const response& r, std::string_view user) {
 }
 
 class LoginTest : public authd_test {
-protected:
+  protected:
     void SetUp() override { env_.add_user(std::string(seed_user), std::string(seed_password)); }
 };
 
@@ -92,8 +92,8 @@ TEST_F(LoginTest, SeedExampleAnswersTokenForUserTest) {
 TEST_F(LoginTest, TokenIsAcceptedByPyJwtAndOnlyWithTheRightKey) {
     start();
     http_client client(port());
-    const auto token = expect_token(client.roundtrip(login_request(seed_user, seed_password)),
-                                    seed_user);
+    const auto token =
+        expect_token(client.roundtrip(login_request(seed_user, seed_password)), seed_user);
     ASSERT_FALSE(token.empty());
 
     const auto good = jwt_check(env_.key_file(), std::string(seed_user), token);
@@ -179,8 +179,8 @@ TEST_F(LoginTest, HeaderNamesAreCaseInsensitive) {
     for (const auto& [p, u] : std::vector<std::pair<std::string, std::string>>{
              {"password", "user-name"}, {"PASSWORD", "USER-NAME"}, {"pAsSwOrD", "User-name"}}) {
         SCOPED_TRACE(p + " / " + u);
-        expect_token(client.roundtrip(make_request(
-                         "GET", "/login", {p + ": password_test", u + ": user_test"})),
+        expect_token(client.roundtrip(
+                         make_request("GET", "/login", {p + ": password_test", u + ": user_test"})),
                      seed_user);
     }
     // In the other order.
@@ -244,8 +244,7 @@ std::vector<error_row> error_rows() {
         {"both_empty_reports_password", get({"Password:", "User-Name:"}), bad_request,
          empty("Password")},
         {"password_empty_user_name_missing", get({"Password:"}), bad_request, empty("Password")},
-        {"password_missing_user_name_empty", get({"User-Name:"}), bad_request,
-         missing("Password")},
+        {"password_missing_user_name_empty", get({"User-Name:"}), bad_request, missing("Password")},
         {"password_missing_user_name_duplicated", get({U, U}), bad_request, missing("Password")},
         {"password_duplicated", get({P, U, "Password: other"}), bad_request,
          duplicated("Password")},
@@ -256,8 +255,7 @@ std::vector<error_row> error_rows() {
          duplicated("User-Name")},
         {"both_duplicated_reports_password", get({U, P, U, P}), bad_request,
          duplicated("Password")},
-        {"password_duplicated_user_name_missing", get({P, P}), bad_request,
-         duplicated("Password")},
+        {"password_duplicated_user_name_missing", get({P, P}), bad_request, duplicated("Password")},
         {"wrong_password", get({"Password: wrong_password", U}), not_found,
          error_body(404, "Data not found.")},
         {"unknown_user", get({P, "User-Name: nobody"}), not_found,
@@ -265,7 +263,7 @@ std::vector<error_row> error_rows() {
         {"post_wrong_password",
          make_request("POST", "/login", {"Password: nope", U, "Content-Length: 0"}), not_found,
          error_body(404, "Data not found.")},
-        {"unknown_path", make_request("GET", "/logout", {P, U}), not_found,
+        {"unknown_path", make_request("GET", "/logoff", {P, U}), not_found,
          error_body(404, "Path not found.")},
         {"root_path", make_request("GET", "/", {}), not_found, error_body(404, "Path not found.")},
         {"path_below_login", make_request("GET", "/login/more", {P, U}), not_found,
@@ -274,15 +272,17 @@ std::vector<error_row> error_rows() {
          error_body(405, "Method not allowed.")},
         {"method_delete", make_request("DELETE", "/login", {P, U}), not_allowed,
          error_body(405, "Method not allowed.")},
-        {"method_patch", make_request("PATCH", "/login", {P, U, "Content-Length: 0"}),
-         not_allowed, error_body(405, "Method not allowed.")},
+        {"method_patch", make_request("PATCH", "/login", {P, U, "Content-Length: 0"}), not_allowed,
+         error_body(405, "Method not allowed.")},
         {"method_options", make_request("OPTIONS", "/login", {}), not_allowed,
          error_body(405, "Method not allowed.")},
     };
 }
 
 // gtest prints a parameter: its name, not its bytes.
-void PrintTo(const error_row& row, std::ostream* os) { *os << row.name; }
+void PrintTo(const error_row& row, std::ostream* os) {
+    *os << row.name;
+}
 
 class LoginErrorTest : public LoginTest, public ::testing::WithParamInterface<error_row> {};
 
@@ -344,8 +344,8 @@ TEST_F(LoginTest, HeadersOver8KiBAre431AndCloseTheConnection) {
     start();
     // One 10 KiB header.
     http_client client(port());
-    const auto r = client.roundtrip(make_request(
-        "GET", "/login", {P, U, "X-Filler: " + std::string(10 * 1024, 'a')}));
+    const auto r = client.roundtrip(
+        make_request("GET", "/login", {P, U, "X-Filler: " + std::string(10 * 1024, 'a')}));
     expect_response(r, "HTTP/1.1 431 Request Header Fields Too Large",
                     error_body(431, "Request header fields too large."));
     EXPECT_FALSE(r.keep_alive());
@@ -370,9 +370,9 @@ TEST_F(LoginTest, BodyOver8KiBIs413) {
     start();
     http_client client(port());
     const std::string body(10 * 1024, 'x');
-    const auto r = client.roundtrip("POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n" + P + "\r\n" + U +
-                                    "\r\nContent-Length: " + std::to_string(body.size()) +
-                                    "\r\n\r\n" + body);
+    const auto r =
+        client.roundtrip("POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n" + P + "\r\n" + U +
+                         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
     EXPECT_EQ(status_line(r), "HTTP/1.1 413 Content Too Large");
     EXPECT_EQ(r.body(), error_body(413, "Request body too large."));
     expect_common_headers(r);
@@ -443,8 +443,9 @@ TEST_F(LoginTest, PipelinedRequestsAreAnsweredInOrder) {
                 break;
             case 1:
                 batch += make_request("GET", "/login", {"User-Name: alice"});
-                checks.emplace_back(
-                    [](const response& r) { expect_response(r, bad_request, missing("Password")); });
+                checks.emplace_back([](const response& r) {
+                    expect_response(r, bad_request, missing("Password"));
+                });
                 break;
             case 2:
                 batch += login_request("alice", "alice_password");
@@ -457,8 +458,9 @@ TEST_F(LoginTest, PipelinedRequestsAreAnsweredInOrder) {
                 });
                 break;
             case 4:
-                batch += "POST /login HTTP/1.1\r\nHost: x\r\nPassword: bob_password\r\n"
-                         "User-Name: bob\r\nContent-Length: 3\r\n\r\nabc";
+                batch +=
+                    "POST /login HTTP/1.1\r\nHost: x\r\nPassword: bob_password\r\n"
+                    "User-Name: bob\r\nContent-Length: 3\r\n\r\nabc";
                 checks.emplace_back([](const response& r) { expect_token(r, "bob"); });
                 break;
             default:

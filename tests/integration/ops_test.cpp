@@ -67,6 +67,35 @@ TEST_F(OpsTest, ExpiredTokenIsRefused) {
     EXPECT_EQ(c.roundtrip(make_request("GET", "/verify", {"Token: " + token})).result_int(), 401);
 }
 
+TEST_F(OpsTest, LogoutRevokesTheTokenUntilItExpiresAcrossRestarts) {
+    env_.add_user("user_test", "password_test");
+    start();
+    const auto token = login_token();
+    const auto other = login_token();
+    http_client c(port());
+    EXPECT_EQ(c.roundtrip(make_request("GET", "/verify", {"Token: " + token})).result_int(), 200);
+    const auto out =
+        c.roundtrip(make_request("POST", "/logout", {"Authorization: Bearer " + token}));
+    EXPECT_EQ(out.result_int(), 200);
+    EXPECT_EQ(out.body(), R"({"code":200,"status":"ok"})");
+    EXPECT_EQ(c.roundtrip(make_request("GET", "/verify", {"Token: " + token})).result_int(), 401);
+    EXPECT_EQ(c.roundtrip(make_request("GET", "/verify", {"Token: " + other})).result_int(), 200)
+        << "only the token logged out is revoked";
+    // Logging out again is answered ok (a client may retry); a forged token is refused.
+    EXPECT_EQ(c.roundtrip(make_request("GET", "/logout", {"Token: " + token})).result_int(), 200);
+    EXPECT_EQ(c.roundtrip(make_request("GET", "/logout", {"Token: x" + token})).result_int(), 401);
+    EXPECT_EQ(c.roundtrip(make_request("GET", "/logout", {})).result_int(), 400);
+    c.close();
+
+    ASSERT_EQ(stop_server(), 0);
+    start();  // the revocation was stored: it survives the restart
+    http_client after(port());
+    EXPECT_EQ(after.roundtrip(make_request("GET", "/verify", {"Token: " + token})).result_int(),
+              401);
+    EXPECT_EQ(after.roundtrip(make_request("GET", "/verify", {"Token: " + other})).result_int(),
+              200);
+}
+
 TEST_F(OpsTest, HealthAndReadiness) {
     start();
     http_client c(port());

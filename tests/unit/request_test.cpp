@@ -96,7 +96,7 @@ constexpr decide_row decide_table[] = {
      "GET /login HTTP/1.1\r\nPassword: a\r\nUser-Name: u\r\nuser-name: v\r\n\r\n",
      decision::kind::respond, api_code::bad_request,
      R"({"code":400,"status":"error","message":"Field < User-Name > is duplicated."})"},
-    {"unknown path", "GET /logout HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
+    {"unknown path", "GET /logoff HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
      decision::kind::respond, api_code::not_found,
      R"({"code":404,"status":"error","message":"Path not found."})"},
     {"path prefix is not the path", "GET /login/x HTTP/1.1\r\n\r\n", decision::kind::respond,

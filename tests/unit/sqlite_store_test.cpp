@@ -228,10 +228,10 @@ TEST_F(SqliteStore, AddUsersLargeBatch) {
     EXPECT_EQ(store->find_hash("user4999"), "hash4999");
 }
 
-TEST_F(SqliteStore, SchemaIsVersionOneInWalMode) {
+TEST_F(SqliteStore, SchemaIsTheCurrentVersionInWalMode) {
     open();
     raw_db db(db_path());
-    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"1"});
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
     EXPECT_EQ(db.column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
     const auto users_sql = db.column("SELECT sql FROM sqlite_master WHERE name = 'users'");
     ASSERT_EQ(users_sql.size(), 1U);
@@ -255,14 +255,42 @@ TEST_F(SqliteStore, ReopenKeepsDataAndVersion) {
     auto store = open();
     EXPECT_EQ(store->find_hash("alice"), "a");
     raw_db db(db_path());
-    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"1"});
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+}
+
+TEST_F(SqliteStore, VersionOneIsMigratedKeepingItsUsers) {
+    {
+        auto store = open();
+        ASSERT_TRUE(store->add_user("alice", "a"));
+    }
+    raw_db(db_path()).exec(
+        "DROP TABLE revoked_tokens; UPDATE schema_version SET version = 1");  // as v1 left it
+    auto store = open();
+    EXPECT_EQ(store->find_hash("alice"), "a");
+    store->revoke_token("t1", 2'000'000'000);
+    raw_db db(db_path());
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+}
+
+TEST_F(SqliteStore, RevokedTokensLastUntilTheyExpire) {
+    auto store = open();
+    store->revoke_token("early", 100);
+    store->revoke_token("late", 300);
+    store->revoke_token("late", 300);  // twice is not an error
+    using list = std::vector<std::pair<std::string, std::int64_t>>;
+    EXPECT_EQ(store->revoked_tokens(50), (list{{"early", 100}, {"late", 300}}));
+    EXPECT_EQ(store->revoked_tokens(100), (list{{"late", 300}}));
+    store->purge_revoked_tokens(200);
+    EXPECT_EQ(store->revoked_tokens(0), (list{{"late", 300}}));
+    auto again = open();  // another connection, as after a restart
+    EXPECT_EQ(again->revoked_tokens(0), (list{{"late", 300}}));
 }
 
 TEST_F(SqliteStore, NewerSchemaRefused) {
     open();
-    raw_db(db_path()).exec("UPDATE schema_version SET version = 2");
+    raw_db(db_path()).exec("UPDATE schema_version SET version = 3");
     const std::string message = open_error(uri());
-    EXPECT_NE(message.find("schema version 2 is newer"), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version 3 is newer"), std::string::npos) << message;
     EXPECT_NE(message.find(db_path()), std::string::npos) << message;
 }
 
@@ -309,7 +337,7 @@ TEST_F(SqliteStore, NoPathRefused) {
 
 TEST_F(SqliteStore, UnknownSchemeRefused) {
     for (const char* uri : {"", "users.db", "SQLITE:users.db", "sqlite3:users.db",
-                            "postgresql://admin:hunter2@db/authd"}) {
+                            "mysql://admin:hunter2@db/authd"}) {
         SCOPED_TRACE(uri);
         try {
             open_store(uri);

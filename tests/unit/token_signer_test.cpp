@@ -1,5 +1,6 @@
 #include "authd/token_signer.hpp"
 
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,15 +54,31 @@ TEST(TokenSignerKnownAnswer, Rfc7515AppendixA1) {
     EXPECT_EQ(b64, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
 }
 
-// The seed's example token: same header and payload bytes for the same user and exp (its key is
-// unknown, so only the signature differs).
+// The seed's example token: the same header bytes, and the same claims in the same order for the
+// same user and exp, then the token id /logout revokes (its key is unknown, so the signature
+// differs).
 TEST(TokenSignerKnownAnswer, SeedExampleHeaderAndPayload) {
     const token_signer signer(test_key());
     const auto token = signer.sign("user_test", 1628605206);
-    const std::string seed_prefix =
-        "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoidXNlcl90ZXN0IiwiZXhwIjoxNjI4NjA1MjA2fQ.";
-    ASSERT_EQ(token.substr(0, seed_prefix.size()), seed_prefix);
-    EXPECT_EQ(token.size(), seed_prefix.size() + 43);  // 32-byte MAC in unpadded base64url
+    const std::string seed_header = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.";
+    ASSERT_EQ(token.substr(0, seed_header.size()), seed_header);
+    const auto dot2 = token.rfind('.');
+    const auto payload =
+        base64url_decode(token.substr(seed_header.size(), dot2 - seed_header.size()));
+    ASSERT_TRUE(payload.has_value());
+    const std::string seed_claims = R"({"user":"user_test","exp":1628605206)";
+    EXPECT_EQ(payload->substr(0, seed_claims.size()), seed_claims);
+    EXPECT_EQ(payload->substr(seed_claims.size(), 8), R"(,"jti":")");
+    EXPECT_EQ(token.size() - dot2 - 1, 43U);  // 32-byte MAC in unpadded base64url
+}
+
+TEST(TokenSigner, EveryTokenHasItsOwnId) {
+    const token_signer signer(test_key());
+    const auto a = signer.verify(signer.sign("u", 2'000'000'000), 1'700'000'000);
+    const auto b = signer.verify(signer.sign("u", 2'000'000'000), 1'700'000'000);
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->jti.size(), 22U);  // 128 bits
+    EXPECT_NE(a->jti, b->jti);
 }
 
 TEST(TokenSigner, RoundTrip) {
@@ -124,16 +141,24 @@ TEST(TokenSigner, ThreadsAndSignersDoNotShareKeyedContexts) {
     // must still give each signer's own MAC.
     const token_signer a(test_key('a'));
     const token_signer b(test_key('b'));
-    const auto expected_a = a.sign("u", 2'000'000'000);
-    const auto expected_b = b.sign("u", 2'000'000'000);
-    ASSERT_NE(expected_a, expected_b);
+    // A fixed signing input, so that the MACs themselves can be compared (tokens carry a jti).
+    const std::string input = "header.payload";
+    unsigned char expected_a[32];
+    unsigned char expected_b[32];
+    a.mac(input, expected_a);
+    b.mac(input, expected_b);
+    ASSERT_NE(std::memcmp(expected_a, expected_b, 32), 0);
     std::vector<std::thread> threads;
     std::atomic<int> mismatches{0};
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&] {
             for (int i = 0; i < 500; ++i) {
-                if (a.sign("u", 2'000'000'000) != expected_a ||
-                    b.sign("u", 2'000'000'000) != expected_b) {
+                unsigned char got_a[32];
+                unsigned char got_b[32];
+                a.mac(input, got_a);
+                b.mac(input, got_b);
+                if (std::memcmp(got_a, expected_a, 32) != 0 ||
+                    std::memcmp(got_b, expected_b, 32) != 0) {
                     ++mismatches;
                 }
             }

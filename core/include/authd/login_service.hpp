@@ -33,6 +33,9 @@ class login_service final : public change_listener {
     // Never throws: a store failure becomes code 500 with a log note, an unreachable store 503.
     login_result login(std::string_view user, std::string_view password) const;
 
+    // Stores a token's revocation (/logout). Blocking, like login(); never throws.
+    login_result revoke(std::string_view jti, std::int64_t exp) const;
+
     std::chrono::seconds token_ttl() const noexcept { return ttl_; }
 
     // Counters for /metrics.

@@ -15,8 +15,8 @@
 namespace authd {
 
 // The paths authd serves. Anything else is route::unknown (404).
-enum class route : std::uint8_t { unknown, login, verify, healthz, readyz, metrics, jwks };
-inline constexpr std::size_t route_count = 7;
+enum class route : std::uint8_t { unknown, login, verify, logout, healthz, readyz, metrics, jwks };
+inline constexpr std::size_t route_count = 8;
 
 // The route's name as it appears in metrics and logs ("login", "verify", ..., "unknown").
 std::string_view route_name(route r) noexcept;
@@ -88,6 +88,7 @@ struct decision {
         respond,
         login,
         verify,
+        logout,
         healthz,
         readyz,
         metrics,

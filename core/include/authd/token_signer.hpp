@@ -15,7 +15,12 @@ namespace authd {
 struct token_claims {
     std::string user;
     std::int64_t exp = 0;
+    std::string jti;  // the token's id (RFC 7519 section 4.1.7), what /logout revokes
 };
+
+// A new token id: 128 bits, unique across threads, processes and nodes (a random per-thread prefix
+// and a per-thread counter), base64url. Not secret: a token's signature protects it.
+std::string new_token_id();
 
 enum class token_error : std::uint8_t {
     none,

@@ -1,4 +1,4 @@
-// Where user records live. One interface, one backend per URI scheme (sqlite: today).
+// Where user records live. One interface, one backend per URI scheme (sqlite:, postgresql://).
 //
 // Every call may block (disk, network): authd calls the store only from hash workers, never from
 // an I/O thread. Implementations are safe to call from several threads at once. Failures of the
@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace authd {
@@ -37,6 +38,11 @@ class change_listener {
     virtual void user_changed(std::string_view name) = 0;
     // Anything may have changed (notifications were missed): drop everything.
     virtual void all_changed() = 0;
+    // A token was revoked elsewhere (another node's /logout).
+    virtual void token_revoked(std::string_view jti, std::int64_t exp) {
+        (void)jti;
+        (void)exp;
+    }
 };
 
 struct user_record {
@@ -77,6 +83,14 @@ class user_store {
     // pushes changes to a change_listener instead returns false.
     virtual bool poll_external_changes() = 0;
 
+    // Revoked tokens (/logout): a token id (jti) stays revoked until exp (unix seconds), when the
+    // token would have expired anyway. Revoking twice is not an error.
+    virtual void revoke_token(std::string_view jti, std::int64_t exp);
+    // Every revocation whose exp is after now, as (jti, exp).
+    virtual std::vector<std::pair<std::string, std::int64_t>> revoked_tokens(std::int64_t now);
+    // Forgets revocations whose exp is now or earlier.
+    virtual void purge_revoked_tokens(std::int64_t now);
+
     // Registers the listener told of changes made elsewhere, for stores that push them
     // (PostgreSQL's LISTEN/NOTIFY); nullptr unregisters. The default does nothing: such stores
     // are polled. The listener must outlive the store or be unregistered first.
@@ -84,7 +98,9 @@ class user_store {
 };
 
 // Opens (and creates, and migrates to the current schema) the store named by uri:
-//   sqlite:PATH   an embedded SQLite database file
+//   sqlite:PATH             an embedded SQLite database file
+//   postgresql://...        a PostgreSQL database, by libpq connection URI (also postgres://);
+//                           changes made elsewhere are pushed to the change listener
 // Throws store_error with a message naming the store on any failure, and std::invalid_argument for
 // an unknown scheme.
 std::unique_ptr<user_store> open_store(std::string_view uri);

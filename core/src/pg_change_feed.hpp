@@ -1,0 +1,58 @@
+// The PostgreSQL store's change feed, private to core/: a thread with a connection of its own that
+// LISTENs for the names the users table's trigger NOTIFYs, and passes them to a change_listener.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "authd/user_store.hpp"
+
+#include "pg_connection.hpp"
+
+namespace authd::detail {
+
+// The channel the users table's trigger notifies, with the changed user's name as payload (''
+// when the name is too long for a payload: drop everything).
+inline constexpr const char* pg_users_channel = "authd_users";
+
+class pg_change_feed {
+  public:
+    // Starts the feed for listener (not nullptr). Listens before returning when the server can be
+    // reached, so that no change made after this returns is missed; otherwise the thread keeps
+    // trying, and says all_changed() once it listens. After every reconnection, reconnected() is
+    // called first. target must outlive the feed.
+    pg_change_feed(const pg_target& target, change_listener* listener,
+                   std::function<void()> reconnected);
+    // Stops the thread (at once: it waits on an eventfd besides the socket).
+    ~pg_change_feed();
+    pg_change_feed(const pg_change_feed&) = delete;
+    pg_change_feed& operator=(const pg_change_feed&) = delete;
+
+    // Replaces the listener; nullptr drops notifications. When this returns, the old listener is
+    // not being called and will not be.
+    void set_listener(change_listener* listener);
+
+  private:
+    void run() noexcept;
+    bool reconnect() noexcept;
+    void serve();
+    void read_input(bool& heartbeat_pending);
+    void dispatch_notifications();
+    void user_changed(std::string_view name);
+    void all_changed();
+    // Waits on the eventfd (and fd, when not -1) up to deadline. False when told to stop.
+    bool wait(int fd, pg_clock::time_point deadline, bool& readable) const;
+
+    const pg_target& target_;
+    pg_conn conn_;  // the thread's, once it runs
+    int wake_fd_ = -1;
+    std::atomic<bool> stopping_{false};
+    std::mutex listener_mutex_;  // held while calling the listener
+    change_listener* listener_;  // guarded by listener_mutex_
+    std::function<void()> reconnected_;
+    std::thread thread_;
+};
+
+}  // namespace authd::detail

@@ -1,0 +1,609 @@
+// authd and authctl on PostgreSQL (issue 5): the login contract, two nodes on one database
+// (changes seen within 1 s), PostgreSQL restarting under load, start-up failures, and two nodes
+// behind nginx with the configuration of docs/nginx-authd.conf.
+//
+// scripts/test.sh starts a throw-away cluster and sets AUTHD_TEST_PG_URI; without it these tests
+// are skipped. Each test uses a database of its own; the outage test starts a private cluster.
+#include <arpa/inet.h>
+#include <atomic>
+#include <cstdlib>
+#include <fcntl.h>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <netinet/in.h>
+#include <optional>
+#include <random>
+#include <regex>
+#include <signal.h>
+#include <spawn.h>
+#include <sstream>
+#include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "harness.hpp"
+
+#ifndef AUTHD_PG_CLUSTER_SCRIPT
+#error "AUTHD_PG_CLUSTER_SCRIPT must name scripts/pg-cluster.sh (tests/CMakeLists.txt)"
+#endif
+
+extern char** environ;
+
+namespace authd_it {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+constexpr const char* skip_message =
+    "AUTHD_TEST_PG_URI is not set: run scripts/test.sh, or start a cluster with "
+    "scripts/pg-cluster.sh start DIR and export AUTHD_TEST_PG_URI=$(cat DIR/uri)";
+
+const std::string not_found_body = error_body(404, "Data not found.");
+const std::string busy_body = error_body(503, "Server busy, retry later.");
+
+std::optional<std::string> base_uri() {
+    const char* uri = std::getenv("AUTHD_TEST_PG_URI");
+    if (uri == nullptr || *uri == '\0') {
+        return std::nullopt;
+    }
+    return uri;
+}
+
+// The URI of another database (and user, password) on the server of uri, which has the form
+// postgresql://USER@HOST:PORT/DATABASE (scripts/pg-cluster.sh).
+std::string uri_for(const std::string& uri, const std::string& database,
+                    const std::string& user = "authd", const std::string& password = "") {
+    const auto at = uri.find('@');
+    const auto slash = uri.find('/', at);
+    return "postgresql://" + user + (password.empty() ? "" : ":" + password) +
+           uri.substr(at, slash - at) + "/" + database;
+}
+
+void psql(const std::string& uri, const std::string& sql) {
+    const auto r = run_command({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", uri, "-c", sql});
+    if (r.exit_code != 0) {
+        throw std::runtime_error("psql " + sql + ": " + r.err);
+    }
+}
+
+std::string random_suffix() {
+    std::random_device random;
+    std::ostringstream out;
+    out << std::hex << random() << random();
+    return out.str();
+}
+
+// A fresh database on the server of admin_uri, dropped at the end.
+class pg_database {
+  public:
+    explicit pg_database(std::string admin_uri)
+        : admin_uri_(std::move(admin_uri)), name_("t_" + random_suffix()) {
+        psql(admin_uri_, "CREATE DATABASE " + name_);
+    }
+    ~pg_database() {
+        try {
+            psql(admin_uri_, "DROP DATABASE " + name_ + " WITH (FORCE)");
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << e.what();
+        }
+    }
+    pg_database(const pg_database&) = delete;
+    pg_database& operator=(const pg_database&) = delete;
+
+    std::string uri() const { return uri_for(admin_uri_, name_); }
+
+  private:
+    std::string admin_uri_;
+    std::string name_;
+};
+
+// A cluster of the test's own (scripts/pg-cluster.sh), for tests that stop the server.
+class private_cluster {
+  public:
+    private_cluster() {
+        std::string dir = "/tmp/authd-pg-private-XXXXXX";
+        if (::mkdtemp(dir.data()) == nullptr) {
+            throw std::runtime_error("mkdtemp failed");
+        }
+        dir_ = dir;
+        run("start");
+        std::ifstream in(dir_ + "/uri");
+        std::getline(in, uri_);
+    }
+    ~private_cluster() {
+        const auto r = run_command({AUTHD_PG_CLUSTER_SCRIPT, "remove", dir_});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+    }
+    private_cluster(const private_cluster&) = delete;
+    private_cluster& operator=(const private_cluster&) = delete;
+
+    const std::string& uri() const noexcept { return uri_; }
+    void stop() const { run("stop"); }
+    void start() const { run("start"); }
+
+  private:
+    void run(const std::string& command) const {
+        const auto r = run_command({AUTHD_PG_CLUSTER_SCRIPT, command, dir_});
+        if (r.exit_code != 0) {
+            throw std::runtime_error("pg-cluster.sh " + command + " failed: " + r.err);
+        }
+    }
+
+    std::string dir_;
+    std::string uri_;
+};
+
+std::vector<std::string> node_args(const std::string& store, const std::string& key_file) {
+    return {"--listen",
+            "127.0.0.1:0",
+            "--store",
+            store,
+            "--key-file",
+            key_file,
+            "--threads",
+            "2",
+            "--hash-workers",
+            "2",
+            "--hash-memory",
+            cheap_hash.memory,
+            "--hash-ops",
+            cheap_hash.ops,
+            "--shutdown-timeout",
+            "20s"};
+}
+
+response login(std::uint16_t port, const std::string& user, const std::string& password) {
+    http_client client(port, 10s);
+    return client.roundtrip(login_request(user, password, true));
+}
+
+// Logins until the answer to (user, password) is not a 200 any more; how long that took, or
+// nullopt when it still was after timeout.
+std::optional<std::chrono::milliseconds> time_until_refused(std::uint16_t port,
+                                                            const std::string& user,
+                                                            const std::string& password,
+                                                            std::chrono::milliseconds timeout,
+                                                            steady::time_point since) {
+    while (steady::now() - since < timeout) {
+        const auto r = login(port, user, password);
+        if (r.result_int() != 200) {
+            EXPECT_EQ(r.body(), not_found_body);
+            return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - since);
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    return std::nullopt;
+}
+
+// A database of the test's own, a signing key, authctl on that database and authd nodes started
+// on demand (each stopped with SIGTERM at the end, expecting exit status 0).
+class PgTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        const auto uri = base_uri();
+        if (!uri) {
+            GTEST_SKIP() << skip_message;
+        }
+        db_ = std::make_unique<pg_database>(*uri);
+        store_ = db_->uri();
+        key_file_ = dir_.file("signing.key");
+        test_env::generate_key(key_file_);
+    }
+
+    void TearDown() override {
+        for (auto& node : nodes_) {
+            if (!node->exited()) {
+                EXPECT_EQ(node->terminate(15s), 0) << "authd's exit status after SIGTERM";
+            }
+            if (HasFailure()) {
+                std::cerr << "--- authd's standard error ---\n"
+                          << node->stderr_text() << "--- end ---\n";
+            }
+        }
+        nodes_.clear();
+    }
+
+    run_result authctl(const std::vector<std::string>& args, const std::string& input = {}) const {
+        std::vector<std::string> argv{authctl_bin(),   "--store",         store_,
+                                      "--hash-memory", cheap_hash.memory, "--hash-ops",
+                                      cheap_hash.ops};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run_command(argv, input);
+    }
+
+    void add_user(const std::string& name, const std::string& password) const {
+        const auto r = authctl({"user", "add", name}, password + "\n");
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+
+    // Starts a node and waits until it listens; returns its port.
+    std::uint16_t start_node() {
+        nodes_.push_back(std::make_unique<authd_process>(node_args(store_, key_file_)));
+        const auto port = nodes_.back()->wait_listening(10s);
+        if (!port) {
+            throw std::runtime_error("authd did not start; its stderr:\n" +
+                                     nodes_.back()->stderr_text());
+        }
+        return *port;
+    }
+
+    temp_dir dir_;
+    std::unique_ptr<pg_database> db_;
+    std::string store_;
+    std::string key_file_;
+    std::vector<std::unique_ptr<authd_process>> nodes_;
+};
+
+// --- the login contract ------------------------------------------------------------------------
+
+TEST_F(PgTest, LoginContract) {
+    add_user("user_test", "password_test");
+    const auto port = start_node();
+
+    const auto ok = login(port, "user_test", "password_test");
+    ASSERT_EQ(status_line(ok), "HTTP/1.1 200 OK");
+    const auto token = token_of(ok.body());
+    ASSERT_TRUE(token) << ok.body();
+    const auto checked = jwt_check(key_file_, "user_test", *token);
+    EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+
+    for (const auto& [user, password] :
+         {std::pair{"user_test", "wrong"}, std::pair{"nobody", "password_test"}}) {
+        const auto r = login(port, user, password);
+        EXPECT_EQ(status_line(r), "HTTP/1.1 404 Not Found");
+        EXPECT_EQ(r.body(), not_found_body);
+    }
+    http_client client(port);
+    const auto no_password =
+        client.roundtrip(make_request("GET", "/login", {"User-Name: user_test"}));
+    EXPECT_EQ(no_password.body(), error_body(402, "Required field < Password > is not specified."));
+    const auto no_user =
+        client.roundtrip(make_request("GET", "/login", {"Password: password_test"}));
+    EXPECT_EQ(no_user.body(), error_body(402, "Required field < User-Name > is not specified."));
+}
+
+TEST_F(PgTest, AuthctlManagesUsers) {
+    add_user("bob", "b");
+    add_user("alice", "a");
+    EXPECT_EQ(authctl({"user", "add", "alice"}, "again\n").exit_code, 1);
+    EXPECT_EQ(authctl({"user", "list"}).out, "alice\nbob\n");
+    EXPECT_EQ(authctl({"user", "passwd", "alice"}, "a2\n").exit_code, 0);
+    EXPECT_EQ(authctl({"user", "remove", "bob"}).exit_code, 0);
+    EXPECT_EQ(authctl({"user", "remove", "bob"}).exit_code, 1);
+    EXPECT_EQ(authctl({"user", "import", "-"}, "carol\tc\ndave\td\n").exit_code, 0);
+    EXPECT_EQ(authctl({"user", "list"}).out, "alice\ncarol\ndave\n");
+
+    const auto port = start_node();
+    EXPECT_EQ(login(port, "alice", "a2").result_int(), 200);
+    EXPECT_EQ(login(port, "dave", "d").result_int(), 200);
+    EXPECT_EQ(login(port, "bob", "b").result_int(), 404);
+}
+
+// --- two nodes on one database -----------------------------------------------------------------
+
+TEST_F(PgTest, PasswordChangeRefusedOnEveryNodeWithinOneSecond) {
+    add_user("alice", "old password");
+    const auto first = start_node();
+    const auto second = start_node();
+    // Cached on both nodes.
+    ASSERT_EQ(login(first, "alice", "old password").result_int(), 200);
+    ASSERT_EQ(login(second, "alice", "old password").result_int(), 200);
+
+    const auto r = authctl({"user", "passwd", "alice"}, "new password\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto changed = steady::now();
+    for (const auto port : {first, second}) {
+        const auto took = time_until_refused(port, "alice", "old password", 1s, changed);
+        EXPECT_TRUE(took) << "the old password still works on a node after 1 s";
+    }
+    EXPECT_EQ(login(first, "alice", "new password").result_int(), 200);
+    EXPECT_EQ(login(second, "alice", "new password").result_int(), 200);
+}
+
+TEST_F(PgTest, RemovedUserRefusedOnEveryNodeWithinOneSecond) {
+    add_user("alice", "secret");
+    const auto first = start_node();
+    const auto second = start_node();
+    ASSERT_EQ(login(first, "alice", "secret").result_int(), 200);
+    ASSERT_EQ(login(second, "alice", "secret").result_int(), 200);
+
+    const auto r = authctl({"user", "remove", "alice"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto removed = steady::now();
+    for (const auto port : {first, second}) {
+        EXPECT_TRUE(time_until_refused(port, "alice", "secret", 1s, removed))
+            << "a removed user still logs in on a node after 1 s";
+    }
+}
+
+// --- start-up failures -------------------------------------------------------------------------
+
+TEST_F(PgTest, BadStoreStopsAuthdWithAClearMessage) {
+    const std::string base = *base_uri();
+    const auto port_of = [&] {
+        const auto colon = base.rfind(':');
+        return base.substr(colon + 1, base.find('/', colon) - colon - 1);
+    };
+    struct test_case {
+        std::string uri;
+        std::string reason;
+    };
+    // Each with a password, which must not show in the message.
+    const test_case cases[] = {
+        {uri_for(base, "authd_test", "authd", "hunter2secret") + "?nonsense=1",
+         "invalid URI query parameter: \"nonsense\""},
+        {uri_for(base, "authd_test", "authd_pw", "hunter2secret"),
+         "password authentication failed for user \"authd_pw\""},
+        {uri_for(base, "no_such_database", "authd", "hunter2secret"),
+         "database \"no_such_database\" does not exist"},
+        {"postgresql://authd:hunter2secret@127.0.0.2:" + port_of() + "/authd_test",
+         "Connection refused"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.uri);
+        authd_process authd(node_args(c.uri, key_file_));
+        const auto status = authd.wait_exit(10s);
+        ASSERT_TRUE(status) << "authd still runs";
+        EXPECT_EQ(*status, 1);
+        EXPECT_TRUE(authd.wait_for_stderr(c.reason, 2s)) << authd.stderr_text();
+        EXPECT_EQ(authd.stderr_text().find("hunter2secret"), std::string::npos)
+            << authd.stderr_text();
+    }
+}
+
+// --- PostgreSQL restarting under load ----------------------------------------------------------
+
+// Logins of one cached user in a loop on a thread of its own, counting the answers.
+class steady_load {
+  public:
+    steady_load(std::uint16_t port, std::string user, std::string password)
+        : thread_([this, port, user = std::move(user), password = std::move(password)] {
+              try {
+                  auto client = std::make_unique<http_client>(port, 5s);
+                  while (!stop_) {
+                      const auto r = client->roundtrip(login_request(user, password));
+                      (r.result_int() == 200 ? ok_ : failed_)++;
+                      if (header(r, "Connection") == "close") {  // --max-requests-per-connection
+                          client = std::make_unique<http_client>(port, 5s);
+                      }
+                      std::this_thread::sleep_for(2ms);
+                  }
+              } catch (const std::exception& e) {
+                  const std::lock_guard lock(mutex_);
+                  error_ = e.what();
+              }
+          }) {}
+    ~steady_load() { finish(); }
+    steady_load(const steady_load&) = delete;
+    steady_load& operator=(const steady_load&) = delete;
+
+    void finish() {
+        stop_ = true;
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+    int ok() const { return ok_; }
+    int failed() const { return failed_; }
+    std::string error() const {
+        const std::lock_guard lock(mutex_);
+        return error_;
+    }
+
+  private:
+    std::atomic<bool> stop_{false};
+    mutable std::mutex mutex_;
+    std::string error_;  // guarded by mutex_
+    std::atomic<int> ok_{0};
+    std::atomic<int> failed_{0};
+    std::thread thread_;
+};
+
+TEST_F(PgTest, PostgresRestartUnderLoad) {
+    private_cluster cluster;
+    store_ = cluster.uri();
+    add_user("cached", "c");
+    add_user("cold", "c");
+    const auto port = start_node();
+    ASSERT_EQ(login(port, "cached", "c").result_int(), 200);
+
+    steady_load load(port, "cached", "c");
+    std::this_thread::sleep_for(200ms);
+    cluster.stop();
+    const int ok_before_outage = load.ok();
+
+    // Uncached: 503 at once, again and again (no pile-up behind a dead server).
+    for (int i = 0; i < 10; ++i) {
+        const auto start = steady::now();
+        const auto r = login(port, "cold", "c");
+        EXPECT_EQ(status_line(r), "HTTP/1.1 503 Service Unavailable");
+        EXPECT_EQ(r.body(), busy_body);
+        EXPECT_LT(steady::now() - start, 250ms);
+        std::this_thread::sleep_for(50ms);
+    }
+    std::this_thread::sleep_for(500ms);
+    EXPECT_GT(load.ok(), ok_before_outage + 20) << "cached logins stopped during the outage";
+
+    cluster.start();
+    const auto back = steady::now();
+    unsigned code = 0;
+    while (code != 200 && steady::now() - back < 6s) {
+        code = login(port, "cold", "c").result_int();
+        if (code != 200) {
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    EXPECT_EQ(code, 200);
+    EXPECT_LT(steady::now() - back, 5s) << "authd did not serve normally within 5 s";
+    std::this_thread::sleep_for(2500ms);  // past the feed's reconnection and cache drop
+    load.finish();
+    EXPECT_EQ(load.error(), "");
+    EXPECT_EQ(load.failed(), 0) << "a cached user was refused (" << load.ok() << " logins ok)";
+    EXPECT_EQ(login(port, "cached", "c").result_int(), 200);
+    EXPECT_FALSE(nodes_.front()->exited());
+}
+
+// --- nginx in front of two nodes ---------------------------------------------------------------
+
+std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof addr;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size) != 0) {
+        throw std::runtime_error("cannot find a free port");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// docs/nginx-authd.conf as it is, but for its upstream servers (the test's nodes) and its listen
+// address (a free port).
+std::string nginx_site(const std::vector<std::uint16_t>& nodes, std::uint16_t port) {
+    auto site = read_file(tests_dir() + "/../docs/nginx-authd.conf");
+    std::string servers;
+    for (const auto node : nodes) {
+        servers +=
+            "    server 127.0.0.1:" + std::to_string(node) + " max_fails=1 fail_timeout=2s;\n";
+    }
+    const std::regex server_line(R"(\n[ \t]*server [0-9.]+:[0-9]+[^;]*;)");
+    std::smatch first;
+    if (!std::regex_search(site, first, server_line)) {
+        throw std::runtime_error("docs/nginx-authd.conf: no upstream server line");
+    }
+    const auto at = static_cast<std::size_t>(first.position(0));
+    site =
+        site.substr(0, at) + "\n@SERVERS@" + std::regex_replace(site.substr(at), server_line, "");
+    site.replace(site.find("@SERVERS@"), 9, servers.substr(0, servers.size() - 1));
+    const std::regex listen_line(R"(listen 80\b[^;]*;)");
+    if (!std::regex_search(site, listen_line)) {
+        throw std::runtime_error("docs/nginx-authd.conf: no 'listen 80' line");
+    }
+    return std::regex_replace(site, listen_line, "listen 127.0.0.1:" + std::to_string(port) + ";");
+}
+
+// nginx in the foreground, its prefix (configuration, logs, temporary files) in a temporary
+// directory; stopped with SIGTERM at the end.
+class nginx_process {
+  public:
+    nginx_process(const std::string& site, std::uint16_t port) : port_(port) {
+        std::ofstream(dir_.file("authd.conf")) << site;
+        std::ofstream(dir_.file("nginx.conf")) << R"(daemon off;
+master_process on;
+worker_processes 1;
+pid nginx.pid;
+error_log error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path client_body;
+    proxy_temp_path proxy;
+    fastcgi_temp_path fastcgi;
+    uwsgi_temp_path uwsgi;
+    scgi_temp_path scgi;
+    include authd.conf;
+}
+)";
+        const std::vector<std::string> argv{"nginx",
+                                            "-p",
+                                            dir_.path(),
+                                            "-c",
+                                            dir_.file("nginx.conf"),
+                                            "-e",
+                                            dir_.file("error.log")};
+        std::vector<char*> args;
+        args.reserve(argv.size() + 1);
+        for (const auto& a : argv) {
+            args.push_back(const_cast<char*>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        if (::posix_spawnp(&pid_, "nginx", nullptr, nullptr, args.data(), environ) != 0) {
+            throw std::runtime_error("cannot start nginx");
+        }
+    }
+    ~nginx_process() {
+        ::kill(pid_, SIGTERM);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+    }
+    nginx_process(const nginx_process&) = delete;
+    nginx_process& operator=(const nginx_process&) = delete;
+
+    // True once nginx accepts connections (within 5 s).
+    bool wait_ready() const {
+        for (int i = 0; i < 250; ++i) {
+            try {
+                http_client probe(port_, 1s);
+                return true;
+            } catch (const std::exception&) {
+                std::this_thread::sleep_for(20ms);
+            }
+        }
+        return false;
+    }
+    std::string error_log() const { return read_file(dir_.file("error.log")); }
+
+  private:
+    temp_dir dir_;
+    std::uint16_t port_;
+    pid_t pid_ = -1;
+};
+
+TEST_F(PgTest, TwoNodesBehindNginx) {
+    if (run_command({"sh", "-c", "command -v nginx"}).exit_code != 0) {
+        GTEST_SKIP() << "nginx is not installed (scripts/install-deps.sh installs nginx-light)";
+    }
+    add_user("user_test", "password_test");
+    const auto first = start_node();
+    const auto second = start_node();
+    const auto port = free_port();
+    nginx_process nginx(nginx_site({first, second}, port), port);
+    ASSERT_TRUE(nginx.wait_ready()) << nginx.error_log();
+
+    for (int i = 0; i < 6; ++i) {
+        const auto r = login(port, "user_test", "password_test");
+        EXPECT_EQ(r.result_int(), 200) << r.body();
+        EXPECT_TRUE(token_of(r.body())) << r.body();
+    }
+    // authd's own answers pass through unchanged.
+    EXPECT_EQ(login(port, "user_test", "wrong").body(), not_found_body);
+    http_client client(port);
+    EXPECT_EQ(client.roundtrip(make_request("GET", "/elsewhere", {})).body(),
+              error_body(404, "Path not found."));
+
+    // Past the per-address rate (10/s, bursts of 20): refused by nginx, in authd's shape.
+    int refused = 0;
+    for (int i = 0; i < 40 && refused == 0; ++i) {
+        const auto r = client.roundtrip(make_request("GET", "/login", {"User-Name: user_test"}));
+        if (r.result_int() == 429) {
+            ++refused;
+            EXPECT_EQ(r.body(), error_body(429, "Too many attempts. Retry in 1 s."));
+            EXPECT_EQ(header(r, "Content-Type"), "application/json");
+            EXPECT_EQ(header(r, "Retry-After"), "1");
+        }
+    }
+    EXPECT_EQ(refused, 1);
+    std::this_thread::sleep_for(1s);  // the burst allowance comes back at 10 a second
+
+    // A node gone: nginx sends its logins to the other one.
+    EXPECT_EQ(nodes_.front()->terminate(15s), 0);
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(login(port, "user_test", "password_test").result_int(), 200) << nginx.error_log();
+    }
+}
+
+}  // namespace
+}  // namespace authd_it

@@ -1,0 +1,793 @@
+// The PostgreSQL user store against a real server: the same contract as the SQLite store, plus
+// change notifications, opening failures, least-privilege roles and an unreachable server.
+//
+// scripts/test.sh starts a throw-away cluster and sets AUTHD_TEST_PG_URI; without it these tests
+// are skipped. Each test gets a database of its own (CREATE DATABASE t_<random>), so tests may run
+// in parallel; the ones that stop the server start a private cluster (scripts/pg-cluster.sh).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <libpq-fe.h>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <stdlib.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "authd/user_store.hpp"
+
+#ifndef AUTHD_PG_CLUSTER_SCRIPT
+#error "AUTHD_PG_CLUSTER_SCRIPT must name scripts/pg-cluster.sh (tests/CMakeLists.txt)"
+#endif
+
+namespace {
+
+using namespace std::chrono_literals;
+using authd::change_listener;
+using authd::open_store;
+using authd::store_error;
+using authd::store_unavailable;
+using authd::user_record;
+using authd::user_store;
+using steady = std::chrono::steady_clock;
+
+constexpr const char* skip_message =
+    "AUTHD_TEST_PG_URI is not set: run scripts/test.sh, or start a cluster with "
+    "scripts/pg-cluster.sh start DIR and export AUTHD_TEST_PG_URI=$(cat DIR/uri)";
+
+std::optional<std::string> base_uri() {
+    const char* uri = std::getenv("AUTHD_TEST_PG_URI");
+    if (uri == nullptr || *uri == '\0') {
+        return std::nullopt;
+    }
+    return uri;
+}
+
+// A libpq connection of the test's own, to set up and inspect behind the store's back.
+class raw_pg {
+  public:
+    explicit raw_pg(const std::string& uri) : conn_(PQconnectdb(uri.c_str())) {
+        if (PQstatus(conn_) != CONNECTION_OK) {
+            const std::string message = PQerrorMessage(conn_);
+            PQfinish(conn_);
+            throw std::runtime_error("cannot connect to " + uri + ": " + message);
+        }
+    }
+    ~raw_pg() { PQfinish(conn_); }
+    raw_pg(const raw_pg&) = delete;
+    raw_pg& operator=(const raw_pg&) = delete;
+
+    void exec(const std::string& sql) { column(sql); }
+
+    // Every row's first column as text.
+    std::vector<std::string> column(const std::string& sql) {
+        PGresult* result = PQexec(conn_, sql.c_str());
+        const auto status = PQresultStatus(result);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            const std::string message = PQresultErrorMessage(result);
+            PQclear(result);
+            throw std::runtime_error(sql + ": " + message);
+        }
+        std::vector<std::string> rows;
+        rows.reserve(static_cast<std::size_t>(PQntuples(result)));
+        for (int i = 0; i < PQntuples(result); ++i) {
+            rows.emplace_back(PQgetvalue(result, i, 0));
+        }
+        PQclear(result);
+        return rows;
+    }
+
+  private:
+    PGconn* conn_;
+};
+
+// The parts of AUTHD_TEST_PG_URI, to build URIs for other databases and roles.
+struct server_address {
+    std::string host;
+    std::string port;
+
+    static server_address of(const std::string& uri) {
+        char* error = nullptr;
+        PQconninfoOption* options = PQconninfoParse(uri.c_str(), &error);
+        if (options == nullptr) {
+            const std::string message = error != nullptr ? error : "out of memory";
+            PQfreemem(error);
+            throw std::runtime_error("bad AUTHD_TEST_PG_URI: " + message);
+        }
+        server_address address;
+        for (auto* option = options; option->keyword != nullptr; ++option) {
+            const std::string key = option->keyword;
+            const std::string value = option->val != nullptr ? option->val : "";
+            if (key == "host") {
+                address.host = value;
+            } else if (key == "port") {
+                address.port = value;
+            }
+        }
+        PQconninfoFree(options);
+        return address;
+    }
+
+    std::string uri(const std::string& database, const std::string& user = "authd",
+                    const std::string& password = "") const {
+        return "postgresql://" + user + (password.empty() ? "" : ":" + password) + "@" + host +
+               ":" + port + "/" + database;
+    }
+};
+
+std::string random_suffix() {
+    std::random_device random;
+    std::uniform_int_distribution<unsigned long long> dist;
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", dist(random));
+    return text;
+}
+
+// A fresh database, dropped (with whatever is still connected to it) at the end.
+class test_database {
+  public:
+    explicit test_database(const std::string& admin_uri)
+        : admin_(admin_uri), name_("t_" + random_suffix()) {
+        admin_.exec("CREATE DATABASE " + name_);
+    }
+    ~test_database() {
+        try {
+            admin_.exec("DROP DATABASE " + name_ + " WITH (FORCE)");
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << e.what();
+        }
+    }
+    test_database(const test_database&) = delete;
+    test_database& operator=(const test_database&) = delete;
+
+    const std::string& name() const noexcept { return name_; }
+
+  private:
+    raw_pg admin_;
+    std::string name_;
+};
+
+// Records what a store tells its change listener.
+class recorder final : public change_listener {
+  public:
+    void user_changed(std::string_view name) override {
+        const std::lock_guard lock(mutex_);
+        names_.emplace_back(name);
+        changed_.notify_all();
+    }
+    void all_changed() override {
+        const std::lock_guard lock(mutex_);
+        ++all_;
+        changed_.notify_all();
+    }
+
+    bool wait_for_name(const std::string& name, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] {
+            return std::find(names_.begin(), names_.end(), name) != names_.end();
+        });
+    }
+    bool wait_for_all(std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] { return all_ > 0; });
+    }
+    std::vector<std::string> names() const {
+        const std::lock_guard lock(mutex_);
+        return names_;
+    }
+    int all() const {
+        const std::lock_guard lock(mutex_);
+        return all_;
+    }
+
+  private:
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<std::string> names_;
+    int all_ = 0;
+};
+
+std::string open_error(const std::string& uri) {
+    try {
+        open_store(uri);
+    } catch (const store_error& e) {
+        return e.what();
+    }
+    return "(no store_error)";
+}
+
+std::vector<std::string> names(user_store& store) {
+    std::vector<std::string> out;
+    store.for_each_name([&](std::string_view name) { out.emplace_back(name); });
+    return out;
+}
+
+class PgStore : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        const auto uri = base_uri();
+        if (!uri) {
+            GTEST_SKIP() << skip_message;
+        }
+        address_ = server_address::of(*uri);
+        db_ = std::make_unique<test_database>(*uri);
+    }
+
+    std::string uri(const std::string& user = "authd") const {
+        return address_.uri(db_->name(), user);
+    }
+    std::unique_ptr<user_store> open() const { return open_store(uri()); }
+    raw_pg raw() const { return raw_pg(uri()); }
+
+    server_address address_;
+    std::unique_ptr<test_database> db_;
+};
+
+// --- the store contract (as sqlite_store_test.cpp) ---------------------------------------------
+
+TEST_F(PgStore, AddThenFind) {
+    auto store = open();
+    EXPECT_TRUE(store->add_user("alice", "$argon2id$alice"));
+    EXPECT_EQ(store->find_hash("alice"), "$argon2id$alice");
+    EXPECT_EQ(store->find_hash("bob"), std::nullopt);
+    EXPECT_EQ(store->find_hash(""), std::nullopt);
+    EXPECT_EQ(store->find_hash(std::string_view()), std::nullopt);
+}
+
+TEST_F(PgStore, AddExistingChangesNothing) {
+    auto store = open();
+    ASSERT_TRUE(store->add_user("alice", "first"));
+    EXPECT_FALSE(store->add_user("alice", "second"));
+    EXPECT_EQ(store->find_hash("alice"), "first");
+}
+
+TEST_F(PgStore, NamesAreExactBytes) {
+    auto store = open();
+    ASSERT_TRUE(store->add_user("alice", "lower"));
+    EXPECT_TRUE(store->add_user("Alice", "upper"));
+    EXPECT_TRUE(store->add_user("alice ", "space"));
+    EXPECT_EQ(store->find_hash("alice"), "lower");
+    EXPECT_EQ(store->find_hash("Alice"), "upper");
+    EXPECT_EQ(store->find_hash("alice "), "space");
+}
+
+TEST_F(PgStore, ParametersAreBoundNotSpliced) {
+    auto store = open();
+    const std::string name = "o'brien\"; DROP TABLE users; --";
+    const std::string phc = "$argon2id$v=19$m=65536,t=2,p=1$'\\x00";
+    ASSERT_TRUE(store->add_user(name, phc));
+    EXPECT_EQ(store->find_hash(name), phc);
+    EXPECT_EQ(names(*store), std::vector<std::string>{name});
+}
+
+TEST_F(PgStore, SetHash) {
+    auto store = open();
+    ASSERT_TRUE(store->add_user("alice", "old"));
+    EXPECT_TRUE(store->set_hash("alice", "new"));
+    EXPECT_EQ(store->find_hash("alice"), "new");
+    EXPECT_FALSE(store->set_hash("nobody", "new"));
+    EXPECT_EQ(store->find_hash("nobody"), std::nullopt);
+}
+
+TEST_F(PgStore, ReplaceHash) {
+    struct test_case {
+        const char* what;
+        const char* name;
+        const char* expected;
+        bool replaced;
+        const char* stored_after;  // alice's hash afterwards
+    };
+    const test_case cases[] = {
+        {"current expected value", "alice", "current", true, "rehashed"},
+        {"stale expected value", "alice", "stale", false, "current"},
+        {"empty expected value", "alice", "", false, "current"},
+        {"no such user", "nobody", "current", false, "current"},
+    };
+    auto store = open();
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.what);
+        store->remove_user("alice");
+        ASSERT_TRUE(store->add_user("alice", "current"));
+        EXPECT_EQ(store->replace_hash(c.name, c.expected, "rehashed"), c.replaced);
+        EXPECT_EQ(store->find_hash("alice"), c.stored_after);
+        EXPECT_EQ(store->find_hash("nobody"), std::nullopt);
+    }
+}
+
+TEST_F(PgStore, RemoveUser) {
+    auto store = open();
+    ASSERT_TRUE(store->add_user("alice", "a"));
+    ASSERT_TRUE(store->add_user("bob", "b"));
+    EXPECT_TRUE(store->remove_user("alice"));
+    EXPECT_EQ(store->find_hash("alice"), std::nullopt);
+    EXPECT_FALSE(store->remove_user("alice"));
+    EXPECT_EQ(store->find_hash("bob"), "b");
+    EXPECT_TRUE(store->add_user("alice", "again"));
+    EXPECT_EQ(store->find_hash("alice"), "again");
+}
+
+TEST_F(PgStore, ForEachNameInByteOrder) {
+    auto store = open();
+    for (const char* name : {"carol", "élodie", "bob", "Bob", "alice", "al"}) {
+        ASSERT_TRUE(store->add_user(name, "h"));
+    }
+    // Byte order whatever the database's locale: upper case first, accents last.
+    const std::vector<std::string> expected{"Bob", "al", "alice", "bob", "carol", "élodie"};
+    EXPECT_EQ(names(*store), expected);
+}
+
+TEST_F(PgStore, ForEachNameOfEmptyStore) {
+    auto store = open();
+    EXPECT_TRUE(names(*store).empty());
+}
+
+TEST_F(PgStore, ForEachNameCallbackThrowing) {
+    auto store = open();
+    ASSERT_EQ(store->add_users({{"a", "h"}, {"b", "h"}, {"c", "h"}}), 3U);
+    EXPECT_THROW(store->for_each_name([](std::string_view) { throw std::runtime_error("stop"); }),
+                 std::runtime_error);
+    // The connection left mid-listing is not reused as if nothing happened.
+    EXPECT_EQ(names(*store).size(), 3U);
+    EXPECT_EQ(store->find_hash("b"), "h");
+}
+
+TEST_F(PgStore, AddUsersSkipsExistingAndRepeated) {
+    auto store = open();
+    ASSERT_TRUE(store->add_user("alice", "kept"));
+    const std::vector<user_record> batch{
+        {"alice", "ignored"}, {"bob", "bob-1"}, {"carol", "carol"}, {"bob", "bob-2"}};
+    EXPECT_EQ(store->add_users(batch), 2U);
+    EXPECT_EQ(store->find_hash("alice"), "kept");
+    EXPECT_EQ(store->find_hash("bob"), "bob-1");
+    EXPECT_EQ(store->find_hash("carol"), "carol");
+    EXPECT_EQ(store->add_users(batch), 0U);
+    EXPECT_EQ(store->add_users({}), 0U);
+}
+
+TEST_F(PgStore, AddUsersLargeBatch) {
+    auto store = open();
+    std::vector<user_record> batch;
+    batch.reserve(5000);
+    for (int i = 0; i < 5000; ++i) {
+        batch.push_back({"user" + std::to_string(i), "hash" + std::to_string(i)});
+    }
+    EXPECT_EQ(store->add_users(batch), batch.size());
+    EXPECT_EQ(names(*store).size(), batch.size());
+    EXPECT_EQ(store->find_hash("user4999"), "hash4999");
+}
+
+TEST_F(PgStore, AddUsersIsOneTransaction) {
+    auto store = open();
+    // An invalid name (a NUL byte, which PostgreSQL text cannot hold) fails the whole batch.
+    const std::vector<user_record> batch{{"alice", "a"}, {std::string("b\0b", 3), "b"}};
+    EXPECT_THROW(store->add_users(batch), store_error);
+    EXPECT_EQ(store->find_hash("alice"), std::nullopt);
+    EXPECT_TRUE(store->add_user("alice", "a"));  // the connection is usable again
+}
+
+TEST_F(PgStore, SchemaIsVersionOneWithTrigger) {
+    open();
+    auto db = raw();
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"1"});
+    EXPECT_EQ(db.column("SELECT collation_name FROM information_schema.columns "
+                        "WHERE table_name = 'users' AND column_name = 'name'"),
+              std::vector<std::string>{"C"});
+    EXPECT_EQ(db.column("SELECT tgname FROM pg_trigger WHERE tgrelid = 'users'::regclass"),
+              std::vector<std::string>{"users_changed"});
+}
+
+TEST_F(PgStore, TimestampsAreSet) {
+    auto store = open();
+    ASSERT_TRUE(store->add_user("alice", "h"));
+    const auto stamps =
+        raw().column("SELECT created_at > 1600000000 AND updated_at >= created_at FROM users");
+    EXPECT_EQ(stamps, std::vector<std::string>{"t"});
+}
+
+TEST_F(PgStore, ReopenKeepsDataAndVersion) {
+    {
+        auto store = open();
+        ASSERT_TRUE(store->add_user("alice", "a"));
+    }
+    auto store = open();
+    EXPECT_EQ(store->find_hash("alice"), "a");
+    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"1"});
+}
+
+TEST_F(PgStore, ConcurrentOpenMigratesOnce) {
+    std::vector<std::thread> threads;
+    threads.reserve(4);
+    std::atomic<int> opened{0};
+    std::mutex error_mutex;
+    std::string error;
+    for (int i = 0; i < 4; ++i) {
+        threads.emplace_back([&] {
+            try {
+                open();
+                ++opened;
+            } catch (const std::exception& e) {
+                const std::lock_guard lock(error_mutex);
+                error = e.what();
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(opened.load(), 4) << error;
+    EXPECT_EQ(raw().column("SELECT count(*) FROM schema_version"), std::vector<std::string>{"1"});
+}
+
+TEST_F(PgStore, NewerSchemaRefused) {
+    open();
+    raw().exec("UPDATE schema_version SET version = 2");
+    const std::string message = open_error(uri());
+    EXPECT_NE(message.find("schema version 2 is newer"), std::string::npos) << message;
+    EXPECT_NE(message.find(uri()), std::string::npos) << message;
+}
+
+TEST_F(PgStore, ForeignDatabaseRefused) {
+    raw().exec("CREATE TABLE users(x INTEGER)");
+    const std::string message = open_error(uri());
+    EXPECT_NE(message.find("not an authd user store"), std::string::npos) << message;
+}
+
+TEST_F(PgStore, PollExternalChangesIsFalse) {
+    auto store = open();
+    auto other = open();
+    ASSERT_TRUE(other->add_user("alice", "a"));
+    ASSERT_TRUE(other->set_hash("alice", "b"));
+    EXPECT_FALSE(store->poll_external_changes());  // pushed to the listener instead
+}
+
+TEST_F(PgStore, ConcurrentReadsWhileWriting) {
+    auto store = open();
+    std::vector<user_record> users;
+    users.reserve(100);
+    for (int i = 0; i < 100; ++i) {
+        users.push_back({"user" + std::to_string(i), "hash" + std::to_string(i)});
+    }
+    ASSERT_EQ(store->add_users(users), users.size());
+
+    std::atomic<bool> writing{true};
+    std::atomic<int> mismatches{0};
+    std::mutex error_mutex;
+    std::exception_ptr error;
+    auto guarded = [&](auto body) {
+        return [&, body] {
+            try {
+                body();
+            } catch (...) {
+                const std::lock_guard lock(error_mutex);
+                error = std::current_exception();
+            }
+        };
+    };
+    std::vector<std::thread> readers;
+    readers.reserve(8);
+    for (int t = 0; t < 8; ++t) {
+        readers.emplace_back(guarded([&, t] {
+            for (int i = t; writing.load() || i < t + 200; ++i) {
+                const auto& user = users[static_cast<std::size_t>(i) % users.size()];
+                if (store->find_hash(user.name) != user.phc) {
+                    ++mismatches;
+                }
+            }
+        }));
+    }
+    std::thread writer(guarded([&] {
+        for (int i = 0; i < 60; ++i) {
+            const std::string name = "writer" + std::to_string(i % 10);
+            store->add_user(name, "h");
+            store->set_hash(name, "h2");
+            store->remove_user(name);
+        }
+        writing = false;
+    }));
+    writer.join();
+    for (auto& reader : readers) {
+        reader.join();
+    }
+    if (error) {
+        std::rethrow_exception(error);
+    }
+    EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST_F(PgStore, ConcurrentWritersOnTwoStores) {
+    auto first = open();
+    auto second = open();
+    auto add_many = [](user_store& store, const std::string& prefix) {
+        for (int i = 0; i < 100; ++i) {
+            store.add_user(prefix + std::to_string(i), "h");
+        }
+        store.add_users({{prefix + "-batch", "h"}});
+    };
+    std::thread a([&] { add_many(*first, "a"); });
+    std::thread b([&] { add_many(*second, "b"); });
+    a.join();
+    b.join();
+    EXPECT_EQ(names(*first).size(), 202U);
+}
+
+// --- change notifications ----------------------------------------------------------------------
+
+TEST_F(PgStore, ListenerHearsOtherStoresChangesWithinOneSecond) {
+    auto store = open();
+    auto other = open();
+    ASSERT_TRUE(other->add_users({{"alice", "a"}, {"bob", "b"}, {"carol", "c"}}) == 3U);
+    recorder heard;
+    store->set_change_listener(&heard);
+
+    const auto start = steady::now();
+    ASSERT_TRUE(other->set_hash("alice", "a2"));
+    EXPECT_TRUE(heard.wait_for_name("alice", 1s));
+    EXPECT_LT(steady::now() - start, 1s);
+    ASSERT_TRUE(other->remove_user("bob"));
+    EXPECT_TRUE(heard.wait_for_name("bob", 1s));
+    ASSERT_TRUE(other->replace_hash("carol", "c", "c2"));
+    EXPECT_TRUE(heard.wait_for_name("carol", 1s));
+    // Any writer, not only authd: here a plain SQL client.
+    raw().exec("UPDATE users SET phc = 'x' WHERE name = 'alice'");
+    EXPECT_TRUE(heard.wait_for_name("alice", 1s));
+    EXPECT_EQ(heard.all(), 0);
+    store->set_change_listener(nullptr);
+}
+
+TEST_F(PgStore, AddingUsersNotifiesNobody) {
+    auto store = open();
+    recorder heard;
+    store->set_change_listener(&heard);
+    auto other = open();
+    ASSERT_TRUE(other->add_user("alice", "a"));
+    ASSERT_TRUE(other->set_hash("alice", "b"));  // notifications arrive in commit order
+    ASSERT_TRUE(heard.wait_for_name("alice", 1s));
+    EXPECT_EQ(heard.names(), std::vector<std::string>{"alice"});
+    store->set_change_listener(nullptr);
+}
+
+TEST_F(PgStore, NameTooLongForAPayloadDropsEverything) {
+    auto store = open();
+    recorder heard;
+    store->set_change_listener(&heard);
+    const std::string long_name(9000, 'x');
+    auto other = open();
+    ASSERT_TRUE(other->add_user(long_name, "h"));
+    ASSERT_TRUE(other->remove_user(long_name));
+    EXPECT_TRUE(heard.wait_for_all(1s));
+    store->set_change_listener(nullptr);
+}
+
+TEST_F(PgStore, UnregisteredListenerIsNotCalled) {
+    auto store = open();
+    recorder first;
+    recorder second;
+    store->set_change_listener(&first);
+    store->set_change_listener(nullptr);
+    auto other = open();
+    ASSERT_TRUE(other->add_user("alice", "a"));
+    ASSERT_TRUE(other->remove_user("alice"));
+    store->set_change_listener(&second);
+    ASSERT_TRUE(other->add_user("bob", "b"));
+    ASSERT_TRUE(other->remove_user("bob"));
+    EXPECT_TRUE(second.wait_for_name("bob", 1s));
+    EXPECT_TRUE(first.names().empty());
+    store->set_change_listener(nullptr);
+}
+
+// A connection killed under the store (pg_terminate_backend, a proxy's idle timeout): the next
+// read reconnects by itself, and the feed reconnects and drops the cache (it may have missed
+// notifications meanwhile).
+TEST_F(PgStore, RecoversFromKilledConnections) {
+    auto store = open();
+    ASSERT_TRUE(store->add_user("alice", "a"));
+    recorder heard;
+    store->set_change_listener(&heard);
+    raw().exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    EXPECT_EQ(store->find_hash("alice"), "a");
+    EXPECT_TRUE(heard.wait_for_all(3s));
+    auto other = open();
+    ASSERT_TRUE(other->set_hash("alice", "b"));
+    EXPECT_TRUE(heard.wait_for_name("alice", 1s));
+    store->set_change_listener(nullptr);
+}
+
+// --- roles -------------------------------------------------------------------------------------
+
+// docs/operations.md: the runtime role may read users and update their hashes, nothing else; a
+// store whose schema is current opens without any right to create tables.
+TEST_F(PgStore, RuntimeRoleWithLeastPrivilege) {
+    auto owner = open();
+    ASSERT_TRUE(owner->add_user("alice", "a"));
+    raw().exec("GRANT SELECT ON schema_version TO authd_runtime");
+    raw().exec("GRANT SELECT ON users TO authd_runtime");
+    raw().exec("GRANT UPDATE (phc, updated_at) ON users TO authd_runtime");
+
+    auto runtime = open_store(uri("authd_runtime"));
+    EXPECT_EQ(runtime->find_hash("alice"), "a");
+    EXPECT_TRUE(runtime->replace_hash("alice", "a", "rehashed"));
+    EXPECT_EQ(owner->find_hash("alice"), "rehashed");
+    recorder heard;
+    runtime->set_change_listener(&heard);
+    ASSERT_TRUE(owner->set_hash("alice", "b"));
+    EXPECT_TRUE(heard.wait_for_name("alice", 1s));
+    runtime->set_change_listener(nullptr);
+
+    try {
+        runtime->add_user("bob", "b");
+        ADD_FAILURE() << "the runtime role added a user";
+    } catch (const store_unavailable& e) {
+        ADD_FAILURE() << "a refused privilege is no outage: " << e.what();
+    } catch (const store_error& e) {
+        EXPECT_NE(std::string(e.what()).find("permission denied"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(runtime->remove_user("alice"), store_error);
+}
+
+TEST_F(PgStore, RuntimeRoleCannotCreateTheSchema) {
+    const std::string message = open_error(uri("authd_runtime"));
+    EXPECT_NE(message.find("cannot migrate the schema to version 1"), std::string::npos) << message;
+    EXPECT_NE(message.find("permission denied"), std::string::npos) << message;
+}
+
+// --- opening failures --------------------------------------------------------------------------
+
+TEST_F(PgStore, BadUrisRefusedWithoutThePassword) {
+    struct test_case {
+        std::string uri;
+        std::string reason;
+    };
+    const std::string server = address_.host + ":" + address_.port;
+    const test_case cases[] = {
+        {"postgresql://authd:hunter2@" + server + "/db?nonsense=1",
+         "invalid URI query parameter: \"nonsense\""},
+        {"postgresql://authd:hunter2@[::1/db", "invalid connection URI"},
+        {"postgresql://authd:hunter2@host:notaport/db", "invalid integer value"},
+        {"postgres://authd:hunter2@" + server + "/db?sslmode=sometimes", "sslmode"},
+        // Characters libpq would split the password at: refused before libpq quotes the pieces.
+        {"postgresql://authd:hun/ter?2@" + server + "/db", "percent-encode"},
+        {"postgresql://authd:hun@ter2@" + server + "/db", "percent-encode"},
+        {"postgresql://authd@" + server + "/db?password=hunter2&port=none",
+         "invalid integer value"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.uri);
+        const std::string message = open_error(c.uri);
+        EXPECT_NE(message.find(c.reason), std::string::npos) << message;
+        for (const char* piece : {"hunter2", "hun", "ter2"}) {
+            EXPECT_EQ(message.find(piece), std::string::npos) << message;
+        }
+        EXPECT_NE(message.find("***"), std::string::npos) << message;
+    }
+}
+
+TEST_F(PgStore, WrongPasswordRefused) {
+    for (const std::string password : {"wrong-secret", "authd_pw_secretX", "p%40ss%3Aword"}) {
+        SCOPED_TRACE(password);
+        const std::string message = open_error(address_.uri(db_->name(), "authd_pw", password));
+        EXPECT_NE(message.find("password authentication failed for user \"authd_pw\""),
+                  std::string::npos)
+            << message;
+        EXPECT_EQ(message.find(password), std::string::npos) << message;
+        EXPECT_EQ(message.find("p@ss:word"), std::string::npos) << message;
+    }
+}
+
+TEST_F(PgStore, RightPasswordAccepted) {
+    raw().exec("GRANT CREATE ON SCHEMA public TO authd_pw");
+    auto store = open_store(address_.uri(db_->name(), "authd_pw", "authd_pw_secret"));
+    EXPECT_TRUE(store->add_user("alice", "a"));
+}
+
+TEST_F(PgStore, UnknownDatabaseRefused) {
+    const std::string message = open_error(address_.uri("no_such_database"));
+    EXPECT_NE(message.find("database \"no_such_database\" does not exist"), std::string::npos)
+        << message;
+}
+
+TEST_F(PgStore, UnreachableServerIsUnavailable) {
+    // A port nothing listens on (the cluster's own port, on a loopback address it does not use).
+    const auto start = steady::now();
+    EXPECT_THROW(open_store("postgresql://authd@127.0.0.2:" + address_.port + "/x"),
+                 store_unavailable);
+    EXPECT_LT(steady::now() - start, 3s);
+}
+
+// --- the server going away -----------------------------------------------------------------
+
+// A cluster of the test's own, since it is stopped and started again.
+class private_cluster {
+  public:
+    private_cluster() {
+        std::string dir = "/tmp/authd-pg-private-XXXXXX";
+        if (mkdtemp(dir.data()) == nullptr) {
+            throw std::runtime_error("mkdtemp failed");
+        }
+        dir_ = dir;
+        run("start");
+        std::ifstream in(dir_ + "/uri");
+        std::getline(in, uri_);
+    }
+    ~private_cluster() {
+        try {
+            run("remove", false);
+        } catch (...) {
+            // Left behind in /tmp: scripts/pg-cluster.sh remove DIR cleans it up.
+        }
+    }
+    private_cluster(const private_cluster&) = delete;
+    private_cluster& operator=(const private_cluster&) = delete;
+
+    const std::string& uri() const noexcept { return uri_; }
+    void stop() { run("stop"); }
+    void start() { run("start"); }
+
+  private:
+    void run(const std::string& command, bool check = true) const {
+        const std::string line =
+            std::string(AUTHD_PG_CLUSTER_SCRIPT) + " " + command + " " + dir_ + " >/dev/null";
+        if (std::system(line.c_str()) != 0 && check) {
+            throw std::runtime_error(line + " failed");
+        }
+    }
+
+    std::string dir_;
+    std::string uri_;
+};
+
+// While the server is down every call fails at once with store_unavailable (authd answers 503
+// without piling up); once it is back, the store serves again within 5 s by itself, and the feed,
+// having reconnected, drops the cache.
+TEST(PgStoreOutage, UnavailableWhileDownThenRecovers) {
+    if (!base_uri()) {
+        GTEST_SKIP() << skip_message;
+    }
+    private_cluster cluster;
+    auto store = open_store(cluster.uri());
+    ASSERT_TRUE(store->add_user("alice", "a"));
+    recorder heard;
+    store->set_change_listener(&heard);
+
+    cluster.stop();
+    EXPECT_THROW(store->find_hash("alice"), store_unavailable);
+    const auto start = steady::now();
+    for (int i = 0; i < 200; ++i) {
+        EXPECT_THROW(store->find_hash("alice"), store_unavailable);
+        EXPECT_THROW(store->set_hash("alice", "b"), store_unavailable);
+    }
+    EXPECT_LT(steady::now() - start, 500ms) << "400 calls while down should fail at once";
+    EXPECT_EQ(heard.all(), 0) << "the cache must survive the outage";
+
+    cluster.start();
+    const auto back = steady::now();
+    std::optional<std::string> found;
+    while (!found && steady::now() - back < 6s) {
+        try {
+            found = store->find_hash("alice");
+        } catch (const store_unavailable&) {
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    EXPECT_EQ(found, "a");
+    EXPECT_LT(steady::now() - back, 5s);
+    EXPECT_TRUE(heard.wait_for_all(5s));
+    auto other = open_store(cluster.uri());
+    ASSERT_TRUE(other->set_hash("alice", "c"));
+    EXPECT_TRUE(heard.wait_for_name("alice", 1s));
+    store->set_change_listener(nullptr);
+}
+
+}  // namespace

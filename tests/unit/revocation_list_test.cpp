@@ -1,0 +1,39 @@
+#include "authd/revocation_list.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace authd {
+namespace {
+
+TEST(RevocationList, RevokedUntilExpiryThenPurged) {
+    revocation_list list(10);
+    EXPECT_FALSE(list.revoked("a"));
+    EXPECT_TRUE(list.add("a", 100, 50));
+    EXPECT_TRUE(list.add("a", 100, 50));  // twice is fine
+    EXPECT_TRUE(list.revoked("a"));
+    EXPECT_FALSE(list.revoked(""));
+    list.purge(99);
+    EXPECT_TRUE(list.revoked("a"));
+    list.purge(100);
+    EXPECT_FALSE(list.revoked("a"));
+    EXPECT_EQ(list.size(), 0U);
+}
+
+TEST(RevocationList, FullOfUnexpiredRefusesRatherThanForgets) {
+    revocation_list list(3);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(list.add("t" + std::to_string(i), 1000 + i, 10));
+    }
+    EXPECT_FALSE(list.add("t3", 2000, 10));  // forgetting one would make a revoked token valid
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_TRUE(list.revoked("t" + std::to_string(i)));
+    }
+    EXPECT_TRUE(list.add("t3", 2000, 1000));  // at 1000, t0 has expired and makes room
+    EXPECT_FALSE(list.revoked("t0"));
+    EXPECT_TRUE(list.revoked("t3"));
+}
+
+}  // namespace
+}  // namespace authd
