@@ -24,7 +24,7 @@ using boost::beast::error_code;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t read_chunk = 4096;
+constexpr std::size_t read_chunk = 2048;  // requests are a few hundred bytes
 // How long a closing connection keeps reading (and discarding) what the client still sends, so
 // that closing never resets the connection under unread data.
 constexpr auto linger_time = std::chrono::seconds(2);
@@ -113,6 +113,18 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             parse_ec = http::error::header_limit;
             co_return read_status::parse_error;
         }
+        if (idle_ && !tls_) {
+            // Between requests hold no buffer: wait for the next request's first bytes, then
+            // read (as nginx frees its buffers on idle keep-alive connections). A TLS stream may
+            // hold decrypted bytes the socket no longer shows, so it reads directly.
+            in_.shrink_to_fit();
+            out_.shrink_to_fit();
+            auto [wait_ec] = co_await plain_.async_wait(asio::socket_base::wait_read, use_tuple);
+            if (wait_ec) {
+                idle_ = false;
+                co_return draining_ ? read_status::closed : read_status::failed;
+            }
+        }
         auto [ec, n] = co_await read_some(in_.prepare(std::min(room, read_chunk)));
         idle_ = false;
         in_.commit(n);
@@ -141,6 +153,8 @@ void connection::append_response(api_code code, std::string_view body, bool keep
     owner_.metrics().count_request(head_.route, code);
     last_code_ = code;
     // A drain that began while this request was in progress closes the connection after it.
+    // The head is built in one string per thread (never held across a suspension).
+    thread_local std::string head_scratch_;
     write_response_head(head_scratch_, code, body.size(), keep_alive && !draining_, head_.version,
                         retry_after, content_type);
     out_ += head_scratch_;

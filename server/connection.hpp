@@ -77,7 +77,6 @@ class connection {
     io_thread& owner_;
     boost::beast::flat_buffer in_;
     std::string out_;  // responses not yet written (one write for a pipelined batch)
-    std::string head_scratch_;
     request_head head_;
     clock::time_point deadline_ = clock::time_point::max();          // of the pending operation
     clock::time_point request_deadline_ = clock::time_point::max();  // of the request being read
