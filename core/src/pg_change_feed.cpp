@@ -5,12 +5,14 @@
 // vanished, the network dropped the connection) is caught by a heartbeat query. Either way the
 // feed reconnects with backoff and then tells the listener all_changed(): notifications sent while
 // it was away are lost for good. Not before: while PostgreSQL is down, cached users must still
-// log in.
+// log in. Revocations are not a cache that may be dropped: once listening again, the feed reads
+// every unexpired one from the table, which holds all those whose notification it missed.
 #include "pg_change_feed.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -30,7 +32,7 @@ constexpr std::chrono::seconds heartbeat_interval{2};
 // ...and given up for lost when the answer takes longer than this.
 constexpr std::chrono::seconds heartbeat_timeout{2};
 
-constexpr pg_statement listen_statement{nullptr, "LISTEN authd_users", 0,
+constexpr pg_statement listen_statement{nullptr, "LISTEN authd_users; LISTEN authd_revocations", 0,
                                         "cannot listen for changes"};
 
 struct notify_freer {
@@ -43,19 +45,54 @@ pg_conn connect_and_listen(const pg_target& target) {
     return conn;
 }
 
+bool is_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
+
+bool is_base64url(char c) noexcept {
+    return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' || c == '_';
+}
+
 }  // namespace
 
+std::optional<pg_revocation> parse_revocation(std::string_view payload) noexcept {
+    const auto space = payload.find(' ');
+    if (space == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const auto exp_text = payload.substr(0, space);
+    const auto jti = payload.substr(space + 1);
+    if (exp_text.empty() || !std::all_of(exp_text.begin(), exp_text.end(), is_digit) ||
+        jti.empty() || !std::all_of(jti.begin(), jti.end(), is_base64url)) {
+        return std::nullopt;
+    }
+    std::int64_t exp = 0;
+    const auto [end, ec] = std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exp);
+    if (ec != std::errc() || end != exp_text.data() + exp_text.size()) {
+        return std::nullopt;  // out of range
+    }
+    return pg_revocation{exp, jti};
+}
+
 pg_change_feed::pg_change_feed(const pg_target& target, change_listener* listener,
-                               std::function<void()> reconnected)
-    : target_(target), listener_(listener), reconnected_(std::move(reconnected)) {
+                               std::function<void()> reconnected, pg_revocation_source revocations)
+    : target_(target),
+      listener_(listener),
+      reconnected_(std::move(reconnected)),
+      revocations_(std::move(revocations)) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) {
         target_.fail(std::string("cannot create an eventfd: ") + std::strerror(errno));
     }
     try {
         conn_ = connect_and_listen(target_);
-    } catch (const store_error&) {
-        // Not reachable right now: the thread keeps trying.
+        // Whatever the listener read before (authd loads the revocations at start) may lack
+        // those made until now, when the feed listens.
+        resync_revocations();
+    } catch (...) {
+        // Not reachable right now (or the revocations could not be read): the thread keeps
+        // trying, and reads them once it listens.
+        conn_.reset();
     }
     try {
         thread_ = std::thread([this] { run(); });
@@ -108,6 +145,9 @@ bool pg_change_feed::reconnect() noexcept {
             reconnected_();
         }
         all_changed();
+        // Not listened to is not heard: until the revocations are read again, the feed counts as
+        // disconnected, and tries again after its backoff.
+        resync_revocations();
         return true;
     } catch (...) {
         conn_.reset();
@@ -164,7 +204,13 @@ void pg_change_feed::dispatch_notifications() {
         if (!notify) {
             return;
         }
-        user_changed(notify->extra != nullptr ? notify->extra : "");
+        const std::string_view channel = notify->relname != nullptr ? notify->relname : "";
+        const std::string_view payload = notify->extra != nullptr ? notify->extra : "";
+        if (channel == pg_revocations_channel) {
+            token_revoked(payload);
+        } else {
+            user_changed(payload);
+        }
     }
 }
 
@@ -188,6 +234,37 @@ void pg_change_feed::all_changed() {
     const std::lock_guard lock(listener_mutex_);
     if (listener_ != nullptr) {
         listener_->all_changed();
+    }
+}
+
+// A listener that throws (no memory?) ends serve(): the feed reconnects and reads every
+// revocation again, rather than miss one.
+void pg_change_feed::token_revoked(std::string_view payload) {
+    if (payload.empty()) {
+        resync_revocations();  // a jti too long for a payload
+        return;
+    }
+    const auto revocation = parse_revocation(payload);
+    if (!revocation) {
+        return;  // not the trigger's (anyone may NOTIFY on the channel): ignored
+    }
+    const std::lock_guard lock(listener_mutex_);
+    if (listener_ != nullptr) {
+        listener_->token_revoked(revocation->jti, revocation->exp);
+    }
+}
+
+void pg_change_feed::resync_revocations() {
+    if (!revocations_) {
+        return;
+    }
+    const auto revoked = revocations_();  // outside the lock: it may take a while
+    const std::lock_guard lock(listener_mutex_);
+    if (listener_ == nullptr) {
+        return;
+    }
+    for (const auto& [jti, exp] : revoked) {
+        listener_->token_revoked(jti, exp);
     }
 }
 

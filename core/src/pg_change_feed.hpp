@@ -1,11 +1,18 @@
 // The PostgreSQL store's change feed, private to core/: a thread with a connection of its own that
-// LISTENs for the names the users table's trigger NOTIFYs, and passes them to a change_listener.
+// LISTENs for the names the users table's trigger NOTIFYs and for the tokens the revoked_tokens
+// table's trigger NOTIFYs, and passes them to a change_listener.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "authd/user_store.hpp"
 
@@ -16,15 +23,32 @@ namespace authd::detail {
 // The channel the users table's trigger notifies, with the changed user's name as payload (''
 // when the name is too long for a payload: drop everything).
 inline constexpr const char* pg_users_channel = "authd_users";
+// The channel the revoked_tokens table's trigger notifies, with "<exp> <jti>" as payload ('' when
+// the jti is too long for a payload: read every revocation again).
+inline constexpr const char* pg_revocations_channel = "authd_revocations";
+
+// A revocation's notification payload: "<exp> <jti>", exp decimal digits, jti base64url (at least
+// one character of A-Z a-z 0-9 - _). nullopt for anything else, '' included.
+struct pg_revocation {
+    std::int64_t exp;
+    std::string_view jti;
+};
+std::optional<pg_revocation> parse_revocation(std::string_view payload) noexcept;
+
+// Every unexpired revocation, as (jti, exp): the store's revoked_tokens(now).
+using pg_revocation_source = std::function<std::vector<std::pair<std::string, std::int64_t>>()>;
 
 class pg_change_feed {
   public:
     // Starts the feed for listener (not nullptr). Listens before returning when the server can be
     // reached, so that no change made after this returns is missed; otherwise the thread keeps
     // trying, and says all_changed() once it listens. After every reconnection, reconnected() is
-    // called first. target must outlive the feed.
+    // called first. Revocations cannot be dropped wholesale as cached users are: each time the
+    // feed starts to listen (here, and after every reconnection), it reads every unexpired one
+    // from revocations() and passes each to token_revoked(), so that none made while it did not
+    // listen is missed. target must outlive the feed.
     pg_change_feed(const pg_target& target, change_listener* listener,
-                   std::function<void()> reconnected);
+                   std::function<void()> reconnected, pg_revocation_source revocations);
     // Stops the thread (at once: it waits on an eventfd besides the socket).
     ~pg_change_feed();
     pg_change_feed(const pg_change_feed&) = delete;
@@ -42,6 +66,9 @@ class pg_change_feed {
     void dispatch_notifications();
     void user_changed(std::string_view name);
     void all_changed();
+    void token_revoked(std::string_view payload);
+    // Reads every revocation and passes each on. Throws when they cannot be read.
+    void resync_revocations();
     // Waits on the eventfd (and fd, when not -1) up to deadline. False when told to stop.
     bool wait(int fd, pg_clock::time_point deadline, bool& readable) const;
 
@@ -52,6 +79,7 @@ class pg_change_feed {
     std::mutex listener_mutex_;  // held while calling the listener
     change_listener* listener_;  // guarded by listener_mutex_
     std::function<void()> reconnected_;
+    pg_revocation_source revocations_;
     std::thread thread_;
 };
 

@@ -374,8 +374,9 @@ pg_result pg_run(const pg_target& target, PGconn* conn, const pg_statement& stat
 }
 
 void pg_run_rows(const pg_target& target, PGconn* conn, const pg_statement& statement,
+                 std::initializer_list<std::string_view> params,
                  const std::function<void(const PGresult&)>& row) {
-    const text_params bound(target, statement, {});
+    const text_params bound(target, statement, params);
     if (!send(conn, statement, bound) || PQsetSingleRowMode(conn) != 1) {
         fail_statement(target, conn, nullptr, statement.what);
     }

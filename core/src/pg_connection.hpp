@@ -83,9 +83,10 @@ pg_result pg_run(const pg_target& target, PGconn* conn, const pg_statement& stat
                  std::initializer_list<std::string_view> params, ExecStatusType expected,
                  pg_clock::duration timeout = pg_statement_timeout);
 
-// Runs a prepared statement in single-row mode: calls row(result) for each row as it arrives,
-// so that a large table is never held in memory whole.
+// Runs a prepared statement with text parameters (as pg_run) in single-row mode: calls
+// row(result) for each row as it arrives, so that a large table is never held in memory whole.
 void pg_run_rows(const pg_target& target, PGconn* conn, const pg_statement& statement,
+                 std::initializer_list<std::string_view> params,
                  const std::function<void(const PGresult&)>& row);
 
 // PQprepare of statement on conn, its parameters all of type text.

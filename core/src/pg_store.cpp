@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,7 +30,7 @@ using namespace std::chrono_literals;
 
 // Entry i takes the schema from version i to i + 1, in the transaction that opens the store.
 // Append only: never edit a released entry, databases out there have run it already.
-constexpr std::array<const char*, 1> migrations{
+constexpr std::array<const char*, 2> migrations{
     // 1: the users table, the same as SQLite's, and its change notifications. Names compare and
     // sort by bytes (COLLATE "C"), as in SQLite, whatever the database's locale. Only updates and
     // deletes notify: the cache holds only users that exist, so an insert never makes it stale
@@ -57,6 +58,27 @@ END
 $$;
 CREATE TRIGGER users_changed AFTER UPDATE OR DELETE ON users
     FOR EACH ROW EXECUTE FUNCTION authd_users_changed();
+)sql",
+    // 2: revoked tokens (/logout), kept until the token would have expired, as in SQLite. Each
+    // insert notifies every node: the payload is "<exp> <jti>" (a jti is base64url, so it holds
+    // no space). Inserting a jti that is there already inserts nothing, and notifies nobody. A jti
+    // too long for a payload is sent as '', which makes every node read all revocations again.
+    R"sql(
+CREATE TABLE revoked_tokens(
+    jti TEXT COLLATE "C" PRIMARY KEY,
+    exp BIGINT NOT NULL
+);
+CREATE INDEX revoked_tokens_exp ON revoked_tokens(exp);
+CREATE FUNCTION authd_token_revoked() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('authd_revocations',
+                      CASE WHEN octet_length(NEW.jti) < 7900 THEN NEW.exp::text || ' ' || NEW.jti
+                           ELSE '' END);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER token_revoked AFTER INSERT ON revoked_tokens
+    FOR EACH ROW EXECUTE FUNCTION authd_token_revoked();
 )sql",
 };
 constexpr std::int64_t current_schema_version = migrations.size();
@@ -89,8 +111,20 @@ constexpr pg_statement remove_user_sql{"authd_remove_user", "DELETE FROM users W
 constexpr pg_statement list_names_sql{"authd_list_names",
                                       "SELECT name FROM users ORDER BY name COLLATE \"C\"", 0,
                                       "cannot list the users"};
-constexpr std::array prepared{&find_hash_sql,    &insert_user_sql, &set_hash_sql,
-                              &replace_hash_sql, &remove_user_sql, &list_names_sql};
+// Exp and now are Unix seconds, sent as decimal text like every parameter.
+constexpr pg_statement revoke_sql{
+    "authd_revoke",
+    "INSERT INTO revoked_tokens(jti, exp) VALUES ($1, $2::bigint) ON CONFLICT (jti) DO NOTHING", 2,
+    "cannot revoke a token"};
+constexpr pg_statement list_revoked_sql{
+    "authd_list_revoked", "SELECT jti, exp FROM revoked_tokens WHERE exp > $1::bigint", 1,
+    "cannot list the revoked tokens"};
+constexpr pg_statement purge_revoked_sql{"authd_purge_revoked",
+                                         "DELETE FROM revoked_tokens WHERE exp <= $1::bigint", 1,
+                                         "cannot purge the revoked tokens"};
+constexpr std::array prepared{&find_hash_sql,    &insert_user_sql,  &set_hash_sql,
+                              &replace_hash_sql, &remove_user_sql,  &list_names_sql,
+                              &revoke_sql,       &list_revoked_sql, &purge_revoked_sql};
 
 constexpr pg_statement begin_sql{nullptr, "BEGIN", 0, "cannot start a transaction"};
 constexpr pg_statement commit_sql{nullptr, "COMMIT", 0, "cannot commit"};
@@ -196,6 +230,10 @@ pg_conn open_connection(const pg_target& target) {
         pg_prepare(target, conn.get(), *statement);
     }
     return conn;
+}
+
+std::int64_t unix_now() noexcept {
+    return static_cast<std::int64_t>(std::time(nullptr));
 }
 
 std::size_t rows_changed(PGresult& result) {
@@ -434,8 +472,35 @@ class pg_store final : public user_store {
 
     void for_each_name(const std::function<void(std::string_view)>& fn) override {
         with_connection(retry::never, [&](PGconn* conn) {
-            pg_run_rows(target_, conn, list_names_sql,
+            pg_run_rows(target_, conn, list_names_sql, {},
                         [&](const PGresult& row) { fn(pg_text(row)); });
+        });
+    }
+
+    // Revoking is idempotent (a jti revoked already stays as it is), and so is purging: unlike
+    // the other writes, both are tried again on a new connection when the pooled one was dead.
+    void revoke_token(std::string_view jti, std::int64_t exp) override {
+        const auto exp_text = std::to_string(exp);
+        with_connection(retry::once, [&](PGconn* conn) {
+            pg_run(target_, conn, revoke_sql, {jti, exp_text}, PGRES_COMMAND_OK);
+        });
+    }
+
+    std::vector<std::pair<std::string, std::int64_t>> revoked_tokens(std::int64_t now) override {
+        const auto now_text = std::to_string(now);
+        return with_connection(retry::once, [&](PGconn* conn) {
+            std::vector<std::pair<std::string, std::int64_t>> out;
+            pg_run_rows(target_, conn, list_revoked_sql, {now_text}, [&](const PGresult& row) {
+                out.emplace_back(pg_text(row, 0, 0), to_integer(target_, pg_text(row, 0, 1)));
+            });
+            return out;
+        });
+    }
+
+    void purge_revoked_tokens(std::int64_t now) override {
+        const auto now_text = std::to_string(now);
+        with_connection(retry::once, [&](PGconn* conn) {
+            pg_run(target_, conn, purge_revoked_sql, {now_text}, PGRES_COMMAND_OK);
         });
     }
 
@@ -450,9 +515,11 @@ class pg_store final : public user_store {
             // Started on demand: authctl, which never listens, needs no thread or connection.
             // Once the feed is back after an outage, it drops the cache, and every user that was
             // cached needs the store at once: let the pool connect now rather than after its
-            // backoff, so that they do not get 503 meanwhile.
-            feed_ =
-                std::make_unique<pg_change_feed>(target_, listener, [this] { pool_.reachable(); });
+            // backoff, so that they do not get 503 meanwhile. Revocations made while the feed did
+            // not listen are read again from the table.
+            feed_ = std::make_unique<pg_change_feed>(
+                target_, listener, [this] { pool_.reachable(); },
+                [this] { return revoked_tokens(unix_now()); });
         }
     }
 

@@ -1,6 +1,6 @@
 // authd and authctl on PostgreSQL (issue 5): the login contract, two nodes on one database
-// (changes seen within 1 s), PostgreSQL restarting under load, start-up failures, and two nodes
-// behind nginx with the configuration of docs/nginx-authd.conf.
+// (changes and logouts seen within 1 s), PostgreSQL restarting under load, start-up failures, and
+// two nodes behind nginx with the configuration of docs/nginx-authd.conf.
 //
 // scripts/test.sh starts a throw-away cluster and sets AUTHD_TEST_PG_URI; without it these tests
 // are skipped. Each test uses a database of its own; the outage test starts a private cluster.
@@ -318,6 +318,70 @@ TEST_F(PgTest, RemovedUserRefusedOnEveryNodeWithinOneSecond) {
         EXPECT_TRUE(time_until_refused(port, "alice", "secret", 1s, removed))
             << "a removed user still logs in on a node after 1 s";
     }
+}
+
+unsigned verify(std::uint16_t port, const std::string& token) {
+    http_client client(port, 10s);
+    return client.roundtrip(make_request("GET", "/verify", {"Token: " + token})).result_int();
+}
+
+// /verify of token on port until it is refused; how long that took, or nullopt when it was still
+// accepted after timeout.
+std::optional<std::chrono::milliseconds> time_until_revoked(std::uint16_t port,
+                                                            const std::string& token,
+                                                            std::chrono::milliseconds timeout,
+                                                            steady::time_point since) {
+    while (steady::now() - since < timeout) {
+        const auto code = verify(port, token);
+        if (code != 200) {
+            EXPECT_EQ(code, 401U);
+            return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - since);
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    return std::nullopt;
+}
+
+TEST_F(PgTest, LogoutRefusedOnEveryNodeWithinOneSecondAndAcrossRestarts) {
+    add_user("alice", "secret");
+    const auto first = start_node();
+    const auto second = start_node();
+    const auto login_token = [](std::uint16_t port) {
+        const auto r = login(port, "alice", "secret");
+        const auto token = token_of(r.body());
+        EXPECT_TRUE(token) << r.body();
+        return token.value_or("");
+    };
+    const auto token = login_token(first);
+    const auto other = login_token(second);
+    for (const auto port : {first, second}) {
+        ASSERT_EQ(verify(port, token), 200U);
+        ASSERT_EQ(verify(port, other), 200U);
+    }
+
+    http_client client(first);
+    const auto out =
+        client.roundtrip(make_request("POST", "/logout", {"Authorization: Bearer " + token}));
+    ASSERT_EQ(out.result_int(), 200) << out.body();
+    const auto logged_out = steady::now();
+    EXPECT_EQ(verify(first, token), 401U);
+    EXPECT_TRUE(time_until_revoked(second, token, 1s, logged_out))
+        << "a logged-out token still verifies on the other node after 1 s";
+    EXPECT_EQ(verify(second, other), 200U) << "only the token logged out is revoked";
+
+    // A node started afterwards, and a node restarted, read the revocation from the database.
+    EXPECT_EQ(nodes_.back()->terminate(15s), 0);
+    const auto restarted = start_node();
+    EXPECT_EQ(verify(restarted, token), 401U);
+    EXPECT_EQ(verify(restarted, other), 200U);
+
+    // And a logout on the restarted node reaches the first one.
+    http_client restarted_client(restarted);
+    const auto again = restarted_client.roundtrip(
+        make_request("POST", "/logout", {"Authorization: Bearer " + other}));
+    ASSERT_EQ(again.result_int(), 200) << again.body();
+    EXPECT_TRUE(time_until_revoked(first, other, 1s, steady::now()))
+        << "a token logged out on a restarted node still verifies on the other after 1 s";
 }
 
 // --- start-up failures -------------------------------------------------------------------------

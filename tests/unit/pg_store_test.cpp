@@ -1,5 +1,6 @@
 // The PostgreSQL user store against a real server: the same contract as the SQLite store, plus
-// change notifications, opening failures, least-privilege roles and an unreachable server.
+// change and revocation notifications, opening failures, least-privilege roles and an unreachable
+// server.
 //
 // scripts/test.sh starts a throw-away cluster and sets AUTHD_TEST_PG_URI; without it these tests
 // are skipped. Each test gets a database of its own (CREATE DATABASE t_<random>), so tests may run
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -158,9 +161,16 @@ class test_database {
     std::string name_;
 };
 
+using revocations = std::vector<std::pair<std::string, std::int64_t>>;
+
 // Records what a store tells its change listener.
 class recorder final : public change_listener {
   public:
+    void token_revoked(std::string_view jti, std::int64_t exp) override {
+        const std::lock_guard lock(mutex_);
+        revoked_.emplace_back(jti, exp);
+        changed_.notify_all();
+    }
     void user_changed(std::string_view name) override {
         const std::lock_guard lock(mutex_);
         names_.emplace_back(name);
@@ -177,6 +187,17 @@ class recorder final : public change_listener {
         return changed_.wait_for(lock, timeout, [&] {
             return std::find(names_.begin(), names_.end(), name) != names_.end();
         });
+    }
+    bool wait_for_token(const std::string& jti, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] {
+            return std::any_of(revoked_.begin(), revoked_.end(),
+                               [&](const auto& r) { return r.first == jti; });
+        });
+    }
+    revocations revoked() const {
+        const std::lock_guard lock(mutex_);
+        return revoked_;
     }
     bool wait_for_all(std::chrono::milliseconds timeout) {
         std::unique_lock lock(mutex_);
@@ -195,6 +216,7 @@ class recorder final : public change_listener {
     mutable std::mutex mutex_;
     std::condition_variable changed_;
     std::vector<std::string> names_;
+    revocations revoked_;
     int all_ = 0;
 };
 
@@ -205,6 +227,13 @@ std::string open_error(const std::string& uri) {
         return e.what();
     }
     return "(no store_error)";
+}
+
+// The store's revocations in jti order (the store promises no order).
+revocations revoked(user_store& store, std::int64_t now) {
+    auto out = store.revoked_tokens(now);
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 std::vector<std::string> names(user_store& store) {
@@ -376,15 +405,23 @@ TEST_F(PgStore, AddUsersIsOneTransaction) {
     EXPECT_TRUE(store->add_user("alice", "a"));  // the connection is usable again
 }
 
-TEST_F(PgStore, SchemaIsVersionOneWithTrigger) {
+TEST_F(PgStore, SchemaIsVersionTwoWithTriggers) {
     open();
     auto db = raw();
-    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"1"});
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
     EXPECT_EQ(db.column("SELECT collation_name FROM information_schema.columns "
                         "WHERE table_name = 'users' AND column_name = 'name'"),
               std::vector<std::string>{"C"});
     EXPECT_EQ(db.column("SELECT tgname FROM pg_trigger WHERE tgrelid = 'users'::regclass"),
               std::vector<std::string>{"users_changed"});
+    EXPECT_EQ(db.column("SELECT tgname FROM pg_trigger WHERE tgrelid = 'revoked_tokens'::regclass"),
+              std::vector<std::string>{"token_revoked"});
+    EXPECT_EQ(db.column("SELECT indexname FROM pg_indexes WHERE tablename = 'revoked_tokens' "
+                        "ORDER BY indexname"),
+              (std::vector<std::string>{"revoked_tokens_exp", "revoked_tokens_pkey"}));
+    EXPECT_EQ(db.column("SELECT data_type FROM information_schema.columns "
+                        "WHERE table_name = 'revoked_tokens' ORDER BY column_name"),
+              (std::vector<std::string>{"bigint", "text"}));
 }
 
 TEST_F(PgStore, TimestampsAreSet) {
@@ -402,7 +439,37 @@ TEST_F(PgStore, ReopenKeepsDataAndVersion) {
     }
     auto store = open();
     EXPECT_EQ(store->find_hash("alice"), "a");
-    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"1"});
+    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+}
+
+// The schema as version 1 left it: no revoked_tokens, nor its trigger function.
+void downgrade_to_version_one(raw_pg& db) {
+    db.exec(
+        "DROP TABLE revoked_tokens; DROP FUNCTION authd_token_revoked(); "
+        "UPDATE schema_version SET version = 1");
+}
+
+TEST_F(PgStore, VersionOneIsMigratedKeepingItsUsers) {
+    {
+        auto store = open();
+        ASSERT_TRUE(store->add_user("alice", "a"));
+    }
+    {
+        auto db = raw();
+        downgrade_to_version_one(db);
+    }
+    auto store = open();
+    EXPECT_EQ(store->find_hash("alice"), "a");
+    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+    recorder heard;
+    store->set_change_listener(&heard);
+    auto other = open();
+    other->revoke_token("t1", 2'000'000'000);
+    EXPECT_EQ(revoked(*store, 0), (revocations{{"t1", 2'000'000'000}}));
+    EXPECT_TRUE(heard.wait_for_token("t1", 1s));
+    ASSERT_TRUE(other->set_hash("alice", "b"));
+    EXPECT_TRUE(heard.wait_for_name("alice", 1s));
+    store->set_change_listener(nullptr);
 }
 
 TEST_F(PgStore, ConcurrentOpenMigratesOnce) {
@@ -431,9 +498,9 @@ TEST_F(PgStore, ConcurrentOpenMigratesOnce) {
 
 TEST_F(PgStore, NewerSchemaRefused) {
     open();
-    raw().exec("UPDATE schema_version SET version = 2");
+    raw().exec("UPDATE schema_version SET version = 3");
     const std::string message = open_error(uri());
-    EXPECT_NE(message.find("schema version 2 is newer"), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version 3 is newer"), std::string::npos) << message;
     EXPECT_NE(message.find(uri()), std::string::npos) << message;
 }
 
@@ -521,6 +588,50 @@ TEST_F(PgStore, ConcurrentWritersOnTwoStores) {
     EXPECT_EQ(names(*first).size(), 202U);
 }
 
+// --- revoked tokens (as sqlite_store_test.cpp) ----------------------------------------------
+
+TEST_F(PgStore, RevokedTokensLastUntilTheyExpire) {
+    auto store = open();
+    store->revoke_token("early", 100);
+    store->revoke_token("late", 300);
+    store->revoke_token("late", 300);  // twice is not an error
+    EXPECT_EQ(revoked(*store, 50), (revocations{{"early", 100}, {"late", 300}}));
+    EXPECT_EQ(revoked(*store, 100), (revocations{{"late", 300}}));
+    store->purge_revoked_tokens(200);
+    EXPECT_EQ(revoked(*store, 0), (revocations{{"late", 300}}));
+    auto again = open();  // another connection, as after a restart
+    EXPECT_EQ(revoked(*again, 0), (revocations{{"late", 300}}));
+}
+
+TEST_F(PgStore, RevokedTokensKeepTheFirstExpiryAndFullRange) {
+    auto store = open();
+    const std::int64_t far = 9'000'000'000'000'000'000;
+    store->revoke_token("t", far);
+    store->revoke_token("t", 5);  // revoked already: stays as it was
+    store->revoke_token("negative", -5);
+    EXPECT_EQ(revoked(*store, -10), (revocations{{"negative", -5}, {"t", far}}));
+    EXPECT_EQ(revoked(*store, far), revocations{});
+    store->purge_revoked_tokens(far);
+    EXPECT_EQ(raw().column("SELECT count(*) FROM revoked_tokens"), std::vector<std::string>{"0"});
+}
+
+TEST_F(PgStore, RevocationParametersAreBoundNotSpliced) {
+    auto store = open();
+    const std::string jti = "o'brien\"; DROP TABLE revoked_tokens; --";
+    store->revoke_token(jti, 300);
+    EXPECT_EQ(revoked(*store, 0), (revocations{{jti, 300}}));
+}
+
+TEST_F(PgStore, ManyRevokedTokensAreListed) {
+    auto store = open();
+    raw().exec(
+        "INSERT INTO revoked_tokens(jti, exp) "
+        "SELECT 'jti' || i, 1000 + i FROM generate_series(1, 20000) AS i");
+    const auto all = store->revoked_tokens(1000);
+    EXPECT_EQ(all.size(), 20000U);
+    EXPECT_EQ(store->revoked_tokens(20999).size(), 1U);
+}
+
 // --- change notifications ----------------------------------------------------------------------
 
 TEST_F(PgStore, ListenerHearsOtherStoresChangesWithinOneSecond) {
@@ -586,6 +697,102 @@ TEST_F(PgStore, UnregisteredListenerIsNotCalled) {
     store->set_change_listener(nullptr);
 }
 
+// /logout on another node: its revocation reaches this node's listener within 1 s, whoever wrote
+// it (the trigger notifies on any insert), and only once for a jti revoked twice.
+TEST_F(PgStore, ListenerHearsOtherStoresRevocationsWithinOneSecond) {
+    auto store = open();
+    recorder heard;
+    store->set_change_listener(&heard);
+    auto other = open();
+
+    const auto start = steady::now();
+    other->revoke_token("Ab-_09xyz", 2'000'000'000);
+    EXPECT_TRUE(heard.wait_for_token("Ab-_09xyz", 1s));
+    EXPECT_LT(steady::now() - start, 1s);
+    other->revoke_token("Ab-_09xyz", 2'000'000'000);
+    raw().exec("INSERT INTO revoked_tokens(jti, exp) VALUES ('by-sql', 1234)");
+    EXPECT_TRUE(heard.wait_for_token("by-sql", 1s));
+    EXPECT_EQ(heard.revoked(), (revocations{{"Ab-_09xyz", 2'000'000'000}, {"by-sql", 1234}}));
+    EXPECT_TRUE(heard.names().empty());
+    EXPECT_EQ(heard.all(), 0);
+    store->set_change_listener(nullptr);
+}
+
+// Anyone allowed to connect may NOTIFY on the channel: what is not "<exp> <jti>" is ignored.
+TEST_F(PgStore, MalformedRevocationNotificationsAreIgnored) {
+    auto store = open();
+    recorder heard;
+    store->set_change_listener(&heard);
+    auto db = raw();
+    for (const char* payload :
+         {"garbage", "12", "12 ", " abc", "12  abc", "12 a b", "-5 abc", "+5 abc", "0x10 abc",
+          "5a abc", "99999999999999999999 abc", "12 ab=", "12 a/b", "12 a.b", "12 \xc3\xa9"}) {
+        SCOPED_TRACE(payload);
+        db.exec(std::string("SELECT pg_notify('authd_revocations', $$") + payload + "$$)");
+    }
+    db.exec("SELECT pg_notify('authd_revocations', '42 valid')");  // delivered in order
+    ASSERT_TRUE(heard.wait_for_token("valid", 1s));
+    EXPECT_EQ(heard.revoked(), (revocations{{"valid", 42}}));
+    EXPECT_TRUE(heard.names().empty());
+    EXPECT_EQ(heard.all(), 0);
+    store->set_change_listener(nullptr);
+}
+
+// A jti too long for a notification's payload is sent as '': every revocation is read again.
+TEST_F(PgStore, JtiTooLongForAPayloadRereadsEveryRevocation) {
+    auto store = open();
+    auto other = open();
+    other->revoke_token("earlier", 2'000'000'000);
+    recorder heard;
+    store->set_change_listener(&heard);
+    const std::string long_jti(9000, 'x');
+    other->revoke_token(long_jti, 2'000'000'000);
+    EXPECT_TRUE(heard.wait_for_token(long_jti, 1s));
+    EXPECT_TRUE(heard.wait_for_token("earlier", 1s));
+    store->set_change_listener(nullptr);
+}
+
+// authd reads the revocations, then registers its listener: those made in between are not lost,
+// since the feed reads them again once it listens.
+TEST_F(PgStore, ListenerIsToldOfRevocationsMadeBeforeItListened) {
+    auto store = open();
+    auto other = open();
+    other->revoke_token("before", 2'000'000'000);
+    other->revoke_token("expired", 1);
+    recorder heard;
+    store->set_change_listener(&heard);
+    EXPECT_TRUE(heard.wait_for_token("before", 1s));
+    const auto got = heard.revoked();
+    EXPECT_EQ(
+        std::count_if(got.begin(), got.end(), [](const auto& r) { return r.first == "expired"; }),
+        0);
+    store->set_change_listener(nullptr);
+}
+
+// A revocation made while the feed was disconnected sends it no notification: once it listens
+// again, it reads the table. (The trigger is disabled here, so that the table is the only way
+// the revocation can be heard of.)
+TEST_F(PgStore, RevocationsMissedWhileDisconnectedAreReadAgain) {
+    auto store = open();
+    recorder heard;
+    store->set_change_listener(&heard);
+    auto db = raw();
+    db.exec("ALTER TABLE revoked_tokens DISABLE TRIGGER token_revoked");
+    db.exec("INSERT INTO revoked_tokens(jti, exp) VALUES ('missed', 2000000000)");
+    std::this_thread::sleep_for(200ms);
+    ASSERT_FALSE(heard.wait_for_token("missed", 0ms)) << "the trigger notified all the same";
+    db.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    EXPECT_TRUE(heard.wait_for_all(3s));
+    EXPECT_TRUE(heard.wait_for_token("missed", 3s));
+    db.exec("ALTER TABLE revoked_tokens ENABLE TRIGGER token_revoked");
+    auto other = open();
+    other->revoke_token("after", 2'000'000'000);
+    EXPECT_TRUE(heard.wait_for_token("after", 1s));
+    store->set_change_listener(nullptr);
+}
+
 // A connection killed under the store (pg_terminate_backend, a proxy's idle timeout): the next
 // read reconnects by itself, and the feed reconnects and drops the cache (it may have missed
 // notifications meanwhile).
@@ -615,6 +822,7 @@ TEST_F(PgStore, RuntimeRoleWithLeastPrivilege) {
     raw().exec("GRANT SELECT ON schema_version TO authd_runtime");
     raw().exec("GRANT SELECT ON users TO authd_runtime");
     raw().exec("GRANT UPDATE (phc, updated_at) ON users TO authd_runtime");
+    raw().exec("GRANT SELECT, INSERT, DELETE ON revoked_tokens TO authd_runtime");
 
     auto runtime = open_store(uri("authd_runtime"));
     EXPECT_EQ(runtime->find_hash("alice"), "a");
@@ -635,6 +843,49 @@ TEST_F(PgStore, RuntimeRoleWithLeastPrivilege) {
         EXPECT_NE(std::string(e.what()).find("permission denied"), std::string::npos) << e.what();
     }
     EXPECT_THROW(runtime->remove_user("alice"), store_error);
+
+    // /logout: revoked, listed, purged, and heard of by the other nodes.
+    runtime->set_change_listener(&heard);
+    auto other_node = open_store(uri("authd_runtime"));
+    other_node->revoke_token("t1", 2'000'000'000);
+    other_node->revoke_token("t1", 2'000'000'000);
+    other_node->revoke_token("old", 100);
+    EXPECT_TRUE(heard.wait_for_token("t1", 1s));
+    runtime->purge_revoked_tokens(200);
+    EXPECT_EQ(revoked(*runtime, 0), (revocations{{"t1", 2'000'000'000}}));
+    runtime->set_change_listener(nullptr);
+}
+
+// A runtime role without the grants on revoked_tokens: a refused revocation is no outage.
+TEST_F(PgStore, RuntimeRoleWithoutRevocationGrants) {
+    open();
+    raw().exec("GRANT SELECT ON schema_version TO authd_runtime");
+    auto runtime = open_store(uri("authd_runtime"));
+    try {
+        runtime->revoke_token("t1", 2'000'000'000);
+        ADD_FAILURE() << "revoked without the grant";
+    } catch (const store_unavailable& e) {
+        ADD_FAILURE() << "a refused privilege is no outage: " << e.what();
+    } catch (const store_error& e) {
+        EXPECT_NE(std::string(e.what()).find("permission denied"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("cannot revoke a token"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW(runtime->revoked_tokens(0), store_error);
+    EXPECT_THROW(runtime->purge_revoked_tokens(0), store_error);
+}
+
+// docs/operations.md: the owner role migrates; a node left on a version-1 schema refuses to start.
+TEST_F(PgStore, RuntimeRoleCannotMigrateFromVersionOne) {
+    open();
+    {
+        auto db = raw();
+        downgrade_to_version_one(db);
+        db.exec("GRANT SELECT ON schema_version TO authd_runtime");
+    }
+    const std::string message = open_error(uri("authd_runtime"));
+    EXPECT_NE(message.find("cannot migrate the schema to version 2"), std::string::npos) << message;
+    EXPECT_NE(message.find("permission denied"), std::string::npos) << message;
 }
 
 TEST_F(PgStore, RuntimeRoleCannotCreateTheSchema) {
