@@ -4,6 +4,7 @@
 #include <csignal>
 #include <ctime>
 #include <functional>
+#include <malloc.h>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -152,6 +153,9 @@ void purge_revocations_every_minute(asio::steady_timer& timer, user_store& store
         }
         const auto now = static_cast<std::int64_t>(std::time(nullptr));
         revocations.purge(now);
+        // Give back to the system what a burst of connections left in malloc's free lists
+        // (RSS otherwise stays at its peak; bench/load measures it).
+        ::malloc_trim(0);
         try {
             store.purge_revoked_tokens(now);
         } catch (const std::exception& e) {

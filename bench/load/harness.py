@@ -1,0 +1,537 @@
+#!/usr/bin/env python3
+"""Helpers of bench/load/run.sh (bench/load/README.md); only the standard library.
+
+    harness.py free-port                 print a TCP port free on 127.0.0.1 now
+    harness.py wait-port PORT SECONDS    wait until 127.0.0.1:PORT accepts connections
+    harness.py probe PORT                one GET /login without credentials: JSON with the
+                                         status, head and body sizes and the body
+    harness.py bound RUN_DIR             print the hash bound (logins/s) the summary will use
+    harness.py summarize RUN_DIR         write RUN_DIR/summary.md (and the latency plot) from
+                                         the raw files run.sh left there, print the summary
+"""
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+
+# --- small helpers for run.sh -----------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        print(sock.getsockname()[1])
+
+
+def wait_port(port, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return 0
+        except OSError:
+            time.sleep(0.05)
+    print(f"harness.py: nothing listens on 127.0.0.1:{port} after {seconds} s", file=sys.stderr)
+    return 1
+
+
+def probe(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /login HTTP/1.1\r\nHost: bench\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            body += chunk
+    status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.") else 0
+    print(json.dumps({"status": status, "head_bytes": len(head) + 4, "body_bytes": len(body),
+                      "body": body.decode("utf-8", "replace")}))
+    return 0
+
+
+# --- reading the run directory ----------------------------------------------------------------
+
+def load_json(path):
+    """The last line of PATH that is a JSON object, or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f if line.strip().startswith("{")]
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return None
+
+
+def load_meta(run):
+    """meta.tsv: KEY<TAB>VALUE lines written by run.sh; later lines win."""
+    meta = {}
+    try:
+        with open(os.path.join(run, "meta.tsv"), encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.rstrip("\n").partition("\t")
+                if key:
+                    meta[key] = value
+    except OSError:
+        pass
+    return meta
+
+
+def number(meta, key):
+    try:
+        return float(meta[key].split()[0])
+    except (KeyError, ValueError):
+        return None
+
+
+def hash_bench_time_ms(run):
+    """Single-thread time of one OWASP verification from authd_bench_hash's JSON, or None."""
+    try:
+        with open(os.path.join(run, "hash_bench.json"), encoding="utf-8") as f:
+            report = json.load(f)
+    except (OSError, ValueError):
+        return None, None
+    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
+    runs = [b for b in report.get("benchmarks", []) if "dummy" not in b.get("name", "")]
+    # CPU time, not wall time (a thread descheduled by other processes does not count), of the
+    # fastest repetition: the best estimate of what one verification costs on its own core, and
+    # a bound is an upper limit.
+    chosen = ([b for b in runs if b.get("run_type", "iteration") == "iteration"] or
+              [b for b in runs if b.get("aggregate_name") == "median"])
+    if not chosen:
+        return None, None
+    times = [b.get("cpu_time", b["real_time"]) * scale.get(b.get("time_unit", "ns"), 1e-6)
+             for b in chosen]
+    return min(times), chosen[0].get("run_name", chosen[0].get("name"))
+
+
+# --- formatting --------------------------------------------------------------------------------
+
+def fmt(value, digits=0, unit=""):
+    if value is None:
+        return "n/a"
+    if digits == 0:
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:,.{digits}f}"
+    return text + unit
+
+
+def ratio(a, b, digits=2):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.{digits}f}"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def latency_cells(result):
+    lat = (result or {}).get("latency_ms", {})
+    return [fmt(lat.get(k), 2) for k in ("p50", "p99", "p99.9", "max")]
+
+
+# --- the summary -------------------------------------------------------------------------------
+
+def cheap_section(run, meta, warnings):
+    rounds = int(meta.get("rounds", "0") or 0)
+    clk = number(meta, "clk_tck") or 100.0
+    rows = []
+    rates = {"authd": [], "nginx": []}
+    cpu_us = {"authd": [], "nginx": []}
+    for r in range(1, rounds + 1):
+        cells = [str(r)]
+        for server in ("authd", "nginx"):
+            res = load_json(os.path.join(run, "cheap", f"{server}-{r}.txt"))
+            if res is None:
+                warnings.append(f"cheap path: no wrk result for {server} round {r}")
+                cells += ["n/a"] * 4
+                continue
+            rates[server].append(res["requests_per_s"])
+            errs = {k: v for k, v in res["errors"].items() if v and k != "status"}
+            if errs:
+                warnings.append(f"cheap path: wrk errors against {server} round {r}: {errs}")
+            ticks = number(meta, f"cheap_cpu_ticks_{server}_{r}")
+            per_request = core_share = None
+            if ticks is not None and res["requests"]:
+                per_request = ticks / clk * 1e6 / res["requests"]
+                cpu_us[server].append(per_request)
+                core_share = ticks / clk / res["duration_s"]
+            cells += [fmt(res["requests_per_s"]), fmt(res["latency_ms"]["p99"], 2),
+                      fmt(per_request, 2), fmt(core_share, 2)]
+        rows.append(cells)
+    median = lambda values: statistics.median(values) if values else None  # noqa: E731
+    authd, nginx = median(rates["authd"]), median(rates["nginx"])
+    authd_cpu, nginx_cpu = median(cpu_us["authd"]), median(cpu_us["nginx"])
+    lines = ["## 1. Cheap path: authd vs nginx", "",
+             f"`wrk -t1 -c{meta.get('cheap_connections')} -d{meta.get('cheap_duration')}s` on "
+             f"`GET /login` without credentials, rounds alternating authd "
+             f"(`{meta.get('authd_cheap_args', '--threads 1')}`) and nginx (1 worker); both close "
+             f"a keep-alive connection after {meta.get('keepalive_requests', 'n/a')} requests; "
+             f"{meta.get('pinning', '')}.", ""]
+    lines += table(["round", "authd req/s", "p99 ms", "CPU µs/req", "cores used",
+                    "nginx req/s", "p99 ms", "CPU µs/req", "cores used"], rows)
+    lines += ["", f"Median: authd {fmt(authd)} req/s, nginx {fmt(nginx)} req/s, "
+              f"ratio **{ratio(authd, nginx)}**. Server CPU time (user + system, "
+              f"/proc/PID/stat) per request: authd {fmt(authd_cpu, 2)} µs, nginx "
+              f"{fmt(nginx_cpu, 2)} µs, ratio {ratio(authd_cpu, nginx_cpu)}: less disturbed by "
+              "other processes than requests/s. *Cores used* below 1 means the server did not "
+              "get all of its core (other processes, or wrk could not load it).", ""]
+    for server in ("authd", "nginx"):
+        p = load_json(os.path.join(run, f"probe-{server}.json"))
+        if p:
+            lines.append(f"- {server} answers HTTP {p['status']}, head {p['head_bytes']} B, "
+                         f"body {p['body_bytes']} B.")
+    if meta.get("bodies_identical") == "yes":
+        lines.append("- The two bodies are byte for byte the same.")
+    elif meta.get("bodies_identical"):
+        warnings.append("cheap path: authd's and nginx's bodies differ (see probe-*.json)")
+    lines.append("")
+    return lines, authd, nginx, authd_cpu, nginx_cpu
+
+
+def hash_bound(run, meta):
+    """(bound, from the benchmark, from the import, verification ms, benchmark name): the bound
+    is workers / t from authd_bench_hash when it ran, else the import's hashing rate."""
+    bench_ms, bench_name = hash_bench_time_ms(run)
+    workers = number(meta, "hash_workers")
+    bound_bench = workers / (bench_ms / 1000.0) if bench_ms and workers else None
+    users = number(meta, "users")
+    import_s = number(meta, "import_seconds")
+    calib_users = number(meta, "import_calibration_users") or 0
+    calib_s = number(meta, "import_calibration_seconds") or 0
+    hashed, seconds = (users or 0) - calib_users, (import_s or 0) - calib_s
+    bound_import = hashed / seconds if hashed > 0 and seconds > 0 else None
+    bound = bound_bench if bound_bench is not None else bound_import
+    return bound, bound_bench, bound_import, bench_ms, bench_name
+
+
+def login_section(run, meta, warnings):
+    bound, bound_bench, bound_import, bench_ms, bench_name = hash_bound(run, meta)
+    workers = number(meta, "hash_workers")
+    users = number(meta, "users")
+    wrk = load_json(os.path.join(run, "login", "wrk.txt"))
+    logins = wrk["ok_per_s"] if wrk else None
+    if wrk is None:
+        warnings.append("logins: no wrk result")
+    else:
+        other = {k: v for k, v in wrk["status"].items() if k != "200"}
+        if other:
+            warnings.append(f"logins: answers other than 200 at saturation: {other}")
+        errs = {k: v for k, v in wrk["errors"].items() if v and k != "status"}
+        if errs:
+            warnings.append(f"logins: wrk errors: {errs}")
+    lines = ["## 2. Logins at saturation", "",
+             f"{fmt(users)} users imported with OWASP parameters (19 MiB, t=2); authd with "
+             f"{fmt(workers)} hash workers; `wrk -t1 -c{meta.get('login_connections')} "
+             f"-d{meta.get('login_duration')}s -s bench/load/login.lua` cycling through the users; "
+             "only 200 answers count.", ""]
+    rows = [["logins/s (200 only)", fmt(logins, 1)]]
+    if wrk:
+        rows += [["answers by status", ", ".join(f"{k}: {v}" for k, v in
+                                                 sorted(wrk["status"].items()))],
+                 ["wrk latency p50 / p99", f"{fmt(wrk['latency_ms']['p50'], 1)} / "
+                                           f"{fmt(wrk['latency_ms']['p99'], 1)} ms"]]
+    rows += [["t: one OWASP verification, CPU time, fastest repetition (authd_bench_hash"
+              + (f" `{bench_name}`" if bench_name else "") + ")",
+              fmt(bench_ms, 2, " ms") if bench_ms else "not measured (no authd_bench_hash)"],
+             ["hash bound = workers / t", fmt(bound_bench, 1)],
+             ["hashing rate of `authctl user import` on every core (users per second, its "
+              "fixed cost subtracted)", fmt(bound_import, 1)],
+             ["**logins/s ÷ hash bound**", f"**{ratio(logins, bound)}**"],
+             ["logins/s ÷ import-measured rate", ratio(logins, bound_import)]]
+    # Where the gap to the bound goes: CPU authd did not get (other processes on the machine)
+    # and CPU it spent on something else than argon2.
+    clk = number(meta, "clk_tck") or 100.0
+    ticks = number(meta, "login_cpu_ticks")
+    cpu_s = ticks / clk if ticks is not None else None
+    cpu_share = efficiency = None
+    if cpu_s and wrk and workers:
+        cpu_share = cpu_s / (wrk["duration_s"] * workers)
+        if bench_ms:
+            efficiency = wrk["ok"] * bench_ms / 1000.0 / cpu_s
+    rows += [["authd's CPU time during the run ÷ (duration × workers): the share of the cores "
+              "it got", fmt(cpu_share, 2)],
+             ["200s × t ÷ authd's CPU time: the share of its CPU spent in argon2 (1 = nothing "
+              "else costs)", fmt(efficiency, 2)]]
+    lines += table(["", ""], rows)
+    lines += ["", "logins/s ÷ hash bound ≈ (share of the cores) × (share in argon2): on a busy "
+              "machine the first falls, the second is authd's own overhead.", ""]
+    if bound_bench is None:
+        warnings.append("hash bound: authd_bench_hash missing or failed; "
+                        "the ratio uses the import-measured rate")
+    return lines, logins, bound, cpu_share, efficiency
+
+
+def isolation_section(run, meta, warnings):
+    idle = load_json(os.path.join(run, "login", "paced-idle.json"))
+    loaded = load_json(os.path.join(run, "login", "paced-loaded.json"))
+    for name, res in (("idle", idle), ("during saturation", loaded)):
+        if res is None:
+            warnings.append(f"isolation: no paced client result {name}")
+        elif res["errors"] or res["incomplete"] or res.get("unexpected"):
+            warnings.append(f"isolation: paced client {name}: {res['errors']} errors, "
+                            f"{res['incomplete']} unanswered, statuses {res['status']}")
+    lines = ["## 3. Isolation: a cheap request while every hash worker is busy", "",
+             f"`authd_paced_client` sends `GET /login` without credentials every "
+             f"{meta.get('paced_interval_ms')} ms on its own keep-alive connection; latency from "
+             "each request's scheduled send time (no coordinated omission). Idle: before the "
+             "logins; loaded: inside the wrk run of case 2.", ""]
+    rows = []
+    for name, res in (("authd idle", idle), ("authd, logins saturating", loaded)):
+        rows.append([name, fmt((res or {}).get("count"))] + latency_cells(res))
+    lines += table(["", "requests", "p50 ms", "p99 ms", "p99.9 ms", "max ms"], rows)
+    lines.append("")
+    p99 = lambda r: (r or {}).get("latency_ms", {}).get("p99")  # noqa: E731
+    return lines, p99(loaded), p99(idle)
+
+
+def memory_section(run, meta, warnings):
+    conns = number(meta, "idle_connections")
+    rows, per = [], {}
+    for label, name in (("authd", "authd"), ("authd2", "authd, second wave"),
+                        ("nginx", "nginx")):
+        idle, with_, after = (number(meta, f"{label}_rss_{k}_kb") for k in
+                              ("idle", "with", "closed"))
+        opened = load_json(os.path.join(run, f"open-{label}.json"))
+        n = opened["open"] if opened else None
+        if opened and opened["failed"]:
+            warnings.append(f"memory: {opened['failed']} connections ({name}) failed to open "
+                            "or were refused")
+        per[label] = (with_ - idle) / n if None not in (with_, idle) and n else None
+        rows.append([name, fmt(n), fmt(idle and idle / 1024, 1), fmt(with_ and with_ / 1024, 1),
+                     fmt(per[label], 2), fmt(after and after / 1024, 1)])
+    lines = ["## 4. Memory", "",
+             f"RSS (VmRSS; nginx: master + worker) before and with {fmt(conns)} idle keep-alive "
+             "connections, each of which has had one cheap request answered "
+             "(bench/load/open_connections.py), and after they closed.", ""]
+    lines += table(["server", "connections", "RSS before MiB", "RSS with MiB",
+                    "KiB per connection", "RSS after close MiB"], rows)
+    lines += ["", "nginx allocates its connection and event structures for all "
+              f"`worker_connections` ({meta.get('nginx_connections', 'n/a')}) at start: they are "
+              "in its idle RSS, not in the per-connection figure. The second wave of authd "
+              "connections shows whether memory kept after the first wave is reused."]
+    lines += ["", "authd's RSS over the run (KiB):", ""]
+    timeline = []
+    for key, label in (("cheap_rss_fresh_kb", "cheap-path authd, fresh"),
+                       ("cheap_rss_round1_kb", "cheap-path authd, after round 1"),
+                       ("cheap_rss_rounds_kb", "cheap-path authd, after all rounds"),
+                       ("authd_rss_with_kb", "cheap-path authd, with the idle connections"),
+                       ("authd_rss_closed_kb", "cheap-path authd, after they closed"),
+                       ("authd2_rss_with_kb", "cheap-path authd, with the second wave"),
+                       ("authd2_rss_closed_kb", "cheap-path authd, after it closed"),
+                       ("login_rss_fresh_kb", "login authd, fresh"),
+                       ("login_rss_saturated_kb", "login authd, after saturation (case 2-3)"),
+                       ("login_rss_sweep_kb", "login authd, after the latency sweep (case 5)")):
+        timeline.append([label, fmt(number(meta, key))])
+    lines += table(["when", "VmRSS KiB"], timeline)
+    growth_cheap = _diff(meta, "cheap_rss_rounds_kb", "cheap_rss_round1_kb")
+    growth_login = _diff(meta, "login_rss_sweep_kb", "login_rss_saturated_kb")
+    growth_wave = _diff(meta, "authd2_rss_with_kb", "authd_rss_with_kb")
+    lines += ["", f"Growth once warm: cheap path {fmt(growth_cheap, 0, ' KiB')} "
+              f"(round 1 → last round), logins {fmt(growth_login, 0, ' KiB')} "
+              "(after saturation → after the sweep, both idle; the sweep opens up to 120 "
+              "connections, whose memory stays with the process as case 4 shows), idle connections "
+              f"{fmt(growth_wave, 0, ' KiB')} (first wave → second wave, both open). The first "
+              "logins fault in the argon2 buffers (≈ workers × 19 MiB), so *fresh → after "
+              "saturation* is not growth.", ""]
+    for server in ("authd_cheap", "authd_login", "nginx"):
+        status = meta.get(f"{server}_exit")
+        if status not in (None, "0"):
+            warnings.append(f"{server} exited with status {status} on SIGTERM")
+    return lines, per.get("authd"), per.get("nginx"), (growth_cheap, growth_login, growth_wave)
+
+
+def _diff(meta, later, earlier):
+    a, b = number(meta, later), number(meta, earlier)
+    return a - b if a is not None and b is not None else None
+
+
+def sweep_section(run, meta, warnings, bound):
+    points = []
+    for pct in meta.get("sweep_percents", "").split():
+        res = load_json(os.path.join(run, "sweep", f"pct-{pct}.json"))
+        if res is None:
+            warnings.append(f"sweep: no result at {pct}%")
+            continue
+        points.append((int(pct), res))
+        other = {k: v for k, v in res["status"].items() if k not in ("200", "503")}
+        if other or res["errors"] or res["incomplete"]:
+            warnings.append(f"sweep {pct}%: statuses {other}, {res['errors']} errors, "
+                            f"{res['incomplete']} unanswered")
+        if res["status"].get("503") and int(pct) < 100:
+            warnings.append(f"sweep {pct}%: {res['status']['503']} answers 503 below the hash "
+                            "bound (the machine could not reach the bound at that time?)")
+    lines = ["## 5. Login latency against offered load", "",
+             f"`authd_paced_client --expect-status 200 --header 'User-Name: u1' --header "
+             f"'Password: …'` at fixed rates (% of the hash bound {fmt(bound, 1)}/s), "
+             f"{meta.get('sweep_duration')} s each, spread over enough connections; latency from "
+             "the scheduled send time, percentiles over the 200 answers (and any unanswered). "
+             "All requests come from one address, so authd's per-client share of the hash queue "
+             "is what answers 503 past the bound.", ""]
+    rows = [[f"{pct}%", fmt(res["offered_per_s"], 1), fmt(ok_rate(res), 1),
+             fmt(share_503(res), 1, " %"), str(res["connections"])] + latency_cells(res)
+            for pct, res in points]
+    lines += table(["load", "offered/s", "200/s", "503", "conns", "p50 ms", "p99 ms",
+                    "p99.9 ms", "max ms"], rows)
+    png = plot(run, points, bound)
+    if png:
+        lines += ["", f"![login latency]({png})"]
+    lines.append("")
+    return lines
+
+
+def ok_rate(res):
+    count = res.get("count") or 0
+    if not count:
+        return 0.0
+    return res["achieved_per_s"] * res["status"].get("200", 0) / count
+
+
+def share_503(res):
+    scheduled = res.get("scheduled") or 0
+    return 100.0 * res["status"].get("503", 0) / scheduled if scheduled else 0.0
+
+
+def plot(run, points, bound):
+    if not points or shutil.which("gnuplot") is None:
+        return None
+    dat = os.path.join(run, "sweep", "latency.dat")
+    with open(dat, "w", encoding="utf-8") as f:
+        f.write("# offered_per_s p50_ms p99_ms percent_503\n")
+        for _, res in points:
+            lat = res["latency_ms"]
+            f.write(f"{res['offered_per_s']:.3f} {max(lat['p50'], 0.001):.3f} "
+                    f"{max(lat['p99'], 0.001):.3f} {share_503(res):.2f}\n")
+    terminals = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True,
+                               text=True, check=False)
+    text = terminals.stdout + terminals.stderr
+    terminal = ("pngcairo size 900,540 font ',10'" if "pngcairo" in text
+                else "png size 900,540")
+    png = os.path.join(run, "login_latency.png")
+    bound_line = (f"set arrow from {bound:.3f}, graph 0 to {bound:.3f}, graph 1 nohead dt 2 lc "
+                  f"rgb 'gray'\nset label 'hash bound' at {bound:.3f}, graph 0.95 left offset 1,0\n"
+                  if bound else "")
+    script = f"""set terminal {terminal}
+set output '{png}'
+set title 'authd: login latency against offered load (from the scheduled send time)'
+set xlabel 'offered logins/s'
+set ylabel 'latency of 200 answers (ms)'
+set logscale y
+set y2label 'answered 503 (%)'
+set y2range [0:100]
+set y2tics
+set ytics nomirror
+set grid
+set key top left
+{bound_line}plot '{dat}' using 1:2 with linespoints lw 2 title 'p50', \\
+     '{dat}' using 1:3 with linespoints lw 2 title 'p99', \\
+     '{dat}' using 1:4 axes x1y2 with linespoints dt 3 title '503 (right axis)'
+"""
+    result = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True,
+                            check=False)
+    if result.returncode != 0 or not os.path.exists(png):
+        print(f"harness.py: gnuplot failed: {result.stderr.strip()}", file=sys.stderr)
+        return None
+    return "login_latency.png"
+
+
+def summarize(run):
+    meta = load_meta(run)
+    warnings = []
+    cheap, authd_rps, nginx_rps, authd_cpu, nginx_cpu = cheap_section(run, meta, warnings)
+    login, logins, bound, cpu_share, efficiency = login_section(run, meta, warnings)
+    iso, p99_loaded, p99_idle = isolation_section(run, meta, warnings)
+    mem, per_authd, per_nginx, growth = memory_section(run, meta, warnings)
+    sweep = sweep_section(run, meta, warnings, bound)
+
+    head = ["# authd load harness: summary", "",
+            f"- date: {meta.get('date', 'n/a')}",
+            f"- machine: {meta.get('cpu_model', 'n/a')}, nproc {meta.get('nproc', 'n/a')}, "
+            f"{meta.get('kernel', '')}; load average at start {meta.get('loadavg', 'n/a')}",
+            f"- command: `{meta.get('command', 'bench/load/run.sh')}`",
+            f"- authd: `{meta.get('git', 'n/a')}`, binaries of build/release; "
+            f"{meta.get('wrk_version', 'wrk')}, {meta.get('nginx_version', 'nginx')}",
+            f"- pinning: {meta.get('pinning', 'none')}", "",
+            "## Ratios", ""]
+    rows = [["1. cheap path req/s (median of "
+             f"{meta.get('rounds')}, wrk -t1 -c{meta.get('cheap_connections')})",
+             fmt(authd_rps), f"nginx, 1 worker: {fmt(nginx_rps)}", ratio(authd_rps, nginx_rps)],
+            ["1. cheap path, server CPU per request (median)", fmt(authd_cpu, 2, " µs"),
+             f"nginx: {fmt(nginx_cpu, 2, ' µs')}", ratio(authd_cpu, nginx_cpu)],
+            ["2. logins/s at saturation (200 only)", fmt(logins, 1),
+             f"hash bound: {fmt(bound, 1)}", ratio(logins, bound)],
+            ["2. … of which: cores authd got / its hash workers", fmt(cpu_share, 2), "1", "—"],
+            ["2. … and argon2 time (200s × t) / authd's CPU time", fmt(efficiency, 2), "1",
+             "—"],
+            [f"3. cheap request p99 while logins saturate (paced, every "
+             f"{meta.get('paced_interval_ms')} ms)", fmt(p99_loaded, 2, " ms"),
+             f"idle authd: {fmt(p99_idle, 2, ' ms')}", ratio(p99_loaded, p99_idle, 1)],
+            [f"4. RSS per idle keep-alive connection ({fmt(number(meta, 'idle_connections'))})",
+             fmt(per_authd, 2, " KiB"), f"nginx: {fmt(per_nginx, 2, ' KiB')}",
+             ratio(per_authd, per_nginx)],
+            ["4. RSS growth once warm (cheap path / logins / 2nd wave of idle connections)",
+             " / ".join(fmt(g, 0, " KiB") for g in growth), "0", "—"]]
+    head += table(["case", "authd", "reference", "ratio"], rows)
+    head.append("")
+    load_start, load_end = number(meta, "loadavg"), number(meta, "loadavg_end")
+    if load_start is not None and load_start >= 0.5:
+        warnings.append(f"the machine was busy before the run (1-minute load average "
+                        f"{load_start:.2f}): other processes share the cores, expect noise")
+    warn = ["## Warnings", ""] + ([f"- {w}" for w in warnings] or ["- none"]) + [""]
+    tail = ["Raw files (wrk output, paced client JSON lines, authd and nginx logs, the "
+            "benchmark's JSON) are next to this file in the run directory "
+            f"(`{meta.get('run_dir', os.path.basename(run))}`).", ""]
+    text = "\n".join(head + warn + cheap + login + iso + mem + sweep + tail)
+    with open(os.path.join(run, "summary.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+    print("\n".join(head + warn))
+    return 0
+
+
+def main():
+    args = sys.argv[1:]
+    if args == ["free-port"]:
+        free_port()
+        return 0
+    if len(args) == 3 and args[0] == "wait-port":
+        return wait_port(int(args[1]), float(args[2]))
+    if len(args) == 2 and args[0] == "probe":
+        return probe(int(args[1]))
+    if len(args) == 2 and args[0] == "bound":
+        bound = hash_bound(args[1], load_meta(args[1]))[0]
+        if bound is None:
+            return 1
+        print(f"{bound:.3f}")
+        return 0
+    if len(args) == 2 and args[0] == "summarize":
+        return summarize(args[1])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
