@@ -3,8 +3,10 @@
 
     harness.py free-port                 print a TCP port free on 127.0.0.1 now
     harness.py wait-port PORT SECONDS    wait until 127.0.0.1:PORT accepts connections
-    harness.py probe PORT                one GET /login without credentials: JSON with the
-                                         status, head and body sizes and the body
+    harness.py probe PORT [PATH [HEADER...]]
+                                         one GET PATH (/login) with the headers given as
+                                         "Name: value" (none: a /login without credentials):
+                                         JSON with the status, head and body sizes and the body
     harness.py bound RUN_DIR             print the hash bound (logins/s) the summary will use
     harness.py summarize RUN_DIR         write RUN_DIR/summary.md (and the latency plot) from
                                          the raw files run.sh left there, print the summary
@@ -40,9 +42,11 @@ def wait_port(port, seconds):
     return 1
 
 
-def probe(port):
+def probe(port, path="/login", headers=()):
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n"
+    request += "".join(f"{h}\r\n" for h in headers) + "\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(b"GET /login HTTP/1.1\r\nHost: bench\r\n\r\n")
+        sock.sendall(request.encode("utf-8"))
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(4096)
@@ -156,25 +160,30 @@ def latency_cells(result):
 
 # --- the summary -------------------------------------------------------------------------------
 
-def cheap_section(run, meta, warnings):
+def paired_rounds(run, meta, warnings, case, name):
+    """The rounds of a case alternating authd and nginx (wrk outputs RUN/CASE/SERVER-R.txt, CPU
+    ticks CASE_cpu_ticks_SERVER_R in meta.tsv): the table rows, the medians of requests/s and of
+    CPU µs per request (authd, nginx), and each server's wrk results."""
     rounds = int(meta.get("rounds", "0") or 0)
     clk = number(meta, "clk_tck") or 100.0
     rows = []
     rates = {"authd": [], "nginx": []}
     cpu_us = {"authd": [], "nginx": []}
+    results = {"authd": [], "nginx": []}
     for r in range(1, rounds + 1):
         cells = [str(r)]
         for server in ("authd", "nginx"):
-            res = load_json(os.path.join(run, "cheap", f"{server}-{r}.txt"))
+            res = load_json(os.path.join(run, case, f"{server}-{r}.txt"))
             if res is None:
-                warnings.append(f"cheap path: no wrk result for {server} round {r}")
+                warnings.append(f"{name}: no wrk result for {server} round {r}")
                 cells += ["n/a"] * 4
                 continue
+            results[server].append(res)
             rates[server].append(res["requests_per_s"])
             errs = {k: v for k, v in res["errors"].items() if v and k != "status"}
             if errs:
-                warnings.append(f"cheap path: wrk errors against {server} round {r}: {errs}")
-            ticks = number(meta, f"cheap_cpu_ticks_{server}_{r}")
+                warnings.append(f"{name}: wrk errors against {server} round {r}: {errs}")
+            ticks = number(meta, f"{case}_cpu_ticks_{server}_{r}")
             per_request = core_share = None
             if ticks is not None and res["requests"]:
                 per_request = ticks / clk * 1e6 / res["requests"]
@@ -184,16 +193,24 @@ def cheap_section(run, meta, warnings):
                       fmt(per_request, 2), fmt(core_share, 2)]
         rows.append(cells)
     median = lambda values: statistics.median(values) if values else None  # noqa: E731
-    authd, nginx = median(rates["authd"]), median(rates["nginx"])
-    authd_cpu, nginx_cpu = median(cpu_us["authd"]), median(cpu_us["nginx"])
+    return (rows, median(rates["authd"]), median(rates["nginx"]), median(cpu_us["authd"]),
+            median(cpu_us["nginx"]), results)
+
+
+ROUND_HEADER = ["round", "authd req/s", "p99 ms", "CPU µs/req", "cores used",
+                "nginx req/s", "p99 ms", "CPU µs/req", "cores used"]
+
+
+def cheap_section(run, meta, warnings):
+    rows, authd, nginx, authd_cpu, nginx_cpu, _ = paired_rounds(run, meta, warnings, "cheap",
+                                                                "cheap path")
     lines = ["## 1. Cheap path: authd vs nginx", "",
              f"`wrk -t1 -c{meta.get('cheap_connections')} -d{meta.get('cheap_duration')}s` on "
              f"`GET /login` without credentials, rounds alternating authd "
              f"(`{meta.get('authd_cheap_args', '--threads 1')}`) and nginx (1 worker); both close "
              f"a keep-alive connection after {meta.get('keepalive_requests', 'n/a')} requests; "
              f"{meta.get('pinning', '')}.", ""]
-    lines += table(["round", "authd req/s", "p99 ms", "CPU µs/req", "cores used",
-                    "nginx req/s", "p99 ms", "CPU µs/req", "cores used"], rows)
+    lines += table(ROUND_HEADER, rows)
     lines += ["", f"Median: authd {fmt(authd)} req/s, nginx {fmt(nginx)} req/s, "
               f"ratio **{ratio(authd, nginx)}**. Server CPU time (user + system, "
               f"/proc/PID/stat) per request: authd {fmt(authd_cpu, 2)} µs, nginx "
@@ -211,6 +228,50 @@ def cheap_section(run, meta, warnings):
         warnings.append("cheap path: authd's and nginx's bodies differ (see probe-*.json)")
     lines.append("")
     return lines, authd, nginx, authd_cpu, nginx_cpu
+
+
+def verify_section(run, meta, warnings):
+    """Case 1b: returns the lines, the medians and the answers other than 200 of each server."""
+    rows, authd, nginx, authd_cpu, nginx_cpu, results = paired_rounds(run, meta, warnings,
+                                                                      "verify", "/verify")
+    statuses, non_200 = {}, {}
+    for server in ("authd", "nginx"):
+        counts = {}
+        for res in results[server]:
+            for status, n in res.get("status", {}).items():
+                counts[status] = counts.get(status, 0) + n
+        statuses[server] = counts
+        non_200[server] = (sum(n for status, n in counts.items() if status != "200")
+                           if results[server] else None)
+        if non_200[server]:
+            warnings.append(f"/verify: {server} answered other than 200 "
+                            f"{non_200[server]} times: {counts}")
+    lines = ["## 1b. /verify: authd's cheapest authenticated path vs nginx", "",
+             f"`wrk -t1 -c{meta.get('cheap_connections')} -d{meta.get('cheap_duration')}s -s "
+             "bench/load/verify.lua` sending `GET /verify` with `Token: <token>` (one token, from "
+             "one login of u1 at the start), rounds alternating the same authd as case 1 and "
+             "nginx answering the same 200 body from `location = /verify`; verify.lua counts the "
+             "answers by status. CPU per request and *cores used* as in case 1.", ""]
+    lines += table(ROUND_HEADER, rows)
+    lines += ["", f"Median: authd {fmt(authd)} req/s, nginx {fmt(nginx)} req/s, "
+              f"ratio **{ratio(authd, nginx)}**. Server CPU time per request: authd "
+              f"{fmt(authd_cpu, 2)} µs, nginx {fmt(nginx_cpu, 2)} µs, ratio "
+              f"{ratio(authd_cpu, nginx_cpu)}.", ""]
+    for server in ("authd", "nginx"):
+        counts = ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses[server].items()))
+        lines.append(f"- {server}: answers by status over the rounds: {counts or 'n/a'} "
+                     f"(other than 200: {fmt(non_200[server])}).")
+    for server in ("authd", "nginx"):
+        p = load_json(os.path.join(run, f"probe-verify-{server}.json"))
+        if p:
+            lines.append(f"- {server} answers /verify HTTP {p['status']}, head "
+                         f"{p['head_bytes']} B, body {p['body_bytes']} B.")
+    if meta.get("verify_bodies_identical") == "yes":
+        lines.append("- The two /verify bodies are byte for byte the same.")
+    elif meta.get("verify_bodies_identical"):
+        warnings.append("/verify: authd's and nginx's bodies differ (see probe-verify-*.json)")
+    lines.append("")
+    return lines, authd, nginx, authd_cpu, nginx_cpu, non_200
 
 
 def hash_bound(run, meta):
@@ -463,6 +524,8 @@ def summarize(run):
     meta = load_meta(run)
     warnings = []
     cheap, authd_rps, nginx_rps, authd_cpu, nginx_cpu = cheap_section(run, meta, warnings)
+    verify, v_authd_rps, v_nginx_rps, v_authd_cpu, v_nginx_cpu, v_non_200 = verify_section(
+        run, meta, warnings)
     login, logins, bound, cpu_share, efficiency = login_section(run, meta, warnings)
     iso, p99_loaded, p99_idle = isolation_section(run, meta, warnings)
     mem, per_authd, per_nginx, growth = memory_section(run, meta, warnings)
@@ -482,6 +545,14 @@ def summarize(run):
              fmt(authd_rps), f"nginx, 1 worker: {fmt(nginx_rps)}", ratio(authd_rps, nginx_rps)],
             ["1. cheap path, server CPU per request (median)", fmt(authd_cpu, 2, " µs"),
              f"nginx: {fmt(nginx_cpu, 2, ' µs')}", ratio(authd_cpu, nginx_cpu)],
+            ["1b. /verify req/s (median of "
+             f"{meta.get('rounds')}, wrk -t1 -c{meta.get('cheap_connections')})",
+             fmt(v_authd_rps), f"nginx, 1 worker: {fmt(v_nginx_rps)}",
+             ratio(v_authd_rps, v_nginx_rps)],
+            ["1b. /verify, server CPU per request (median)", fmt(v_authd_cpu, 2, " µs"),
+             f"nginx: {fmt(v_nginx_cpu, 2, ' µs')}", ratio(v_authd_cpu, v_nginx_cpu)],
+            ["1b. /verify answers other than 200 (all rounds)", fmt(v_non_200["authd"]),
+             f"nginx: {fmt(v_non_200['nginx'])}", "—"],
             ["2. logins/s at saturation (200 only)", fmt(logins, 1),
              f"hash bound: {fmt(bound, 1)}", ratio(logins, bound)],
             ["2. … of which: cores authd got / its hash workers", fmt(cpu_share, 2), "1", "—"],
@@ -505,7 +576,7 @@ def summarize(run):
     tail = ["Raw files (wrk output, paced client JSON lines, authd and nginx logs, the "
             "benchmark's JSON) are next to this file in the run directory "
             f"(`{meta.get('run_dir', os.path.basename(run))}`).", ""]
-    text = "\n".join(head + warn + cheap + login + iso + mem + sweep + tail)
+    text = "\n".join(head + warn + cheap + verify + login + iso + mem + sweep + tail)
     with open(os.path.join(run, "summary.md"), "w", encoding="utf-8") as f:
         f.write(text)
     print("\n".join(head + warn))
@@ -519,8 +590,8 @@ def main():
         return 0
     if len(args) == 3 and args[0] == "wait-port":
         return wait_port(int(args[1]), float(args[2]))
-    if len(args) == 2 and args[0] == "probe":
-        return probe(int(args[1]))
+    if len(args) >= 2 and args[0] == "probe":
+        return probe(int(args[1]), *(args[2:3] or ["/login"]), args[3:])
     if len(args) == 2 and args[0] == "bound":
         bound = hash_bound(args[1], load_meta(args[1]))[0]
         if bound is None:

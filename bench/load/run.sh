@@ -136,6 +136,10 @@ cheap_args=(--threads 1)
 if grep -q -- '--max-connections ' <<<"$authd_help"; then
     cheap_args+=(--max-connections $((IDLE_CONNECTIONS + 1000)))
 fi
+# Case 1b presents one token for the whole run: its lifetime must outlast the run.
+if grep -q -- '--token-ttl ' <<<"$authd_help"; then
+    cheap_args+=(--token-ttl 1h)
+fi
 keepalive_requests=$(authd_default max-requests-per-connection)
 : "${keepalive_requests:=100000000}"
 
@@ -145,10 +149,12 @@ work=""
 stamp="$(date +%Y%m%d-%H%M%S)"
 ((quick)) && stamp+="-quick"
 run="$here/results/runs/$stamp"
-mkdir -p "$run/cheap" "$run/login" "$run/sweep"
+mkdir -p "$run/cheap" "$run/verify" "$run/login" "$run/sweep"
 pids=()
 # Set by start_authd and start_nginx.
 authd_cheap_pid="" authd_cheap_port="" authd_login_pid="" authd_login_port="" nginx_pid="" nginx_port=""
+# Set before start_nginx: authd's /verify body for the token of case 1b (nginx.conf.in).
+verify_body="" verify_token=""
 
 # Stops one process we started: SIGTERM, up to $2 seconds (5), then SIGKILL; sets stop_status
 # to its exit status (not in a subshell: only this shell can wait for its children).
@@ -243,6 +249,7 @@ start_nginx() {
         port=$("${harness[@]}" free-port)
         sed -e "s/@PORT@/$port/" -e "s/@CONNECTIONS@/$nginx_connections/" \
             -e "s/@NOFILE@/$nofile/" -e "s/@KEEPALIVE_REQUESTS@/$keepalive_requests/" \
+            -e "s/@VERIFY_BODY@/$verify_body/" \
             "$here/nginx.conf.in" >"$prefix/nginx.conf"
         "${pin_server[@]}" nginx -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/error.log" \
             >>"$run/nginx.log" 2>&1 &
@@ -343,15 +350,40 @@ start_authd authd_cheap pin_server "${cheap_args[@]}"
 meta authd_cheap_args "${cheap_args[*]}"
 meta keepalive_requests "$keepalive_requests"
 meta nginx_connections "$nginx_connections"
-start_nginx
 meta cheap_rss_fresh_kb "$(rss_kb "$authd_cheap_pid")"
+body_of() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["body"])' "$1"; }
+status_of() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["status"])' "$1"; }
+
+# Case 1b's token: one login of u1 on the cheap-path authd (one hash, before any measurement),
+# then one /verify whose 200 body nginx's /verify answers too (nginx.conf.in, @VERIFY_BODY@).
+"${harness[@]}" probe "$authd_cheap_port" /login 'User-Name: u1' 'Password: pw-1' \
+    >"$run/login-token.json" || die "login for the /verify token failed"
+[[ "$(status_of "$run/login-token.json")" == 200 ]] ||
+    die "login for the /verify token answered $(body_of "$run/login-token.json")"
+verify_token=$(python3 -c 'import json, sys
+print(json.loads(json.load(open(sys.argv[1]))["body"])["token"])' "$run/login-token.json")
+"${harness[@]}" probe "$authd_cheap_port" /verify "Token: $verify_token" \
+    >"$run/probe-verify-authd.json" || die "/verify probe failed"
+[[ "$(status_of "$run/probe-verify-authd.json")" == 200 ]] ||
+    die "/verify with a fresh token answered $(body_of "$run/probe-verify-authd.json")"
+verify_body=$(body_of "$run/probe-verify-authd.json")
+# nginx gets it inside '…' through sed: no quote, backslash or newline (u1's body has none).
+[[ "$verify_body" != *[\'\\\&/]* ]] || die "/verify body not templatable: $verify_body"
+meta verify_body_bytes "${#verify_body}"
+
+start_nginx
 "${harness[@]}" probe "$authd_cheap_port" >"$run/probe-authd.json"
 "${harness[@]}" probe "$nginx_port" >"$run/probe-nginx.json"
-body_of() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["body"])' "$1"; }
 if [[ "$(body_of "$run/probe-authd.json")" == "$(body_of "$run/probe-nginx.json")" ]]; then
     meta bodies_identical yes
 else
     meta bodies_identical no
+fi
+"${harness[@]}" probe "$nginx_port" /verify "Token: $verify_token" >"$run/probe-verify-nginx.json"
+if [[ "$verify_body" == "$(body_of "$run/probe-verify-nginx.json")" ]]; then
+    meta verify_bodies_identical yes
+else
+    meta verify_bodies_identical no
 fi
 
 log "cheap path: warm-up, then $ROUNDS rounds of ${CHEAP_DURATION}s, authd and nginx alternating"
@@ -377,6 +409,29 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 sleep 0.5
 meta cheap_rss_rounds_kb "$(rss_kb "$authd_cheap_pid")"
+
+# --- 1b. /verify: authd's cheapest authenticated path, against nginx answering the same bytes -----
+# The same wrk, rounds and CPU accounting as case 1; verify.lua presents the token and counts the
+# answers by status (only 200s are verified tokens).
+verify_wrk=(-t1 "-c$CHEAP_CONNECTIONS" -s "$here/verify.lua")
+log "/verify: warm-up, then $ROUNDS rounds of ${CHEAP_DURATION}s, authd and nginx alternating"
+run_wrk "$run/verify/warmup-authd.txt" 1 "${verify_wrk[@]}" \
+    "http://127.0.0.1:$authd_cheap_port/verify" -- "$verify_token"
+run_wrk "$run/verify/warmup-nginx.txt" 1 "${verify_wrk[@]}" \
+    "http://127.0.0.1:$nginx_port/verify" -- "$verify_token"
+for ((r = 1; r <= ROUNDS; r++)); do
+    ticks=$(cpu_ticks "$authd_cheap_pid")
+    run_wrk "$run/verify/authd-$r.txt" "$CHEAP_DURATION" "${verify_wrk[@]}" \
+        "http://127.0.0.1:$authd_cheap_port/verify" -- "$verify_token"
+    meta "verify_cpu_ticks_authd_$r" $(($(cpu_ticks "$authd_cheap_pid") - ticks))
+    ticks=$(cpu_ticks "$nginx_pid")
+    run_wrk "$run/verify/nginx-$r.txt" "$CHEAP_DURATION" "${verify_wrk[@]}" \
+        "http://127.0.0.1:$nginx_port/verify" -- "$verify_token"
+    meta "verify_cpu_ticks_nginx_$r" $(($(cpu_ticks "$nginx_pid") - ticks))
+    log "/verify round $r: authd $(json_field requests_per_s "$run/verify/authd-$r.txt") req/s" \
+        "($(json_field ok "$run/verify/authd-$r.txt") answered 200)," \
+        "nginx $(json_field requests_per_s "$run/verify/nginx-$r.txt") req/s"
+done
 
 # --- 4. memory: idle keep-alive connections, authd then nginx ------------------------------------
 # Opens IDLE_CONNECTIONS idle connections to a server (LABEL, port, pid, function reading its RSS),
