@@ -12,6 +12,7 @@ packages=(
   prometheus  # promtool checks /metrics (tests/integration/ops_test.cpp)
   postgresql nginx-light
   systemd  # systemd-analyze verify: the installed unit (tests/integration/config_test.cpp)
+  clang-14 libclang-rt-14-dev
   "$@"
 )
 
