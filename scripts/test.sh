@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, build (warnings are errors), run every test.
+# The whole test suite: install what is missing, build (warnings are errors), run every test, then
+# again under sanitizers, then the fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,3 +16,8 @@ AUTHD_TEST_PG_URI=$(cat "$pg_dir/uri")
 export AUTHD_TEST_PG_URI AUTHD_TEST_PG_DIR=$pg_dir
 
 ctest --preset debug -j "$(nproc)"
+
+# The same suite under AddressSanitizer+UBSan, then ThreadSanitizer (build/asan, build/tsan), and
+# the libFuzzer target over the request path for a bounded time (clang-14, build/fuzz).
+scripts/sanitize.sh
+scripts/fuzz.sh

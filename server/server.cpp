@@ -237,6 +237,15 @@ int run(const server_config& config) {
     // must drain it, not kill it.
     asio::io_context control;
     asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+    // Only this (the main) thread takes these signals: every thread started below inherits them
+    // blocked, and this one unblocks them once all are running (a signal sent meanwhile waits).
+    // Delivery to an arbitrary thread is allowed, but under ThreadSanitizer it was seen to stall.
+    sigset_t handled;
+    sigemptyset(&handled);
+    for (const int s : {SIGINT, SIGTERM, SIGHUP}) {
+        sigaddset(&handled, s);
+    }
+    pthread_sigmask(SIG_BLOCK, &handled, nullptr);
     keyring_holder keys(keyring::load(config.key_file));
     const auto tls = make_tls_context(config);
     auto store = open_store(config.store);
@@ -291,6 +300,7 @@ int run(const server_config& config) {
     for (auto& t : io) {
         threads.emplace_back([&t] { t->run(); });
     }
+    pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
     asio::steady_timer purge_timer(control);
     purge_revocations_every_minute(purge_timer, *store, revocations);
     wait_for_shutdown(config, control, signals, keys, io, threads);

@@ -658,12 +658,11 @@ keyring_holder::keyring_holder(std::shared_ptr<const keyring> initial)
     }
 }
 
-keyring_holder::~keyring_holder() {
-    // Other threads' caches cannot be reached; they let go at their next get(), or at their end.
-    if (tls_ring.holder == id_) {
-        tls_ring = cached_ring{};
-    }
-}
+// Threads' caches are not touched: a holder with static storage outlives the main thread's
+// thread_locals, and writing to one then is a use-after-free (found by tests/fuzz; reproducer
+// corpus/crash_keyring_holder_static_destroyed_after_tls_cache). Holder ids are never reused, so
+// a stale cache is never taken for another holder's; it lets go at its thread's next get() or end.
+keyring_holder::~keyring_holder() = default;
 
 const std::shared_ptr<const keyring>& keyring_holder::cached() const {
     // Relaxed is enough: the ring itself is read under the mutex below, never through this load.

@@ -74,7 +74,8 @@ void expect_login_ok(const response& r, std::string_view user) {
 TEST_F(LifecycleTest, SigtermAnswersTheLoginsInFlightThenExits0) {
     env_.add_user("slow_user", "slow_password", slow_hash);
     // One hash worker for 10 slow logins: most of them are still queued or hashing at SIGTERM.
-    start(authd_args().workers("1").hash(slow_hash));
+    // A long queue timeout: on a loaded machine the last of them may wait longer than 3 s.
+    start(authd_args().workers("1").hash(slow_hash).with({"--hash-queue-timeout", "60s"}));
     constexpr std::size_t in_flight = 10;
     std::vector<std::unique_ptr<http_client>> clients;
     std::vector<std::uint16_t> client_ports;

@@ -196,7 +196,7 @@ TEST(RequestParse, BadRequestsGetTheDocumentedCode) {
         {"control character in a value", "GET /login HTTP/1.1\r\nUser-Name: a\x01b\r\n\r\n",
          api_code::bad_request},
         {"garbage", "\x01\x02 nonsense\r\n\r\n", api_code::bad_request},
-        {"NUL in a header value", std::string("GET /login HTTP/1.1\r\nPassword: a\0b\r\n\r\n", 40),
+        {"NUL in a header value", std::string("GET /login HTTP/1.1\r\nPassword: a\0b\r\n\r\n", 38),
          api_code::bad_request},
         {"bad version", "GET /login HTTP/9.9\r\n\r\n", api_code::bad_request},
         {"space before colon", "GET /login HTTP/1.1\r\nPassword : p\r\n\r\n",

@@ -1,0 +1,503 @@
+// libFuzzer target over the whole request-to-response path, without sockets (issue 4).
+//
+// An input is one connection's byte stream: its first byte chooses where the stream is split in
+// two (the two halves arrive in separate reads, as over TCP), the rest is what the client sends.
+// The stream is parsed exactly as server/connection.cpp's read_request() does (one fresh
+// request_parser per request over one request_head, eager, reads of at most 4 KiB into a bounded
+// buffer, put_eof at the end), each request is decided, and answered as connection::run() does:
+// logins by a real login_service (in-memory store, real cache, argon2id, key ring), /verify and
+// /logout by the key ring, a revocation list and the service, /healthz, /readyz and
+// /.well-known/jwks.json as the server does (/metrics is rendered outside core/: not checked).
+// The brute-force limiter is left out (it would turn the seed's login into a 429). Every answer
+// is checked:
+//   - an API body is a JSON object whose "code" is the API code and "status" "ok" or "error"
+//     (an error has a "message"); the JWK Set is JSON;
+//   - write_response_head() gives a head that ends in CRLF CRLF, parses as an HTTP response with
+//     the code's status and a Content-Length equal to the body's size;
+//   - a login answers 200 exactly for the right credentials, with a token for the requested user
+//     that both the service's key ring and a token_signer with the same key accept;
+//   - /verify and /logout accept exactly the tokens this input's logins got, /verify refuses a
+//     token after its /logout (the fuzzer cannot forge a token: a 200 for any other is a bug);
+//   - a parse error is answered 431 (header limit), 413 (body limit) or 400;
+//   - the parser never stalls (a put() that consumes nothing and asks for nothing would make the
+//     server loop forever).
+// A violation prints what failed and traps, which libFuzzer reports as a crash.
+//
+// Seeds are in tests/fuzz/corpus/: each file is one split byte, then the raw request bytes. A
+// presented token "LAST" stands for the last token the input's logins got (see
+// substitute_last_token). AUTHD_FUZZ_TRACE=1 in the environment prints every answer.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "authd/api.hpp"
+#include "authd/http_response.hpp"
+#include "authd/keyring.hpp"
+#include "authd/login_service.hpp"
+#include "authd/password_hasher.hpp"
+#include "authd/request.hpp"
+#include "authd/revocation_list.hpp"
+#include "authd/secret.hpp"
+#include "authd/token_signer.hpp"
+#include "authd/user_cache.hpp"
+#include "authd/user_store.hpp"
+
+namespace {
+
+namespace http = boost::beast::http;
+using boost::beast::error_code;
+
+constexpr std::string_view known_user = "user_test";
+constexpr std::string_view known_password = "password_test";
+constexpr std::size_t max_requests = 64;  // per input, so that one input stays fast
+constexpr std::size_t read_chunk = 4096;  // as server/connection.cpp
+
+[[noreturn]] void fail(const char* what, std::string_view detail = {}) {
+    std::fprintf(stderr, "request_fuzz: invariant violated: %s\n%.*s\n", what,
+                 static_cast<int>(detail.size()), detail.data());
+    __builtin_trap();
+}
+
+void check(bool ok, const char* what, std::string_view detail = {}) {
+    if (!ok) {
+        fail(what, detail);
+    }
+}
+
+// The store of the seed's example user, in memory; the fuzzer only reads it.
+class memory_store final : public authd::user_store {
+  public:
+    std::map<std::string, std::string, std::less<>> users;
+
+    std::optional<std::string> find_hash(std::string_view name) override {
+        const auto it = users.find(name);
+        return it == users.end() ? std::nullopt : std::optional(it->second);
+    }
+    bool add_user(std::string_view name, std::string_view phc) override {
+        return users.emplace(std::string(name), std::string(phc)).second;
+    }
+    std::size_t add_users(const std::vector<authd::user_record>& list) override {
+        std::size_t n = 0;
+        for (const auto& u : list) {
+            n += add_user(u.name, u.phc) ? 1 : 0;
+        }
+        return n;
+    }
+    bool set_hash(std::string_view name, std::string_view phc) override {
+        const auto it = users.find(name);
+        if (it == users.end()) {
+            return false;
+        }
+        it->second = phc;
+        return true;
+    }
+    bool replace_hash(std::string_view name, std::string_view expected,
+                      std::string_view phc) override {
+        const auto it = users.find(name);
+        if (it == users.end() || it->second != expected) {
+            return false;
+        }
+        it->second = phc;
+        return true;
+    }
+    bool remove_user(std::string_view name) override { return users.erase(std::string(name)) > 0; }
+    void for_each_name(const std::function<void(std::string_view)>& fn) override {
+        for (const auto& [name, phc] : users) {
+            fn(name);
+        }
+    }
+    bool poll_external_changes() override { return false; }
+
+    std::map<std::string, std::int64_t, std::less<>> revocations;
+    void revoke_token(std::string_view jti, std::int64_t exp) override {
+        revocations[std::string(jti)] = exp;
+    }
+    std::vector<std::pair<std::string, std::int64_t>> revoked_tokens(std::int64_t now) override {
+        std::vector<std::pair<std::string, std::int64_t>> out;
+        for (const auto& [jti, exp] : revocations) {
+            if (exp > now) {
+                out.emplace_back(jti, exp);
+            }
+        }
+        return out;
+    }
+    void purge_revoked_tokens(std::int64_t now) override {
+        std::erase_if(revocations, [now](const auto& r) { return r.second <= now; });
+    }
+};
+
+authd::secret_bytes fixed_key() {
+    unsigned char key[32];
+    for (std::size_t i = 0; i < sizeof key; ++i) {
+        key[i] = static_cast<unsigned char>(0xa5 ^ i);
+    }
+    return authd::secret_bytes(key, sizeof key);
+}
+
+// Everything a login needs, real but cheap: argon2id at libsodium's smallest cost (t=1, 8 KiB),
+// so that a verification costs microseconds, not the 20 ms of the production parameters. The
+// service signs with a key ring of one HS256 key (a raw key file); a token_signer with the same
+// key checks its tokens independently.
+struct login_world {
+    static constexpr authd::argon2_params params{1, 8 * 1024};
+
+    authd::password_hasher hasher{params};
+    authd::keyring_holder keys{authd::keyring::from_secret(fixed_key())};
+    authd::token_signer signer{fixed_key()};
+    memory_store store;
+    std::unique_ptr<authd::user_cache> cache = authd::make_user_cache(1024);
+    authd::login_service service{store, *cache, hasher, keys, std::chrono::minutes(30)};
+    std::unique_ptr<authd::revocation_list> revocations;
+
+    login_world() { store.add_user(known_user, hasher.hash(known_password)); }
+
+    // Each input starts with no revocation, so that it replays alike alone or after others.
+    void start_input() {
+        revocations = std::make_unique<authd::revocation_list>(max_requests);
+        store.revocations.clear();
+    }
+};
+
+login_world& world() {
+    static login_world w;
+    return w;
+}
+
+// The client's byte stream, in two parts that arrive separately.
+class byte_stream {
+  public:
+    byte_stream(std::string_view first, std::string_view second) : parts_{first, second} {}
+
+    // Like a socket's read_some: at most what has arrived in the current part; 0 means EOF.
+    std::size_t read_some(void* out, std::size_t size) {
+        while (part_ < 2 && parts_[part_].empty()) {
+            ++part_;
+        }
+        if (part_ == 2) {
+            return 0;
+        }
+        auto& p = parts_[part_];
+        const auto n = std::min(size, p.size());
+        std::memcpy(out, p.data(), n);
+        p.remove_prefix(n);
+        return n;
+    }
+
+  private:
+    std::string_view parts_[2];
+    std::size_t part_ = 0;
+};
+
+enum class read_status { request, closed, parse_error };
+
+// server/connection.cpp's connection::read_request(), with the socket replaced by the stream.
+read_status read_request(authd::request_parser& parser, boost::beast::flat_buffer& in,
+                         byte_stream& stream, error_code& parse_ec) {
+    for (;;) {
+        if (in.size() > 0) {
+            error_code ec;
+            const auto used = parser.put(in.data(), ec);
+            in.consume(used);
+            if (!ec && parser.is_done()) {
+                return read_status::request;
+            }
+            if (ec && ec != http::error::need_more) {
+                parse_ec = ec;
+                return read_status::parse_error;
+            }
+            if (!ec) {
+                // The server loops straight back to put(): no progress here would spin forever.
+                check(used > 0, "request_parser::put consumed nothing without asking for more");
+                continue;
+            }
+        }
+        const auto room = in.max_size() - in.size();
+        if (room == 0) {
+            parse_ec = http::error::header_limit;
+            return read_status::parse_error;
+        }
+        const auto want = std::min(room, read_chunk);
+        const auto n = stream.read_some(in.prepare(want).data(), want);
+        in.commit(n);
+        if (n == 0) {  // EOF
+            if (!parser.got_some() && in.size() == 0) {
+                return read_status::closed;
+            }
+            error_code ec;
+            parser.put_eof(ec);
+            if (!ec && parser.is_done()) {
+                return read_status::request;
+            }
+            parse_ec = ec ? ec : error_code(http::error::partial_message);
+            return read_status::parse_error;
+        }
+    }
+}
+
+// An API body: a JSON object of the seed's shape, matching code.
+boost::json::object check_body(authd::api_code code, std::string_view body) {
+    error_code ec;
+    auto value = boost::json::parse(body, ec);
+    check(!ec, "response body is not JSON", body);
+    auto* obj = value.if_object();
+    check(obj != nullptr, "response body is not a JSON object", body);
+    const auto* code_field = obj->if_contains("code");
+    check(code_field != nullptr && code_field->is_int64() &&
+              code_field->as_int64() == static_cast<std::int64_t>(code),
+          "body \"code\" is not the API code", body);
+    const auto* status = obj->if_contains("status");
+    check(status != nullptr && status->is_string(), "body has no string \"status\"", body);
+    const bool ok = code == authd::api_code::ok;
+    check(status->as_string() == (ok ? "ok" : "error"), "body \"status\" does not match the code",
+          body);
+    if (!ok) {
+        const auto* message = obj->if_contains("message");
+        check(message != nullptr && message->is_string(), "error body without a message", body);
+    }
+    return std::move(*obj);
+}
+
+// The head: what write_response_head() writes, checked by hand and by Beast's response parser.
+void check_head(authd::api_code code, std::string_view body, bool keep_alive, int version,
+                std::uint32_t retry_after) {
+    thread_local std::string head;
+    authd::write_response_head(head, code, body.size(), keep_alive, version, retry_after);
+    check(head.ends_with("\r\n\r\n"), "response head does not end with CRLF CRLF", head);
+    check(head.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n") !=
+              std::string::npos,
+          "response head has no Content-Length equal to the body's size", head);
+    check(keep_alive == (head.find("\r\nConnection: close\r\n") == std::string::npos),
+          "Connection: close sent iff the connection closes", head);
+
+    http::response_parser<http::string_body> parser;
+    parser.eager(true);
+    const std::string whole = head + std::string(body);
+    error_code ec;
+    const auto used = parser.put(boost::asio::buffer(whole), ec);
+    check(!ec && parser.is_done() && used == whole.size(), "response does not parse as HTTP",
+          whole);
+    const auto& res = parser.get();
+    check(res.result_int() == authd::http_status(code), "HTTP status is not the code's", whole);
+    check(res.body() == body, "HTTP body differs from the body", whole);
+}
+
+// AUTHD_FUZZ_TRACE=1 prints each answer (to see what the seeds exercise).
+bool tracing() {
+    static const bool on = std::getenv("AUTHD_FUZZ_TRACE") != nullptr;
+    return on;
+}
+
+// One answer as server/connection.cpp's append_response() writes it. Returns the body's JSON
+// object when it is an API body (every route but /.well-known/jwks.json).
+boost::json::object answer(authd::api_code code, std::string_view body, bool keep_alive,
+                           int version, bool api_body = true) {
+    if (tracing()) {
+        std::fprintf(stderr, "request_fuzz: HTTP/%d.%d -> %u %s%.*s\n", version / 10, version % 10,
+                     static_cast<unsigned>(code), keep_alive ? "keep-alive " : "close ",
+                     static_cast<int>(body.size()), body.data());
+    }
+    const std::uint32_t retry_after = code == authd::api_code::busy ? 1 : 0;
+    check_head(code, body, keep_alive, version, retry_after);
+    if (api_body) {
+        return check_body(code, body);
+    }
+    error_code ec;
+    (void)boost::json::parse(body, ec);
+    check(!ec, "response body is not JSON", body);
+    return {};
+}
+
+std::string_view string_field(const boost::json::object& obj, std::string_view name) {
+    const auto* v = obj.if_contains(name);
+    check(v != nullptr && v->is_string(), "a field of the body is missing or not a string");
+    return {v->as_string().data(), v->as_string().size()};
+}
+
+// What one input did with tokens, to check /verify and /logout against it.
+struct session_state {
+    std::string last_token;          // the last token a login of this input got
+    std::set<std::string> issued;    // tokens logins of this input got
+    std::set<std::string> revoked;   // tokens /logout of this input revoked
+};
+
+// A seed cannot hold a valid token (it expires, and is signed with the fuzz key): a presented
+// token "LAST" stands for the last token this input's logins got, so that seeds can log in,
+// verify, log out and verify again on one connection.
+void substitute_last_token(authd::request_head& head, const session_state& state) {
+    if (state.last_token.empty()) {
+        return;
+    }
+    if (head.token.count > 0) {
+        if (head.token.value == "LAST") {
+            head.token.value = state.last_token;
+        }
+    } else if (authd::presented_token(head) == "LAST") {
+        head.authorization.value = "Bearer " + state.last_token;
+    }
+}
+
+void login(authd::request_head& head, bool keep_alive, session_state& state) {
+    check(head.password.count == 1 && head.user_name.count == 1 && !head.password.value.empty() &&
+              !head.user_name.value.empty(),
+          "decide() sends to login a request without exactly one of each credential");
+    const auto result = world().service.login(head.user_name.value, head.password.value);
+    const bool right = head.user_name.value == known_user && head.password.value == known_password;
+    check(result.code == (right ? authd::api_code::ok : authd::api_code::not_found),
+          "login answered other than 200 for the right credentials, 404 for any other",
+          result.body);
+    const auto body = answer(result.code, result.body, keep_alive, head.version);
+    if (result.code != authd::api_code::ok) {
+        return;
+    }
+    const std::string token(string_field(body, "token"));
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto claims = world().keys.verify(token, now);
+    check(claims.has_value(), "the service's keyring refuses the token it issued", result.body);
+    check(claims->user == head.user_name.value, "the token names another user", result.body);
+    const auto again = world().signer.verify(token, now);
+    check(again.has_value() && again->user == claims->user,
+          "token_signer::verify refuses the token authd issued", result.body);
+    state.last_token = token;
+    state.issued.insert(token);
+}
+
+// server/connection.cpp's answer_verify().
+void verify(authd::request_head& head, bool keep_alive, session_state& state) {
+    substitute_last_token(head, state);
+    const std::string token(authd::presented_token(head));
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto claims = world().keys.verify(token, now);
+    if (!claims || world().revocations->revoked(claims->jti)) {
+        check(!state.issued.contains(token) || state.revoked.contains(token),
+              "/verify refuses a token this input got and did not revoke");
+        answer(authd::api_code::invalid_token, authd::canned_body(authd::api_code::invalid_token),
+               keep_alive, head.version);
+        return;
+    }
+    check(state.issued.contains(token), "/verify accepts a token no login issued", token);
+    check(!state.revoked.contains(token), "/verify accepts a token after its /logout", token);
+    const auto body = authd::verified_body(claims->user, claims->exp);
+    const auto obj = answer(authd::api_code::ok, body, keep_alive, head.version);
+    check(string_field(obj, "user") == claims->user, "/verify names another user", body);
+}
+
+// server/connection.cpp's answer_logout(), with the revocation stored synchronously.
+void logout(authd::request_head& head, bool keep_alive, session_state& state) {
+    substitute_last_token(head, state);
+    const std::string token(authd::presented_token(head));
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto claims = world().keys.verify(token, now);
+    if (!claims || claims->jti.empty()) {
+        check(!state.issued.contains(token), "/logout refuses a token this input got");
+        answer(authd::api_code::invalid_token, authd::canned_body(authd::api_code::invalid_token),
+               keep_alive, head.version);
+        return;
+    }
+    check(state.issued.contains(token), "/logout accepts a token no login issued", token);
+    check(world().revocations->add(claims->jti, claims->exp, now),
+          "the revocation list (as large as the requests of one input) is full");
+    const auto result = world().service.revoke(claims->jti, claims->exp);
+    check(result.code == authd::api_code::ok, "revoking in the in-memory store failed",
+          result.log_note);
+    state.revoked.insert(token);
+    answer(result.code, result.body, keep_alive, head.version);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) {
+        return 0;
+    }
+    const std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
+    const std::size_t split = bytes.size() * data[0] / 255;
+    byte_stream stream(bytes.substr(0, split), bytes.substr(split));
+
+    auto& w = world();
+    w.start_input();
+    const authd::request_limits limits;  // the server's defaults
+    // As server/connection.cpp: one request head and a pipelined one behind it, at most.
+    boost::beast::flat_buffer in(2 * static_cast<std::size_t>(limits.header_bytes) + read_chunk);
+    authd::request_head head;
+    session_state state;
+
+    for (std::size_t i = 0; i < max_requests; ++i) {
+        authd::request_parser parser(head, limits);
+        parser.eager(true);
+        error_code parse_ec;
+        const auto status = read_request(parser, in, stream, parse_ec);
+        if (status == read_status::closed) {
+            break;
+        }
+        if (status == read_status::parse_error) {
+            const auto d = authd::decide_parse_error(parse_ec);
+            const auto http = authd::http_status(d.code);
+            check(d.what == authd::decision::kind::respond &&
+                      (http == 400 || http == 413 || http == 431) &&
+                      (parse_ec != http::error::header_limit || http == 431) &&
+                      (parse_ec != http::error::body_limit || http == 413),
+                  "a parse error is not answered 431 (headers), 413 (body) or 400", d.body);
+            answer(d.code, d.body, false, head.version);
+            break;
+        }
+        const bool keep_alive = parser.keep_alive();
+        const auto d = authd::decide(head);
+        switch (d.what) {
+            case authd::decision::kind::login:
+                login(head, keep_alive, state);
+                break;
+            case authd::decision::kind::verify:
+                verify(head, keep_alive, state);
+                break;
+            case authd::decision::kind::logout:
+                logout(head, keep_alive, state);
+                break;
+            case authd::decision::kind::healthz:
+                answer(authd::api_code::ok, authd::ok_body(), keep_alive, head.version);
+                break;
+            case authd::decision::kind::readyz: {
+                const bool ready = w.service.store_healthy();
+                check(ready, "the in-memory store is reported unhealthy");
+                answer(authd::api_code::ok, authd::ok_body(), keep_alive, head.version);
+                break;
+            }
+            case authd::decision::kind::metrics:
+                break;  // rendered by server/metrics.cpp, outside core/: not checked here
+            case authd::decision::kind::jwks:
+                answer(authd::api_code::ok, w.keys.get().jwks(), keep_alive, head.version, false);
+                break;
+            case authd::decision::kind::respond:
+                check(d.code != authd::api_code::ok, "decide() answers 200 by itself", d.body);
+                answer(d.code, d.body, keep_alive, head.version);
+                break;
+        }
+        head.clear();
+        if (!keep_alive) {
+            break;
+        }
+    }
+    return 0;
+}
