@@ -111,7 +111,7 @@ po::options_description visible_options(global_options& opts) {
     po::options_description desc("Options");
     desc.add_options()("help,h", "print this help and exit")(
         "store", po::value(&opts.store_uri)->default_value("sqlite:authd.db")->value_name("URI"),
-        "the user store: sqlite:PATH")(
+        "the user store: sqlite:PATH or postgresql://... (a libpq URI)")(
         "hash-memory", po::value(&opts.hash_memory)->default_value("19MiB")->value_name("SIZE"),
         "argon2id memory per hash (B, KiB, MiB, GiB)")(
         "hash-ops", po::value(&opts.hash_ops)->default_value("2")->value_name("N"),
