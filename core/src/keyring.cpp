@@ -74,45 +74,6 @@ bool valid_kid(std::string_view kid) noexcept {
 // --- reading
 // --------------------------------------------------------------------------------------
 
-// The same checks as load_key_file (no symbolic link, a regular file, mode 0600), with room for a
-// key ring. The bytes may be secrets, so they go straight into wiped storage.
-secret_bytes read_protected_file(const std::string& path, struct stat& st) {
-    const fd_guard file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (file.fd < 0) {
-        fail(path, errno == ENOENT  ? "does not exist"
-                   : errno == ELOOP ? "is a symbolic link"
-                                    : errno_text("cannot be read"));
-    }
-    if (::fstat(file.fd, &st) != 0) {
-        fail(path, errno_text("cannot be read"));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fail(path, "is not a regular file");
-    }
-    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        fail(path, "is accessible by group or others (run: chmod 600 " + path + ")");
-    }
-    secret_bytes buffer(max_ring_file_bytes + 1);
-    std::size_t got = 0;
-    while (got < buffer.size()) {
-        const ssize_t n = ::read(file.fd, buffer.data() + got, buffer.size() - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            fail(path, errno_text("cannot be read"));
-        }
-        if (n == 0) {
-            break;
-        }
-        got += static_cast<std::size_t>(n);
-    }
-    if (got > max_ring_file_bytes) {
-        fail(path, "is longer than " + std::to_string(max_ring_file_bytes) + " bytes");
-    }
-    return secret_bytes(buffer.data(), got);
-}
-
 key_file parse_raw(const std::string& path, const secret_bytes& bytes) {
     if (bytes.size() > max_raw_bytes) {
         fail(path, "is longer than " + std::to_string(max_raw_bytes) +
@@ -225,7 +186,7 @@ bool starts_like_ring(const secret_bytes& bytes) {
 }
 
 key_file read_key_file(const std::string& path, struct stat& st) {
-    const secret_bytes bytes = read_protected_file(path, st);
+    const secret_bytes bytes = read_private_file(path, max_ring_file_bytes, &st);
     return starts_like_ring(bytes) ? parse_ring(path, bytes) : parse_raw(path, bytes);
 }
 

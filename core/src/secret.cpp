@@ -51,13 +51,12 @@ struct fd_guard {
 
 }  // namespace
 
-secret_bytes load_key_file(const std::string& path) {
-    // Largest key file read: a key longer than a SHA-256 block is hashed by HMAC anyway.
-    constexpr std::size_t max_bytes = 4096;
+secret_bytes read_private_file(const std::string& path, std::size_t max_bytes, struct stat* info) {
     const fd_guard file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
     if (file.fd < 0) {
-        fail(path, errno == ENOENT ? "does not exist"
-                                   : std::string("cannot be read: ") + std::strerror(errno));
+        fail(path, errno == ENOENT  ? "does not exist"
+                   : errno == ELOOP ? "is a symbolic link"
+                                    : std::string("cannot be read: ") + std::strerror(errno));
     }
     struct stat st {};
     if (::fstat(file.fd, &st) != 0) {
@@ -69,10 +68,11 @@ secret_bytes load_key_file(const std::string& path) {
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
         fail(path, "is accessible by group or others (run: chmod 600 " + path + ")");
     }
-    secret_bytes key(max_bytes + 1);
+    // The bytes may be secrets: read straight into storage that is wiped.
+    secret_bytes buffer(max_bytes + 1);
     std::size_t got = 0;
-    while (got < key.size()) {
-        const ssize_t n = ::read(file.fd, key.data() + got, key.size() - got);
+    while (got < buffer.size()) {
+        const ssize_t n = ::read(file.fd, buffer.data() + got, buffer.size() - got);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -87,12 +87,21 @@ secret_bytes load_key_file(const std::string& path) {
     if (got > max_bytes) {
         fail(path, "is longer than " + std::to_string(max_bytes) + " bytes");
     }
-    if (got < min_key_bytes) {
-        fail(path, "holds " + std::to_string(got) + " bytes; a key needs at least " +
+    if (info != nullptr) {
+        *info = st;
+    }
+    return secret_bytes(buffer.data(), got);
+}
+
+secret_bytes load_key_file(const std::string& path) {
+    // Largest key file read: a key longer than a SHA-256 block is hashed by HMAC anyway.
+    constexpr std::size_t max_bytes = 4096;
+    auto key = read_private_file(path, max_bytes);
+    if (key.size() < min_key_bytes) {
+        fail(path, "holds " + std::to_string(key.size()) + " bytes; a key needs at least " +
                        std::to_string(min_key_bytes) + " (run: authctl key generate PATH)");
     }
-    secret_bytes exact(key.data(), got);
-    return exact;
+    return key;
 }
 
 void generate_key_file(const std::string& path, std::size_t size) {

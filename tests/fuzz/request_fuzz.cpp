@@ -338,9 +338,9 @@ std::string_view string_field(const boost::json::object& obj, std::string_view n
 
 // What one input did with tokens, to check /verify and /logout against it.
 struct session_state {
-    std::string last_token;          // the last token a login of this input got
-    std::set<std::string> issued;    // tokens logins of this input got
-    std::set<std::string> revoked;   // tokens /logout of this input revoked
+    std::string last_token;         // the last token a login of this input got
+    std::set<std::string> issued;   // tokens logins of this input got
+    std::set<std::string> revoked;  // tokens /logout of this input revoked
 };
 
 // A seed cannot hold a valid token (it expires, and is signed with the fuzz key): a presented

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <vector>
 
 namespace authd {
@@ -34,6 +35,13 @@ class secret_bytes {
 
 // The smallest signing key authd accepts, in bytes (RFC 7518 section 3.2: at least the hash size).
 inline constexpr std::size_t min_key_bytes = 32;
+
+// Reads a file that holds secrets, into wiped storage. Throws std::runtime_error naming the path
+// and the reason ("key file PATH: ...") when it is missing, a symbolic link, not a regular file,
+// accessible by group or others, unreadable, or longer than max_bytes. info, when given, receives
+// the file's status.
+secret_bytes read_private_file(const std::string& path, std::size_t max_bytes,
+                               struct stat* info = nullptr);
 
 // Reads a key file. Throws std::runtime_error with a message that names the path and the reason
 // when the file is missing, unreadable, shorter than min_key_bytes, or readable or writable by
