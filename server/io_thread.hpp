@@ -62,7 +62,6 @@ class io_thread {
     // Connection registry (called by connection's constructor and destructor).
     void add(connection* c) noexcept;
     void remove(connection* c) noexcept;
-    std::size_t connections() const noexcept { return count_; }
 
     thread_metrics& metrics() noexcept { return metrics_; }
 

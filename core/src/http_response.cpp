@@ -1,5 +1,6 @@
 #include "authd/http_response.hpp"
 
+#include <array>
 #include <charconv>
 #include <ctime>
 
@@ -21,30 +22,31 @@ std::string_view http_date_now() {
 
 namespace {
 
-std::string_view status_line(api_code code) {
-    switch (http_status(code)) {
-        case 200:
-            return "HTTP/1.1 200 OK\r\n";
-        case 400:
-            return "HTTP/1.1 400 Bad Request\r\n";
-        case 401:  // RFC 6750 section 3: the challenge of a refused bearer token
-            return "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer "
-                   "error=\"invalid_token\"\r\n";
-        case 404:
-            return "HTTP/1.1 404 Not Found\r\n";
+// Headers that go with a status: RFC 6750 section 3's challenge of a refused bearer token, RFC
+// 9110's Allow of a 405.
+std::string_view status_headers(unsigned status) {
+    switch (status) {
+        case 401:
+            return "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n";
         case 405:
-            return "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, POST\r\n";
-        case 413:
-            return "HTTP/1.1 413 Content Too Large\r\n";
-        case 431:
-            return "HTTP/1.1 431 Request Header Fields Too Large\r\n";
-        case 503:
-            return "HTTP/1.1 503 Service Unavailable\r\n";
-        case 429:
-            return "HTTP/1.1 429 Too Many Requests\r\n";
+            return "Allow: GET, POST\r\n";
         default:
-            return "HTTP/1.1 500 Internal Server Error\r\n";
+            return {};
     }
+}
+
+// "HTTP/1.1 404 Not Found\r\n" and its headers, for every code, built once from api.cpp's table.
+std::string_view status_line(api_code code) {
+    static const auto lines = [] {
+        std::array<std::string, 600> table;
+        for (const auto status : {200U, 400U, 401U, 404U, 405U, 413U, 429U, 431U, 500U, 503U}) {
+            table[status] = "HTTP/1.1 " + std::to_string(status) + " " +
+                            std::string(reason_phrase(status)) + "\r\n" +
+                            std::string(status_headers(status));
+        }
+        return table;
+    }();
+    return lines[http_status(code)];
 }
 
 }  // namespace

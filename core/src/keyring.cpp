@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::string_view ring_magic = "authd-keyring";
 constexpr std::string_view ring_first_line = "authd-keyring 1";
-constexpr std::size_t max_raw_bytes = 4096;  // as load_key_file: HMAC hashes longer keys anyway
+constexpr std::size_t max_raw_bytes = 4096;  // a raw key file: HMAC hashes longer keys anyway
 constexpr std::size_t max_kid_chars = 64;
 constexpr std::size_t kid_random_bytes = 8;
 // A full ring of the longest HS256 secrets, base64url, with kids and algorithms.

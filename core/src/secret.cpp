@@ -93,17 +93,6 @@ secret_bytes read_private_file(const std::string& path, std::size_t max_bytes, s
     return secret_bytes(buffer.data(), got);
 }
 
-secret_bytes load_key_file(const std::string& path) {
-    // Largest key file read: a key longer than a SHA-256 block is hashed by HMAC anyway.
-    constexpr std::size_t max_bytes = 4096;
-    auto key = read_private_file(path, max_bytes);
-    if (key.size() < min_key_bytes) {
-        fail(path, "holds " + std::to_string(key.size()) + " bytes; a key needs at least " +
-                       std::to_string(min_key_bytes) + " (run: authctl key generate PATH)");
-    }
-    return key;
-}
-
 void generate_key_file(const std::string& path, std::size_t size) {
     if (sodium_init() < 0) {
         throw std::runtime_error("libsodium could not be initialised");

@@ -116,7 +116,7 @@ TEST_F(KeyringTest, RawFileIsOneKeyWithTheSeedHeader) {
     EXPECT_EQ(header_of(token), R"({"typ":"JWT","alg":"HS256"})");
     // What authd signed before key rings (same header, same key): each verifies the other's tokens
     // (tokens differ byte for byte only by their random jti).
-    const token_signer old_signer(load_key_file(path_));
+    const token_signer old_signer(read_private_file(path_, 4096));
     EXPECT_TRUE(old_signer.verify(token, now).has_value());
     EXPECT_TRUE(ring->verify(old_signer.sign("alice", later), now).has_value());
     const auto claims = ring->verify(token, now);

@@ -43,11 +43,6 @@ inline constexpr std::size_t min_key_bytes = 32;
 secret_bytes read_private_file(const std::string& path, std::size_t max_bytes,
                                struct stat* info = nullptr);
 
-// Reads a key file. Throws std::runtime_error with a message that names the path and the reason
-// when the file is missing, unreadable, shorter than min_key_bytes, or readable or writable by
-// group or others.
-secret_bytes load_key_file(const std::string& path);
-
 // Writes size random bytes (libsodium) to a new file at path with mode 0600. Throws when the file
 // exists already or cannot be written.
 void generate_key_file(const std::string& path, std::size_t size = min_key_bytes);
