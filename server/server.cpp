@@ -1,9 +1,9 @@
 #include "server.hpp"
 
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <ctime>
-#include <functional>
 #include <malloc.h>
 #include <memory>
 #include <mutex>
@@ -13,9 +13,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <openssl/ssl.h>
 
 #include "authd/attempt_limiter.hpp"
@@ -142,27 +140,19 @@ void load_revocations(user_store& store, revocation_list& revocations) {
     }
 }
 
-// Expired revocations are dropped from memory and from the store once a minute (on the control
-// thread: the store call may block, and no I/O thread waits for it).
-void purge_revocations_every_minute(asio::steady_timer& timer, user_store& store,
-                                    revocation_list& revocations) {
-    timer.expires_after(std::chrono::minutes(1));
-    timer.async_wait([&timer, &store, &revocations](const boost::system::error_code& ec) {
-        if (ec) {
-            return;
-        }
-        const auto now = static_cast<std::int64_t>(std::time(nullptr));
-        revocations.purge(now);
-        // Give back to the system what a burst of connections left in malloc's free lists
-        // (RSS otherwise stays at its peak; bench/load measures it).
-        ::malloc_trim(0);
-        try {
-            store.purge_revoked_tokens(now);
-        } catch (const std::exception& e) {
-            log(log_level::warn, "revocation_purge_failed", {{"error", e.what()}});
-        }
-        purge_revocations_every_minute(timer, store, revocations);
-    });
+// Expired revocations are dropped from memory and from the store (on the main thread: the store
+// call may block, and no I/O thread waits for it).
+void purge_revocations(user_store& store, revocation_list& revocations) {
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    revocations.purge(now);
+    // Give back to the system what a burst of connections left in malloc's free lists (RSS
+    // otherwise stays at its peak; bench/load measures it).
+    ::malloc_trim(0);
+    try {
+        store.purge_revoked_tokens(now);
+    } catch (const std::exception& e) {
+        log(log_level::warn, "revocation_purge_failed", {{"error", e.what()}});
+    }
 }
 
 // SIGHUP: reload the key file. A file that does not load leaves the keys in use as they were.
@@ -180,31 +170,34 @@ void reload_keys(const server_config& config, keyring_holder& keys) {
     }
 }
 
-// Handles signals until SIGINT/SIGTERM, then drains the I/O threads, and ends them after the
-// shutdown timeout.
-void wait_for_shutdown(const server_config& config, asio::io_context& control,
-                       asio::signal_set& signals, keyring_holder& keys,
-                       std::vector<std::unique_ptr<io_thread>>& io,
-                       std::vector<std::thread>& threads) {
-    std::function<void(const boost::system::error_code&, int)> on_signal;
-    on_signal = [&](const boost::system::error_code& ec, int signal) {
-        if (ec) {
-            return;
-        }
+// The main thread's loop: SIGHUP reloads the keys, a minute without a signal purges expired
+// revocations, SIGINT or SIGTERM returns (then the I/O threads drain). The signals are blocked in
+// every thread and taken here synchronously (sigtimedwait): no asynchronous handler runs, so no
+// thread can be interrupted at a bad moment, and ThreadSanitizer (which defers asynchronous
+// signals) was seen to stall a SIGTERM otherwise.
+int wait_for_signals(const sigset_t& handled, const server_config& config, keyring_holder& keys,
+                     user_store& store, revocation_list& revocations) {
+    for (;;) {
+        const timespec minute{60, 0};
+        const int signal = ::sigtimedwait(&handled, nullptr, &minute);
         if (signal == SIGHUP) {
             reload_keys(config, keys);
-            signals.async_wait(on_signal);
-            return;
+        } else if (signal == SIGINT || signal == SIGTERM) {
+            return signal;
+        } else if (signal < 0 && errno == EAGAIN) {
+            purge_revocations(store, revocations);
         }
-        log(log_level::info, "shutdown",
-            {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}, {"phase", "draining"}});
-        for (auto& t : io) {
-            t->drain();
-        }
-        control.stop();
-    };
-    signals.async_wait(on_signal);
-    control.run();
+    }
+}
+
+// Drains the I/O threads, and ends them after the shutdown timeout.
+void shut_down(const server_config& config, int signal, std::vector<std::unique_ptr<io_thread>>& io,
+               std::vector<std::thread>& threads) {
+    log(log_level::info, "shutdown",
+        {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}, {"phase", "draining"}});
+    for (auto& t : io) {
+        t->drain();
+    }
     // The threads end by themselves once their connections are done; past the timeout they are
     // stopped, dropping what is left.
     std::mutex mutex;
@@ -233,13 +226,9 @@ void wait_for_shutdown(const server_config& config, asio::io_context& control,
 }  // namespace
 
 int run(const server_config& config) {
-    // Signals are caught from the start: a SIGTERM that arrives as soon as authd says it listens
-    // must drain it, not kill it.
-    asio::io_context control;
-    asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
-    // Only this (the main) thread takes these signals: every thread started below inherits them
-    // blocked, and this one unblocks them once all are running (a signal sent meanwhile waits).
-    // Delivery to an arbitrary thread is allowed, but under ThreadSanitizer it was seen to stall.
+    // SIGINT, SIGTERM and SIGHUP are blocked from the start, in this thread and so in every thread
+    // started below; wait_for_signals() takes them. One that arrives as soon as authd says it
+    // listens waits for it: it drains authd, it does not kill it.
     sigset_t handled;
     sigemptyset(&handled);
     for (const int s : {SIGINT, SIGTERM, SIGHUP}) {
@@ -300,10 +289,8 @@ int run(const server_config& config) {
     for (auto& t : io) {
         threads.emplace_back([&t] { t->run(); });
     }
-    pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
-    asio::steady_timer purge_timer(control);
-    purge_revocations_every_minute(purge_timer, *store, revocations);
-    wait_for_shutdown(config, control, signals, keys, io, threads);
+    const int signal = wait_for_signals(handled, config, keys, *store, revocations);
+    shut_down(config, signal, io, threads);
     pool.stop();
     log(log_level::info, "shutdown", {{"phase", "done"}});
     return 0;

@@ -464,10 +464,22 @@ std::optional<std::uint64_t> status_mask(const std::string& path, std::string_vi
 
 }  // namespace
 
+// True when the thread sleeps in rt_sigtimedwait: the kernel then shows the signals it waits for
+// as unblocked, though they are taken synchronously by that thread (authd's main thread).
+namespace {
+bool in_sigtimedwait(const std::filesystem::path& task) {
+    constexpr int rt_sigtimedwait_nr = 128;  // x86_64
+    std::ifstream in(task / "syscall");
+    int nr = -1;
+    return static_cast<bool>(in >> nr) && nr == rt_sigtimedwait_nr;
+}
+}  // namespace
+
 bool authd_process::wait_signal_handling(std::chrono::milliseconds timeout) const {
     // Handled means: a handler is installed (SigCgt, process-wide), or the signals are blocked in
-    // every thread (a sigwait design). Blocked in one thread only does not count: glibc blocks all
-    // signals in a thread while it creates another, and a signal then goes to another thread.
+    // every thread, or taken by one sleeping in sigtimedwait (a sigwait design, authd's). Blocked
+    // in one thread only does not count: glibc blocks all signals in a thread while it creates
+    // another, and a signal then goes to another thread.
     const auto deadline = clock::now() + timeout;
     const auto proc = "/proc/" + std::to_string(pid_);
     const std::uint64_t wanted = (1ULL << (SIGTERM - 1)) | (1ULL << (SIGINT - 1));
@@ -484,7 +496,7 @@ bool authd_process::wait_signal_handling(std::chrono::milliseconds timeout) cons
             for (const auto& task : std::filesystem::directory_iterator(proc + "/task", ec)) {
                 const auto blocked = status_mask(task.path().string() + "/status", "SigBlk:");
                 ++threads;
-                if (blocked && (*blocked & wanted) != wanted) {
+                if (blocked && (*blocked & wanted) != wanted && !in_sigtimedwait(task.path())) {
                     all_blocked = false;
                 }
             }
