@@ -42,31 +42,77 @@ connection::connection(asio::ip::tcp::socket socket, io_thread& owner)
     const auto peer = socket.remote_endpoint(ec).address();
     peer_ = peer.to_string();
     if (auto* tls = owner.shared().tls; tls != nullptr) {
-        tls_.emplace(std::move(socket), *tls);
+        tls_ = std::make_unique<tls_stream>(std::move(socket), *tls);
     } else {
         plain_ = std::move(socket);
+        // Responses are written with one direct send when the socket takes them whole (it
+        // nearly always does): no trip through the event loop. Reads stay asynchronous.
+        plain_.non_blocking(true, ec);
     }
     client_ =
         peer.is_v4() ? address_key(peer.to_v4().to_uint()) : address_key(peer.to_v6().to_bytes());
 }
 
 connection::~connection() {
+    set_parked(false);
     owner_.remove(this);
 }
 
-void connection::check_deadline(clock::time_point now) {
+void connection::set_parked(bool parked) noexcept {
+    if (parked != parked_) {
+        parked_ = parked;
+        auto& gauge = owner_.metrics().connections_parked;
+        gauge.store(gauge.load(std::memory_order_relaxed) + (parked ? 1 : -1),
+                    std::memory_order_relaxed);
+    }
+}
+
+void connection::sweep(clock::time_point now, clock::duration park_after) {
+    error_code ignored;
     if (now >= deadline_) {
         deadline_ = clock::time_point::max();
-        error_code ignored;
+        park_requested_ = false;
+        socket().cancel(ignored);
+    } else if (idle_ && !park_requested_ && !draining_ && !tls_ &&
+               now - idle_since_ >= park_after) {
+        // The idle read is cancelled; read_request() sees park_requested_ and run() returns.
+        // (TLS connections are not parked: the stream may hold decrypted bytes the socket no
+        // longer shows.)
+        park_requested_ = true;
         socket().cancel(ignored);
     }
 }
 
 void connection::drain() {
     draining_ = true;
-    if (idle_) {
+    if (idle_ || parked_) {
         error_code ignored;
         socket().cancel(ignored);  // run() sees draining_ and closes
+    }
+}
+
+void connection::wait_parked(std::unique_ptr<connection> self) {
+    auto& socket = self->plain_;
+    // The handler owns the connection: if the event loop is destroyed with the wait pending, the
+    // connection is destroyed with it.
+    socket.async_wait(asio::socket_base::wait_read,
+                      [self = std::move(self)](error_code ec) mutable {
+                          self->set_parked(false);
+                          self->woken_ = true;
+                          self->wake_ec_ = ec;
+                          auto& owner = self->owner_;
+                          owner.serve(std::move(self));
+                      });
+}
+
+void connection::release_idle_memory() noexcept {
+    in_.clear();
+    in_.shrink_to_fit();
+    out_.clear();
+    out_.shrink_to_fit();
+    for (auto* header : {&head_.password, &head_.user_name, &head_.token, &head_.authorization}) {
+        header->clear();  // wipes first: one may be a password
+        header->value.shrink_to_fit();
     }
 }
 
@@ -96,6 +142,7 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
                 co_return read_status::failed;
             }
         }
+        const bool was_idle = idle_;
         idle_ = !parser.got_some() && in_.size() == 0;
         if (idle_ && draining_) {
             co_return read_status::closed;
@@ -104,6 +151,9 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
         // whole by one deadline that later bytes do not extend (a slowloris client trickling a
         // byte at a time is closed all the same).
         const auto now = clock::now();
+        if (idle_ && !was_idle) {
+            idle_since_ = now;
+        }
         if (!idle_ && request_deadline_ == clock::time_point::max()) {
             request_deadline_ = now + config.request_timeout;
         }
@@ -113,21 +163,17 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             parse_ec = http::error::header_limit;
             co_return read_status::parse_error;
         }
-        if (idle_ && !tls_) {
-            // Between requests hold no buffer: wait for the next request's first bytes, then
-            // read (as nginx frees its buffers on idle keep-alive connections). A TLS stream may
-            // hold decrypted bytes the socket no longer shows, so it reads directly.
-            in_.shrink_to_fit();
-            out_.shrink_to_fit();
-            auto [wait_ec] = co_await plain_.async_wait(asio::socket_base::wait_read, use_tuple);
-            if (wait_ec) {
-                idle_ = false;
-                co_return draining_ ? read_status::closed : read_status::failed;
-            }
-        }
+        // Reading (rather than waiting for readability, then reading) costs no epoll_ctl per
+        // request: Asio skips the speculative read after a short one and waits for the edge.
         auto [ec, n] = co_await read_some(in_.prepare(std::min(room, read_chunk)));
         idle_ = false;
         in_.commit(n);
+        if (park_requested_) {
+            park_requested_ = false;
+            if (ec == asio::error::operation_aborted && n == 0 && !draining_) {
+                co_return read_status::parked;
+            }
+        }
         if (n > 0 && request_deadline_ == clock::time_point::max()) {
             request_deadline_ = clock::now() + config.request_timeout;
         }
@@ -162,14 +208,26 @@ void connection::append_response(api_code code, std::string_view body, bool keep
 }
 
 asio::awaitable<bool> connection::flush() {
-    deadline_ = clock::now() + owner_.shared().config.write_timeout;
     error_code ec;
+    std::size_t written = 0;
+    if (!tls_) {
+        written = plain_.write_some(asio::buffer(out_), ec);  // non-blocking
+        if (!ec && written == out_.size()) {
+            out_.clear();
+            co_return true;
+        }
+        if (ec && ec != asio::error::would_block) {
+            out_.clear();
+            co_return false;
+        }
+    }
+    deadline_ = clock::now() + owner_.shared().config.write_timeout;
     if (tls_) {
         std::tie(ec, std::ignore) =
             co_await asio::async_write(*tls_, asio::buffer(out_), use_tuple);
     } else {
         std::tie(ec, std::ignore) =
-            co_await asio::async_write(plain_, asio::buffer(out_), use_tuple);
+            co_await asio::async_write(plain_, asio::buffer(out_) + written, use_tuple);
     }
     deadline_ = clock::time_point::max();
     out_.clear();
@@ -366,16 +424,31 @@ asio::awaitable<void> connection::refuse() {
 
 asio::awaitable<void> connection::run() {
     const auto& config = owner_.shared().config;
-    // (GCC 12 miscompiles co_await inside an if condition in some frames: await first.)
-    const bool secured = co_await handshake();
-    if (!secured) {
-        co_return;
+    if (woken_) {
+        // A parked connection: readable (the next request is coming), or its wait was cancelled
+        // (idle deadline, drain), or the socket failed.
+        woken_ = false;
+        if (wake_ec_) {
+            co_await close_gracefully();
+            co_return;
+        }
+    } else {
+        // (GCC 12 miscompiles co_await inside an if condition in some frames: await first.)
+        const bool secured = co_await handshake();
+        if (!secured) {
+            co_return;
+        }
     }
     for (;;) {
         request_parser parser(head_, config.limits);
         parser.eager(true);
         error_code parse_ec;
         const auto status = co_await read_request(parser, parse_ec);
+        if (status == read_status::parked) {
+            release_idle_memory();
+            set_parked(true);
+            co_return;  // the caller hands this connection to wait_parked()
+        }
         if (status == read_status::closed || status == read_status::failed) {
             break;
         }

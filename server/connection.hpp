@@ -1,10 +1,15 @@
 // One client connection: read a request, answer it, repeat (HTTP/1.1 keep-alive, pipelining
 // answered in order). Lives on the I/O thread that accepted it.
+//
+// A connection that has been idle for a while is parked: its coroutine ends, its buffers are
+// freed, and what is left (this object and the socket's readiness wait) is all it costs until the
+// client sends again, when a new coroutine picks it up (nginx, similarly, frees its buffers on
+// idle keep-alive connections).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <string>
 #include <tuple>
 
@@ -28,14 +33,21 @@ class connection {
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    // Serves the connection until it closes.
+    // Serves the connection until it closes, or until it is parked (then parked() is true).
     boost::asio::awaitable<void> run();
+
+    bool parked() const noexcept { return parked_; }
+
+    // Waits, without a coroutine, for a parked connection to become readable (or to be cancelled
+    // by its deadline or a drain), then hands it to io_thread::serve again.
+    static void wait_parked(std::unique_ptr<connection> self);
 
     // Answers 503 at once and closes (too many connections open).
     boost::asio::awaitable<void> refuse();
 
-    // Called by the owner's sweeper: cancels the pending operation when its deadline passed.
-    void check_deadline(clock::time_point now);
+    // Called by the owner's sweeper: cancels the pending operation when its deadline passed;
+    // parks the connection when it has been idle since the previous sweep.
+    void sweep(clock::time_point now, clock::duration park_after);
 
     // Called by the owner at shutdown: closes the connection when it is between requests, else
     // lets the request in progress finish with "Connection: close".
@@ -46,13 +58,15 @@ class connection {
     connection* next = nullptr;
 
   private:
-    enum class read_status { request, closed, failed, parse_error };
+    enum class read_status { request, closed, failed, parse_error, parked };
 
     using error_code = boost::beast::error_code;
     using tls_stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
 
     // The TCP socket, under TLS or not.
     boost::asio::ip::tcp::socket& socket() noexcept { return tls_ ? tls_->next_layer() : plain_; }
+    void release_idle_memory() noexcept;
+    void set_parked(bool parked) noexcept;
     boost::asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
         boost::asio::mutable_buffer buffer);
     boost::asio::awaitable<bool> handshake();
@@ -73,19 +87,24 @@ class connection {
     boost::asio::awaitable<void> close_gracefully();
 
     boost::asio::ip::tcp::socket plain_;  // the connection, when it is not under TLS
-    std::optional<tls_stream> tls_;       // the connection, under TLS (--tls-cert)
+    std::unique_ptr<tls_stream> tls_;     // the connection, under TLS (--tls-cert)
     io_thread& owner_;
     boost::beast::flat_buffer in_;
     std::string out_;  // responses not yet written (one write for a pipelined batch)
     request_head head_;
     clock::time_point deadline_ = clock::time_point::max();          // of the pending operation
     clock::time_point request_deadline_ = clock::time_point::max();  // of the request being read
-    std::uint64_t client_ = 0;  // the peer's address key (brute-force limits, fair hashing)
-    std::string peer_;          // the peer's address as text, for logs
+    clock::time_point idle_since_{};    // when the connection last became idle
+    boost::beast::error_code wake_ec_;  // how the parked wait ended
+    std::uint64_t client_ = 0;          // the peer's address key (brute-force limits, fair hashing)
+    std::string peer_;                  // the peer's address as text, for logs
     std::size_t requests_ = 0;
     api_code last_code_ = api_code::ok;  // of the response appended last (for the request log)
     bool idle_ = false;                  // waiting for the first byte of the next request
     bool draining_ = false;              // answer the request in progress, then close
+    bool park_requested_ = false;        // the sweeper cancelled the idle read to park
+    bool parked_ = false;                // no coroutine: waiting in wait_parked()
+    bool woken_ = false;                 // run() resumes a parked connection
 };
 
 }  // namespace authd::server

@@ -25,14 +25,20 @@ constexpr auto sweep_period = std::chrono::milliseconds(250);
 // spreads new connections across them (no shared accept queue, no cross-thread hand-off).
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-asio::awaitable<void> serve(tcp::socket socket, io_thread& owner) {
-    connection c(std::move(socket), owner);
-    co_await c.run();
+// A connection idle for this long is parked (connection.hpp): checked by the sweeper, so it
+// happens between one and two sweep periods after the last request.
+constexpr auto park_after = sweep_period;
+
+// The coroutine frame owns the connection, then hands it to the parked wait or destroys it.
+asio::awaitable<void> run_connection(std::unique_ptr<connection> c) {
+    co_await c->run();
+    if (c->parked()) {
+        connection::wait_parked(std::move(c));
+    }
 }
 
-asio::awaitable<void> serve_refusal(tcp::socket socket, io_thread& owner) {
-    connection c(std::move(socket), owner);
-    co_await c.refuse();
+asio::awaitable<void> serve_refusal(std::unique_ptr<connection> c) {
+    co_await c->refuse();
 }
 
 // Past this many connections over the cap (refusals in progress), new ones are closed without an
@@ -61,6 +67,10 @@ void io_thread::run() {
     asio::co_spawn(context_, accept_loop(), asio::detached);
     asio::co_spawn(context_, sweep_loop(), asio::detached);
     context_.run();
+}
+
+void io_thread::serve(std::unique_ptr<connection> c) {
+    asio::co_spawn(context_, run_connection(std::move(c)), asio::detached);
 }
 
 void io_thread::drain() {
@@ -136,10 +146,12 @@ asio::awaitable<void> io_thread::accept_loop() {
         socket.set_option(tcp::no_delay(true), ignored);
         const auto cap = shared_.max_connections_per_thread;
         if (count_ < cap) {
-            asio::co_spawn(context_, serve(std::move(socket), *this), asio::detached);
+            serve(std::make_unique<connection>(std::move(socket), *this));
         } else if (count_ < cap + refusal_slack) {
             thread_metrics::bump(metrics_.connections_refused);
-            asio::co_spawn(context_, serve_refusal(std::move(socket), *this), asio::detached);
+            asio::co_spawn(context_,
+                           serve_refusal(std::make_unique<connection>(std::move(socket), *this)),
+                           asio::detached);
         } else {
             socket.close(ignored);
         }
@@ -154,7 +166,7 @@ asio::awaitable<void> io_thread::sweep_loop() {
         co_await sweeper_.async_wait(use_tuple);
         const auto now = connection::clock::now();
         for (connection* c = head_; c != nullptr; c = c->next) {
-            c->check_deadline(now);
+            c->sweep(now, park_after);
         }
         flush_request_log();
     }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -51,6 +52,9 @@ class io_thread {
     // Stop accepting; close idle connections; let busy ones finish their request and close.
     // Thread-safe (posts to the thread).
     void drain();
+
+    // Serves a new connection, or a parked one that woke up, in a new coroutine.
+    void serve(std::unique_ptr<connection> c);
 
     // Ends the event loop now (after the shutdown timeout). Thread-safe.
     void stop() { context_.stop(); }

@@ -131,6 +131,13 @@ std::string metrics_registry::render() const {
         open += t.connections_open.load(std::memory_order_relaxed);
     }
     sample(out, "authd_connections_open", static_cast<double>(open));
+    header(out, "authd_connections_parked", "gauge",
+           "Open connections idle long enough to hold no buffers (part of connections_open).");
+    std::int64_t parked = 0;
+    for (const auto& t : threads_) {
+        parked += t.connections_parked.load(std::memory_order_relaxed);
+    }
+    sample(out, "authd_connections_parked", static_cast<double>(parked));
     header(out, "authd_connections_refused_total", "counter",
            "Connections answered 503 because --max-connections were open.");
     sample(out, "authd_connections_refused_total", static_cast<double>(sum([

@@ -52,6 +52,7 @@ struct thread_metrics {
     counter rate_limited{0};         // logins refused with 429
     counter connections_refused{0};  // over --max-connections
     std::atomic<std::int64_t> connections_open{0};
+    std::atomic<std::int64_t> connections_parked{0};  // idle, without a coroutine or buffers
 
     // Only the owning thread calls these.
     static void bump(counter& c, std::uint64_t n = 1) noexcept {

@@ -229,6 +229,86 @@ TEST_F(LifecycleTest, BusyConnectionOutlivesTheIdleTimeout) {
     EXPECT_GT(answered, 0);
 }
 
+// --- parked connections --------------------------------------------------------------------
+// A connection idle for a sweep or two is parked: no coroutine, no buffers (connection.hpp).
+
+// authd_connections_parked from /metrics, read on a connection of its own that is closed at
+// once (so that it is never parked itself).
+long parked_connections(std::uint16_t port) {
+    http_client c(port);
+    const auto r = c.roundtrip(make_request("GET", "/metrics", {}, /*close=*/true));
+    const std::string name = "\nauthd_connections_parked ";
+    const auto at = r.body().find(name);
+    if (at == std::string::npos) {
+        ADD_FAILURE() << "no authd_connections_parked in:\n" << r.body();
+        return -1;
+    }
+    return std::stol(r.body().substr(at + name.size()));
+}
+
+// Waits until authd reports `want` parked connections; false after 10 s.
+bool wait_parked(std::uint16_t port, long want) {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < until) {
+        if (parked_connections(port) == want) {
+            return true;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
+}
+
+TEST_F(LifecycleTest, ParkedConnectionServesItsNextRequests) {
+    env_.add_user("user_test", "password_test");
+    start();
+    http_client client(port());
+    expect_login_ok(client.roundtrip(login_request("user_test", "password_test")), "user_test");
+    http_client silent(port());  // parked before its first request
+    ASSERT_TRUE(wait_parked(port(), 2)) << "an idle keep-alive connection was not parked";
+    // Woken by the next request: a login (the credentials of the first are gone, not reused)...
+    expect_login_ok(client.roundtrip(login_request("user_test", "password_test")), "user_test");
+    expect_missing_password_answer(client.roundtrip(missing_password_request()));
+    expect_missing_password_answer(silent.roundtrip(missing_password_request()));
+    // ...and parked again, then woken by two pipelined requests arriving in one segment.
+    ASSERT_TRUE(wait_parked(port(), 2));
+    client.send(missing_password_request() + login_request("user_test", "wrong"));
+    expect_missing_password_answer(client.read_response());
+    EXPECT_EQ(client.read_response().result_int(), 404);
+    // A request split across the wake-up: the first bytes wake it, the rest come later.
+    ASSERT_TRUE(wait_parked(port(), 2));
+    const auto request = missing_password_request();
+    client.send(request.substr(0, 10));
+    std::this_thread::sleep_for(100ms);
+    client.send(request.substr(10));
+    expect_missing_password_answer(client.read_response());
+}
+
+TEST_F(LifecycleTest, ParkedConnectionIsClosedByTheIdleTimeoutAndByTheClient) {
+    start(authd_args().with({"--idle-timeout", "3s"}));
+    http_client idle(port());
+    expect_missing_password_answer(idle.roundtrip(missing_password_request()));
+    http_client leaving(port());
+    expect_missing_password_answer(leaving.roundtrip(missing_password_request()));
+    ASSERT_TRUE(wait_parked(port(), 2));
+    leaving.close();  // the client's FIN wakes the parked connection, which closes its side
+    ASSERT_TRUE(wait_parked(port(), 1));
+    EXPECT_EQ(to_string(idle.wait_close(15s)), std::string("eof"));
+    EXPECT_EQ(parked_connections(port()), 0);
+}
+
+TEST_F(LifecycleTest, SigtermClosesAParkedConnectionAndExits0) {
+    start();
+    http_client idle(port());
+    expect_missing_password_answer(idle.roundtrip(missing_password_request()));
+    ASSERT_TRUE(wait_parked(port(), 1));
+    server().signal(SIGTERM);
+    EXPECT_EQ(to_string(idle.wait_close(15s)), std::string("eof"));
+    idle.close();
+    const auto status = server().wait_exit(15s);
+    ASSERT_TRUE(status) << "authd did not exit after SIGTERM with a parked connection open";
+    EXPECT_EQ(*status, 0);
+}
+
 // --- refusing to start -----------------------------------------------------------------------
 
 TEST_F(LifecycleTest, RefusesToStartWithoutKeyFile) {
