@@ -1,6 +1,7 @@
 #include "connection.hpp"
 
-#include <cstdio>
+#include <algorithm>
+#include <charconv>
 #include <ctime>
 
 #include <boost/asio/as_tuple.hpp>
@@ -304,10 +305,17 @@ void connection::log_request(api_code code, clock::time_point started) {
     if (!log_enabled(log_level::info)) {
         return;
     }
-    const auto micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started).count();
+    const auto micros = std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started).count());
+    // Milliseconds with three decimals, without printf's floating point.
     char latency[32];
-    std::snprintf(latency, sizeof latency, "%.3f", static_cast<double>(micros) / 1000.0);
+    auto* end = std::to_chars(latency, latency + sizeof latency - 4, micros / 1000).ptr;
+    const auto frac = static_cast<int>(micros % 1000);
+    *end++ = '.';
+    *end++ = static_cast<char>('0' + frac / 100);
+    *end++ = static_cast<char>('0' + frac / 10 % 10);
+    *end++ = static_cast<char>('0' + frac % 10);
+    const std::string_view latency_text(latency, static_cast<std::size_t>(end - latency));
     const auto code_text = std::to_string(static_cast<unsigned>(code));
     thread_local std::string line;
     line.clear();
@@ -316,14 +324,14 @@ void connection::log_request(api_code code, clock::time_point started) {
                         {{"client", peer_},
                          {"route", route_name(head_.route)},
                          {"code", code_text},
-                         {"latency_ms", latency},
+                         {"latency_ms", latency_text},
                          {"user", head_.user_name.value}});
     } else {
         format_log_line(line, log_level::info, "request",
                         {{"client", peer_},
                          {"route", route_name(head_.route)},
                          {"code", code_text},
-                         {"latency_ms", latency}});
+                         {"latency_ms", latency_text}});
     }
     owner_.request_log(line);
 }

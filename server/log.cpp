@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <ctime>
 #include <string>
 #include <unistd.h>
@@ -32,17 +31,25 @@ std::string_view level_name(log_level level) {
 void append_time(std::string& out) {
     const auto now = std::chrono::system_clock::now();
     const auto secs = std::chrono::system_clock::to_time_t(now);
-    const auto millis =
+    const auto millis = static_cast<int>(
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
-        1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char text[40];
-    const auto n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    out.append(text, n);
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(millis));
-    out += frac;
+        1000);
+    // The date and time to the second are formatted once a second per thread (request lines
+    // come thousands a second); the milliseconds, each time.
+    thread_local std::time_t cached_secs = -1;
+    thread_local char text[40];
+    thread_local std::size_t text_size = 0;
+    if (secs != cached_secs) {
+        std::tm tm{};
+        gmtime_r(&secs, &tm);
+        text_size = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_secs = secs;
+    }
+    out.append(text, text_size);
+    const char frac[] = {'.', static_cast<char>('0' + millis / 100),
+                         static_cast<char>('0' + millis / 10 % 10),
+                         static_cast<char>('0' + millis % 10), 'Z'};
+    out.append(frac, sizeof frac);
 }
 
 // A value from a client (a user name) may not be UTF-8: its bytes above 0x7f are then written as

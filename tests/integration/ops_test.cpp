@@ -1,4 +1,5 @@
 // /verify, /healthz, /readyz and /metrics against the real authd.
+#include <ctime>
 #include <regex>
 
 #include "harness.hpp"
@@ -129,6 +130,40 @@ TEST_F(OpsTest, MetricsCountAndPassPromtool) {
     // The independent check of the exposition format: Prometheus's own linter.
     const auto lint = run_command({"promtool", "check", "metrics"}, m);
     EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err;
+}
+
+TEST_F(OpsTest, RequestLinesAreJsonWithTimeAndLatency) {
+    start();
+    const auto before = std::time(nullptr);
+    http_client c(port());
+    c.roundtrip(make_request("GET", "/login", {"User-Name: someone"}));
+    ASSERT_TRUE(server().wait_for_stderr(R"("event":"request")", 5s));
+    std::string line;
+    for (const auto& l : server().stderr_lines()) {
+        if (l.find(R"("event":"request")") != std::string::npos) {
+            line = l;
+        }
+    }
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(
+        line, m,
+        std::regex(
+            R"re(\{"time":"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.\d{3}Z","level":"info",)re"
+            R"re("event":"request","client":"127\.0\.0\.1","route":"login","code":"402",)re"
+            R"re("latency_ms":"(\d+)\.\d{3}","user":"someone"\})re")))
+        << line;
+    // The time is UTC and now (to the second the test took).
+    std::tm tm{};
+    tm.tm_year = std::stoi(m[1]) - 1900;
+    tm.tm_mon = std::stoi(m[2]) - 1;
+    tm.tm_mday = std::stoi(m[3]);
+    tm.tm_hour = std::stoi(m[4]);
+    tm.tm_min = std::stoi(m[5]);
+    tm.tm_sec = std::stoi(m[6]);
+    const auto logged = timegm(&tm);
+    EXPECT_GE(logged, before);
+    EXPECT_LE(logged, std::time(nullptr));
+    EXPECT_LT(std::stoi(m[7]), 5000);  // a cheap answer: milliseconds, not seconds
 }
 
 TEST_F(OpsTest, HealthChecksAndScrapesAreNotLogged) {
