@@ -76,6 +76,30 @@ TEST(ApiBodies, MessagesAreJsonEscaped) {
               R"({"code":400,"status":"error","message":"a\"b\\c\u000a\u0001"})");
 }
 
+TEST(ApiBodies, JsonEscapingOfEveryKindOfCharacter) {
+    struct row {
+        std::string_view in;
+        std::string_view out;
+    };
+    const row rows[] = {
+        {"", ""},
+        {"plain", "plain"},
+        {"\"", "\\\""},
+        {"a\\b", "a\\\\b"},
+        {"\"quoted\" and \\", "\\\"quoted\\\" and \\\\"},
+        {std::string_view("\0x", 2), "\\u0000x"},
+        {"\n\t\x1f", "\\u000a\\u0009\\u001f"},
+        {"del\x7f", "del\\u007f"},
+        {"J\xc3\xa9r\xc3\xb4me", "J\xc3\xa9r\xc3\xb4me"},  // UTF-8 passes through
+        {" ~", " ~"},
+    };
+    for (const auto& r : rows) {
+        std::string out = "prefix:";
+        append_json_escaped(out, r.in);
+        EXPECT_EQ(out, "prefix:" + std::string(r.out)) << testing::PrintToString(std::string(r.in));
+    }
+}
+
 TEST(Utf8, AcceptsWellFormedRejectsTheRest) {
     struct row {
         std::string_view text;
