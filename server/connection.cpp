@@ -32,12 +32,8 @@ constexpr auto linger_time = std::chrono::seconds(2);
 
 }  // namespace
 
-connection::connection(asio::ip::tcp::socket socket, io_thread& owner)
-    : plain_(socket.get_executor()),
-      owner_(owner),
-      // Room for one full request head plus a pipelined one behind it: a client cannot make a
-      // connection buffer more than this.
-      in_(2 * static_cast<std::size_t>(owner.shared().config.limits.header_bytes) + read_chunk) {
+connection::connection(tcp_socket socket, io_thread& owner)
+    : plain_(socket.get_executor()), owner_(owner), active_(make_active_state()) {
     owner_.add(this);
     error_code ec;
     const auto peer = socket.remote_endpoint(ec).address();
@@ -106,25 +102,21 @@ void connection::wait_parked(std::unique_ptr<connection> self) {
                       });
 }
 
-void connection::release_idle_memory() noexcept {
-    in_.clear();
-    in_.shrink_to_fit();
-    out_.clear();
-    out_.shrink_to_fit();
-    for (auto* header : {&head_.password, &head_.user_name, &head_.token, &head_.authorization}) {
-        header->clear();  // wipes first: one may be a password
-        header->value.shrink_to_fit();
-    }
+std::unique_ptr<connection::active_state> connection::make_active_state() const {
+    // Room for one full request head plus a pipelined one behind it: a client cannot make a
+    // connection buffer more than this.
+    return std::make_unique<active_state>(
+        2 * static_cast<std::size_t>(owner_.shared().config.limits.header_bytes) + read_chunk);
 }
 
 asio::awaitable<connection::read_status> connection::read_request(request_parser& parser,
                                                                   error_code& parse_ec) {
     const auto& config = owner_.shared().config;
     for (;;) {
-        if (in_.size() > 0) {
+        if (active_->in.size() > 0) {
             error_code ec;
-            const auto used = parser.put(in_.data(), ec);
-            in_.consume(used);
+            const auto used = parser.put(active_->in.data(), ec);
+            active_->in.consume(used);
             if (!ec && parser.is_done()) {
                 co_return read_status::request;
             }
@@ -137,14 +129,14 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             }
         }
         // Nothing more to parse without reading: first write what is owed (pipelining).
-        if (!out_.empty()) {
+        if (!active_->out.empty()) {
             const bool written = co_await flush();
             if (!written) {
                 co_return read_status::failed;
             }
         }
         const bool was_idle = idle_;
-        idle_ = !parser.got_some() && in_.size() == 0;
+        idle_ = !parser.got_some() && active_->in.size() == 0;
         if (idle_ && draining_) {
             co_return read_status::closed;
         }
@@ -159,27 +151,34 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             request_deadline_ = now + config.request_timeout;
         }
         deadline_ = idle_ ? now + config.idle_timeout : request_deadline_;
-        const auto room = in_.max_size() - in_.size();
+        const auto room = active_->in.max_size() - active_->in.size();
         if (room == 0) {
             parse_ec = http::error::header_limit;
             co_return read_status::parse_error;
         }
         // Reading (rather than waiting for readability, then reading) costs no epoll_ctl per
-        // request: Asio skips the speculative read after a short one and waits for the edge.
-        auto [ec, n] = co_await read_some(in_.prepare(std::min(room, read_chunk)));
+        // request. Too many connections idle already: this one is parked at once (unless it has
+        // just been woken by bytes to read: then the read completes at once).
+        const bool hot_idle = idle_ && !tls_ && !woken_readable_;
+        woken_readable_ = false;
+        if (hot_idle && !owner_.take_hot_idle_slot()) {
+            idle_ = false;
+            co_return read_status::parked;
+        }
+        auto [ec, n] = co_await read_some(active_->in.prepare(std::min(room, read_chunk)));
+        if (hot_idle) {
+            owner_.release_hot_idle_slot();
+        }
         idle_ = false;
-        in_.commit(n);
+        active_->in.commit(n);
         if (park_requested_) {
             park_requested_ = false;
             if (ec == asio::error::operation_aborted && n == 0 && !draining_) {
                 co_return read_status::parked;
             }
         }
-        if (n > 0 && request_deadline_ == clock::time_point::max()) {
-            request_deadline_ = clock::now() + config.request_timeout;
-        }
         if (ec == asio::error::eof) {
-            if (!parser.got_some() && in_.size() == 0) {
+            if (!parser.got_some() && active_->in.size() == 0) {
                 co_return read_status::closed;  // a clean close between requests
             }
             parser.put_eof(ec);
@@ -197,48 +196,48 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
 
 void connection::append_response(api_code code, std::string_view body, bool keep_alive,
                                  std::uint32_t retry_after, std::string_view content_type) {
-    owner_.metrics().count_request(head_.route, code);
+    owner_.metrics().count_request(active_->head.route, code);
     last_code_ = code;
     // A drain that began while this request was in progress closes the connection after it.
     // The head is built in one string per thread (never held across a suspension).
     thread_local std::string head_scratch_;
-    write_response_head(head_scratch_, code, body.size(), keep_alive && !draining_, head_.version,
-                        retry_after, content_type);
-    out_ += head_scratch_;
-    out_ += body;
+    write_response_head(head_scratch_, code, body.size(), keep_alive && !draining_,
+                        active_->head.version, retry_after, content_type);
+    active_->out += head_scratch_;
+    active_->out += body;
 }
 
 asio::awaitable<bool> connection::flush() {
     error_code ec;
     std::size_t written = 0;
     if (!tls_) {
-        written = plain_.write_some(asio::buffer(out_), ec);  // non-blocking
-        if (!ec && written == out_.size()) {
-            out_.clear();
+        written = plain_.write_some(asio::buffer(active_->out), ec);  // non-blocking
+        if (!ec && written == active_->out.size()) {
+            active_->out.clear();
             co_return true;
         }
         if (ec && ec != asio::error::would_block) {
-            out_.clear();
+            active_->out.clear();
             co_return false;
         }
     }
     deadline_ = clock::now() + owner_.shared().config.write_timeout;
     if (tls_) {
         std::tie(ec, std::ignore) =
-            co_await asio::async_write(*tls_, asio::buffer(out_), use_tuple);
+            co_await asio::async_write(*tls_, asio::buffer(active_->out), use_tuple);
     } else {
         std::tie(ec, std::ignore) =
-            co_await asio::async_write(plain_, asio::buffer(out_) + written, use_tuple);
+            co_await asio::async_write(plain_, asio::buffer(active_->out) + written, use_tuple);
     }
     deadline_ = clock::time_point::max();
-    out_.clear();
+    active_->out.clear();
     co_return !ec;
 }
 
 // Brute-force limits, checked before any hashing: true when the attempt was refused (429).
 bool connection::refuse_if_limited(bool keep_alive) {
     const auto wait =
-        owner_.shared().limiter.retry_after(head_.user_name.value, client_, clock::now());
+        owner_.shared().limiter.retry_after(active_->head.user_name.value, client_, clock::now());
     if (wait == 0) {
         return false;
     }
@@ -255,7 +254,7 @@ bool connection::refuse_if_limited(bool keep_alive) {
 void connection::answer_verify(bool keep_alive) {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     const auto& shared = owner_.shared();
-    const auto claims = shared.signer.verify(presented_token(head_), now);
+    const auto claims = shared.signer.verify(presented_token(active_->head), now);
     if (!claims || shared.revocations.revoked(claims->jti)) {
         append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
         return;
@@ -271,7 +270,7 @@ void connection::answer_verify(bool keep_alive) {
 asio::awaitable<void> connection::answer_logout(bool keep_alive) {
     auto& shared = owner_.shared();
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    const auto claims = shared.signer.verify(presented_token(head_), now);
+    const auto claims = shared.signer.verify(presented_token(active_->head), now);
     if (!claims || claims->jti.empty()) {
         append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
         co_return;
@@ -319,17 +318,17 @@ void connection::log_request(api_code code, clock::time_point started) {
     const auto code_text = std::to_string(static_cast<unsigned>(code));
     thread_local std::string line;
     line.clear();
-    if (head_.route == route::login && head_.user_name.count == 1) {
+    if (active_->head.route == route::login && active_->head.user_name.count == 1) {
         format_log_line(line, log_level::info, "request",
                         {{"client", peer_},
-                         {"route", route_name(head_.route)},
+                         {"route", route_name(active_->head.route)},
                          {"code", code_text},
                          {"latency_ms", latency_text},
-                         {"user", head_.user_name.value}});
+                         {"user", active_->head.user_name.value}});
     } else {
         format_log_line(line, log_level::info, "request",
                         {{"client", peer_},
-                         {"route", route_name(head_.route)},
+                         {"route", route_name(active_->head.route)},
                          {"code", code_text},
                          {"latency_ms", latency_text}});
     }
@@ -339,7 +338,7 @@ void connection::log_request(api_code code, clock::time_point started) {
 // One audit line per login outcome: success, failure, rate_limited, busy, error.
 void connection::audit_login(std::string_view outcome) {
     log(log_level::info, "login",
-        {{"outcome", outcome}, {"client", peer_}, {"user", head_.user_name.value}});
+        {{"outcome", outcome}, {"client", peer_}, {"user", active_->head.user_name.value}});
 }
 
 asio::awaitable<void> connection::answer_login(bool keep_alive) {
@@ -348,19 +347,19 @@ asio::awaitable<void> connection::answer_login(bool keep_alive) {
     }
     deadline_ = clock::time_point::max();  // the hash pool bounds this wait, not the sweeper
     auto& shared = owner_.shared();
-    auto result = co_await shared.pool.async_login(owner_.context().get_executor(), client_,
-                                                   head_.user_name.value, head_.password.value,
-                                                   asio::use_awaitable);
+    auto result = co_await shared.pool.async_login(
+        owner_.context().get_executor(), client_, active_->head.user_name.value,
+        active_->head.password.value, asio::use_awaitable);
     if (!result) {
         append_response(api_code::busy, canned_body(api_code::busy), keep_alive, 1);
         audit_login("busy");
         co_return;
     }
     if (result->code == api_code::not_found) {
-        shared.limiter.record_failure(head_.user_name.value, client_, clock::now());
+        shared.limiter.record_failure(active_->head.user_name.value, client_, clock::now());
         audit_login("failure");
     } else if (result->code == api_code::ok) {
-        shared.limiter.record_success(head_.user_name.value, clock::now());
+        shared.limiter.record_success(active_->head.user_name.value, clock::now());
         audit_login("success");
     } else {
         audit_login(result->code == api_code::busy ? "busy" : "error");
@@ -405,7 +404,7 @@ asio::awaitable<void> connection::close_gracefully() {
         // cut connection off as a complete one.
         co_await tls_->async_shutdown(use_tuple);
     }
-    socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    socket().shutdown(tcp_socket::shutdown_send, ec);
     if (!ec) {
         // Discard what the client still sends until it closes too, or for linger_time at most.
         char sink[1024];
@@ -440,6 +439,8 @@ asio::awaitable<void> connection::run() {
             co_await close_gracefully();
             co_return;
         }
+        woken_readable_ = true;
+        active_ = make_active_state();
     } else {
         // (GCC 12 miscompiles co_await inside an if condition in some frames: await first.)
         const bool secured = co_await handshake();
@@ -448,12 +449,12 @@ asio::awaitable<void> connection::run() {
         }
     }
     for (;;) {
-        request_parser parser(head_, config.limits);
+        request_parser parser(active_->head, config.limits);
         parser.eager(true);
         error_code parse_ec;
         const auto status = co_await read_request(parser, parse_ec);
         if (status == read_status::parked) {
-            release_idle_memory();
+            active_.reset();  // the request head's destructor wipes what a password left
             set_parked(true);
             co_return;  // the caller hands this connection to wait_parked()
         }
@@ -469,7 +470,7 @@ asio::awaitable<void> connection::run() {
         const bool keep_alive =
             parser.keep_alive() && !draining_ && ++requests_ < config.max_requests_per_connection;
         const auto started = clock::now();
-        const auto d = decide(head_);
+        const auto d = decide(active_->head);
         switch (d.what) {
             case decision::kind::login:
                 co_await answer_login(keep_alive);
@@ -503,13 +504,13 @@ asio::awaitable<void> connection::run() {
             d.what != decision::kind::metrics) {
             log_request(last_code_, started);
         }
-        head_.clear();  // wipes the password
+        active_->head.clear();  // wipes the password
         if (!keep_alive || draining_) {
             break;
         }
     }
-    head_.clear();
-    if (!out_.empty()) {
+    active_->head.clear();
+    if (!active_->out.empty()) {
         co_await flush();
     }
     co_await close_gracefully();

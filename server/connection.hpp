@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -24,11 +25,16 @@ namespace authd::server {
 
 class io_thread;
 
+// A TCP socket bound to an io_context (an 8-byte executor, where tcp::socket's polymorphic one
+// takes 56: it is in every connection and every pending operation).
+using tcp_socket =
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+
 class connection {
   public:
     using clock = std::chrono::steady_clock;
 
-    connection(boost::asio::ip::tcp::socket socket, io_thread& owner);
+    connection(tcp_socket socket, io_thread& owner);
     ~connection();
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
@@ -61,11 +67,10 @@ class connection {
     enum class read_status { request, closed, failed, parse_error, parked };
 
     using error_code = boost::beast::error_code;
-    using tls_stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+    using tls_stream = boost::asio::ssl::stream<tcp_socket>;
 
     // The TCP socket, under TLS or not.
-    boost::asio::ip::tcp::socket& socket() noexcept { return tls_ ? tls_->next_layer() : plain_; }
-    void release_idle_memory() noexcept;
+    tcp_socket& socket() noexcept { return tls_ ? tls_->next_layer() : plain_; }
     void set_parked(bool parked) noexcept;
     boost::asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
         boost::asio::mutable_buffer buffer);
@@ -86,12 +91,18 @@ class connection {
     bool refuse_if_limited(bool keep_alive);
     boost::asio::awaitable<void> close_gracefully();
 
-    boost::asio::ip::tcp::socket plain_;  // the connection, when it is not under TLS
-    std::unique_ptr<tls_stream> tls_;     // the connection, under TLS (--tls-cert)
+    tcp_socket plain_;                 // the connection, when it is not under TLS
+    std::unique_ptr<tls_stream> tls_;  // the connection, under TLS (--tls-cert)
     io_thread& owner_;
-    boost::beast::flat_buffer in_;
-    std::string out_;  // responses not yet written (one write for a pipelined batch)
-    request_head head_;
+    // What only a connection with a coroutine needs (freed while it is parked).
+    struct active_state {
+        explicit active_state(std::size_t max_input) : in(max_input) {}
+        boost::beast::flat_buffer in;
+        std::string out;  // responses not yet written (one write for a pipelined batch)
+        request_head head;
+    };
+    std::unique_ptr<active_state> active_;
+    std::unique_ptr<active_state> make_active_state() const;
     clock::time_point deadline_ = clock::time_point::max();          // of the pending operation
     clock::time_point request_deadline_ = clock::time_point::max();  // of the request being read
     clock::time_point idle_since_{};    // when the connection last became idle
@@ -105,6 +116,7 @@ class connection {
     bool park_requested_ = false;        // the sweeper cancelled the idle read to park
     bool parked_ = false;                // no coroutine: waiting in wait_parked()
     bool woken_ = false;                 // run() resumes a parked connection
+    bool woken_readable_ = false;        // ...because it became readable
 };
 
 }  // namespace authd::server

@@ -131,7 +131,7 @@ void io_thread::flush_request_log() {
 
 asio::awaitable<void> io_thread::accept_loop() {
     for (;;) {
-        auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+        auto [ec, socket] = co_await acceptor_.async_accept(context_, use_tuple);
         if (draining_ || ec == asio::error::operation_aborted) {
             co_return;
         }

@@ -69,6 +69,19 @@ class io_thread {
 
     thread_metrics& metrics() noexcept { return metrics_; }
 
+    // Idle connections that keep their coroutine and buffers, waiting in a read (so that the next
+    // request costs no system call more than the read): at most hot_idle_limit per thread, which
+    // bounds the memory they hold; past it, a connection that goes idle is parked at once.
+    static constexpr std::size_t hot_idle_limit = 256;
+    bool take_hot_idle_slot() noexcept {
+        if (hot_idle_ >= hot_idle_limit) {
+            return false;
+        }
+        ++hot_idle_;
+        return true;
+    }
+    void release_hot_idle_slot() noexcept { --hot_idle_; }
+
     // Appends one line to this thread's request log, written out in batches (at 32 KiB, and by the
     // sweeper four times a second), as nginx's buffered access_log does.
     void request_log(std::string_view line);
@@ -80,13 +93,16 @@ class io_thread {
     void drain_now();
 
     const shared_state& shared_;
-    boost::asio::io_context context_{1};
+    // One thread runs it, and only that thread touches its sockets and timers (other threads
+    // post to it): the per-socket locks of Asio's reactor are left out.
+    boost::asio::io_context context_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer sweeper_;
     thread_metrics& metrics_;
     std::string request_log_;
     connection* head_ = nullptr;  // intrusive list of this thread's connections
     std::size_t count_ = 0;
+    std::size_t hot_idle_ = 0;
     bool draining_ = false;
 };
 

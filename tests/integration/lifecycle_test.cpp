@@ -283,6 +283,30 @@ TEST_F(LifecycleTest, ParkedConnectionServesItsNextRequests) {
     expect_missing_password_answer(client.read_response());
 }
 
+TEST_F(LifecycleTest, ConnectionsPastTheHotIdleLimitAreParkedAtOnceAndServed) {
+    // One I/O thread keeps at most 256 idle connections in a pending read; the others park as
+    // soon as they are idle, before their first request here.
+    auto args = authd_args();
+    args.threads = "1";
+    start(args);
+    constexpr int count = 300;
+    std::vector<std::unique_ptr<http_client>> clients;
+    for (int i = 0; i < count; ++i) {
+        clients.push_back(std::make_unique<http_client>(port()));
+    }
+    EXPECT_GE(parked_connections(port()), count - 256);
+    for (int round = 0; round < 2; ++round) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        for (auto& c : clients) {
+            c->send(missing_password_request());
+        }
+        for (auto& c : clients) {
+            expect_missing_password_answer(c->read_response());
+        }
+        ASSERT_TRUE(wait_parked(port(), count));  // then all parked by the sweeper
+    }
+}
+
 TEST_F(LifecycleTest, ParkedConnectionIsClosedByTheIdleTimeoutAndByTheClient) {
     start(authd_args().with({"--idle-timeout", "3s"}));
     http_client idle(port());
