@@ -95,11 +95,41 @@ void connection::wait_parked(std::unique_ptr<connection> self) {
     socket.async_wait(asio::socket_base::wait_read,
                       [self = std::move(self)](error_code ec) mutable {
                           self->set_parked(false);
+                          if (!ec && !self->read_on_wake()) {
+                              return;  // the client had closed: so has this connection
+                          }
+                          if (!ec && !self->active_) {
+                              wait_parked(std::move(self));  // woken with nothing to read
+                              return;
+                          }
                           self->woken_ = true;
                           self->wake_ec_ = ec;
                           auto& owner = self->owner_;
                           owner.serve(std::move(self));
                       });
+}
+
+// The first read of a woken connection, here rather than in a new coroutine: a client that
+// closed a parked connection (the usual end of one) costs no coroutine and no buffer. False when
+// the client has gone (the socket is closed: no unread data is left to linger for); otherwise the
+// bytes are in the request state, or there were none (spurious wake-up: no request state, parked
+// again).
+bool connection::read_on_wake() {
+    active_ = make_active_state();
+    error_code ec;
+    const auto n = plain_.read_some(active_->in.prepare(read_chunk), ec);  // non-blocking
+    active_->in.commit(n);
+    if (ec == asio::error::would_block) {
+        active_.reset();
+        set_parked(true);
+        return true;
+    }
+    if (ec) {
+        active_.reset();
+        plain_.close(ec);
+        return false;
+    }
+    return true;
 }
 
 std::unique_ptr<connection::active_state> connection::make_active_state() const {
@@ -157,10 +187,8 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             co_return read_status::parse_error;
         }
         // Reading (rather than waiting for readability, then reading) costs no epoll_ctl per
-        // request. Too many connections idle already: this one is parked at once (unless it has
-        // just been woken by bytes to read: then the read completes at once).
-        const bool hot_idle = idle_ && !tls_ && !woken_readable_;
-        woken_readable_ = false;
+        // request. Too many connections idle already: this one is parked at once.
+        const bool hot_idle = idle_ && !tls_;
         if (hot_idle && !owner_.take_hot_idle_slot()) {
             idle_ = false;
             co_return read_status::parked;
@@ -432,15 +460,13 @@ asio::awaitable<void> connection::refuse() {
 asio::awaitable<void> connection::run() {
     const auto& config = owner_.shared().config;
     if (woken_) {
-        // A parked connection: readable (the next request is coming), or its wait was cancelled
-        // (idle deadline, drain), or the socket failed.
+        // A parked connection: the first bytes of its next request are in the request state
+        // (read_on_wake), or its wait was cancelled (idle deadline, drain) or failed.
         woken_ = false;
         if (wake_ec_) {
             co_await close_gracefully();
             co_return;
         }
-        woken_readable_ = true;
-        active_ = make_active_state();
     } else {
         // (GCC 12 miscompiles co_await inside an if condition in some frames: await first.)
         const bool secured = co_await handshake();

@@ -103,6 +103,7 @@ class connection {
     };
     std::unique_ptr<active_state> active_;
     std::unique_ptr<active_state> make_active_state() const;
+    bool read_on_wake();
     clock::time_point deadline_ = clock::time_point::max();          // of the pending operation
     clock::time_point request_deadline_ = clock::time_point::max();  // of the request being read
     clock::time_point idle_since_{};    // when the connection last became idle
@@ -116,7 +117,6 @@ class connection {
     bool park_requested_ = false;        // the sweeper cancelled the idle read to park
     bool parked_ = false;                // no coroutine: waiting in wait_parked()
     bool woken_ = false;                 // run() resumes a parked connection
-    bool woken_readable_ = false;        // ...because it became readable
 };
 
 }  // namespace authd::server
