@@ -160,7 +160,12 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
         }
         // Nothing more to parse without reading: first write what is owed (pipelining).
         if (!active_->out.empty()) {
-            const bool written = co_await flush();
+            // Written at once nearly always: no coroutine to start for it.
+            const auto now_written = write_now();
+            bool written = now_written == write_result::done;
+            if (now_written == write_result::pending) {
+                written = co_await flush_pending();
+            }
             if (!written) {
                 co_return read_status::failed;
             }
@@ -193,7 +198,14 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             idle_ = false;
             co_return read_status::parked;
         }
-        auto [ec, n] = co_await read_some(active_->in.prepare(std::min(room, read_chunk)));
+        const auto buffer = active_->in.prepare(std::min(room, read_chunk));
+        error_code ec;
+        std::size_t n = 0;
+        if (tls_) {
+            std::tie(ec, n) = co_await tls_->async_read_some(buffer, use_tuple);
+        } else {
+            std::tie(ec, n) = co_await plain_.async_read_some(buffer, use_tuple);
+        }
         if (hot_idle) {
             owner_.release_hot_idle_slot();
         }
@@ -235,27 +247,42 @@ void connection::append_response(api_code code, std::string_view body, bool keep
     active_->out += body;
 }
 
-asio::awaitable<bool> connection::flush() {
-    error_code ec;
-    std::size_t written = 0;
-    if (!tls_) {
-        written = plain_.write_some(asio::buffer(active_->out), ec);  // non-blocking
-        if (!ec && written == active_->out.size()) {
-            active_->out.clear();
-            co_return true;
-        }
-        if (ec && ec != asio::error::would_block) {
-            active_->out.clear();
-            co_return false;
-        }
+connection::write_result connection::write_now() {
+    if (tls_) {
+        return write_result::pending;
     }
+    auto& out = active_->out;
+    error_code ec;
+    const auto written = plain_.write_some(asio::buffer(out), ec);  // non-blocking
+    if (!ec && written == out.size()) {
+        out.clear();
+        return write_result::done;
+    }
+    if (ec && ec != asio::error::would_block) {
+        out.clear();
+        return write_result::failed;
+    }
+    out.erase(0, written);  // the socket's buffer is full: the rest waits in flush()
+    return write_result::pending;
+}
+
+asio::awaitable<bool> connection::flush() {
+    const auto now = write_now();
+    if (now != write_result::pending) {
+        co_return now == write_result::done;
+    }
+    co_return co_await flush_pending();
+}
+
+asio::awaitable<bool> connection::flush_pending() {
     deadline_ = clock::now() + owner_.shared().config.write_timeout;
+    error_code ec;
     if (tls_) {
         std::tie(ec, std::ignore) =
             co_await asio::async_write(*tls_, asio::buffer(active_->out), use_tuple);
     } else {
         std::tie(ec, std::ignore) =
-            co_await asio::async_write(plain_, asio::buffer(active_->out) + written, use_tuple);
+            co_await asio::async_write(plain_, asio::buffer(active_->out), use_tuple);
     }
     deadline_ = clock::time_point::max();
     active_->out.clear();
@@ -397,14 +424,6 @@ asio::awaitable<void> connection::answer_login(bool keep_alive) {
     }
     const std::uint32_t retry_after = result->code == api_code::busy ? 1 : 0;
     append_response(result->code, result->body, keep_alive, retry_after);
-}
-
-asio::awaitable<std::tuple<error_code, std::size_t>> connection::read_some(
-    asio::mutable_buffer buffer) {
-    if (tls_) {
-        co_return co_await tls_->async_read_some(buffer, use_tuple);
-    }
-    co_return co_await plain_.async_read_some(buffer, use_tuple);
 }
 
 // The TLS handshake, under the request deadline. False when it failed (the connection is dropped

@@ -72,12 +72,15 @@ class connection {
     // The TCP socket, under TLS or not.
     tcp_socket& socket() noexcept { return tls_ ? tls_->next_layer() : plain_; }
     void set_parked(bool parked) noexcept;
-    boost::asio::awaitable<std::tuple<error_code, std::size_t>> read_some(
-        boost::asio::mutable_buffer buffer);
     boost::asio::awaitable<bool> handshake();
 
     boost::asio::awaitable<read_status> read_request(request_parser& parser,
                                                      boost::beast::error_code& parse_ec);
+    // Writes the responses owed: at once when the socket takes them whole (write_now), else
+    // through the event loop (flush_pending).
+    enum class write_result { done, failed, pending };
+    write_result write_now();
+    boost::asio::awaitable<bool> flush_pending();
     boost::asio::awaitable<bool> flush();
     boost::asio::awaitable<void> answer_login(bool keep_alive);
     void append_response(api_code code, std::string_view body, bool keep_alive,

@@ -4,6 +4,7 @@
 #include <barrier>
 #include <mutex>
 #include <string>
+#include <sys/socket.h>
 #include <thread>
 #include <vector>
 
@@ -494,6 +495,53 @@ TEST_F(LoginTest, PipelinedRequestsEndingWithConnectionClose) {
     expect_token(last, seed_user);
     EXPECT_FALSE(last.keep_alive());
     EXPECT_EQ(to_string(client.wait_close(10s)), std::string("eof"));
+}
+
+TEST_F(LoginTest, PipelinedAnswersWaitForAClientThatReadsSlowly) {
+    // A client that pipelines more answers than the sockets' buffers hold (4,500 scrapes of about
+    // 2 KiB and a health check after every ninth, 10 MB; loopback buffers hold less) and does not
+    // read for a while: authd's send does not take them whole, the rest waits for the socket,
+    // nothing is lost or reordered.
+    auto args = authd_args();
+    start(args.with({"--max-requests-per-connection", "10000"}));
+    http_client client(port());
+    constexpr int count = 5000;
+    std::string batch;
+    for (int i = 0; i < count; ++i) {
+        batch += make_request("GET", i % 10 == 9 ? "/healthz" : "/metrics", {});
+    }
+    std::thread sender([&] { client.send(batch); });
+    std::this_thread::sleep_for(300ms);  // the answers pile up in authd meanwhile
+    // Read raw bytes and split them into answers, in the order of the requests.
+    std::string in;
+    std::size_t at = 0;
+    int answers = 0;
+    std::vector<char> chunk(1 << 20);
+    while (answers < count && !HasFailure()) {
+        const auto head_end = in.find("\r\n\r\n", at);
+        const auto length_at = in.find("Content-Length: ", at);
+        if (head_end != std::string::npos && length_at < head_end) {
+            const auto length = std::stoul(in.substr(length_at + 16, 12));
+            if (in.size() >= head_end + 4 + length) {
+                const auto body = in.substr(head_end + 4, length);
+                EXPECT_EQ(in.compare(at, 15, "HTTP/1.1 200 OK"), 0) << "answer " << answers;
+                if (answers % 10 == 9) {
+                    EXPECT_EQ(body, R"({"code":200,"status":"ok"})") << "answer " << answers;
+                } else {
+                    EXPECT_EQ(body.rfind("# HELP", 0), 0u) << "answer " << answers;
+                }
+                at = head_end + 4 + length;
+                ++answers;
+                continue;
+            }
+        }
+        const auto n = ::recv(client.fd(), chunk.data(), chunk.size(), 0);
+        ASSERT_GT(n, 0) << "the connection ended after " << answers << " answers";
+        in.append(chunk.data(), static_cast<std::size_t>(n));
+    }
+    sender.join();
+    EXPECT_EQ(answers, count);
+    EXPECT_EQ(at, in.size());  // nothing more than the answers
 }
 
 TEST_F(LoginTest, Http10WithoutKeepAliveClosesAfterTheResponse) {
