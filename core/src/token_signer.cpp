@@ -4,9 +4,11 @@
 #include <charconv>
 #include <stdexcept>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <sodium.h>
@@ -146,17 +148,53 @@ void base64url_append_secret(std::string& out, const unsigned char* data, std::s
     out.resize(at + encoded - 1);
 }
 
+// What decodes here is public (a token's header, payload or signature; secrets are decoded into
+// wiped storage elsewhere): OpenSSL's table-driven decoder, after mapping the URL-safe alphabet
+// to the standard one. As strict as libsodium's constant-time decoder, which took a third of a
+// token's check (bench/token): the URL-safe alphabet only, no padding, no whitespace, and the
+// bits after the last byte zero (one encoding per byte string).
 std::optional<std::string> base64url_decode(std::string_view text) {
-    std::string out(text.size() * 3 / 4 + 3, '\0');
-    std::size_t len = 0;
-    const char* end = nullptr;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
-                          text.size(), nullptr, &len, &end,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        end != text.data() + text.size()) {
+    const std::size_t rest = text.size() % 4;
+    if (rest == 1 || text.size() > 1024 * 1024) {
         return std::nullopt;
     }
-    out.resize(len);
+    thread_local std::string standard;
+    standard.assign(text);
+    unsigned last = 0;  // the value of the last character
+    for (char& c : standard) {
+        if (c >= 'A' && c <= 'Z') {
+            last = static_cast<unsigned>(c - 'A');
+        } else if (c >= 'a' && c <= 'z') {
+            last = static_cast<unsigned>(c - 'a') + 26;
+        } else if (c >= '0' && c <= '9') {
+            last = static_cast<unsigned>(c - '0') + 52;
+        } else if (c == '-') {
+            c = '+';
+            last = 62;
+        } else if (c == '_') {
+            c = '/';
+            last = 63;
+        } else {
+            return std::nullopt;
+        }
+    }
+    std::size_t padding = 0;
+    if (rest != 0) {
+        // 2 characters carry one byte and 4 spare bits, 3 carry two bytes and 2 spare bits.
+        if ((last & (rest == 2 ? 0x0fU : 0x03U)) != 0) {
+            return std::nullopt;
+        }
+        padding = 4 - rest;
+        standard.append(padding, '=');
+    }
+    std::string out(standard.size() / 4 * 3, '\0');
+    const int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                        reinterpret_cast<const unsigned char*>(standard.data()),
+                                        static_cast<int>(standard.size()));
+    if (decoded < 0 || static_cast<std::size_t>(decoded) != out.size()) {
+        return std::nullopt;
+    }
+    out.resize(out.size() - padding);  // EVP_DecodeBlock counts the padding as zero bytes
     return out;
 }
 
@@ -221,8 +259,11 @@ std::optional<token_claims> parse_claims(std::string_view payload_b64) {
     if (!payload) {
         return std::nullopt;
     }
+    // The parsed tree lives in a buffer on the stack (claims are copied out before it goes).
+    unsigned char tree[1024];
+    boost::json::monotonic_resource memory(tree, sizeof tree);
     boost::json::error_code ec;
-    const auto value = boost::json::parse(*payload, ec);
+    const auto value = boost::json::parse(*payload, ec, &memory);
     if (ec || !value.is_object()) {
         return std::nullopt;
     }
@@ -284,7 +325,8 @@ token_error token_signer::check_mac(std::string_view signing_input,
     thread_local std::string encoded;
     encoded.clear();
     base64url_append(encoded, expected, sizeof expected);
-    return sodium_memcmp(encoded.data(), signature_b64.data(), encoded_bytes) == 0
+    // (OpenSSL's constant-time compare: a quarter of libsodium's time here, bench/token.)
+    return CRYPTO_memcmp(encoded.data(), signature_b64.data(), encoded_bytes) == 0
                ? token_error::none
                : token_error::bad_signature;
 }

@@ -1,11 +1,14 @@
 #include "authd/token_signer.hpp"
 
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 namespace authd {
 namespace {
@@ -203,6 +206,50 @@ TEST(Base64url, DecodeRejectsPaddingAndForeignAlphabet) {
     EXPECT_EQ(base64url_decode("aGk").value_or("?"), "hi");
     EXPECT_FALSE(base64url_decode("aGk=").has_value());
     EXPECT_FALSE(base64url_decode("a+/k").has_value());
+    for (const auto* bad : {"a", "aGk ", " aGk", "aG k", "aGk\n", "aGl", "aGm",
+                            "Zm9=", "Zm9vYm=", "Zm9vYmF", "!!!!", "aGk."}) {
+        EXPECT_FALSE(base64url_decode(bad).has_value()) << bad;
+    }
+}
+
+TEST(Base64url, DecodeKnownVectors) {
+    // RFC 4648 section 10, without padding; and the two characters of the URL-safe alphabet.
+    const std::pair<std::string_view, std::string_view> vectors[] = {
+        {"", ""},           {"Zg", "f"},          {"Zm8", "fo"},          {"Zm9v", "foo"},
+        {"Zm9vYg", "foob"}, {"Zm9vYmE", "fooba"}, {"Zm9vYmFy", "foobar"}, {"-_8", "\xfb\xff"},
+    };
+    for (const auto& [text, bytes] : vectors) {
+        EXPECT_EQ(base64url_decode(text).value_or("?"), bytes) << text;
+    }
+}
+
+TEST(Base64url, DecodeAgreesWithLibsodiumOnEveryTwoCharacterEnding) {
+    // Every text "AAAA" + two or three characters: libsodium's constant-time decoder is the
+    // reference for what is accepted and what it decodes to.
+    const std::string alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=. ";
+    const auto reference = [](const std::string& text) -> std::optional<std::string> {
+        std::string out(text.size(), '\0');
+        std::size_t len = 0;
+        const char* end = nullptr;
+        if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                              text.size(), nullptr, &len, &end,
+                              sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+            end != text.data() + text.size()) {
+            return std::nullopt;
+        }
+        out.resize(len);
+        return out;
+    };
+    for (const char a : alphabet) {
+        for (const char b : alphabet) {
+            for (const std::string& tail :
+                 {std::string{a, b}, std::string{a, b, 'Q'}, std::string{'Q', a, b}}) {
+                const auto text = "AAAA" + tail;
+                EXPECT_EQ(base64url_decode(text), reference(text)) << text;
+            }
+        }
+    }
 }
 
 }  // namespace

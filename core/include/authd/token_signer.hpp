@@ -75,6 +75,8 @@ inline constexpr std::string_view jwt_header_b64 = "eyJ0eXAiOiJKV1QiLCJhbGciOiJI
 void base64url_append(std::string& out, const unsigned char* data, std::size_t size);
 // The same in constant time (libsodium), for secret bytes (keys written to a key file).
 void base64url_append_secret(std::string& out, const unsigned char* data, std::size_t size);
+// Decodes what base64url_append writes (public bytes only: not in constant time); nullopt for
+// anything else (padding, another alphabet, whitespace, spare bits set).
 std::optional<std::string> base64url_decode(std::string_view text);
 
 // The pieces of a compact JWS, as views into the token.
