@@ -95,12 +95,18 @@ void connection::wait_parked(std::unique_ptr<connection> self) {
     socket.async_wait(asio::socket_base::wait_read,
                       [self = std::move(self)](error_code ec) mutable {
                           self->set_parked(false);
-                          if (!ec && !self->read_on_wake()) {
-                              return;  // the client had closed: so has this connection
-                          }
-                          if (!ec && !self->active_) {
-                              wait_parked(std::move(self));  // woken with nothing to read
-                              return;
+                          if (!ec) {
+                              if (!self->read_on_wake()) {
+                                  return;  // the client had closed: so has this connection
+                              }
+                              if (!self->active_) {  // woken with nothing to read
+                                  if (!self->draining_) {
+                                      self->set_parked(true);
+                                      wait_parked(std::move(self));
+                                      return;
+                                  }
+                                  ec = asio::error::operation_aborted;  // closed as drained
+                              }
                           }
                           self->woken_ = true;
                           self->wake_ec_ = ec;
@@ -121,7 +127,6 @@ bool connection::read_on_wake() {
     active_->in.commit(n);
     if (ec == asio::error::would_block) {
         active_.reset();
-        set_parked(true);
         return true;
     }
     if (ec) {
