@@ -24,6 +24,8 @@
 #include "authd/password_hasher.hpp"
 #include "authd/user_store.hpp"
 
+#include "harness.hpp"
+
 extern char** environ;
 
 namespace {
@@ -170,27 +172,7 @@ run_result run_command(const std::vector<std::string>& argv, std::string_view in
     return result;
 }
 
-class temp_dir {
-  public:
-    temp_dir() {
-        std::string name = "/tmp/authctl-test-XXXXXX";
-        if (mkdtemp(name.data()) == nullptr) {
-            throw_errno("mkdtemp");
-        }
-        path_ = name;
-    }
-    ~temp_dir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    const std::string& path() const noexcept { return path_; }
-
-  private:
-    std::string path_;
-};
+using authd_it::temp_dir;
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

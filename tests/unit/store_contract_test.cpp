@@ -1,0 +1,315 @@
+// The contract of user_store (authd/user_store.hpp) that every backend keeps, run against each:
+// SQLite in a temporary file, and PostgreSQL in a database of the test's own (skipped without
+// AUTHD_TEST_PG_URI, as in pg_store_test.cpp). What only one backend does (schema, migrations,
+// refusals, change polling or notifications, roles, outages) is tested in its own file,
+// sqlite_store_test.cpp or pg_store_test.cpp.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "authd/user_store.hpp"
+
+#include "pg_test_support.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using authd::open_store;
+using authd::user_record;
+using authd::user_store;
+
+// SQLite: a file in a fresh directory under /tmp, removed with everything in it.
+class sqlite_backend {
+  public:
+    static std::optional<std::string> skip_reason() { return std::nullopt; }
+
+    std::unique_ptr<user_store> open() const {
+        return open_store("sqlite:" + dir_.path() + "/users.db");
+    }
+
+  private:
+    authd_unit_test::temp_dir dir_;
+};
+
+// PostgreSQL: a database of its own on the AUTHD_TEST_PG_URI server, dropped at the end, as the
+// PgStore tests get.
+class postgres_backend {
+  public:
+    static std::optional<std::string> skip_reason() {
+        if (!authd_pg_test::base_uri()) {
+            return authd_pg_test::skip_message;
+        }
+        return std::nullopt;
+    }
+
+    postgres_backend()
+        : address_(authd_pg_test::server_address::of(*authd_pg_test::base_uri())),
+          db_(*authd_pg_test::base_uri()) {}
+
+    std::unique_ptr<user_store> open() const { return open_store(address_.uri(db_.name())); }
+
+  private:
+    authd_pg_test::server_address address_;
+    authd_pg_test::test_database db_;
+};
+
+template <typename Backend>
+class StoreContract : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (const auto reason = Backend::skip_reason()) {
+            GTEST_SKIP() << *reason;
+        }
+        backend_.emplace();
+    }
+
+    // Another store on the same data, as another process (or authd after a restart) would open.
+    std::unique_ptr<user_store> open() const { return backend_->open(); }
+
+    std::optional<Backend> backend_;
+};
+
+using backends = ::testing::Types<sqlite_backend, postgres_backend>;
+// (ctest names them StoreContract.AddThenFind<(anonymous namespace)::sqlite_backend>, ...)
+TYPED_TEST_SUITE(StoreContract, backends);
+
+std::vector<std::string> names(user_store& store) {
+    std::vector<std::string> out;
+    store.for_each_name([&](std::string_view name) { out.emplace_back(name); });
+    return out;
+}
+
+using revocations = std::vector<std::pair<std::string, std::int64_t>>;
+
+// The store's revocations in jti order (the store promises no order).
+revocations revoked(user_store& store, std::int64_t now) {
+    auto out = store.revoked_tokens(now);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// --- records -----------------------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, AddThenFind) {
+    auto store = this->open();
+    EXPECT_TRUE(store->add_user("alice", "$argon2id$alice"));
+    EXPECT_EQ(store->find_hash("alice"), "$argon2id$alice");
+    EXPECT_EQ(store->find_hash("bob"), std::nullopt);
+    EXPECT_EQ(store->find_hash(""), std::nullopt);
+    EXPECT_EQ(store->find_hash(std::string_view()), std::nullopt);
+}
+
+TYPED_TEST(StoreContract, AddExistingChangesNothing) {
+    auto store = this->open();
+    ASSERT_TRUE(store->add_user("alice", "first"));
+    EXPECT_FALSE(store->add_user("alice", "second"));
+    EXPECT_EQ(store->find_hash("alice"), "first");
+}
+
+TYPED_TEST(StoreContract, NamesAreExactBytes) {
+    auto store = this->open();
+    ASSERT_TRUE(store->add_user("alice", "lower"));
+    EXPECT_TRUE(store->add_user("Alice", "upper"));
+    EXPECT_TRUE(store->add_user("alice ", "space"));
+    EXPECT_EQ(store->find_hash("alice"), "lower");
+    EXPECT_EQ(store->find_hash("Alice"), "upper");
+    EXPECT_EQ(store->find_hash("alice "), "space");
+}
+
+TYPED_TEST(StoreContract, SetHash) {
+    auto store = this->open();
+    ASSERT_TRUE(store->add_user("alice", "old"));
+    EXPECT_TRUE(store->set_hash("alice", "new"));
+    EXPECT_EQ(store->find_hash("alice"), "new");
+    EXPECT_FALSE(store->set_hash("nobody", "new"));
+    EXPECT_EQ(store->find_hash("nobody"), std::nullopt);
+}
+
+TYPED_TEST(StoreContract, ReplaceHash) {
+    struct test_case {
+        const char* what;
+        const char* name;
+        const char* expected;
+        bool replaced;
+        const char* stored_after;  // alice's hash afterwards
+    };
+    const test_case cases[] = {
+        {"current expected value", "alice", "current", true, "rehashed"},
+        {"stale expected value", "alice", "stale", false, "current"},
+        {"empty expected value", "alice", "", false, "current"},
+        {"no such user", "nobody", "current", false, "current"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.what);
+        const TypeParam backend;  // each case on a store of its own
+        auto store = backend.open();
+        ASSERT_TRUE(store->add_user("alice", "current"));
+        EXPECT_EQ(store->replace_hash(c.name, c.expected, "rehashed"), c.replaced);
+        EXPECT_EQ(store->find_hash("alice"), c.stored_after);
+        EXPECT_EQ(store->find_hash("nobody"), std::nullopt);
+    }
+}
+
+TYPED_TEST(StoreContract, RemoveUser) {
+    auto store = this->open();
+    ASSERT_TRUE(store->add_user("alice", "a"));
+    ASSERT_TRUE(store->add_user("bob", "b"));
+    EXPECT_TRUE(store->remove_user("alice"));
+    EXPECT_EQ(store->find_hash("alice"), std::nullopt);
+    EXPECT_FALSE(store->remove_user("alice"));
+    EXPECT_EQ(store->find_hash("bob"), "b");
+    EXPECT_TRUE(store->add_user("alice", "again"));
+    EXPECT_EQ(store->find_hash("alice"), "again");
+}
+
+TYPED_TEST(StoreContract, ForEachNameInByteOrder) {
+    auto store = this->open();
+    for (const char* name : {"carol", "élodie", "bob", "Bob", "alice", "al"}) {
+        ASSERT_TRUE(store->add_user(name, "h"));
+    }
+    // Byte order of UTF-8, which is code point order, whatever the database's locale: upper case
+    // first, accents last.
+    const std::vector<std::string> expected{"Bob", "al", "alice", "bob", "carol", "élodie"};
+    EXPECT_EQ(names(*store), expected);
+}
+
+TYPED_TEST(StoreContract, ForEachNameOfEmptyStore) {
+    auto store = this->open();
+    EXPECT_TRUE(names(*store).empty());
+}
+
+TYPED_TEST(StoreContract, AddUsersSkipsExistingAndRepeated) {
+    auto store = this->open();
+    ASSERT_TRUE(store->add_user("alice", "kept"));
+    const std::vector<user_record> batch{
+        {"alice", "ignored"}, {"bob", "bob-1"}, {"carol", "carol"}, {"bob", "bob-2"}};
+    EXPECT_EQ(store->add_users(batch), 2U);
+    EXPECT_EQ(store->find_hash("alice"), "kept");
+    EXPECT_EQ(store->find_hash("bob"), "bob-1");
+    EXPECT_EQ(store->find_hash("carol"), "carol");
+    EXPECT_EQ(store->add_users(batch), 0U);
+    EXPECT_EQ(store->add_users({}), 0U);
+}
+
+TYPED_TEST(StoreContract, AddUsersLargeBatch) {
+    auto store = this->open();
+    std::vector<user_record> batch;
+    batch.reserve(5000);
+    for (int i = 0; i < 5000; ++i) {
+        batch.push_back({"user" + std::to_string(i), "hash" + std::to_string(i)});
+    }
+    EXPECT_EQ(store->add_users(batch), batch.size());
+    EXPECT_EQ(names(*store).size(), batch.size());
+    EXPECT_EQ(store->find_hash("user4999"), "hash4999");
+}
+
+// authd restarted: what the store held is still there. (That its schema version stays is checked
+// in each backend's file: SqliteStore.ReopenKeepsSchemaVersion, PgStore.ReopenKeepsSchemaVersion.)
+TYPED_TEST(StoreContract, ReopenKeepsData) {
+    {
+        auto store = this->open();
+        ASSERT_TRUE(store->add_user("alice", "a"));
+    }
+    auto store = this->open();
+    EXPECT_EQ(store->find_hash("alice"), "a");
+}
+
+// --- revoked tokens ----------------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, RevokedTokensLastUntilTheyExpire) {
+    auto store = this->open();
+    store->revoke_token("early", 100);
+    store->revoke_token("late", 300);
+    store->revoke_token("late", 300);  // twice is not an error
+    EXPECT_EQ(revoked(*store, 50), (revocations{{"early", 100}, {"late", 300}}));
+    EXPECT_EQ(revoked(*store, 100), (revocations{{"late", 300}}));
+    store->purge_revoked_tokens(200);
+    EXPECT_EQ(revoked(*store, 0), (revocations{{"late", 300}}));
+    auto again = this->open();  // another connection, as after a restart
+    EXPECT_EQ(revoked(*again, 0), (revocations{{"late", 300}}));
+}
+
+// --- concurrency -------------------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, ConcurrentReadsWhileWriting) {
+    auto store = this->open();
+    std::vector<user_record> users;
+    users.reserve(100);
+    for (int i = 0; i < 100; ++i) {
+        users.push_back({"user" + std::to_string(i), "hash" + std::to_string(i)});
+    }
+    ASSERT_EQ(store->add_users(users), users.size());
+
+    std::atomic<bool> writing{true};
+    std::atomic<int> mismatches{0};
+    std::mutex error_mutex;
+    std::exception_ptr error;
+    auto guarded = [&](auto body) {
+        return [&, body] {
+            try {
+                body();
+            } catch (...) {
+                const std::lock_guard lock(error_mutex);
+                error = std::current_exception();
+            }
+        };
+    };
+    std::vector<std::thread> readers;
+    readers.reserve(8);
+    for (int t = 0; t < 8; ++t) {
+        readers.emplace_back(guarded([&, t] {
+            for (int i = t; writing.load() || i < t + 200; ++i) {
+                const auto& user = users[static_cast<std::size_t>(i) % users.size()];
+                if (store->find_hash(user.name) != user.phc) {
+                    ++mismatches;
+                }
+            }
+        }));
+    }
+    std::thread writer(guarded([&] {
+        for (int i = 0; i < 60; ++i) {
+            const std::string name = "writer" + std::to_string(i % 10);
+            store->add_user(name, "h");
+            store->set_hash(name, "h2");
+            store->remove_user(name);
+        }
+        writing = false;
+    }));
+    writer.join();
+    for (auto& reader : readers) {
+        reader.join();
+    }
+    if (error) {
+        std::rethrow_exception(error);
+    }
+    EXPECT_EQ(mismatches.load(), 0);
+}
+
+TYPED_TEST(StoreContract, ConcurrentWritersOnTwoStores) {
+    auto first = this->open();
+    auto second = this->open();
+    auto add_many = [](user_store& store, const std::string& prefix) {
+        for (int i = 0; i < 100; ++i) {
+            store.add_user(prefix + std::to_string(i), "h");
+        }
+        store.add_users({{prefix + "-batch", "h"}});
+    };
+    std::thread a([&] { add_many(*first, "a"); });
+    std::thread b([&] { add_many(*second, "b"); });
+    a.join();
+    b.join();
+    EXPECT_EQ(names(*first).size(), 202U);
+}
+
+}  // namespace
