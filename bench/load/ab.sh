@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A/B of two authd binaries on the cheap path, next to nginx, in alternating rounds: for judging
+# one change (bench/load/run.sh is the full harness).
+#
+#   bench/load/ab.sh OLD_AUTHD NEW_AUTHD [ROUNDS] [PATH]
+#
+# Each round runs `wrk -t1 -c64 -d5s` against the old authd, the new one and nginx (1 worker,
+# bench/load/nginx.conf.in), servers on CPU 0 and wrk on CPU 1 (as run.sh's case 1), and prints
+# requests/s and the server's CPU time per request. Build the old binary from another worktree,
+# e.g. `git worktree add /tmp/old HEAD~1 && cmake -S /tmp/old -B /tmp/old/build
+# -DCMAKE_BUILD_TYPE=Release && cmake --build /tmp/old/build --target authd`.
+set -euo pipefail
+
+if (($# < 2)); then
+    sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+    exit 2
+fi
+old=$1 new=$2 rounds=${3:-3} path=${4:-/login}
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+authctl="$root/build/release/tools/authctl"
+for tool in wrk nginx taskset "$old" "$new" "$authctl"; do
+    command -v "$tool" >/dev/null || { echo "ab.sh: $tool is missing" >&2; exit 1; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/authd-ab.XXXXXX")
+pids=()
+cleanup() {
+    kill "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+"$authctl" key generate "$work/key" >/dev/null
+old_pid="" old_port="" new_pid="" new_port=""  # set by start_authd
+start_authd() {  # NAME BINARY: sets NAME_port and NAME_pid
+    local port
+    port=$(free_port)
+    taskset -c 0 "$2" --listen "127.0.0.1:$port" --store "sqlite:$work/$1.db" \
+        --key-file "$work/key" --threads 1 2>"$work/$1.log" &
+    pids+=($!)
+    printf -v "$1_pid" '%s' "$!"
+    printf -v "$1_port" '%s' "$port"
+}
+start_authd old "$old"
+start_authd new "$new"
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+sed -e "s/@PORT@/$nginx_port/" -e "s/@CONNECTIONS@/1024/" -e "s/@NOFILE@/2048/" \
+    -e "s/@KEEPALIVE_REQUESTS@/1000/" -e "s/@VERIFY_BODY@/{}/" \
+    "$here/nginx.conf.in" >"$work/nginx/nginx.conf"
+taskset -c 0 nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+pids+=($!)
+nginx_master=$!
+sleep 1
+nginx_worker=$(pgrep -P "$nginx_master" | head -n 1)
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+printf '%-6s %-26s %-26s %-26s\n' round "old: req/s, CPU us/req" "new: req/s, CPU us/req" \
+    "nginx: req/s, CPU us/req"
+for ((r = 1; r <= rounds; r++)); do
+    line=$(printf '%-6s' "$r")
+    for server in old new nginx; do
+        case $server in
+            old) port=$old_port pid=$old_pid ;;
+            new) port=$new_port pid=$new_pid ;;
+            nginx) port=$nginx_port pid=$nginx_worker ;;
+        esac
+        t0=$(ticks "$pid")
+        rps=$(taskset -c 1 wrk -t1 -c64 -d5s "http://127.0.0.1:$port$path" |
+            awk '/Requests\/sec/ {print $2}')
+        t1=$(ticks "$pid")
+        line+=$(printf ' %-26s' "$(python3 -c "import sys
+rps, ticks, hz = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+print(f'{rps:,.0f}, {ticks / hz / (rps * 5) * 1e6:.2f}')" "$rps" $((t1 - t0)) "$hz")")
+    done
+    echo "$line"
+done
