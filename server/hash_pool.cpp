@@ -8,6 +8,7 @@
 
 #include "authd/secret.hpp"
 
+#include "hash_helper.hpp"
 #include "log.hpp"
 
 namespace authd::server {
@@ -123,6 +124,18 @@ void hash_pool::run_worker(int nice) {
             log(log_level::warn, "hash_worker_nice_failed");
         }
     }
+    // argon2 runs in a helper process of this worker's (started after the nice value is set, so
+    // that it inherits it); without one, here.
+    hash_helper helper;
+    if (helper.start()) {
+        set_thread_argon2_runner(&helper);
+    } else {
+        log(log_level::warn, "hash_helper_unavailable",
+            {{"detail", "argon2 runs in authd's threads"}});
+    }
+    struct runner_reset {
+        ~runner_reset() { set_thread_argon2_runner(nullptr); }
+    } reset;
     for (;;) {
         std::optional<job> j;
         {

@@ -33,6 +33,7 @@
 #include "authd/password_hasher.hpp"
 
 #include "config.hpp"
+#include "hash_helper.hpp"
 #include "log.hpp"
 #include "server.hpp"
 
@@ -564,6 +565,10 @@ void raise_file_limit() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 2 && argv[1] == authd::server::hash_helper_argument) {
+        // A hash worker's argon2 process (server/hash_helper.hpp): nothing else of authd runs.
+        return authd::server::run_hash_helper(authd::server::hash_helper_fd);
+    }
     std::signal(SIGPIPE, SIG_IGN);
     raise_file_limit();
     origins from;

@@ -115,6 +115,8 @@ login_result login_service::login(std::string_view user, std::string_view passwo
         return failure(api_code::internal_error, e.what());
     } catch (const std::bad_alloc&) {
         return failure(api_code::internal_error, "out of memory");
+    } catch (const argon2_runner_error& e) {
+        return failure(api_code::internal_error, e.what());
     }
 }
 

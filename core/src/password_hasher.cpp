@@ -4,6 +4,7 @@
 #include <charconv>
 #include <new>
 #include <stdexcept>
+#include <utility>
 
 #include <sodium.h>
 
@@ -39,24 +40,48 @@ password_hasher::password_hasher(argon2_params params) : params_(params) {
     sodium_memzero(random, sizeof random);
 }
 
-std::string password_hasher::hash(std::string_view password) const {
+namespace {
+
+thread_local argon2_runner* thread_runner = nullptr;
+
+}  // namespace
+
+void set_thread_argon2_runner(argon2_runner* runner) noexcept {
+    thread_runner = runner;
+}
+
+bool argon2_verify_here(const std::string& phc, std::string_view password) {
+    return crypto_pwhash_str_verify(phc.c_str(), password.data(), password.size()) == 0;
+}
+
+std::optional<std::string> argon2_hash_here(std::string_view password,
+                                            const argon2_params& params) {
     char out[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str_alg(out, password.data(), password.size(), params_.ops,
-                              params_.memory_bytes, crypto_pwhash_ALG_ARGON2ID13) != 0) {
-        throw std::bad_alloc();  // libsodium fails here only when it cannot allocate m bytes
+    if (crypto_pwhash_str_alg(out, password.data(), password.size(), params.ops,
+                              params.memory_bytes, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+        return std::nullopt;  // libsodium fails here only when it cannot allocate m bytes
     }
     return std::string(out);
 }
 
+std::string password_hasher::hash(std::string_view password) const {
+    auto phc = thread_runner != nullptr ? thread_runner->hash(password, params_)
+                                        : argon2_hash_here(password, params_);
+    if (!phc) {
+        throw std::bad_alloc();
+    }
+    return std::move(*phc);
+}
+
 bool password_hasher::verify(const std::string& phc, std::string_view password) const {
-    return crypto_pwhash_str_verify(phc.c_str(), password.data(), password.size()) == 0;
+    return thread_runner != nullptr ? thread_runner->verify(phc, password)
+                                    : argon2_verify_here(phc, password);
 }
 
 void password_hasher::verify_dummy(std::string_view password) const {
     dummy_count_.fetch_add(1, std::memory_order_relaxed);
     // The outcome is known (a random password nobody has); only the work matters.
-    [[maybe_unused]] const int outcome =
-        crypto_pwhash_str_verify(dummy_phc_.c_str(), password.data(), password.size());
+    [[maybe_unused]] const bool outcome = verify(dummy_phc_, password);
 }
 
 bool password_hasher::needs_rehash(const std::string& phc) const {

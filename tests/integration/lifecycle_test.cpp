@@ -1,11 +1,14 @@
 // authd's life as a process: starting (and refusing to), timeouts, clients that go away, and
 // shutdown on SIGTERM/SIGINT with requests in flight.
 #include <csignal>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <poll.h>
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -331,6 +334,98 @@ TEST_F(LifecycleTest, SigtermClosesAParkedConnectionAndExits0) {
     const auto status = server().wait_exit(15s);
     ASSERT_TRUE(status) << "authd did not exit after SIGTERM with a parked connection open";
     EXPECT_EQ(*status, 0);
+}
+
+// --- hash helper processes --------------------------------------------------------------------
+// Each hash worker runs argon2 in a helper process of its own (server/hash_helper.hpp).
+
+// The processes authd started (its threads' children), by pid.
+std::vector<pid_t> children_of(pid_t pid) {
+    std::vector<pid_t> out;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream in(task.path() / "children");
+        for (pid_t child = 0; in >> child;) {
+            out.push_back(child);
+        }
+    }
+    return out;
+}
+
+// children_of(pid) once it has count entries (the hash workers start their helpers as they
+// start); what it has after 10 s otherwise.
+std::vector<pid_t> wait_children(pid_t pid, std::size_t count) {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    auto children = children_of(pid);
+    while (children.size() != count && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(20ms);
+        children = children_of(pid);
+    }
+    return children;
+}
+
+std::string proc_file(pid_t pid, const char* name) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/" + name, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+bool process_gone(pid_t pid, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+        // Gone, or a zombie nobody waits for any more (its parent is gone too).
+        const auto stat = proc_file(pid, "stat");
+        const auto state_at = stat.rfind(") ");
+        if (stat.empty() || (state_at != std::string::npos && stat[state_at + 2] == 'Z')) {
+            return true;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
+}
+
+TEST_F(LifecycleTest, EachHashWorkerHasAHelperProcessWithoutEnvironment) {
+    env_.add_user("user_test", "password_test");
+    ::setenv("AUTHD_TEST_SECRET_MARKER", "must-not-reach-the-helper", 1);
+    start();  // two hash workers
+    ::unsetenv("AUTHD_TEST_SECRET_MARKER");
+    http_client client(port());
+    expect_login_ok(client.roundtrip(login_request("user_test", "password_test")), "user_test");
+    const auto helpers = wait_children(server().pid(), 2);
+    ASSERT_EQ(helpers.size(), 2U);
+    for (const auto helper : helpers) {
+        EXPECT_EQ(proc_file(helper, "cmdline"), std::string("authd\0--hash-helper\0", 20));
+        EXPECT_EQ(proc_file(helper, "environ"), "");  // no AUTHD_* (a database URI, say)
+    }
+    const auto log = server().stderr_text();
+    EXPECT_EQ(log.find("hash_helper_unavailable"), std::string::npos) << log;
+}
+
+TEST_F(LifecycleTest, KilledHashHelperIsReplacedAndLoginsGoOn) {
+    env_.add_user("user_test", "password_test");
+    start(authd_args().workers("1"));
+    http_client client(port());
+    expect_login_ok(client.roundtrip(login_request("user_test", "password_test")), "user_test");
+    const auto before = wait_children(server().pid(), 1);
+    ASSERT_EQ(before.size(), 1U);
+    ASSERT_EQ(::kill(before[0], SIGKILL), 0);
+    ASSERT_TRUE(process_gone(before[0], 5s));
+    // The worker notices at its next verification, starts a new helper and retries: the login
+    // succeeds, and a wrong password is still a wrong password (not an error).
+    expect_login_ok(client.roundtrip(login_request("user_test", "password_test")), "user_test");
+    EXPECT_EQ(client.roundtrip(login_request("user_test", "wrong")).result_int(), 404);
+    const auto after = wait_children(server().pid(), 1);
+    ASSERT_EQ(after.size(), 1U);
+    EXPECT_NE(after[0], before[0]);
+}
+
+TEST_F(LifecycleTest, HashHelpersEndWithAuthd) {
+    start();
+    const auto helpers = wait_children(server().pid(), 2);
+    ASSERT_EQ(helpers.size(), 2U);
+    EXPECT_EQ(stop_server(), 0);
+    for (const auto helper : helpers) {
+        EXPECT_TRUE(process_gone(helper, 5s)) << "helper " << helper << " outlived authd";
+    }
 }
 
 // --- refusing to start -----------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -175,6 +177,67 @@ TEST_F(LoginService, StoreFailureIsAnInternalErrorNotACrash) {
     EXPECT_EQ(r.body, R"({"code":500,"status":"error","message":"Internal error."})");
     EXPECT_NE(r.log_note.find("disk I/O error"), std::string::npos);
     EXPECT_EQ(r.log_note.find("pw"), std::string::npos);
+}
+
+// A runner standing in for authd's hash helper processes: counts the calls it is handed, runs
+// them here, or fails as a helper that cannot be started would.
+class counting_runner final : public argon2_runner {
+  public:
+    bool verify(const std::string& phc, std::string_view password) override {
+        ++verifications;
+        if (fail) {
+            throw argon2_runner_error("the hash helper process failed");
+        }
+        return argon2_verify_here(phc, password);
+    }
+    std::optional<std::string> hash(std::string_view password,
+                                    const argon2_params& params) override {
+        ++hashes;
+        if (fail) {
+            throw argon2_runner_error("the hash helper process failed");
+        }
+        return argon2_hash_here(password, params);
+    }
+    int verifications = 0;
+    int hashes = 0;
+    bool fail = false;
+};
+
+// Sets a runner for this thread for one scope.
+struct runner_scope {
+    explicit runner_scope(argon2_runner& r) { set_thread_argon2_runner(&r); }
+    ~runner_scope() { set_thread_argon2_runner(nullptr); }
+    runner_scope(const runner_scope&) = delete;
+    runner_scope& operator=(const runner_scope&) = delete;
+};
+
+TEST_F(LoginService, EveryArgon2CallGoesToTheThreadsRunner) {
+    store.users["old"] = password_hasher({1, 16 * 1024}).hash("pw");  // other parameters
+    counting_runner runner;
+    const runner_scope scope(runner);
+    EXPECT_EQ(service.login("user_test", "password_test").code, api_code::ok);
+    EXPECT_EQ(service.login("user_test", "nope").code, api_code::not_found);
+    EXPECT_EQ(service.login("nobody", "nope").code, api_code::not_found);  // the dummy one
+    EXPECT_EQ(runner.verifications, 3);
+    EXPECT_EQ(runner.hashes, 0);
+    const auto r = service.login("old", "pw");  // verified, then rehashed
+    EXPECT_EQ(r.code, api_code::ok);
+    EXPECT_TRUE(r.rehashed);
+    EXPECT_EQ(runner.verifications, 4);
+    EXPECT_EQ(runner.hashes, 1);
+}
+
+TEST_F(LoginService, FailedRunnerIsAnInternalErrorNeverAWrongPassword) {
+    // A wrong password counts against the brute-force limits; a helper that failed must not.
+    counting_runner runner;
+    runner.fail = true;
+    const runner_scope scope(runner);
+    for (const auto* user : {"user_test", "nobody"}) {
+        const auto r = service.login(user, "password_test");
+        EXPECT_EQ(r.code, api_code::internal_error) << user;
+        EXPECT_EQ(r.body, R"({"code":500,"status":"error","message":"Internal error."})");
+        EXPECT_NE(r.log_note.find("hash helper"), std::string::npos) << r.log_note;
+    }
 }
 
 TEST_F(LoginService, CachedUsersStillLogInWhileTheStoreFails) {

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -19,6 +21,32 @@ struct argon2_params {
 // The longest password authd hashes or verifies, in bytes. Longer ones are refused before any
 // hashing (they cannot match a stored hash, which authctl refuses to create).
 inline constexpr std::size_t max_password_bytes = 1024;
+
+// Where libsodium's argon2 calls run. By default in the calling thread; authd's hash workers each
+// hand them to a helper process of their own (server/hash_helper.hpp), so that argon2's memory is
+// mapped and unmapped in another address space than the I/O threads' (docs/benchmarks.md).
+class argon2_runner {
+  public:
+    virtual ~argon2_runner() = default;
+    // crypto_pwhash_str_verify(phc, password) == 0. Throws argon2_runner_error when it could not
+    // be run.
+    virtual bool verify(const std::string& phc, std::string_view password) = 0;
+    // crypto_pwhash_str_alg(argon2id, params); nullopt when argon2 could not get its memory.
+    // Throws argon2_runner_error when it could not be run.
+    virtual std::optional<std::string> hash(std::string_view password,
+                                            const argon2_params& params) = 0;
+};
+
+struct argon2_runner_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Sets the calling thread's runner (not owned); nullptr: argon2 runs in the thread itself.
+void set_thread_argon2_runner(argon2_runner* runner) noexcept;
+
+// The argon2 calls themselves, in the calling thread (what a runner runs elsewhere).
+bool argon2_verify_here(const std::string& phc, std::string_view password);
+std::optional<std::string> argon2_hash_here(std::string_view password, const argon2_params& params);
 
 class password_hasher {
   public:

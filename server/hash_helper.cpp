@@ -1,0 +1,245 @@
+#include "hash_helper.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "authd/secret.hpp"
+
+namespace authd::server {
+
+// The protocol, on a stream socket between two processes of the same binary (native byte order):
+//   verify: 'v', u32 length + PHC string, u32 length + password  ->  '1' (match) or '0'
+//   hash:   'h', u64 ops, u64 memory bytes, u32 length + password
+//           ->  '1', u32 length + PHC string; or '0' (argon2 could not get its memory)
+// The helper exits when the socket closes, or on anything else.
+
+namespace {
+
+constexpr std::uint32_t max_phc_bytes = 1024;
+
+// Moves all size bytes with io (a send or a recv), again after EINTR; false when the socket
+// failed or the other side closed it.
+template <typename Bytes, typename Io>
+bool transfer_all(Bytes* data, std::size_t size, Io io) {
+    while (size > 0) {
+        const auto n = io(data, size);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+bool write_all(int fd, const char* data, std::size_t size) {
+    return transfer_all(
+        data, size, [fd](const char* p, std::size_t n) { return ::send(fd, p, n, MSG_NOSIGNAL); });
+}
+
+bool read_exact(int fd, char* data, std::size_t size) {
+    return transfer_all(data, size, [fd](char* p, std::size_t n) { return ::recv(fd, p, n, 0); });
+}
+
+template <typename T>
+void put(std::string& out, T value) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+template <typename T>
+bool get(int fd, T& value) {
+    return read_exact(fd, reinterpret_cast<char*>(&value), sizeof value);
+}
+
+// A u32 length (at most max) and that many bytes.
+bool get_string(int fd, std::string& out, std::uint32_t max) {
+    std::uint32_t size = 0;
+    if (!get(fd, size) || size > max) {
+        return false;
+    }
+    out.resize(size);
+    return read_exact(fd, out.data(), size);
+}
+
+// The password-bearing request, wiped however the call ends.
+struct wiped_request {
+    std::string bytes;
+    ~wiped_request() { wipe(bytes); }
+};
+
+}  // namespace
+
+hash_helper::~hash_helper() {
+    stop();
+}
+
+bool hash_helper::start() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+        return false;
+    }
+    int child_end = fds[1];
+    if (child_end == hash_helper_fd) {
+        // dup2 onto itself would leave close-on-exec set.
+        child_end = ::fcntl(fds[1], F_DUPFD_CLOEXEC, hash_helper_fd + 1);
+        ::close(fds[1]);
+        if (child_end < 0) {
+            ::close(fds[0]);
+            return false;
+        }
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, child_end, hash_helper_fd);
+    // Nothing else of authd's (client connections, listeners, the store) reaches the helper.
+    posix_spawn_file_actions_addclosefrom_np(&actions, hash_helper_fd + 1);
+    std::string arg0 = "authd";
+    std::string arg1(hash_helper_argument);
+    char* argv[] = {arg0.data(), arg1.data(), nullptr};
+    char* envp[] = {nullptr};  // the environment may hold secrets (AUTHD_*): none is needed
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(child_end);
+    if (rc != 0) {
+        ::close(fds[0]);
+        return false;
+    }
+    fd_ = fds[0];
+    pid_ = pid;
+    return true;
+}
+
+void hash_helper::stop() noexcept {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+    if (pid_ > 0) {
+        // It holds nothing worth waiting for: a verification in progress is abandoned.
+        ::kill(pid_, SIGKILL);
+        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        pid_ = -1;
+    }
+}
+
+void hash_helper::exchange(const std::string& request, std::string& reply) {
+    // A helper that has gone (killed, crashed) is started again, once per call.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (fd_ < 0 && !start()) {
+            throw argon2_runner_error("the hash helper process cannot be started");
+        }
+        char status = 0;
+        if (write_all(fd_, request.data(), request.size()) && read_exact(fd_, &status, 1)) {
+            reply.assign(1, status);
+            if (request[0] != 'h' || status != '1') {
+                return;
+            }
+            std::string phc;
+            if (get_string(fd_, phc, max_phc_bytes)) {
+                reply += phc;
+                return;
+            }
+        }
+        stop();
+    }
+    throw argon2_runner_error("the hash helper process failed");
+}
+
+bool hash_helper::verify(const std::string& phc, std::string_view password) {
+    wiped_request request;
+    request.bytes.reserve(9 + phc.size() + password.size());
+    request.bytes += 'v';
+    put(request.bytes, static_cast<std::uint32_t>(phc.size()));
+    request.bytes += phc;
+    put(request.bytes, static_cast<std::uint32_t>(password.size()));
+    request.bytes += password;
+    std::string reply;
+    exchange(request.bytes, reply);
+    return reply == "1";
+}
+
+std::optional<std::string> hash_helper::hash(std::string_view password,
+                                             const argon2_params& params) {
+    wiped_request request;
+    request.bytes.reserve(21 + password.size());
+    request.bytes += 'h';
+    put(request.bytes, static_cast<std::uint64_t>(params.ops));
+    put(request.bytes, static_cast<std::uint64_t>(params.memory_bytes));
+    put(request.bytes, static_cast<std::uint32_t>(password.size()));
+    request.bytes += password;
+    std::string reply;
+    exchange(request.bytes, reply);
+    if (reply.empty() || reply[0] != '1') {
+        return std::nullopt;
+    }
+    return reply.substr(1);
+}
+
+int run_hash_helper(int fd) {
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    // Ends with the hash worker that started it (and when its socket closes, below).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    std::string phc;
+    std::string password;
+    for (;;) {
+        char op = 0;
+        if (!read_exact(fd, &op, 1)) {
+            return 0;  // authd closed the socket
+        }
+        if (op == 'v') {
+            if (!get_string(fd, phc, max_phc_bytes) ||
+                !get_string(fd, password, static_cast<std::uint32_t>(max_password_bytes))) {
+                return 1;
+            }
+            const char answer = argon2_verify_here(phc, password) ? '1' : '0';
+            wipe(password);
+            if (!write_all(fd, &answer, 1)) {
+                return 1;
+            }
+        } else if (op == 'h') {
+            std::uint64_t ops = 0;
+            std::uint64_t memory = 0;
+            if (!get(fd, ops) || !get(fd, memory) ||
+                !get_string(fd, password, static_cast<std::uint32_t>(max_password_bytes))) {
+                return 1;
+            }
+            std::optional<std::string> made;
+            if (ops >= crypto_pwhash_argon2id_OPSLIMIT_MIN &&
+                ops <= crypto_pwhash_argon2id_OPSLIMIT_MAX &&
+                memory >= crypto_pwhash_argon2id_MEMLIMIT_MIN &&
+                memory <= crypto_pwhash_argon2id_MEMLIMIT_MAX) {
+                made = argon2_hash_here(password, {ops, static_cast<std::size_t>(memory)});
+            }
+            wipe(password);
+            std::string reply(1, made ? '1' : '0');
+            if (made) {
+                put(reply, static_cast<std::uint32_t>(made->size()));
+                reply += *made;
+            }
+            if (!write_all(fd, reply.data(), reply.size())) {
+                return 1;
+            }
+        } else {
+            return 1;
+        }
+    }
+}
+
+}  // namespace authd::server

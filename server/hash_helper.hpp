@@ -1,0 +1,55 @@
+// argon2 in a helper process: each hash worker thread has one (authd re-executed with
+// --hash-helper), and hands it its verifications and hashes over a Unix socket pair.
+//
+// Why: libsodium maps argon2's memory (19 MiB at OWASP parameters, MAP_POPULATE) and unmaps it on
+// every call. Done by threads of authd's own process, that takes the address-space lock and sends
+// TLB shoot-downs to every core running authd, I/O threads included: while logins saturated the
+// hash workers, a cheap request's p99 was about 4 ms; with argon2 in other processes it is a tenth
+// of that, and two workers hash about 10% more (docs/benchmarks.md).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+#include "authd/password_hasher.hpp"
+
+namespace authd::server {
+
+class hash_helper final : public argon2_runner {
+  public:
+    hash_helper() = default;
+    ~hash_helper() override;
+    hash_helper(const hash_helper&) = delete;
+    hash_helper& operator=(const hash_helper&) = delete;
+
+    // Starts the helper process; false (and nothing started) when it cannot be.
+    bool start();
+
+    bool verify(const std::string& phc, std::string_view password) override;
+    std::optional<std::string> hash(std::string_view password,
+                                    const argon2_params& params) override;
+
+    pid_t pid() const noexcept { return pid_; }
+
+  private:
+    // Sends request, reads the reply into reply (reply_size bytes, or a length-prefixed string
+    // when reply_size is 0). Restarts a helper that has gone, once; throws argon2_runner_error
+    // when the exchange fails.
+    void exchange(const std::string& request, std::string& reply);
+    void stop() noexcept;
+
+    int fd_ = -1;
+    pid_t pid_ = -1;
+};
+
+// The helper's side (authd --hash-helper): serves requests on fd until it is closed; the exit
+// status of the process.
+int run_hash_helper(int fd);
+
+// The argument that makes authd a hash helper, and the descriptor its socket is on.
+inline constexpr std::string_view hash_helper_argument = "--hash-helper";
+inline constexpr int hash_helper_fd = 3;
+
+}  // namespace authd::server
