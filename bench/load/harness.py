@@ -422,16 +422,18 @@ def concurrency_paragraph(conc, workers, t_ms, bound_bench, logins, warnings):
             f"once: {fmt(conc['rate'], 1)} verifications/s, {ratio(conc['rate'], bound_bench)} "
             f"of the bound; its threads were on a core {fmt(conc['cores_used'], 2)} of the "
             "time (CPU time ÷ (wall time × threads); below 1 they waited, for other processes or "
-            "for each other: the threads of one process, as authd's workers are, map and unmap "
-            "memory in one address space, under one lock). One verification's user time "
+            "for each other: the threads of one process map and unmap memory in one address "
+            "space, under one lock, which authd's workers escape by hashing in a helper process "
+            "each). One verification's user time "
             f"goes from {fmt(conc['single_user_ms'], 2, ' ms')} alone to "
             f"{fmt(conc['user_ms'], 2, ' ms')} with {fmt(n)} at once (their argon2 working "
             f"sets, 19 MiB each, share {l3}); its system time, "
             f"{fmt(conc['single_sys_ms'], 2, ' ms')} alone and {fmt(conc['sys_ms'], 2, ' ms')} "
             "at once, is libsodium mapping the argon2 memory (mmap with MAP_POPULATE, every page "
             "faulted in) and unmapping it on every call, which libsodium's API gives no way to "
-            f"avoid. authd's logins/s is {ratio(logins, conc['rate'])} of that measured rate: "
-            "what remains is authd's own cost and the CPU its process did not get.")
+            f"avoid. authd's logins/s is {ratio(logins, conc['rate'])} of that measured rate "
+            "(above 1: its helper processes do not wait for each other as the benchmark's "
+            "threads do).")
     if workers and n != workers:
         text += (f" (authd ran {fmt(workers)} hash workers, the benchmark {fmt(n)} threads: "
                  "the two rates are not for the same concurrency.)")
