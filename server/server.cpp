@@ -190,9 +190,25 @@ int wait_for_signals(const sigset_t& handled, const server_config& config, keyri
     }
 }
 
-// Drains the I/O threads, and ends them after the shutdown timeout.
+// How many I/O threads still run their event loop.
+struct running_threads {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::size_t count = 0;
+
+    void one_ended() {
+        {
+            const std::lock_guard lock(mutex);
+            --count;
+        }
+        changed.notify_all();
+    }
+};
+
+// Drains the I/O threads, and ends them after the shutdown timeout. (No thread is started here:
+// shutting down must not need a resource that may have run out.)
 void shut_down(const server_config& config, int signal, std::vector<std::unique_ptr<io_thread>>& io,
-               std::vector<std::thread>& threads) {
+               std::vector<std::thread>& threads, running_threads& running) {
     log(log_level::info, "shutdown",
         {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}, {"phase", "draining"}});
     for (auto& t : io) {
@@ -200,27 +216,19 @@ void shut_down(const server_config& config, int signal, std::vector<std::unique_
     }
     // The threads end by themselves once their connections are done; past the timeout they are
     // stopped, dropping what is left.
-    std::mutex mutex;
-    std::condition_variable done_cv;
-    bool done = false;
-    std::thread watchdog([&] {
-        std::unique_lock lock(mutex);
-        if (!done_cv.wait_for(lock, config.shutdown_timeout, [&] { return done; })) {
+    {
+        std::unique_lock lock(running.mutex);
+        if (!running.changed.wait_for(lock, config.shutdown_timeout,
+                                      [&] { return running.count == 0; })) {
             log(log_level::warn, "shutdown_timeout");
             for (auto& t : io) {
                 t->stop();
             }
         }
-    });
+    }
     for (auto& t : threads) {
         t.join();
     }
-    {
-        const std::lock_guard lock(mutex);
-        done = true;
-    }
-    done_cv.notify_one();
-    watchdog.join();
 }
 
 }  // namespace
@@ -286,11 +294,16 @@ int run(const server_config& config) {
          {"tls", tls ? "on" : "off"}});
 
     std::vector<std::thread> threads;
+    running_threads running;
+    running.count = io.size();
     for (auto& t : io) {
-        threads.emplace_back([&t] { t->run(); });
+        threads.emplace_back([&t, &running] {
+            t->run();
+            running.one_ended();
+        });
     }
     const int signal = wait_for_signals(handled, config, keys, *store, revocations);
-    shut_down(config, signal, io, threads);
+    shut_down(config, signal, io, threads, running);
     pool.stop();
     log(log_level::info, "shutdown", {{"phase", "done"}});
     return 0;
