@@ -15,6 +15,8 @@
 
 #include "authd/secret.hpp"
 
+#include "log.hpp"
+
 namespace authd::server {
 
 // The protocol, on a stream socket between two processes of the same binary (native byte order):
@@ -137,22 +139,31 @@ void hash_helper::stop() noexcept {
     }
 }
 
-void hash_helper::exchange(const std::string& request, std::string& reply) {
+bool hash_helper::exchange(const std::string& request, std::string& reply) {
     // A helper that has gone (killed, crashed) is started again, once per call.
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (fd_ < 0 && !start()) {
-            throw argon2_runner_error("the hash helper process cannot be started");
+            // Out of processes, say: the caller hashes in its own thread rather than fail.
+            if (!said_unavailable_) {
+                said_unavailable_ = true;
+                log(log_level::warn, "hash_helper_unavailable",
+                    {{"detail",
+                      "cannot start a hash helper process: argon2 runs in authd's "
+                      "threads until one starts"}});
+            }
+            return false;
         }
+        said_unavailable_ = false;
         char status = 0;
         if (write_all(fd_, request.data(), request.size()) && read_exact(fd_, &status, 1)) {
             reply.assign(1, status);
             if (request[0] != 'h' || status != '1') {
-                return;
+                return true;
             }
             std::string phc;
             if (get_string(fd_, phc, max_phc_bytes)) {
                 reply += phc;
-                return;
+                return true;
             }
         }
         stop();
@@ -169,7 +180,9 @@ bool hash_helper::verify(const std::string& phc, std::string_view password) {
     put(request.bytes, static_cast<std::uint32_t>(password.size()));
     request.bytes += password;
     std::string reply;
-    exchange(request.bytes, reply);
+    if (!exchange(request.bytes, reply)) {
+        return argon2_verify_here(phc, password);
+    }
     return reply == "1";
 }
 
@@ -183,7 +196,9 @@ std::optional<std::string> hash_helper::hash(std::string_view password,
     put(request.bytes, static_cast<std::uint32_t>(password.size()));
     request.bytes += password;
     std::string reply;
-    exchange(request.bytes, reply);
+    if (!exchange(request.bytes, reply)) {
+        return argon2_hash_here(password, params);
+    }
     if (reply.empty() || reply[0] != '1') {
         return std::nullopt;
     }

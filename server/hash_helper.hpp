@@ -34,14 +34,15 @@ class hash_helper final : public argon2_runner {
     pid_t pid() const noexcept { return pid_; }
 
   private:
-    // Sends request, reads the reply into reply (reply_size bytes, or a length-prefixed string
-    // when reply_size is 0). Restarts a helper that has gone, once; throws argon2_runner_error
-    // when the exchange fails.
-    void exchange(const std::string& request, std::string& reply);
+    // Sends request and reads the reply (a status byte, then the PHC string of a hash). Restarts
+    // a helper that has gone, once. False when no helper can be started (the caller runs argon2
+    // itself); throws argon2_runner_error when a started helper fails twice.
+    bool exchange(const std::string& request, std::string& reply);
     void stop() noexcept;
 
     int fd_ = -1;
     pid_t pid_ = -1;
+    bool said_unavailable_ = false;  // logged once until a helper starts again
 };
 
 // The helper's side (authd --hash-helper): serves requests on fd until it is closed; the exit

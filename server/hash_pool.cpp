@@ -124,15 +124,12 @@ void hash_pool::run_worker(int nice) {
             log(log_level::warn, "hash_worker_nice_failed");
         }
     }
-    // argon2 runs in a helper process of this worker's (started after the nice value is set, so
-    // that it inherits it); without one, here.
+    // argon2 runs in a helper process of this worker's, started now (after the nice value is
+    // set, so that it inherits it). While none can be started, argon2 runs in this thread (the
+    // helper says so in the log at the first login).
     hash_helper helper;
-    if (helper.start()) {
-        set_thread_argon2_runner(&helper);
-    } else {
-        log(log_level::warn, "hash_helper_unavailable",
-            {{"detail", "argon2 runs in authd's threads"}});
-    }
+    static_cast<void>(helper.start());
+    set_thread_argon2_runner(&helper);
     struct runner_reset {
         ~runner_reset() { set_thread_argon2_runner(nullptr); }
     } reset;
