@@ -172,6 +172,11 @@ bool hash_helper::exchange(const std::string& request, std::string& reply) {
 }
 
 bool hash_helper::verify(const std::string& phc, std::string_view password) {
+    if (phc.size() > max_phc_bytes || password.size() > max_password_bytes) {
+        // Beyond what the helper accepts: not a hash libsodium would verify (its strings are
+        // at most crypto_pwhash_STRBYTES), refused here at once.
+        return argon2_verify_here(phc, password);
+    }
     wiped_request request;
     request.bytes.reserve(9 + phc.size() + password.size());
     request.bytes += 'v';
@@ -188,6 +193,9 @@ bool hash_helper::verify(const std::string& phc, std::string_view password) {
 
 std::optional<std::string> hash_helper::hash(std::string_view password,
                                              const argon2_params& params) {
+    if (password.size() > max_password_bytes) {
+        return argon2_hash_here(password, params);  // authctl refuses such passwords before
+    }
     wiped_request request;
     request.bytes.reserve(21 + password.size());
     request.bytes += 'h';
