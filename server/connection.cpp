@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>

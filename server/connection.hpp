@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <tuple>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -72,6 +71,9 @@ class connection {
     // The TCP socket, under TLS or not.
     tcp_socket& socket() noexcept { return tls_ ? tls_->next_layer() : plain_; }
     void set_parked(bool parked) noexcept;
+    struct active_state;
+    std::unique_ptr<active_state> make_active_state() const;
+    bool read_on_wake();
     boost::asio::awaitable<bool> handshake();
 
     boost::asio::awaitable<read_status> read_request(request_parser& parser,
@@ -105,8 +107,6 @@ class connection {
         request_head head;
     };
     std::unique_ptr<active_state> active_;
-    std::unique_ptr<active_state> make_active_state() const;
-    bool read_on_wake();
     clock::time_point deadline_ = clock::time_point::max();          // of the pending operation
     clock::time_point request_deadline_ = clock::time_point::max();  // of the request being read
     clock::time_point idle_since_{};    // when the connection last became idle
