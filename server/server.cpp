@@ -268,17 +268,19 @@ int run(const server_config& config) {
             : std::max<std::size_t>(8, pool_options.queue_capacity / 4);
     pool_options.queue_timeout = config.hash_queue_timeout;
     pool_options.nice = config.hash_nice;
-    hash_pool pool(service, pool_options);
     attempt_limiter limiter(config.attempts);
+    hash_pool pool(service, limiter, pool_options);
     const auto workers = pool_options.workers;
 
     // The first thread binds the configured address (port 0 picks a free port); the others bind
     // the same endpoint with SO_REUSEPORT.
     const auto io_count = config.io_threads != 0 ? config.io_threads : cores();
-    metrics_registry metrics(pool, service);
+    metrics_registry metrics(pool, service, limiter);
+    address_connections per_address(config.max_connections_per_address);
     const shared_state shared{
-        config,   pool,        limiter, service,
-        keys,     revocations, metrics, (config.max_connections + io_count - 1) / io_count,
+        config,   pool,        limiter,
+        service,  keys,        revocations,
+        metrics,  per_address, (config.max_connections + io_count - 1) / io_count,
         tls.get()};
     std::vector<std::unique_ptr<io_thread>> io;
     io.push_back(std::make_unique<io_thread>(shared, parse_endpoint(config.listen)));

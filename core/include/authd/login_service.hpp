@@ -22,6 +22,7 @@ struct login_result {
     std::string body;      // the JSON body for the client
     std::string log_note;  // what went wrong, for the log only (never a password or token)
     bool rehashed = false;
+    std::uint32_t retry_after = 0;  // seconds, for a 429 refusal (Retry-After)
 };
 
 class login_service final : public change_listener {
