@@ -42,6 +42,16 @@ std::size_t count_lines(const authd_process& p, std::string_view needle) {
     }));
 }
 
+// The first line of p's standard error containing needle, or "".
+std::string line_with(const authd_process& p, std::string_view needle) {
+    for (const auto& line : p.stderr_lines()) {
+        if (line.find(needle) != std::string::npos) {
+            return line;
+        }
+    }
+    return {};
+}
+
 class StoreFile : public authd_test {
   protected:
     std::string db() const { return env_.store_uri().substr(std::string("sqlite:").size()); }
@@ -66,6 +76,21 @@ class StoreFile : public authd_test {
         const auto token = token_of(r.body());
         EXPECT_TRUE(token.has_value()) << r.body();
         return token.value_or("");
+    }
+
+    // Three logins of user on one connection are refused with code and message, /readyz is 503,
+    // and the log has event once.
+    void expect_refused(const std::string& user, int code, std::string_view message,
+                        std::string_view event) {
+        http_client c(port());
+        for (int i = 0; i < 3; ++i) {
+            const auto r = c.roundtrip(login_request(user, "pw-" + user));
+            EXPECT_EQ(r.result_int(), code) << "attempt " << i;
+            EXPECT_EQ(r.body(), error_body(code, message)) << "attempt " << i;
+        }
+        EXPECT_EQ(readyz(), 503);
+        EXPECT_EQ(count_lines(server(), "\"event\":\"" + std::string(event) + "\""), 1U)
+            << server().stderr_text();
     }
 
     int readyz() {
@@ -94,22 +119,10 @@ TEST_F(StoreFile, DeletedStoreIsRefusedReportedAndNotReady) {
     ASSERT_EQ(readyz(), 200);
 
     ASSERT_EQ(::unlink(db().c_str()), 0);
-    http_client c(port());
-    for (int i = 0; i < 3; ++i) {
-        const auto r = c.roundtrip(login_request("alice", "pw-alice"));
-        EXPECT_EQ(r.result_int(), 503) << "attempt " << i;
-        EXPECT_EQ(r.body(), error_body(503, "Server busy, retry later.")) << "attempt " << i;
-    }
-    EXPECT_EQ(readyz(), 503);
-    EXPECT_EQ(count_lines(server(), "\"event\":\"store_file_missing\""), 1U)
-        << server().stderr_text();
-    const auto lines = server().stderr_lines();
-    const auto it = std::find_if(lines.begin(), lines.end(), [](const auto& l) {
-        return l.find("store_file_missing") != std::string::npos;
-    });
-    ASSERT_NE(it, lines.end());
-    EXPECT_NE(it->find("\"level\":\"error\""), std::string::npos) << *it;
-    EXPECT_NE(it->find(db()), std::string::npos) << *it;
+    expect_refused("alice", 503, "Server busy, retry later.", "store_file_missing");
+    const auto line = line_with(server(), "store_file_missing");
+    EXPECT_NE(line.find("\"level\":\"error\""), std::string::npos) << line;
+    EXPECT_NE(line.find(db()), std::string::npos) << line;
 }
 
 // (b) Another store made by authctl is moved over the store file (a backup put back): authd
@@ -190,14 +203,8 @@ TEST_F(StoreFile, InvalidFileAtThePathIsRefusedUntilAValidOneIsBack) {
         f << std::string(8192, 'x');
     }
     ASSERT_EQ(std::rename(junk.c_str(), db().c_str()), 0);
-    http_client c(port());
-    for (int i = 0; i < 3; ++i) {
-        const auto r = c.roundtrip(login_request("alice", "pw-alice"));
-        EXPECT_EQ(r.result_int(), 500) << "attempt " << i;
-        EXPECT_EQ(r.body(), error_body(500, "Internal error.")) << "attempt " << i;
-    }
-    EXPECT_EQ(readyz(), 503);
-    EXPECT_EQ(count_lines(server(), "\"event\":\"store_file_replaced\""), 1U)
+    expect_refused("alice", 500, "Internal error.", "store_file_replaced");
+    EXPECT_NE(line_with(server(), "store_file_replaced").find("not a database"), std::string::npos)
         << server().stderr_text();
 
     const std::string good = env_.dir().file("good.db");
@@ -250,13 +257,9 @@ TEST_F(StoreFile, ExistingStoreReadableByOthersIsWarnedOf) {
 
     start();
     EXPECT_EQ(login("alice"), 200);
-    const auto lines = server().stderr_lines();
-    const auto it = std::find_if(lines.begin(), lines.end(), [](const auto& l) {
-        return l.find("\"event\":\"store_not_private\"") != std::string::npos;
-    });
-    ASSERT_NE(it, lines.end()) << server().stderr_text();
-    EXPECT_NE(it->find("\"level\":\"warn\""), std::string::npos) << *it;
-    EXPECT_NE(it->find("chmod 600 " + db()), std::string::npos) << *it;
+    const auto line = line_with(server(), "\"event\":\"store_not_private\"");
+    EXPECT_NE(line.find("\"level\":\"warn\""), std::string::npos) << server().stderr_text();
+    EXPECT_NE(line.find("chmod 600 " + db()), std::string::npos) << line;
 }
 
 }  // namespace
