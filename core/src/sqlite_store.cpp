@@ -771,6 +771,7 @@ class sqlite_store final : public user_store {
                 query(file.conn->revoke).bind(1, jti).bind(2, exp).run();
             }
             tx.commit();
+            file.watch->changed();  // authd's own write: what the next poll reports is the swap
         }
         revocations revoked;
         append_revocations(file.conn->list_revoked, unix_now(), revoked);
