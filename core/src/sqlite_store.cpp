@@ -757,8 +757,7 @@ class sqlite_store final : public user_store {
             throw store_unavailable(store_name(path_) +
                                     ": the previous file's -wal or -shm file "
                                     "cannot be removed, and the new file is not opened beside "
-                                    "it: " +
-                                    std::strerror(errno));
+                                    "it");
         }
         auto file = open_file(false);
         if (file.id != expected) {
