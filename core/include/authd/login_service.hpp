@@ -47,7 +47,8 @@ class login_service final : public change_listener {
         return cache_misses_.load(std::memory_order_relaxed);
     }
 
-    // False while the store is failing: its last call failed less than 5 s ago (/readyz).
+    // False while the store is failing: its last call failed less than 5 s ago, or it says it is
+    // not usable (its file is gone) (/readyz).
     bool store_healthy() const noexcept;
 
     // change_listener: drop what the cache holds of a user changed elsewhere, or everything.
