@@ -1,6 +1,7 @@
 #include "server.hpp"
 
-#include <cerrno>
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <ctime>
@@ -117,7 +118,7 @@ std::size_t cores() {
 constexpr std::size_t max_revocations = 1'000'000;
 
 // What the store pushes (PostgreSQL's notifications): user changes to the login service's cache,
-// other nodes' revocations to this node's list.
+// other nodes' revocations to this node's list, token cutoffs to the login service's.
 class store_events final : public change_listener {
   public:
     store_events(login_service& service, revocation_list& revocations)
@@ -126,6 +127,9 @@ class store_events final : public change_listener {
     void all_changed() override { service_.all_changed(); }
     void token_revoked(std::string_view jti, std::int64_t exp) override {
         revocations_.add(jti, exp, static_cast<std::int64_t>(std::time(nullptr)));
+    }
+    void tokens_cut(std::string_view name, std::int64_t not_before) override {
+        service_.tokens_cut(name, not_before);
     }
 
   private:
@@ -170,22 +174,44 @@ void reload_keys(const server_config& config, keyring_holder& keys) {
     }
 }
 
-// The main thread's loop: SIGHUP reloads the keys, a minute without a signal purges expired
-// revocations, SIGINT or SIGTERM returns (then the I/O threads drain). The signals are blocked in
-// every thread and taken here synchronously (sigtimedwait): no asynchronous handler runs, so no
-// thread can be interrupted at a bad moment, and ThreadSanitizer (which defers asynchronous
-// signals) was seen to stall a SIGTERM otherwise.
+// How often a hash worker runs the periodic store check (login_service::check_store): so that a
+// node where nobody logs in still learns within a second of what authctl changed in a SQLite
+// store (token cutoffs). It costs a PRAGMA data_version when nothing changed.
+constexpr std::chrono::milliseconds store_check_interval{500};
+constexpr std::chrono::seconds revocation_purge_interval{60};
+
+// The main thread's loop: SIGHUP reloads the keys, every store_check_interval a store check goes
+// to the hash pool, a minute without a signal purges expired revocations, SIGINT or SIGTERM
+// returns (then the I/O threads drain). The signals are blocked in every thread and taken here
+// synchronously (sigtimedwait): no asynchronous handler runs, so no thread can be interrupted at a
+// bad moment, and ThreadSanitizer (which defers asynchronous signals) was seen to stall a SIGTERM
+// otherwise.
 int wait_for_signals(const sigset_t& handled, const server_config& config, keyring_holder& keys,
-                     user_store& store, revocation_list& revocations) {
+                     user_store& store, revocation_list& revocations, hash_pool& pool) {
+    using steady = std::chrono::steady_clock;
+    auto next_check = steady::now() + store_check_interval;
+    auto next_purge = steady::now() + revocation_purge_interval;
     for (;;) {
-        const timespec minute{60, 0};
-        const int signal = ::sigtimedwait(&handled, nullptr, &minute);
+        const auto left = std::max(next_check - steady::now(), steady::duration::zero());
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
+        const timespec wait{
+            static_cast<time_t>(seconds.count()),
+            static_cast<long>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(left - seconds).count())};
+        const int signal = ::sigtimedwait(&handled, nullptr, &wait);
         if (signal == SIGHUP) {
             reload_keys(config, keys);
         } else if (signal == SIGINT || signal == SIGTERM) {
             return signal;
-        } else if (signal < 0 && errno == EAGAIN) {
+        }
+        const auto now = steady::now();
+        if (now >= next_check) {
+            pool.request_store_check();
+            next_check = now + store_check_interval;
+        }
+        if (now >= next_purge) {
             purge_revocations(store, revocations);
+            next_purge = now + revocation_purge_interval;
         }
     }
 }
@@ -251,6 +277,7 @@ int run(const server_config& config) {
     login_service service(*store, *cache, hasher, keys, config.token_ttl);
     revocation_list revocations(max_revocations);
     load_revocations(*store, revocations);
+    service.load_token_cutoffs();
     store_events events(service, revocations);
     store->set_change_listener(&events);
     struct unregister {
@@ -302,7 +329,7 @@ int run(const server_config& config) {
             running.one_ended();
         });
     }
-    const int signal = wait_for_signals(handled, config, keys, *store, revocations);
+    const int signal = wait_for_signals(handled, config, keys, *store, revocations, pool);
     shut_down(config, signal, io, threads, running);
     pool.stop();
     log(log_level::info, "shutdown", {{"phase", "done"}});
