@@ -181,11 +181,10 @@ constexpr std::chrono::milliseconds store_check_interval{500};
 constexpr std::chrono::seconds revocation_purge_interval{60};
 
 // The main thread's loop: SIGHUP reloads the keys, every store_check_interval a store check goes
-// to the hash pool, a minute without a signal purges expired revocations, SIGINT or SIGTERM
-// returns (then the I/O threads drain). The signals are blocked in every thread and taken here
-// synchronously (sigtimedwait): no asynchronous handler runs, so no thread can be interrupted at a
-// bad moment, and ThreadSanitizer (which defers asynchronous signals) was seen to stall a SIGTERM
-// otherwise.
+// to the hash pool, every minute expired revocations are purged, SIGINT or SIGTERM returns (then
+// the I/O threads drain). The signals are blocked in every thread and taken here synchronously
+// (sigtimedwait): no asynchronous handler runs, so no thread can be interrupted at a bad moment,
+// and ThreadSanitizer (which defers asynchronous signals) was seen to stall a SIGTERM otherwise.
 int wait_for_signals(const sigset_t& handled, const server_config& config, keyring_holder& keys,
                      user_store& store, revocation_list& revocations, hash_pool& pool) {
     using steady = std::chrono::steady_clock;
