@@ -137,9 +137,10 @@ class store_events final : public change_listener {
     revocation_list& revocations_;
 };
 
+// A token verifies until exp + the clock leeway: its revocation is kept (and read) as long.
 void load_revocations(user_store& store, revocation_list& revocations) {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    for (const auto& [jti, exp] : store.revoked_tokens(now)) {
+    for (const auto& [jti, exp] : store.revoked_tokens(now - token_clock_leeway_seconds)) {
         revocations.add(jti, exp, now);
     }
 }
@@ -153,7 +154,7 @@ void purge_revocations(user_store& store, revocation_list& revocations) {
     // otherwise stays at its peak; bench/load measures it).
     ::malloc_trim(0);
     try {
-        store.purge_revoked_tokens(now);
+        store.purge_revoked_tokens(now - token_clock_leeway_seconds);
     } catch (const std::exception& e) {
         log(log_level::warn, "revocation_purge_failed", {{"error", e.what()}});
     }

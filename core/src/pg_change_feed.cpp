@@ -297,31 +297,26 @@ void pg_change_feed::resync() {
     resync_cutoffs();
 }
 
-void pg_change_feed::resync_cutoffs() {
-    if (!cutoffs_) {
-        return;
-    }
-    const auto cutoffs = cutoffs_();  // outside the lock: it may take a while
-    const std::lock_guard lock(listener_mutex_);
-    if (listener_ == nullptr) {
-        return;
-    }
-    for (const auto& [name, not_before] : cutoffs) {
-        listener_->tokens_cut(name, not_before);
-    }
+void pg_change_feed::resync_revocations() {
+    resync_from(revocations_, &change_listener::token_revoked);
 }
 
-void pg_change_feed::resync_revocations() {
-    if (!revocations_) {
+void pg_change_feed::resync_cutoffs() {
+    resync_from(cutoffs_, &change_listener::tokens_cut);
+}
+
+void pg_change_feed::resync_from(const pg_revocation_source& source,
+                                 void (change_listener::*pass)(std::string_view, std::int64_t)) {
+    if (!source) {
         return;
     }
-    const auto revoked = revocations_();  // outside the lock: it may take a while
+    const auto rows = source();  // outside the lock: it may take a while
     const std::lock_guard lock(listener_mutex_);
     if (listener_ == nullptr) {
         return;
     }
-    for (const auto& [jti, exp] : revoked) {
-        listener_->token_revoked(jti, exp);
+    for (const auto& [text, number] : rows) {
+        (listener_->*pass)(text, number);
     }
 }
 

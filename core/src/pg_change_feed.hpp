@@ -89,6 +89,9 @@ class pg_change_feed {
     // The same for the token cutoffs.
     void resync_cutoffs();
     void resync();  // both
+    // Passes each row of source to the listener's pass.
+    void resync_from(const pg_revocation_source& source,
+                     void (change_listener::*pass)(std::string_view, std::int64_t));
     // Waits on the eventfd (and fd, when not -1) up to deadline. False when told to stop.
     bool wait(int fd, pg_clock::time_point deadline, bool& readable) const;
 

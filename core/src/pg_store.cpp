@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "authd/token_signer.hpp"
 #include "authd/user_store.hpp"
 
 #include "pg_change_feed.hpp"
@@ -587,7 +588,7 @@ class pg_store final : public user_store {
             // while the feed did not listen are read again from their tables.
             feed_ = std::make_unique<pg_change_feed>(
                 target_, listener, [this] { pool_.reachable(); },
-                [this] { return revoked_tokens(unix_now()); },
+                [this] { return revoked_tokens(unix_now() - token_clock_leeway_seconds); },
                 [this] { return token_cutoffs(unix_now() - max_token_ttl_seconds); });
         }
     }

@@ -473,15 +473,9 @@ class sqlite_store final : public user_store {
     }
 
     bool set_hash(std::string_view name, std::string_view phc) override {
-        lease conn(*this);
-        transaction tx(*conn);
-        const std::int64_t now = unix_now();  // with the write lock held: commits keep its order
-        if (query(conn->set_hash).bind(1, name).bind(2, phc).bind(3, now).run() != 1) {
-            return false;
-        }
-        cut_tokens(*conn, name, now);
-        tx.commit();
-        return true;
+        return change_voiding_tokens(name, [&](connection& conn, std::int64_t now) {
+            return query(conn.set_hash).bind(1, name).bind(2, phc).bind(3, now).run() == 1;
+        });
     }
 
     bool replace_hash(std::string_view name, std::string_view expected_phc,
@@ -493,25 +487,13 @@ class sqlite_store final : public user_store {
     }
 
     bool remove_user(std::string_view name) override {
-        lease conn(*this);
-        transaction tx(*conn);
-        if (query(conn->remove_user).bind(1, name).run() != 1) {
-            return false;
-        }
-        cut_tokens(*conn, name, unix_now());
-        tx.commit();
-        return true;
+        return change_voiding_tokens(name, [&](connection& conn, std::int64_t) {
+            return query(conn.remove_user).bind(1, name).run() == 1;
+        });
     }
 
     std::vector<std::pair<std::string, std::int64_t>> token_cutoffs(std::int64_t since) override {
-        lease conn(*this);
-        query q(conn->list_cutoffs);
-        q.bind(1, since);
-        std::vector<std::pair<std::string, std::int64_t>> out;
-        while (q.next_row()) {
-            out.emplace_back(std::string(q.text(0)), q.integer(1));
-        }
-        return out;
+        return text_integer_rows(&connection::list_cutoffs, since);
     }
 
     void for_each_name(const std::function<void(std::string_view)>& fn) override {
@@ -528,14 +510,7 @@ class sqlite_store final : public user_store {
     }
 
     std::vector<std::pair<std::string, std::int64_t>> revoked_tokens(std::int64_t now) override {
-        lease conn(*this);
-        query q(conn->list_revoked);
-        q.bind(1, now);
-        std::vector<std::pair<std::string, std::int64_t>> out;
-        while (q.next_row()) {
-            out.emplace_back(std::string(q.text(0)), q.integer(1));
-        }
-        return out;
+        return text_integer_rows(&connection::list_revoked, now);
     }
 
     void purge_revoked_tokens(std::int64_t now) override {
@@ -549,10 +524,33 @@ class sqlite_store final : public user_store {
     }
 
   private:
-    // Voids name's tokens issued up to the change made at now (unix seconds, floored): those of
-    // that very second too, hence now + 1.
-    static void cut_tokens(connection& conn, std::string_view name, std::int64_t now) {
-        query(conn.cut_tokens).bind(1, name).bind(2, now + 1).run();
+    // Runs change(conn, now), a statement that is true when it changed name's row, and then voids
+    // name's tokens issued up to now (unix seconds, floored: those of that very second too, hence
+    // a cutoff of now + 1), in one transaction.
+    template <typename Change>
+    bool change_voiding_tokens(std::string_view name, Change&& change) {
+        lease conn(*this);
+        transaction tx(*conn);
+        const std::int64_t now = unix_now();  // with the write lock held: commits keep its order
+        if (!change(*conn, now)) {
+            return false;
+        }
+        query(conn->cut_tokens).bind(1, name).bind(2, now + 1).run();
+        tx.commit();
+        return true;
+    }
+
+    // The (text, integer) rows of a listing statement that takes one integer.
+    std::vector<std::pair<std::string, std::int64_t>> text_integer_rows(
+        statement connection::*listing, std::int64_t parameter) {
+        lease conn(*this);
+        query q((*conn).*listing);
+        q.bind(1, parameter);
+        std::vector<std::pair<std::string, std::int64_t>> out;
+        while (q.next_row()) {
+            out.emplace_back(std::string(q.text(0)), q.integer(1));
+        }
+        return out;
     }
 
     // A pooled connection, held by one thread for the length of one call.
