@@ -90,18 +90,22 @@ void login_service::load_token_cutoffs() const {
 }
 
 void login_service::check_store() const {
-    drop_cache_if_store_changed();
-    if (cutoffs_stale_.exchange(false, std::memory_order_acq_rel)) {
-        try {
-            load_token_cutoffs();
-        } catch (const store_error&) {
-            note_store_failure();
-            cutoffs_stale_.store(true, std::memory_order_release);  // the next check tries again
-        } catch (const std::bad_alloc&) {
-            cutoffs_stale_.store(true, std::memory_order_release);
+    try {
+        drop_cache_if_store_changed();
+        if (cutoffs_stale_.exchange(false, std::memory_order_acq_rel)) {
+            try {
+                load_token_cutoffs();
+            } catch (...) {
+                cutoffs_stale_.store(true, std::memory_order_release);  // the next check retries
+                throw;
+            }
         }
+        cutoffs_.purge(unix_now());
+    } catch (const store_error&) {
+        note_store_failure();
+    } catch (const std::exception&) {
+        // No memory, most likely: the next check tries again.
     }
-    cutoffs_.purge(unix_now());
 }
 
 void login_service::note_store_failure() const {

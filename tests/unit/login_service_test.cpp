@@ -189,6 +189,19 @@ TEST_F(LoginService, StoreCheckAndFeedLoadCutoffs) {
     const token_claims dave{"dave", now + 600, "d", now, std::nullopt};
     service.tokens_cut("dave", now + 1);
     EXPECT_TRUE(service.voided(dave));
+
+    // A store that fails while the cutoffs are read: the check says so (/readyz) and tries again.
+    const token_claims erin{"erin", now + 600, "e", now, std::nullopt};
+    store.cutoffs["erin"] = now + 1;
+    store.changed_externally = true;
+    EXPECT_EQ(service.login("nobody", "x").code, api_code::not_found);
+    store.fail_reads = true;
+    EXPECT_NO_THROW(service.check_store());
+    EXPECT_FALSE(service.store_healthy());
+    EXPECT_FALSE(service.voided(erin));
+    store.fail_reads = false;
+    service.check_store();
+    EXPECT_TRUE(service.voided(erin));
 }
 
 TEST_F(LoginService, WrongPasswordAndUnknownUserLookTheSame) {
