@@ -339,7 +339,7 @@ void connection::answer_verify(bool keep_alive) {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     const auto& shared = owner_.shared();
     const auto claims = shared.signer.verify(presented_token(active_->head), now);
-    if (!claims || shared.revocations.revoked(claims->jti)) {
+    if (!claims || shared.revocations.revoked(claims->jti) || shared.service.voided(*claims)) {
         append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
         return;
     }
@@ -355,7 +355,7 @@ asio::awaitable<void> connection::answer_logout(bool keep_alive) {
     auto& shared = owner_.shared();
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     const auto claims = shared.signer.verify(presented_token(active_->head), now);
-    if (!claims || claims->jti.empty()) {
+    if (!claims || claims->jti.empty() || shared.service.voided(*claims)) {
         append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
         co_return;
     }

@@ -87,9 +87,25 @@ void hash_pool::submit(std::uint64_t client, job&& j) {
     complete(j, std::nullopt);  // full: the caller answers 503 at once
 }
 
-// The next job in round-robin order across clients (lock held). False when stopping and empty.
+void hash_pool::request_store_check() {
+    {
+        const std::lock_guard lock(mutex_);
+        if (stopping_ || store_check_pending_) {
+            return;
+        }
+        store_check_pending_ = true;
+    }
+    ready_.notify_one();
+}
+
+// The next job in round-robin order across clients (lock held), a store check first. False when
+// stopping and empty.
 bool hash_pool::take(std::unique_lock<std::mutex>& lock, std::optional<job>& out) {
-    ready_.wait(lock, [this] { return stopping_ || !turns_.empty(); });
+    ready_.wait(lock, [this] { return stopping_ || store_check_pending_ || !turns_.empty(); });
+    if (store_check_pending_ && !stopping_) {
+        store_check_pending_ = false;
+        return true;  // out stays empty: the store check
+    }
     if (turns_.empty()) {
         return false;
     }
@@ -166,7 +182,9 @@ void hash_pool::run_worker(int nice) {
             }
             ++busy_;
         }
-        if (clock::now() > j->deadline) {
+        if (!j) {
+            service_.check_store();
+        } else if (clock::now() > j->deadline) {
             complete(*j, std::nullopt);  // waited too long: 503 now, without hashing
         } else {
             auto result =

@@ -89,6 +89,12 @@ class hash_pool {
             token, jti);
     }
 
+    // Has the next free worker run the service's periodic store check (login_service::
+    // check_store: store calls block, so never on an I/O thread, and not on the main thread, which
+    // must stay free for signals). Before any queued login; requests made while one is pending
+    // are merged into it. Thread-safe.
+    void request_store_check();
+
     // Finishes the jobs in hand, drops the queued ones, joins the workers. Idempotent.
     void stop();
 
@@ -111,6 +117,8 @@ class hash_pool {
     };
 
     void submit(std::uint64_t client, job&& j);
+    // The next job (or, with out left empty, a store check), with the lock held. False when
+    // stopping.
     bool take(std::unique_lock<std::mutex>& lock, std::optional<job>& out);
     void run_worker(int nice);
     static void complete(job& j, std::optional<login_result> result);
@@ -128,6 +136,7 @@ class hash_pool {
     std::size_t queued_ = 0;
     std::size_t busy_ = 0;
     bool stopping_ = false;
+    bool store_check_pending_ = false;
     std::vector<std::thread> threads_;
 };
 

@@ -1,6 +1,7 @@
 #include "server.hpp"
 
-#include <cerrno>
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <ctime>
@@ -117,7 +118,8 @@ std::size_t cores() {
 constexpr std::size_t max_revocations = 1'000'000;
 
 // What the store pushes (PostgreSQL's notifications, SQLite's file events): user changes to the
-// login service's cache, other nodes' revocations to this node's list, store events to the log.
+// login service's cache, other nodes' revocations to this node's list, token cutoffs to the login
+// service's, store events to the log.
 class store_events final : public change_listener {
   public:
     store_events(login_service& service, revocation_list& revocations)
@@ -130,15 +132,19 @@ class store_events final : public change_listener {
     void store_event(std::string_view event, std::string_view detail) override {
         log(log_level::error, event, {{"detail", detail}});
     }
+    void tokens_cut(std::string_view name, std::int64_t not_before) override {
+        service_.tokens_cut(name, not_before);
+    }
 
   private:
     login_service& service_;
     revocation_list& revocations_;
 };
 
+// A token verifies until exp + the clock leeway: its revocation is kept (and read) as long.
 void load_revocations(user_store& store, revocation_list& revocations) {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    for (const auto& [jti, exp] : store.revoked_tokens(now)) {
+    for (const auto& [jti, exp] : store.revoked_tokens(now - token_clock_leeway_seconds)) {
         revocations.add(jti, exp, now);
     }
 }
@@ -152,7 +158,7 @@ void purge_revocations(user_store& store, revocation_list& revocations) {
     // otherwise stays at its peak; bench/load measures it).
     ::malloc_trim(0);
     try {
-        store.purge_revoked_tokens(now);
+        store.purge_revoked_tokens(now - token_clock_leeway_seconds);
     } catch (const std::exception& e) {
         log(log_level::warn, "revocation_purge_failed", {{"error", e.what()}});
     }
@@ -173,22 +179,43 @@ void reload_keys(const server_config& config, keyring_holder& keys) {
     }
 }
 
-// The main thread's loop: SIGHUP reloads the keys, a minute without a signal purges expired
-// revocations, SIGINT or SIGTERM returns (then the I/O threads drain). The signals are blocked in
-// every thread and taken here synchronously (sigtimedwait): no asynchronous handler runs, so no
-// thread can be interrupted at a bad moment, and ThreadSanitizer (which defers asynchronous
-// signals) was seen to stall a SIGTERM otherwise.
+// How often a hash worker runs the periodic store check (login_service::check_store): so that a
+// node where nobody logs in still learns within a second of what authctl changed in a SQLite
+// store (token cutoffs). It costs a PRAGMA data_version when nothing changed.
+constexpr std::chrono::milliseconds store_check_interval{500};
+constexpr std::chrono::seconds revocation_purge_interval{60};
+
+// The main thread's loop: SIGHUP reloads the keys, every store_check_interval a store check goes
+// to the hash pool, every minute expired revocations are purged, SIGINT or SIGTERM returns (then
+// the I/O threads drain). The signals are blocked in every thread and taken here synchronously
+// (sigtimedwait): no asynchronous handler runs, so no thread can be interrupted at a bad moment,
+// and ThreadSanitizer (which defers asynchronous signals) was seen to stall a SIGTERM otherwise.
 int wait_for_signals(const sigset_t& handled, const server_config& config, keyring_holder& keys,
-                     user_store& store, revocation_list& revocations) {
+                     user_store& store, revocation_list& revocations, hash_pool& pool) {
+    using steady = std::chrono::steady_clock;
+    auto next_check = steady::now() + store_check_interval;
+    auto next_purge = steady::now() + revocation_purge_interval;
     for (;;) {
-        const timespec minute{60, 0};
-        const int signal = ::sigtimedwait(&handled, nullptr, &minute);
+        const auto left = std::max(next_check - steady::now(), steady::duration::zero());
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
+        const timespec wait{
+            static_cast<time_t>(seconds.count()),
+            static_cast<long>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(left - seconds).count())};
+        const int signal = ::sigtimedwait(&handled, nullptr, &wait);
         if (signal == SIGHUP) {
             reload_keys(config, keys);
         } else if (signal == SIGINT || signal == SIGTERM) {
             return signal;
-        } else if (signal < 0 && errno == EAGAIN) {
+        }
+        const auto now = steady::now();
+        if (now >= next_check) {
+            pool.request_store_check();
+            next_check = now + store_check_interval;
+        }
+        if (now >= next_purge) {
             purge_revocations(store, revocations);
+            next_purge = now + revocation_purge_interval;
         }
     }
 }
@@ -257,6 +284,7 @@ int run(const server_config& config) {
     login_service service(*store, *cache, hasher, keys, config.token_ttl);
     revocation_list revocations(max_revocations);
     load_revocations(*store, revocations);
+    service.load_token_cutoffs();
     store_events events(service, revocations);
     store->set_change_listener(&events);
     struct unregister {
@@ -310,7 +338,7 @@ int run(const server_config& config) {
             running.one_ended();
         });
     }
-    const int signal = wait_for_signals(handled, config, keys, *store, revocations);
+    const int signal = wait_for_signals(handled, config, keys, *store, revocations, pool);
     shut_down(config, signal, io, threads, running);
     pool.stop();
     log(log_level::info, "shutdown", {{"phase", "done"}});

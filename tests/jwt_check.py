@@ -7,8 +7,9 @@ The integration tests run it as:
 
 The key file's raw bytes are the HMAC key (what `authctl key generate` writes). The token comes on
 standard input, never on the command line. Exit status: 0 when the token is a valid HS256 JWT for
-that key, with the seed's header {"typ":"JWT","alg":"HS256"}, exactly the claims "user", "exp" and "jti",
-"user" equal to JWT_EXPECTED_USER and "exp" in the future; 1 when it is not (the reason on standard
+that key, with the seed's header {"typ":"JWT","alg":"HS256"}, exactly the claims "user", "exp", "jti"
+and "iat", "user" equal to JWT_EXPECTED_USER, "exp" in the future and "iat" an integer not in the
+future (PyJWT checks it); 1 when it is not (the reason on standard
 error); 2 when the check itself cannot run (no PyJWT, no key file, bad environment).
 """
 
@@ -42,7 +43,12 @@ def main() -> int:
             token,
             key,
             algorithms=["HS256"],
-            options={"require": ["exp"], "verify_signature": True, "verify_exp": True},
+            options={
+                "require": ["exp", "iat"],
+                "verify_signature": True,
+                "verify_exp": True,
+                "verify_iat": True,
+            },
         )
     except jwt.PyJWTError as e:
         print(f"jwt_check: rejected: {type(e).__name__}: {e}", file=sys.stderr)
@@ -51,15 +57,16 @@ def main() -> int:
     if header != {"typ": "JWT", "alg": "HS256"}:
         print(f"jwt_check: unexpected header {header!r}", file=sys.stderr)
         return 1
-    if set(claims) != {"user", "exp", "jti"} or not isinstance(claims["jti"], str):
+    if set(claims) != {"user", "exp", "jti", "iat"} or not isinstance(claims["jti"], str):
         print(f"jwt_check: unexpected claims {sorted(claims)!r}", file=sys.stderr)
         return 1
     if claims["user"] != expected_user:
         print(f"jwt_check: user is {claims['user']!r}, expected {expected_user!r}", file=sys.stderr)
         return 1
-    if not isinstance(claims["exp"], int) or isinstance(claims["exp"], bool):
-        print(f"jwt_check: exp is not an integer: {claims['exp']!r}", file=sys.stderr)
-        return 1
+    for name in ("exp", "iat"):
+        if not isinstance(claims[name], int) or isinstance(claims[name], bool):
+            print(f"jwt_check: {name} is not an integer: {claims[name]!r}", file=sys.stderr)
+            return 1
     print("ok")
     return 0
 

@@ -454,18 +454,19 @@ std::shared_ptr<const keyring> keyring::from_secret(secret_bytes key) {
     return ring;
 }
 
-void keyring::sign_into(std::string& out, std::string_view user, std::int64_t exp) const {
+void keyring::sign_into(std::string& out, std::string_view user, std::int64_t exp,
+                        std::optional<std::int64_t> iat) const {
     const key& newest = *keys_.back();
     // One HS256 key: the seed's header, byte for byte (tokens look as they always did).
     const std::string_view header = keys_.size() == 1 && newest.alg == key_algorithm::hs256
                                         ? jwt_header_b64
                                         : std::string_view(newest.kid_header_b64);
     if (newest.alg == key_algorithm::hs256) {
-        newest.hmac->sign_into(out, header, user, exp);
+        newest.hmac->sign_into(out, header, user, exp, iat);
         return;
     }
     out.clear();
-    append_signing_input(out, header, user, exp);
+    append_signing_input(out, header, user, exp, iat);
     unsigned char signature[crypto_sign_BYTES];
     crypto_sign_detached(signature, nullptr, reinterpret_cast<const unsigned char*>(out.data()),
                          out.size(), newest.ed_secret.data());
@@ -473,9 +474,10 @@ void keyring::sign_into(std::string& out, std::string_view user, std::int64_t ex
     base64url_append(out, signature, sizeof signature);
 }
 
-std::string keyring::sign(std::string_view user, std::int64_t exp) const {
+std::string keyring::sign(std::string_view user, std::int64_t exp,
+                          std::optional<std::int64_t> iat) const {
     std::string out;
-    sign_into(out, user, exp);
+    sign_into(out, user, exp, iat);
     return out;
 }
 
@@ -522,11 +524,10 @@ std::optional<token_claims> check_claims(const token_parts& parts, std::int64_t 
         err = token_error::malformed;
         return std::nullopt;
     }
-    if (claims->exp <= now) {
-        err = token_error::expired;
+    err = check_token_times(*claims, now);
+    if (err != token_error::none) {
         return std::nullopt;
     }
-    err = token_error::none;
     return claims;
 }
 

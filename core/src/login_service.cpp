@@ -1,5 +1,6 @@
 #include "authd/login_service.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <new>
@@ -11,7 +12,12 @@ namespace authd {
 
 login_service::login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
                              const keyring_holder& keys, std::chrono::seconds token_ttl)
-    : store_(store), cache_(cache), hasher_(hasher), keys_(keys), ttl_(token_ttl) {}
+    : store_(store),
+      cache_(cache),
+      hasher_(hasher),
+      keys_(keys),
+      ttl_(token_ttl),
+      cutoffs_(max_token_cutoffs, token_ttl.count() + token_clock_leeway_seconds) {}
 
 namespace {
 
@@ -21,7 +27,19 @@ login_result failure(api_code code, std::string note = {}) {
 
 }  // namespace
 
-bool login_service::lookup(std::string_view user, std::string& phc) const {
+namespace {
+
+std::int64_t unix_now() {
+    return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+}  // namespace
+
+// not_before: the user's token cutoff as the store has it (0 when the record came from the cache,
+// whose users' cutoffs are in cutoffs_ already).
+bool login_service::lookup(std::string_view user, std::string& phc,
+                           std::int64_t& not_before) const {
+    not_before = 0;
     if (cache_.find(user, phc)) {
         cache_hits_.fetch_add(1, std::memory_order_relaxed);
         return true;
@@ -30,11 +48,16 @@ bool login_service::lookup(std::string_view user, std::string& phc) const {
     // A clear() racing with this fill must win: if the store changed while its old record was
     // read, the record is dropped again rather than cached stale.
     const auto generation = generation_.load(std::memory_order_acquire);
-    auto stored = store_.find_hash(user);
+    auto stored = store_.find_login(user);
     if (!stored) {
         return false;
     }
-    phc = std::move(*stored);
+    phc = std::move(stored->phc);
+    not_before = stored->tokens_not_before;
+    if (not_before != 0) {
+        // Before the feed or the store check tells: this node refuses the old tokens from now on.
+        cutoffs_.raise(user, not_before, unix_now());
+    }
     cache_.put(user, phc);
     if (generation_.load(std::memory_order_acquire) != generation) {
         cache_.erase(user);
@@ -55,6 +78,34 @@ void login_service::drop_cache_if_store_changed() const {
     }
     generation_.fetch_add(1, std::memory_order_acq_rel);
     cache_.clear();
+    cutoffs_stale_.store(true, std::memory_order_release);
+}
+
+void login_service::load_token_cutoffs() const {
+    const auto now = unix_now();
+    for (const auto& [name, not_before] :
+         store_.token_cutoffs(now - ttl_.count() - token_clock_leeway_seconds)) {
+        cutoffs_.raise(name, not_before, now);
+    }
+}
+
+void login_service::check_store() const {
+    try {
+        drop_cache_if_store_changed();
+        if (cutoffs_stale_.exchange(false, std::memory_order_acq_rel)) {
+            try {
+                load_token_cutoffs();
+            } catch (...) {
+                cutoffs_stale_.store(true, std::memory_order_release);  // the next check retries
+                throw;
+            }
+        }
+        cutoffs_.purge(unix_now());
+    } catch (const store_error&) {
+        note_store_failure();
+    } catch (const std::exception&) {
+        // No memory, most likely: the next check tries again.
+    }
 }
 
 void login_service::note_store_failure() const {
@@ -86,6 +137,10 @@ void login_service::all_changed() {
     cache_.clear();
 }
 
+void login_service::tokens_cut(std::string_view name, std::int64_t not_before) {
+    cutoffs_.raise(name, not_before, unix_now());
+}
+
 login_result login_service::login(std::string_view user, std::string_view password) const {
     // A password longer than any authctl stores cannot match: refused before any hashing.
     if (password.size() > max_password_bytes) {
@@ -94,7 +149,8 @@ login_result login_service::login(std::string_view user, std::string_view passwo
     try {
         drop_cache_if_store_changed();
         thread_local std::string phc;
-        if (!valid_user_name(user) || !lookup(user, phc)) {
+        std::int64_t not_before = 0;
+        if (!valid_user_name(user) || !lookup(user, phc, not_before)) {
             // Unknown user: the same argon2id work as a wrong password, so that neither the
             // answer nor its timing tells whether the user exists.
             hasher_.verify_dummy(password);
@@ -107,8 +163,12 @@ login_result login_service::login(std::string_view user, std::string_view passwo
         if (hasher_.needs_rehash(phc)) {
             result.rehashed = rehash(user, password, phc, result.log_note);
         }
-        const auto exp = static_cast<std::int64_t>(std::time(nullptr)) + ttl_.count();
-        result.body = token_body(keys_.sign(user, exp));
+        // Issued no earlier than the user's cutoff: a login in the very second of a password
+        // change (the cutoff is that second + 1) gets a token one second ahead, inside the
+        // leeway, rather than one its own cutoff voids.
+        const auto now = unix_now();
+        const auto iat = std::max({now, not_before, cutoffs_.not_before(user)});
+        result.body = token_body(keys_.sign(user, now + ttl_.count(), iat));
         return result;
     } catch (const store_unavailable& e) {
         note_store_failure();

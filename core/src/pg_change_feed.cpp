@@ -5,8 +5,9 @@
 // vanished, the network dropped the connection) is caught by a heartbeat query. Either way the
 // feed reconnects with backoff and then tells the listener all_changed(): notifications sent while
 // it was away are lost for good. Not before: while PostgreSQL is down, cached users must still
-// log in. Revocations are not a cache that may be dropped: once listening again, the feed reads
-// every unexpired one from the table, which holds all those whose notification it missed.
+// log in. Revocations and token cutoffs are not a cache that may be dropped: once listening again,
+// the feed reads every one that still matters from its table, which holds all those whose
+// notification it missed.
 #include "pg_change_feed.hpp"
 
 #include <algorithm>
@@ -32,8 +33,9 @@ constexpr std::chrono::seconds heartbeat_interval{2};
 // ...and given up for lost when the answer takes longer than this.
 constexpr std::chrono::seconds heartbeat_timeout{2};
 
-constexpr pg_statement listen_statement{nullptr, "LISTEN authd_users; LISTEN authd_revocations", 0,
-                                        "cannot listen for changes"};
+constexpr pg_statement listen_statement{
+    nullptr, "LISTEN authd_users; LISTEN authd_revocations; LISTEN authd_token_cutoffs", 0,
+    "cannot listen for changes"};
 
 struct notify_freer {
     void operator()(PGnotify* notify) const noexcept { PQfreemem(notify); }
@@ -53,42 +55,61 @@ bool is_base64url(char c) noexcept {
     return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' || c == '_';
 }
 
-}  // namespace
-
-std::optional<pg_revocation> parse_revocation(std::string_view payload) noexcept {
+// "<digits> <rest>": the number and the rest, or nullopt.
+std::optional<std::pair<std::int64_t, std::string_view>> split_number(
+    std::string_view payload) noexcept {
     const auto space = payload.find(' ');
     if (space == std::string_view::npos) {
         return std::nullopt;
     }
-    const auto exp_text = payload.substr(0, space);
-    const auto jti = payload.substr(space + 1);
-    if (exp_text.empty() || !std::all_of(exp_text.begin(), exp_text.end(), is_digit) ||
-        jti.empty() || !std::all_of(jti.begin(), jti.end(), is_base64url)) {
+    const auto digits = payload.substr(0, space);
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), is_digit)) {
         return std::nullopt;
     }
-    std::int64_t exp = 0;
-    const auto [end, ec] = std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exp);
-    if (ec != std::errc() || end != exp_text.data() + exp_text.size()) {
+    std::int64_t value = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec != std::errc() || end != digits.data() + digits.size()) {
         return std::nullopt;  // out of range
     }
-    return pg_revocation{exp, jti};
+    return std::pair{value, payload.substr(space + 1)};
+}
+
+}  // namespace
+
+std::optional<pg_revocation> parse_revocation(std::string_view payload) noexcept {
+    const auto parts = split_number(payload);
+    if (!parts || parts->second.empty() ||
+        !std::all_of(parts->second.begin(), parts->second.end(), is_base64url)) {
+        return std::nullopt;
+    }
+    return pg_revocation{parts->first, parts->second};
+}
+
+std::optional<pg_cutoff> parse_cutoff(std::string_view payload) noexcept {
+    const auto parts = split_number(payload);
+    if (!parts || parts->second.empty()) {
+        return std::nullopt;
+    }
+    return pg_cutoff{parts->first, parts->second};
 }
 
 pg_change_feed::pg_change_feed(const pg_target& target, change_listener* listener,
-                               std::function<void()> reconnected, pg_revocation_source revocations)
+                               std::function<void()> reconnected, pg_revocation_source revocations,
+                               pg_cutoff_source cutoffs)
     : target_(target),
       listener_(listener),
       reconnected_(std::move(reconnected)),
-      revocations_(std::move(revocations)) {
+      revocations_(std::move(revocations)),
+      cutoffs_(std::move(cutoffs)) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) {
         target_.fail(std::string("cannot create an eventfd: ") + std::strerror(errno));
     }
     try {
         conn_ = connect_and_listen(target_);
-        // Whatever the listener read before (authd loads the revocations at start) may lack
-        // those made until now, when the feed listens.
-        resync_revocations();
+        // Whatever the listener read before (authd loads the revocations and cutoffs at start)
+        // may lack those made until now, when the feed listens.
+        resync();
     } catch (...) {
         // Not reachable right now (or the revocations could not be read): the thread keeps
         // trying, and reads them once it listens.
@@ -145,9 +166,9 @@ bool pg_change_feed::reconnect() noexcept {
             reconnected_();
         }
         all_changed();
-        // Not listened to is not heard: until the revocations are read again, the feed counts as
-        // disconnected, and tries again after its backoff.
-        resync_revocations();
+        // Not listened to is not heard: until the revocations and cutoffs are read again, the feed
+        // counts as disconnected, and tries again after its backoff.
+        resync();
         return true;
     } catch (...) {
         conn_.reset();
@@ -208,6 +229,8 @@ void pg_change_feed::dispatch_notifications() {
         const std::string_view payload = notify->extra != nullptr ? notify->extra : "";
         if (channel == pg_revocations_channel) {
             token_revoked(payload);
+        } else if (channel == pg_cutoffs_channel) {
+            tokens_cut(payload);
         } else {
             user_changed(payload);
         }
@@ -254,17 +277,46 @@ void pg_change_feed::token_revoked(std::string_view payload) {
     }
 }
 
-void pg_change_feed::resync_revocations() {
-    if (!revocations_) {
+void pg_change_feed::tokens_cut(std::string_view payload) {
+    if (payload.empty()) {
+        resync_cutoffs();  // a name too long for a payload
         return;
     }
-    const auto revoked = revocations_();  // outside the lock: it may take a while
+    const auto cutoff = parse_cutoff(payload);
+    if (!cutoff) {
+        return;  // not the trigger's: ignored
+    }
+    const std::lock_guard lock(listener_mutex_);
+    if (listener_ != nullptr) {
+        listener_->tokens_cut(cutoff->name, cutoff->not_before);
+    }
+}
+
+void pg_change_feed::resync() {
+    resync_revocations();
+    resync_cutoffs();
+}
+
+void pg_change_feed::resync_revocations() {
+    resync_from(revocations_, &change_listener::token_revoked);
+}
+
+void pg_change_feed::resync_cutoffs() {
+    resync_from(cutoffs_, &change_listener::tokens_cut);
+}
+
+void pg_change_feed::resync_from(const pg_revocation_source& source,
+                                 void (change_listener::*pass)(std::string_view, std::int64_t)) {
+    if (!source) {
+        return;
+    }
+    const auto rows = source();  // outside the lock: it may take a while
     const std::lock_guard lock(listener_mutex_);
     if (listener_ == nullptr) {
         return;
     }
-    for (const auto& [jti, exp] : revoked) {
-        listener_->token_revoked(jti, exp);
+    for (const auto& [text, number] : rows) {
+        (listener_->*pass)(text, number);
     }
 }
 

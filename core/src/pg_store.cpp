@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "authd/token_signer.hpp"
 #include "authd/user_store.hpp"
 
 #include "pg_change_feed.hpp"
@@ -30,7 +31,7 @@ using namespace std::chrono_literals;
 
 // Entry i takes the schema from version i to i + 1, in the transaction that opens the store.
 // Append only: never edit a released entry, databases out there have run it already.
-constexpr std::array<const char*, 2> migrations{
+constexpr std::array<const char*, 3> migrations{
     // 1: the users table, the same as SQLite's, and its change notifications. Names compare and
     // sort by bytes (COLLATE "C"), as in SQLite, whatever the database's locale. Only updates and
     // deletes notify: the cache holds only users that exist, so an insert never makes it stale
@@ -80,6 +81,28 @@ $$;
 CREATE TRIGGER token_revoked AFTER INSERT ON revoked_tokens
     FOR EACH ROW EXECUTE FUNCTION authd_token_revoked();
 )sql",
+    // 3: token cutoffs, as in SQLite: a user's tokens issued before not_before (unix seconds) are
+    // void. Written with each password change and removal, kept when the user is removed. Each
+    // insert or raise notifies every node: the payload is "<not_before> <name>" (the name is the
+    // rest, spaces and all). A name too long for a payload is sent as '', which makes every node
+    // read all cutoffs again.
+    R"sql(
+CREATE TABLE token_cutoffs(
+    name TEXT COLLATE "C" PRIMARY KEY,
+    not_before BIGINT NOT NULL
+);
+CREATE INDEX token_cutoffs_not_before ON token_cutoffs(not_before);
+CREATE FUNCTION authd_tokens_cut() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('authd_token_cutoffs',
+                      CASE WHEN octet_length(NEW.name) < 7900
+                           THEN NEW.not_before::text || ' ' || NEW.name ELSE '' END);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER tokens_cut AFTER INSERT OR UPDATE ON token_cutoffs
+    FOR EACH ROW EXECUTE FUNCTION authd_tokens_cut();
+)sql",
 };
 constexpr std::int64_t current_schema_version = migrations.size();
 
@@ -97,17 +120,36 @@ constexpr pg_statement insert_user_sql{
     "now()))::bigint, "
     "floor(extract(epoch FROM now()))::bigint) ON CONFLICT (name) DO NOTHING",
     2, "cannot add a user"};
-constexpr pg_statement set_hash_sql{"authd_set_hash",
-                                    "UPDATE users SET phc = $2, updated_at = "
-                                    "floor(extract(epoch FROM now()))::bigint WHERE name = $1",
-                                    2, "cannot change a password"};
+constexpr pg_statement find_login_sql{
+    "authd_find_login",
+    "SELECT u.phc, COALESCE(c.not_before, 0) FROM users u "
+    "LEFT JOIN token_cutoffs c ON c.name = u.name WHERE u.name = $1",
+    1, "cannot look up a user"};
+// A password change and a removal void the user's tokens in the same statement (so in the same
+// transaction): the cutoff becomes the second after the change, never lowered. The count of rows
+// is the cutoff's: one exactly when the user existed.
+constexpr pg_statement set_hash_sql{
+    "authd_set_hash",
+    "WITH changed AS (UPDATE users SET phc = $2, updated_at = "
+    "floor(extract(epoch FROM now()))::bigint WHERE name = $1 RETURNING name) "
+    "INSERT INTO token_cutoffs(name, not_before) "
+    "SELECT name, floor(extract(epoch FROM now()))::bigint + 1 FROM changed "
+    "ON CONFLICT (name) DO UPDATE SET "
+    "not_before = GREATEST(token_cutoffs.not_before, EXCLUDED.not_before)",
+    2, "cannot change a password"};
 constexpr pg_statement replace_hash_sql{
     "authd_replace_hash",
     "UPDATE users SET phc = $3, updated_at = "
     "floor(extract(epoch FROM now()))::bigint WHERE name = $1 AND phc = $2",
     3, "cannot store a rehashed password"};
-constexpr pg_statement remove_user_sql{"authd_remove_user", "DELETE FROM users WHERE name = $1", 1,
-                                       "cannot remove a user"};
+constexpr pg_statement remove_user_sql{
+    "authd_remove_user",
+    "WITH removed AS (DELETE FROM users WHERE name = $1 RETURNING name) "
+    "INSERT INTO token_cutoffs(name, not_before) "
+    "SELECT name, floor(extract(epoch FROM now()))::bigint + 1 FROM removed "
+    "ON CONFLICT (name) DO UPDATE SET "
+    "not_before = GREATEST(token_cutoffs.not_before, EXCLUDED.not_before)",
+    1, "cannot remove a user"};
 constexpr pg_statement list_names_sql{"authd_list_names",
                                       "SELECT name FROM users ORDER BY name COLLATE \"C\"", 0,
                                       "cannot list the users"};
@@ -122,9 +164,14 @@ constexpr pg_statement list_revoked_sql{
 constexpr pg_statement purge_revoked_sql{"authd_purge_revoked",
                                          "DELETE FROM revoked_tokens WHERE exp <= $1::bigint", 1,
                                          "cannot purge the revoked tokens"};
-constexpr std::array prepared{&find_hash_sql,    &insert_user_sql,  &set_hash_sql,
-                              &replace_hash_sql, &remove_user_sql,  &list_names_sql,
-                              &revoke_sql,       &list_revoked_sql, &purge_revoked_sql};
+constexpr pg_statement list_cutoffs_sql{
+    "authd_list_cutoffs",
+    "SELECT name, not_before FROM token_cutoffs WHERE not_before > $1::bigint", 1,
+    "cannot list the token cutoffs"};
+constexpr std::array prepared{&find_hash_sql,     &find_login_sql,   &insert_user_sql,
+                              &set_hash_sql,      &replace_hash_sql, &remove_user_sql,
+                              &list_names_sql,    &revoke_sql,       &list_revoked_sql,
+                              &purge_revoked_sql, &list_cutoffs_sql};
 
 constexpr pg_statement begin_sql{nullptr, "BEGIN", 0, "cannot start a transaction"};
 constexpr pg_statement commit_sql{nullptr, "COMMIT", 0, "cannot commit"};
@@ -434,6 +481,17 @@ class pg_store final : public user_store {
         });
     }
 
+    std::optional<login_record> find_login(std::string_view name) override {
+        return with_connection(retry::once, [&](PGconn* conn) -> std::optional<login_record> {
+            const auto result = pg_run(target_, conn, find_login_sql, {name}, PGRES_TUPLES_OK);
+            if (PQntuples(result.get()) == 0) {
+                return std::nullopt;
+            }
+            return login_record{std::string(pg_text(*result, 0, 0)),
+                                to_integer(target_, pg_text(*result, 0, 1))};
+        });
+    }
+
     bool add_user(std::string_view name, std::string_view phc) override {
         return changed(insert_user_sql, {name, phc});
     }
@@ -504,6 +562,17 @@ class pg_store final : public user_store {
         });
     }
 
+    std::vector<std::pair<std::string, std::int64_t>> token_cutoffs(std::int64_t since) override {
+        const auto since_text = std::to_string(since);
+        return with_connection(retry::once, [&](PGconn* conn) {
+            std::vector<std::pair<std::string, std::int64_t>> out;
+            pg_run_rows(target_, conn, list_cutoffs_sql, {since_text}, [&](const PGresult& row) {
+                out.emplace_back(pg_text(row, 0, 0), to_integer(target_, pg_text(row, 0, 1)));
+            });
+            return out;
+        });
+    }
+
     // Changes made elsewhere are pushed to the change listener instead.
     bool poll_external_changes() override { return false; }
 
@@ -515,11 +584,12 @@ class pg_store final : public user_store {
             // Started on demand: authctl, which never listens, needs no thread or connection.
             // Once the feed is back after an outage, it drops the cache, and every user that was
             // cached needs the store at once: let the pool connect now rather than after its
-            // backoff, so that they do not get 503 meanwhile. Revocations made while the feed did
-            // not listen are read again from the table.
+            // backoff, so that they do not get 503 meanwhile. Revocations and token cutoffs made
+            // while the feed did not listen are read again from their tables.
             feed_ = std::make_unique<pg_change_feed>(
                 target_, listener, [this] { pool_.reachable(); },
-                [this] { return revoked_tokens(unix_now()); });
+                [this] { return revoked_tokens(unix_now() - token_clock_leeway_seconds); },
+                [this] { return token_cutoffs(unix_now() - max_token_ttl_seconds); });
         }
     }
 

@@ -1,5 +1,7 @@
 #include "authd/revocation_list.hpp"
 
+#include "authd/token_signer.hpp"
+
 namespace authd {
 
 // The map is made one larger than the capacity, so that its own eviction never runs: this class
@@ -34,8 +36,9 @@ void revocation_list::purge(std::int64_t now) {
     purge_locked(now);
 }
 
+// A token verifies until exp + the clock leeway (check_token_times): its revocation lasts as long.
 void revocation_list::purge_locked(std::int64_t now) {
-    const auto end = by_exp_.upper_bound(now);
+    const auto end = by_exp_.upper_bound(now - token_clock_leeway_seconds);
     for (auto it = by_exp_.begin(); it != end; ++it) {
         set_->erase(it->second);
     }

@@ -38,7 +38,7 @@ constexpr int busy_timeout_ms = 5000;
 
 // Entry i takes the schema from version i to i + 1. Append only: never edit a released entry,
 // databases out there have run it already. Each runs inside the transaction that opens the store.
-constexpr std::array<std::string_view, 2> migrations{
+constexpr std::array<std::string_view, 3> migrations{
     // 1: the users table. schema_version is created here too, so that an empty file is version 0.
     R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
@@ -57,6 +57,15 @@ CREATE TABLE revoked_tokens(
     exp INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX revoked_tokens_exp ON revoked_tokens(exp);
+)sql",
+    // 3: token cutoffs: a user's tokens issued before not_before (unix seconds) are void. Written
+    // with each password change and removal; kept when the user is removed.
+    R"sql(
+CREATE TABLE token_cutoffs(
+    name TEXT PRIMARY KEY,
+    not_before INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX token_cutoffs_not_before ON token_cutoffs(not_before);
 )sql",
 };
 constexpr std::int64_t current_schema_version = migrations.size();
@@ -338,6 +347,9 @@ struct connection {
     connection(const std::string& path, db_handle handle)
         : db(std::move(handle)),
           find_hash(db.get(), path, "SELECT phc FROM users WHERE name = ?1"),
+          find_login(db.get(), path,
+                     "SELECT u.phc, coalesce(c.not_before, 0) FROM users AS u "
+                     "LEFT JOIN token_cutoffs AS c ON c.name = u.name WHERE u.name = ?1"),
           insert_user(db.get(), path,
                       "INSERT OR IGNORE INTO users(name, phc, created_at, updated_at) "
                       "VALUES (?1, ?2, ?3, ?3)"),
@@ -349,6 +361,12 @@ struct connection {
           revoke(db.get(), path, "INSERT OR IGNORE INTO revoked_tokens(jti, exp) VALUES (?1, ?2)"),
           list_revoked(db.get(), path, "SELECT jti, exp FROM revoked_tokens WHERE exp > ?1"),
           purge_revoked(db.get(), path, "DELETE FROM revoked_tokens WHERE exp <= ?1"),
+          cut_tokens(db.get(), path,
+                     "INSERT INTO token_cutoffs(name, not_before) VALUES (?1, ?2) "
+                     "ON CONFLICT(name) DO UPDATE SET not_before = "
+                     "max(not_before, excluded.not_before)"),
+          list_cutoffs(db.get(), path,
+                       "SELECT name, not_before FROM token_cutoffs WHERE not_before > ?1"),
           // IMMEDIATE: take the write lock up front, so that the busy timeout applies (a
           // deferred transaction upgrading to a write could fail at once with SQLITE_BUSY).
           begin(db.get(), path, "BEGIN IMMEDIATE"),
@@ -360,6 +378,7 @@ struct connection {
 
     db_handle db;
     statement find_hash;
+    statement find_login;
     statement insert_user;
     statement set_hash;
     statement replace_hash;
@@ -368,6 +387,8 @@ struct connection {
     statement revoke;
     statement list_revoked;
     statement purge_revoked;
+    statement cut_tokens;
+    statement list_cutoffs;
     statement begin;
     statement commit;
     statement rollback;
@@ -511,12 +532,20 @@ class sqlite_store final : public user_store {
         return added;
     }
 
-    bool set_hash(std::string_view name, std::string_view phc) override {
+    std::optional<login_record> find_login(std::string_view name) override {
         lease conn(*this);
-        const bool set =
-            query(conn->set_hash).bind(1, name).bind(2, phc).bind(3, unix_now()).run() == 1;
-        conn.confirm_write();
-        return set;
+        query q(conn->find_login);
+        q.bind(1, name);
+        if (!q.next_row()) {
+            return std::nullopt;
+        }
+        return login_record{std::string(q.text(0)), q.integer(1)};
+    }
+
+    bool set_hash(std::string_view name, std::string_view phc) override {
+        return change_voiding_tokens(name, [&](connection& conn, std::int64_t now) {
+            return query(conn.set_hash).bind(1, name).bind(2, phc).bind(3, now).run() == 1;
+        });
     }
 
     bool replace_hash(std::string_view name, std::string_view expected_phc,
@@ -530,10 +559,13 @@ class sqlite_store final : public user_store {
     }
 
     bool remove_user(std::string_view name) override {
-        lease conn(*this);
-        const bool removed = query(conn->remove_user).bind(1, name).run() == 1;
-        conn.confirm_write();
-        return removed;
+        return change_voiding_tokens(name, [&](connection& conn, std::int64_t) {
+            return query(conn.remove_user).bind(1, name).run() == 1;
+        });
+    }
+
+    std::vector<std::pair<std::string, std::int64_t>> token_cutoffs(std::int64_t since) override {
+        return text_integer_rows(&connection::list_cutoffs, since);
     }
 
     void for_each_name(const std::function<void(std::string_view)>& fn) override {
@@ -598,6 +630,36 @@ class sqlite_store final : public user_store {
     }
 
   private:
+    // Runs change(conn, now), a statement that is true when it changed name's row, and then voids
+    // name's tokens issued up to now (unix seconds, floored: those of that very second too, hence
+    // a cutoff of now + 1), in one transaction.
+    template <typename Change>
+    bool change_voiding_tokens(std::string_view name, Change&& change) {
+        lease conn(*this);
+        transaction tx(*conn);
+        const std::int64_t now = unix_now();  // with the write lock held: commits keep its order
+        if (!change(*conn, now)) {
+            return false;
+        }
+        query(conn->cut_tokens).bind(1, name).bind(2, now + 1).run();
+        tx.commit();
+        conn.confirm_write();
+        return true;
+    }
+
+    // The (text, integer) rows of a listing statement that takes one integer.
+    std::vector<std::pair<std::string, std::int64_t>> text_integer_rows(
+        statement connection::*listing, std::int64_t parameter) {
+        lease conn(*this);
+        query q((*conn).*listing);
+        q.bind(1, parameter);
+        std::vector<std::pair<std::string, std::int64_t>> out;
+        while (q.next_row()) {
+            out.emplace_back(std::string(q.text(0)), q.integer(1));
+        }
+        return out;
+    }
+
     // A pooled connection, held by one thread for the length of one call, on the file at the
     // path: the store's file lock is held (shared) meanwhile, so that the file is not swapped
     // under the call.

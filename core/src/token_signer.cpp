@@ -198,20 +198,33 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     return out;
 }
 
+namespace {
+
+void append_integer(std::string& out, std::int64_t value) {
+    char digits[24];
+    const auto res = std::to_chars(digits, digits + sizeof digits, value);
+    out.append(digits, res.ptr);
+}
+
+}  // namespace
+
 void append_signing_input(std::string& out, std::string_view header_b64, std::string_view user,
-                          std::int64_t exp) {
-    // The payload is written by hand: three fields, one escaped string, no JSON library needed.
+                          std::int64_t exp, std::optional<std::int64_t> iat) {
+    // The payload is written by hand: four fields, one escaped string, no JSON library needed.
     std::string payload;
-    payload.reserve(64 + user.size());
+    payload.reserve(80 + user.size());
     payload += R"({"user":")";
     append_json_escaped(payload, user);
     payload += R"(","exp":)";
-    char digits[24];
-    const auto res = std::to_chars(digits, digits + sizeof digits, exp);
-    payload.append(digits, res.ptr);
+    append_integer(payload, exp);
     payload += R"(,"jti":")";
     payload += new_token_id();
-    payload += "\"}";
+    payload += '"';
+    if (iat) {
+        payload += R"(,"iat":)";
+        append_integer(payload, *iat);
+    }
+    payload += '}';
 
     out.reserve(out.size() + header_b64.size() + payload.size() * 4 / 3 + 50);
     out += header_b64;
@@ -220,22 +233,24 @@ void append_signing_input(std::string& out, std::string_view header_b64, std::st
 }
 
 void token_signer::sign_into(std::string& out, std::string_view header_b64, std::string_view user,
-                             std::int64_t exp) const {
+                             std::int64_t exp, std::optional<std::int64_t> iat) const {
     out.clear();
-    append_signing_input(out, header_b64, user, exp);
+    append_signing_input(out, header_b64, user, exp, iat);
     unsigned char sig[mac_bytes];
     mac(out, sig);
     out += '.';
     base64url_append(out, sig, sizeof sig);
 }
 
-void token_signer::sign_into(std::string& out, std::string_view user, std::int64_t exp) const {
-    sign_into(out, jwt_header_b64, user, exp);
+void token_signer::sign_into(std::string& out, std::string_view user, std::int64_t exp,
+                             std::optional<std::int64_t> iat) const {
+    sign_into(out, jwt_header_b64, user, exp, iat);
 }
 
-std::string token_signer::sign(std::string_view user, std::int64_t exp) const {
+std::string token_signer::sign(std::string_view user, std::int64_t exp,
+                               std::optional<std::int64_t> iat) const {
     std::string out;
-    sign_into(out, user, exp);
+    sign_into(out, user, exp, iat);
     return out;
 }
 
@@ -273,14 +288,37 @@ std::optional<token_claims> parse_claims(std::string_view payload_b64) {
     if (user == nullptr || !user->is_string() || exp == nullptr || !exp->is_int64()) {
         return std::nullopt;
     }
-    token_claims claims{std::string(user->get_string()), exp->get_int64(), {}};
+    token_claims claims{std::string(user->get_string()), exp->get_int64(), {}, {}, {}};
     if (const auto* jti = object.if_contains("jti"); jti != nullptr) {
         if (!jti->is_string() || jti->get_string().size() > 64) {
             return std::nullopt;
         }
         claims.jti = jti->get_string();
     }
+    // NumericDates (RFC 7519 section 2) when present: a token whose iat or nbf is anything but an
+    // integer is malformed, not unchecked.
+    for (const auto& [name, field] :
+         {std::pair{"iat", &claims.iat}, std::pair{"nbf", &claims.nbf}}) {
+        if (const auto* value = object.if_contains(name); value != nullptr) {
+            if (!value->is_int64()) {
+                return std::nullopt;
+            }
+            *field = value->get_int64();
+        }
+    }
     return claims;
+}
+
+token_error check_token_times(const token_claims& claims, std::int64_t now) noexcept {
+    // Written so that no extreme claim overflows: now is a sane clock, the claims may be anything.
+    if (claims.exp <= now - token_clock_leeway_seconds) {
+        return token_error::expired;
+    }
+    const std::int64_t latest_start = now + token_clock_leeway_seconds;
+    if ((claims.nbf && *claims.nbf > latest_start) || (claims.iat && *claims.iat > latest_start)) {
+        return token_error::not_yet_valid;
+    }
+    return token_error::none;
 }
 
 std::string new_token_id() {
@@ -353,8 +391,8 @@ std::optional<token_claims> token_signer::verify(std::string_view token, std::in
         err = token_error::malformed;
         return std::nullopt;
     }
-    if (claims->exp <= now) {
-        err = token_error::expired;
+    err = check_token_times(*claims, now);
+    if (err != token_error::none) {
         return std::nullopt;
     }
     return claims;

@@ -23,6 +23,18 @@ std::vector<std::pair<std::string, std::int64_t>> user_store::revoked_tokens(std
 
 void user_store::purge_revoked_tokens(std::int64_t) {}
 
+std::optional<login_record> user_store::find_login(std::string_view name) {
+    auto phc = find_hash(name);
+    if (!phc) {
+        return std::nullopt;
+    }
+    return login_record{std::move(*phc), 0};
+}
+
+std::vector<std::pair<std::string, std::int64_t>> user_store::token_cutoffs(std::int64_t) {
+    return {};
+}
+
 namespace {
 
 using store_opener = std::unique_ptr<user_store> (*)(const std::string& uri);

@@ -390,7 +390,7 @@ void verify(authd::request_head& head, bool keep_alive, session_state& state) {
     const std::string token(authd::presented_token(head));
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     const auto claims = world().keys.verify(token, now);
-    if (!claims || world().revocations->revoked(claims->jti)) {
+    if (!claims || world().revocations->revoked(claims->jti) || world().service.voided(*claims)) {
         check(!state.issued.contains(token) || state.revoked.contains(token),
               "/verify refuses a token this input got and did not revoke");
         answer(authd::api_code::invalid_token, authd::canned_body(authd::api_code::invalid_token),
@@ -410,7 +410,7 @@ void logout(authd::request_head& head, bool keep_alive, session_state& state) {
     const std::string token(authd::presented_token(head));
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     const auto claims = world().keys.verify(token, now);
-    if (!claims || claims->jti.empty()) {
+    if (!claims || claims->jti.empty() || world().service.voided(*claims)) {
         check(!state.issued.contains(token), "/logout refuses a token this input got");
         answer(authd::api_code::invalid_token, authd::canned_body(authd::api_code::invalid_token),
                keep_alive, head.version);

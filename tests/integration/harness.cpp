@@ -1002,11 +1002,19 @@ std::optional<token_payload> parse_payload(std::string_view json) {
     if (user.find_first_of("\"\\") != std::string_view::npos) {
         return std::nullopt;  // the tests' user names need no escaping
     }
-    // Then the token id: {"user":"...","exp":N,"jti":"<22 base64url characters>"}.
+    // Then the token id and the time of issue:
+    // {"user":"...","exp":N,"jti":"<22 base64url characters>","iat":N}.
     constexpr std::string_view jti_key = R"(,"jti":")";
+    constexpr std::string_view iat_key = R"(","iat":)";
     const auto jti_at = json.find(jti_key, user_end + exp_key.size());
-    if (jti_at == std::string_view::npos || json.size() != jti_at + jti_key.size() + 22 + 2 ||
-        json.substr(json.size() - 2) != "\"}") {
+    const auto iat_at = jti_at == std::string_view::npos ? jti_at : jti_at + jti_key.size() + 22;
+    if (jti_at == std::string_view::npos || json.substr(iat_at, iat_key.size()) != iat_key) {
+        return std::nullopt;
+    }
+    const auto iat =
+        json.substr(iat_at + iat_key.size(), json.size() - 1 - iat_at - iat_key.size());
+    if (iat.empty() || iat.size() > 18 ||
+        !std::all_of(iat.begin(), iat.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return std::nullopt;
     }
     const auto digits = json.substr(user_end + exp_key.size(), jti_at - user_end - exp_key.size());

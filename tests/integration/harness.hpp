@@ -286,8 +286,8 @@ std::optional<jwt_parts> split_jwt(std::string_view token);
 // The seed's token header, {"typ":"JWT","alg":"HS256"} in base64url.
 inline constexpr std::string_view seed_jwt_header = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
 
-// Parses a payload of exactly the shape {"user":"NAME","exp":DIGITS,"jti":"ID"}; nullopt
-// otherwise.
+// Parses a payload of exactly the shape {"user":"NAME","exp":DIGITS,"jti":"ID","iat":DIGITS};
+// nullopt otherwise.
 struct token_payload {
     std::string user;
     std::int64_t exp = 0;

@@ -68,6 +68,65 @@ TEST_F(OpsTest, ExpiredTokenIsRefused) {
     EXPECT_EQ(c.roundtrip(make_request("GET", "/verify", {"Token: " + token})).result_int(), 401);
 }
 
+// A token made by PyJWT (tests/jwt_make.py) with the test's key and these claims, and PyJWT's own
+// verdict on it ("accepted" or "rejected <exception>").
+struct pyjwt_token {
+    std::string token;
+    std::string verdict;
+};
+
+pyjwt_token pyjwt_make(const std::string& key_file, const std::string& claims_json) {
+    const auto made = run_command({python_bin(), tests_dir() + "/jwt_make.py"}, claims_json,
+                                  {{"JWT_KEY_FILE", key_file}}, 60s);
+    EXPECT_EQ(made.exit_code, 0) << made.err;
+    const auto newline = made.out.find('\n');
+    if (newline == std::string::npos) {
+        return {};
+    }
+    auto verdict = made.out.substr(newline + 1);
+    while (!verdict.empty() && verdict.back() == '\n') {
+        verdict.pop_back();
+    }
+    return {made.out.substr(0, newline), verdict};
+}
+
+// RFC 7519 sections 4.1.5 and 4.1.6: a token whose nbf or iat lies in the future (beyond a second
+// of leeway) is refused, as PyJWT refuses it; one whose nbf and iat have passed is accepted.
+TEST_F(OpsTest, VerifyHonoursNotBeforeAndIssuedAt) {
+    start();
+    const auto now = unix_now();
+    const auto claims = [&](const std::string& extra) {
+        return R"({"user":"user_test","exp":)" + std::to_string(now + 600) + extra + "}";
+    };
+    struct row {
+        std::string extra;
+        int status;
+        std::string verdict;
+    };
+    const row rows[] = {
+        {R"(,"nbf":)" + std::to_string(now + 60), 401, "rejected ImmatureSignatureError"},
+        {R"(,"iat":)" + std::to_string(now + 60), 401, "rejected ImmatureSignatureError"},
+        {R"(,"nbf":)" + std::to_string(now + 3600) + R"(,"iat":)" + std::to_string(now - 60), 401,
+         "rejected ImmatureSignatureError"},
+        {R"(,"iat":"yesterday")", 401, "rejected InvalidIssuedAtError"},
+        {R"(,"nbf":)" + std::to_string(now - 60), 200, "accepted"},
+        {R"(,"iat":)" + std::to_string(now - 60), 200, "accepted"},
+        {R"(,"nbf":)" + std::to_string(now - 60) + R"(,"iat":)" + std::to_string(now - 60), 200,
+         "accepted"},
+    };
+    http_client c(port());
+    for (const auto& r : rows) {
+        const auto made = pyjwt_make(env_.key_file(), claims(r.extra));
+        ASSERT_FALSE(made.token.empty());
+        EXPECT_EQ(made.verdict, r.verdict) << r.extra;
+        const auto answer = c.roundtrip(make_request("GET", "/verify", {"Token: " + made.token}));
+        EXPECT_EQ(answer.result_int(), r.status) << r.extra;
+        if (r.status == 401) {
+            EXPECT_EQ(answer.body(), error_body(401, "Invalid or expired token.")) << r.extra;
+        }
+    }
+}
+
 TEST_F(OpsTest, LogoutRevokesTheTokenUntilItExpiresAcrossRestarts) {
     env_.add_user("user_test", "password_test");
     start();

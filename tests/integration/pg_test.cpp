@@ -384,6 +384,58 @@ TEST_F(PgTest, LogoutRefusedOnEveryNodeWithinOneSecondAndAcrossRestarts) {
         << "a token logged out on a restarted node still verifies on the other after 1 s";
 }
 
+// authctl user passwd and user remove void the user's earlier tokens on every node (the change
+// feed), and a login right after the change, on either node, gets a token both accept.
+TEST_F(PgTest, ChangedOrRemovedUsersTokensRefusedOnEveryNode) {
+    add_user("alice", "old password");
+    add_user("bob", "bob's password");
+    add_user("carol", "carol's password");
+    const auto first = start_node();
+    const auto second = start_node();
+    const auto login_token = [](std::uint16_t port, const std::string& user,
+                                const std::string& password) {
+        const auto r = login(port, user, password);
+        const auto token = token_of(r.body());
+        EXPECT_TRUE(token) << r.body();
+        return token.value_or("");
+    };
+    const auto alice = login_token(first, "alice", "old password");
+    const auto bob = login_token(second, "bob", "bob's password");
+    const auto carol = login_token(first, "carol", "carol's password");
+    for (const auto port : {first, second}) {
+        ASSERT_EQ(verify(port, alice), 200U);
+        ASSERT_EQ(verify(port, bob), 200U);
+    }
+
+    auto r = authctl({"user", "passwd", "alice"}, "new password\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto changed = steady::now();
+    const auto fresh = login_token(second, "alice", "new password");
+    for (const auto port : {first, second}) {
+        const auto took = time_until_revoked(port, alice, 3s, changed);
+        EXPECT_TRUE(took) << "a token from before the password change still verifies on a node";
+        RecordProperty(port == first ? "first_refused_after_ms" : "second_refused_after_ms",
+                       static_cast<int>(took.value_or(3s).count()));
+        EXPECT_EQ(verify(port, fresh), 200U) << "the new password's token";
+    }
+
+    r = authctl({"user", "remove", "bob"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto removed = steady::now();
+    for (const auto port : {first, second}) {
+        EXPECT_TRUE(time_until_revoked(port, bob, 3s, removed))
+            << "a removed user's token still verifies on a node";
+        EXPECT_EQ(verify(port, carol), 200U) << "only the changed users' tokens";
+    }
+
+    // A node started afterwards reads the cutoffs from the database.
+    const auto third = start_node();
+    EXPECT_EQ(verify(third, alice), 401U);
+    EXPECT_EQ(verify(third, bob), 401U);
+    EXPECT_EQ(verify(third, fresh), 200U);
+    EXPECT_EQ(verify(third, carol), 200U);
+}
+
 // --- start-up failures -------------------------------------------------------------------------
 
 TEST_F(PgTest, BadStoreStopsAuthdWithAClearMessage) {

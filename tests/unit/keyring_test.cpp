@@ -91,7 +91,7 @@ std::string hs256_token(const std::string& header_json, std::string_view key,
     const token_signer mac_with(
         secret_bytes(reinterpret_cast<const unsigned char*>(key.data()), key.size()));
     std::string token;
-    mac_with.sign_into(token, b64(header_json), "alice", exp);
+    mac_with.sign_into(token, b64(header_json), "alice", exp, std::nullopt);
     return token;
 }
 
@@ -140,7 +140,8 @@ TEST_F(KeyringTest, RefusesWhatTheSignerRefuses) {
     const auto ring = keyring::load(path_);
     const auto good = ring->sign("alice", later);
     const auto dot2 = good.rfind('.');
-    EXPECT_EQ(refusal(*ring, ring->sign("alice", now)), token_error::expired);
+    EXPECT_EQ(refusal(*ring, ring->sign("alice", now - token_clock_leeway_seconds)),
+              token_error::expired);
     EXPECT_EQ(refusal(*ring, good.substr(0, dot2) + ".AAAA"), token_error::malformed);
     EXPECT_EQ(refusal(*ring, good + ".x"), token_error::malformed);
     EXPECT_EQ(refusal(*ring, good + std::string(token_signer::max_token_bytes, 'A')),
@@ -153,6 +154,48 @@ TEST_F(KeyringTest, RefusesWhatTheSignerRefuses) {
               token_error::bad_algorithm);
     EXPECT_EQ(refusal(*ring, hs256_token(R"({"typ":"JWT","alg":"HS256"})", std::string(32, 'x'))),
               token_error::bad_signature);
+}
+
+// nbf and iat (RFC 7519 sections 4.1.5, 4.1.6) with the leeway, whatever the key: a raw HS256 key
+// (no kid), an HS256 key with kid, an EdDSA key.
+TEST_F(KeyringTest, RefusesTokensNotYetValidWithEveryKind) {
+    write("authd-keyring 1\nold HS256 " + b64(std::string(32, 'h')) + "\nnew HS256 " +
+              b64(std::string(32, 'n')) + "\n",
+          0600, "hs-ring");
+    create_key_file(path_, key_algorithm::eddsa);
+    const auto raw_ring = keyring::from_secret(
+        secret_bytes(reinterpret_cast<const unsigned char*>(raw_key.data()), raw_key.size()));
+    for (const auto& ring : {keyring::load(dir_ + "/hs-ring"), keyring::load(path_), raw_ring}) {
+        SCOPED_TRACE(header_of(ring->sign("alice", later)));
+        const auto soon = ring->sign("alice", later, now + token_clock_leeway_seconds);
+        const auto claims = ring->verify(soon, now);
+        ASSERT_TRUE(claims.has_value());
+        EXPECT_EQ(claims->iat, now + token_clock_leeway_seconds);
+        EXPECT_TRUE(ring->verify(ring->sign("alice", later, now - 60), now).has_value());
+        EXPECT_EQ(refusal(*ring, ring->sign("alice", later, now + token_clock_leeway_seconds + 1)),
+                  token_error::not_yet_valid);
+    }
+    // nbf, in a token MACed by hand with the raw key (authd issues none).
+    const token_signer mac_with(
+        secret_bytes(reinterpret_cast<const unsigned char*>(raw_key.data()), raw_key.size()));
+    const auto with_payload = [&](const std::string& json) {
+        std::string token = std::string(jwt_header_b64) + "." + b64(json);
+        unsigned char mac[32];
+        mac_with.mac(token, mac);
+        token += ".";
+        base64url_append(token, mac, sizeof mac);
+        return token;
+    };
+    const auto claims_with = [&](std::string_view extra) {
+        return R"({"user":"alice","exp":)" + std::to_string(later) + std::string(extra) + "}";
+    };
+    EXPECT_TRUE(
+        raw_ring->verify(with_payload(claims_with(R"(,"nbf":)" + std::to_string(now - 5))), now)
+            .has_value());
+    EXPECT_EQ(refusal(*raw_ring, with_payload(claims_with(R"(,"nbf":)" + std::to_string(now + 5)))),
+              token_error::not_yet_valid);
+    EXPECT_EQ(refusal(*raw_ring, with_payload(claims_with(R"(,"nbf":"soon")"))),
+              token_error::malformed);
 }
 
 // --- rotation and removal
@@ -273,7 +316,8 @@ TEST_F(KeyringTest, EdDsaSignsAndVerifies) {
         token.substr(0, dot1 + 1) + payload_b64(later, "mallory") + token.substr(dot2);
     EXPECT_EQ(refusal(*ring, tampered), token_error::bad_signature);
     EXPECT_EQ(refusal(*ring, token.substr(0, dot2) + ".AAAA"), token_error::malformed);
-    EXPECT_EQ(refusal(*ring, ring->sign("alice", now)), token_error::expired);
+    EXPECT_EQ(refusal(*ring, ring->sign("alice", now - token_clock_leeway_seconds)),
+              token_error::expired);
 
     // Another Ed25519 key under the same kid.
     write("authd-keyring 1\n" + kid + " EdDSA " + b64(std::string(32, 'z')) + "\n", 0600, "other");

@@ -19,6 +19,7 @@ class fake_store final : public user_store {
     bool fail_writes = false;
     bool changed_externally = false;
     int finds = 0;
+    std::map<std::string, std::int64_t, std::less<>> cutoffs;
 
     std::optional<std::string> find_hash(std::string_view name) override {
         ++finds;
@@ -41,12 +42,33 @@ class fake_store final : public user_store {
         }
         return n;
     }
+    std::optional<login_record> find_login(std::string_view name) override {
+        auto phc = find_hash(name);
+        if (!phc) {
+            return std::nullopt;
+        }
+        const auto cutoff = cutoffs.find(name);
+        return login_record{std::move(*phc), cutoff == cutoffs.end() ? 0 : cutoff->second};
+    }
+    std::vector<std::pair<std::string, std::int64_t>> token_cutoffs(std::int64_t since) override {
+        if (fail_reads) {
+            throw store_error("disk I/O error");
+        }
+        std::vector<std::pair<std::string, std::int64_t>> out;
+        for (const auto& [name, not_before] : cutoffs) {
+            if (not_before > since) {
+                out.emplace_back(name, not_before);
+            }
+        }
+        return out;
+    }
     bool set_hash(std::string_view name, std::string_view phc) override {
         const auto it = users.find(name);
         if (it == users.end()) {
             return false;
         }
         it->second = phc;
+        cutoffs[std::string(name)] = std::time(nullptr) + 1;
         return true;
     }
     bool replace_hash(std::string_view name, std::string_view expected,
@@ -107,7 +129,79 @@ TEST_F(LoginService, GoodPasswordGetsAThirtyMinuteToken) {
     EXPECT_EQ(claims->user, "user_test");
     EXPECT_GE(claims->exp, before + 1800);
     EXPECT_LE(claims->exp, std::time(nullptr) + 1800);
+    ASSERT_TRUE(claims->iat.has_value());
+    EXPECT_GE(*claims->iat, before);
+    EXPECT_LE(*claims->iat, std::time(nullptr));
     EXPECT_FALSE(r.rehashed);
+}
+
+// The claims of a login's token (its signature checked).
+std::optional<token_claims> token_claims_of(const keyring_holder& keys, const login_result& r) {
+    const std::string prefix = R"({"code":200,"status":"ok","token":")";
+    if (r.code != api_code::ok || r.body.size() < prefix.size() + 2) {
+        return std::nullopt;
+    }
+    return keys.verify(r.body.substr(prefix.size(), r.body.size() - prefix.size() - 2),
+                       std::time(nullptr));
+}
+
+// A password change voids the tokens issued until then, and a login right after it (in the same
+// second) gets one that is not void: issued at the cutoff, a second ahead at most.
+TEST_F(LoginService, PasswordChangeVoidsOlderTokensNotTheNextLogins) {
+    const auto old_token = token_claims_of(signer, service.login("user_test", "password_test"));
+    ASSERT_TRUE(old_token.has_value());
+    EXPECT_FALSE(service.voided(*old_token));
+
+    ASSERT_TRUE(store.set_hash("user_test", hasher.hash("new password")));
+    const auto cutoff = store.cutoffs.at("user_test");
+    store.changed_externally = true;
+    const auto fresh = token_claims_of(signer, service.login("user_test", "new password"));
+    ASSERT_TRUE(fresh.has_value());
+    EXPECT_GE(fresh->iat.value_or(0), cutoff);
+    EXPECT_LE(fresh->iat.value_or(0), std::time(nullptr) + token_clock_leeway_seconds);
+    EXPECT_FALSE(service.voided(*fresh));
+    EXPECT_TRUE(service.voided(*old_token)) << "the login read the cutoff with the hash";
+    token_claims legacy{"user_test", old_token->exp, "id", std::nullopt, std::nullopt};
+    EXPECT_TRUE(service.voided(legacy)) << "a token without iat predates every cutoff";
+    legacy.user = "someone_else";
+    EXPECT_FALSE(service.voided(legacy));
+}
+
+// A node where nobody logs in learns of cutoffs at its periodic store check, when the store says
+// it changed (or when a login found that out before); and from the change feed at once.
+TEST_F(LoginService, StoreCheckAndFeedLoadCutoffs) {
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const token_claims bob{"bob", now + 600, "b", now, std::nullopt};
+    const token_claims carol{"carol", now + 600, "c", now, std::nullopt};
+    store.cutoffs["bob"] = now + 1;
+    service.check_store();
+    EXPECT_FALSE(service.voided(bob)) << "the store did not say it changed";
+    store.changed_externally = true;
+    service.check_store();
+    EXPECT_TRUE(service.voided(bob));
+
+    store.cutoffs["carol"] = now + 1;
+    store.changed_externally = true;
+    EXPECT_EQ(service.login("nobody", "x").code, api_code::not_found);  // takes the change
+    service.check_store();
+    EXPECT_TRUE(service.voided(carol));
+
+    const token_claims dave{"dave", now + 600, "d", now, std::nullopt};
+    service.tokens_cut("dave", now + 1);
+    EXPECT_TRUE(service.voided(dave));
+
+    // A store that fails while the cutoffs are read: the check says so (/readyz) and tries again.
+    const token_claims erin{"erin", now + 600, "e", now, std::nullopt};
+    store.cutoffs["erin"] = now + 1;
+    store.changed_externally = true;
+    EXPECT_EQ(service.login("nobody", "x").code, api_code::not_found);
+    store.fail_reads = true;
+    EXPECT_NO_THROW(service.check_store());
+    EXPECT_FALSE(service.store_healthy());
+    EXPECT_FALSE(service.voided(erin));
+    store.fail_reads = false;
+    service.check_store();
+    EXPECT_TRUE(service.voided(erin));
 }
 
 TEST_F(LoginService, WrongPasswordAndUnknownUserLookTheSame) {

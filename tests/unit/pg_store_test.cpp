@@ -64,6 +64,11 @@ class recorder final : public change_listener {
         names_.emplace_back(name);
         changed_.notify_all();
     }
+    void tokens_cut(std::string_view name, std::int64_t not_before) override {
+        const std::lock_guard lock(mutex_);
+        cutoffs_.emplace_back(name, not_before);
+        changed_.notify_all();
+    }
     void all_changed() override {
         const std::lock_guard lock(mutex_);
         ++all_;
@@ -87,6 +92,17 @@ class recorder final : public change_listener {
         const std::lock_guard lock(mutex_);
         return revoked_;
     }
+    bool wait_for_cutoff(const std::string& name, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, timeout, [&] {
+            return std::any_of(cutoffs_.begin(), cutoffs_.end(),
+                               [&](const auto& c) { return c.first == name; });
+        });
+    }
+    revocations cutoffs() const {  // (name, not_before)
+        const std::lock_guard lock(mutex_);
+        return cutoffs_;
+    }
     bool wait_for_all(std::chrono::milliseconds timeout) {
         std::unique_lock lock(mutex_);
         return changed_.wait_for(lock, timeout, [&] { return all_ > 0; });
@@ -105,6 +121,7 @@ class recorder final : public change_listener {
     std::condition_variable changed_;
     std::vector<std::string> names_;
     revocations revoked_;
+    revocations cutoffs_;
     int all_ = 0;
 };
 
@@ -181,10 +198,10 @@ TEST_F(PgStore, AddUsersIsOneTransaction) {
     EXPECT_TRUE(store->add_user("alice", "a"));  // the connection is usable again
 }
 
-TEST_F(PgStore, SchemaIsVersionTwoWithTriggers) {
+TEST_F(PgStore, SchemaIsVersionThreeWithTriggers) {
     open();
     auto db = raw();
-    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
     EXPECT_EQ(db.column("SELECT collation_name FROM information_schema.columns "
                         "WHERE table_name = 'users' AND column_name = 'name'"),
               std::vector<std::string>{"C"});
@@ -198,6 +215,11 @@ TEST_F(PgStore, SchemaIsVersionTwoWithTriggers) {
     EXPECT_EQ(db.column("SELECT data_type FROM information_schema.columns "
                         "WHERE table_name = 'revoked_tokens' ORDER BY column_name"),
               (std::vector<std::string>{"bigint", "text"}));
+    EXPECT_EQ(db.column("SELECT tgname FROM pg_trigger WHERE tgrelid = 'token_cutoffs'::regclass"),
+              std::vector<std::string>{"tokens_cut"});
+    EXPECT_EQ(db.column("SELECT indexname FROM pg_indexes WHERE tablename = 'token_cutoffs' "
+                        "ORDER BY indexname"),
+              (std::vector<std::string>{"token_cutoffs_not_before", "token_cutoffs_pkey"}));
 }
 
 TEST_F(PgStore, TimestampsAreSet) {
@@ -212,13 +234,15 @@ TEST_F(PgStore, TimestampsAreSet) {
 TEST_F(PgStore, ReopenKeepsSchemaVersion) {
     ASSERT_TRUE(open()->add_user("alice", "a"));
     open();
-    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
 }
 
-// The schema as version 1 left it: no revoked_tokens, nor its trigger function.
+// The schema as version 1 left it: no revoked_tokens or token_cutoffs, nor their trigger
+// functions.
 void downgrade_to_version_one(raw_pg& db) {
     db.exec(
         "DROP TABLE revoked_tokens; DROP FUNCTION authd_token_revoked(); "
+        "DROP TABLE token_cutoffs; DROP FUNCTION authd_tokens_cut(); "
         "UPDATE schema_version SET version = 1");
 }
 
@@ -233,7 +257,7 @@ TEST_F(PgStore, VersionOneIsMigratedKeepingItsUsers) {
     }
     auto store = open();
     EXPECT_EQ(store->find_hash("alice"), "a");
-    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
     recorder heard;
     store->set_change_listener(&heard);
     auto other = open();
@@ -271,9 +295,9 @@ TEST_F(PgStore, ConcurrentOpenMigratesOnce) {
 
 TEST_F(PgStore, NewerSchemaRefused) {
     open();
-    raw().exec("UPDATE schema_version SET version = 3");
+    raw().exec("UPDATE schema_version SET version = 4");
     const std::string message = open_error(uri());
-    EXPECT_NE(message.find("schema version 3 is newer"), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version 4 is newer"), std::string::npos) << message;
     EXPECT_NE(message.find(uri()), std::string::npos) << message;
 }
 
@@ -483,6 +507,60 @@ TEST_F(PgStore, RevocationsMissedWhileDisconnectedAreReadAgain) {
     store->set_change_listener(nullptr);
 }
 
+// authctl user passwd and user remove on one node (or by SQL): every listening node hears the
+// user's token cutoff, "<not_before> <name>", within a second; a rehash sends none.
+TEST_F(PgStore, ListenerHearsTokenCutoffsWithinOneSecond) {
+    auto store = open();
+    auto other = open();
+    ASSERT_EQ(other->add_users({{"alice", "a"}, {"bob smith", "b"}, {"carol", "c"}}), 3U);
+    recorder heard;
+    store->set_change_listener(&heard);
+    ASSERT_TRUE(other->replace_hash("carol", "c", "c2"));
+    ASSERT_TRUE(other->set_hash("alice", "a2"));
+    ASSERT_TRUE(other->remove_user("bob smith"));
+    EXPECT_TRUE(heard.wait_for_cutoff("alice", 1s));
+    EXPECT_TRUE(heard.wait_for_cutoff("bob smith", 1s));
+    const auto alice = other->find_login("alice").value().tokens_not_before;
+    const auto got = heard.cutoffs();
+    EXPECT_EQ(
+        std::count(got.begin(), got.end(), std::pair<std::string, std::int64_t>{"alice", alice}),
+        1);
+    EXPECT_EQ(
+        std::count_if(got.begin(), got.end(), [](const auto& c) { return c.first == "carol"; }), 0);
+    // What is not the trigger's is ignored; a name too long for a payload rereads them all.
+    auto db = raw();
+    for (const char* payload : {"garbage", "12", "12 ", "-5 x", "99999999999999999999 x"}) {
+        db.exec(std::string("SELECT pg_notify('authd_token_cutoffs', $$") + payload + "$$)");
+    }
+    db.exec("SELECT pg_notify('authd_token_cutoffs', '42 dave jones')");
+    EXPECT_TRUE(heard.wait_for_cutoff("dave jones", 1s));
+    const std::string long_name(9000, 'n');
+    ASSERT_TRUE(other->add_user(long_name, "x"));
+    ASSERT_TRUE(other->set_hash(long_name, "y"));
+    EXPECT_TRUE(heard.wait_for_cutoff(long_name, 1s));
+    store->set_change_listener(nullptr);
+}
+
+// A cutoff written while the feed was disconnected is read from the table once it listens again
+// (the trigger is disabled, so that the table is the only way to hear of it).
+TEST_F(PgStore, TokenCutoffsMissedWhileDisconnectedAreReadAgain) {
+    auto store = open();
+    ASSERT_TRUE(store->add_user("alice", "a"));
+    recorder heard;
+    store->set_change_listener(&heard);
+    auto db = raw();
+    db.exec("ALTER TABLE token_cutoffs DISABLE TRIGGER tokens_cut");
+    ASSERT_TRUE(open()->set_hash("alice", "b"));
+    std::this_thread::sleep_for(200ms);
+    ASSERT_FALSE(heard.wait_for_cutoff("alice", 0ms)) << "the trigger notified all the same";
+    db.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    EXPECT_TRUE(heard.wait_for_cutoff("alice", 3s));
+    db.exec("ALTER TABLE token_cutoffs ENABLE TRIGGER tokens_cut");
+    store->set_change_listener(nullptr);
+}
+
 // A connection killed under the store (pg_terminate_backend, a proxy's idle timeout): the next
 // read reconnects by itself, and the feed reconnects and drops the cache (it may have missed
 // notifications meanwhile).
@@ -513,9 +591,11 @@ TEST_F(PgStore, RuntimeRoleWithLeastPrivilege) {
     raw().exec("GRANT SELECT ON users TO authd_runtime");
     raw().exec("GRANT UPDATE (phc, updated_at) ON users TO authd_runtime");
     raw().exec("GRANT SELECT, INSERT, DELETE ON revoked_tokens TO authd_runtime");
+    raw().exec("GRANT SELECT ON token_cutoffs TO authd_runtime");
 
     auto runtime = open_store(uri("authd_runtime"));
     EXPECT_EQ(runtime->find_hash("alice"), "a");
+    EXPECT_EQ(runtime->find_login("alice").value().tokens_not_before, 0);
     EXPECT_TRUE(runtime->replace_hash("alice", "a", "rehashed"));
     EXPECT_EQ(owner->find_hash("alice"), "rehashed");
     recorder heard;

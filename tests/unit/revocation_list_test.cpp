@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "authd/token_signer.hpp"
+
 namespace authd {
 namespace {
 
@@ -24,7 +26,10 @@ TEST(RevocationList, RevokedUntilExpiryThenPurged) {
     EXPECT_FALSE(list.revoked(""));
     list.purge(99);
     EXPECT_TRUE(list.revoked("a"));
-    list.purge(100);
+    // A token verifies until exp + the clock leeway: so long is its revocation kept.
+    list.purge(100 + token_clock_leeway_seconds - 1);
+    EXPECT_TRUE(list.revoked("a"));
+    list.purge(100 + token_clock_leeway_seconds);
     EXPECT_FALSE(list.revoked("a"));
     EXPECT_EQ(list.size(), 0U);
 }
@@ -38,7 +43,8 @@ TEST(RevocationList, FullOfUnexpiredRefusesRatherThanForgets) {
     for (int i = 0; i < 3; ++i) {
         EXPECT_TRUE(list.revoked(token_id(i)));
     }
-    EXPECT_TRUE(list.add("t3", 2000, 1000));  // at 1000, t0 has expired and makes room
+    // At 1000 + leeway, t0 has expired (leeway included) and makes room.
+    EXPECT_TRUE(list.add("t3", 2000, 1000 + token_clock_leeway_seconds));
     EXPECT_FALSE(list.revoked("t0"));
     EXPECT_TRUE(list.revoked("t3"));
 }

@@ -96,7 +96,7 @@ class SqliteStore : public ::testing::Test {
 TEST_F(SqliteStore, SchemaIsTheCurrentVersionInWalMode) {
     open();
     raw_db db(db_path());
-    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
     EXPECT_EQ(db.column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
     const auto users_sql = db.column("SELECT sql FROM sqlite_master WHERE name = 'users'");
     ASSERT_EQ(users_sql.size(), 1U);
@@ -117,7 +117,7 @@ TEST_F(SqliteStore, ReopenKeepsSchemaVersion) {
     ASSERT_TRUE(open()->add_user("alice", "a"));
     open();
     raw_db db(db_path());
-    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
 }
 
 TEST_F(SqliteStore, VersionOneIsMigratedKeepingItsUsers) {
@@ -126,19 +126,22 @@ TEST_F(SqliteStore, VersionOneIsMigratedKeepingItsUsers) {
         ASSERT_TRUE(store->add_user("alice", "a"));
     }
     raw_db(db_path()).exec(
-        "DROP TABLE revoked_tokens; UPDATE schema_version SET version = 1");  // as v1 left it
+        "DROP TABLE revoked_tokens; DROP TABLE token_cutoffs; "
+        "UPDATE schema_version SET version = 1");  // as v1 left it
     auto store = open();
     EXPECT_EQ(store->find_hash("alice"), "a");
     store->revoke_token("t1", 2'000'000'000);
+    ASSERT_TRUE(store->set_hash("alice", "b"));
+    EXPECT_GT(store->find_login("alice").value().tokens_not_before, 0);
     raw_db db(db_path());
-    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
 }
 
 TEST_F(SqliteStore, NewerSchemaRefused) {
     open();
-    raw_db(db_path()).exec("UPDATE schema_version SET version = 3");
+    raw_db(db_path()).exec("UPDATE schema_version SET version = 4");
     const std::string message = open_error(uri());
-    EXPECT_NE(message.find("schema version 3 is newer"), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version 4 is newer"), std::string::npos) << message;
     EXPECT_NE(message.find(db_path()), std::string::npos) << message;
 }
 

@@ -5,6 +5,7 @@
 // sqlite_store_test.cpp or pg_store_test.cpp.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -108,6 +109,71 @@ TYPED_TEST(StoreContract, AddThenFind) {
     EXPECT_EQ(store->find_hash("bob"), std::nullopt);
     EXPECT_EQ(store->find_hash(""), std::nullopt);
     EXPECT_EQ(store->find_hash(std::string_view()), std::nullopt);
+}
+
+// --- token cutoffs ------------------------------------------------------------------------------
+
+std::int64_t unix_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::int64_t cutoff_of(user_store& store, const std::string& name) {
+    for (const auto& [n, not_before] : store.token_cutoffs(0)) {
+        if (n == name) {
+            return not_before;
+        }
+    }
+    return 0;
+}
+
+// A password change and a removal void the user's tokens issued until then (the cutoff is the
+// second after the change); a rehash, an add and an import do not.
+TYPED_TEST(StoreContract, PasswordChangeAndRemovalCutTokensRehashDoesNot) {
+    auto store = this->open();
+    ASSERT_EQ(store->add_users({{"alice", "a1"}, {"bob", "b1"}, {"carol", "c1"}}), 3U);
+    EXPECT_EQ(store->find_login("alice").value().tokens_not_before, 0);
+    EXPECT_EQ(store->find_login("alice").value().phc, "a1");
+    EXPECT_FALSE(store->find_login("nobody").has_value());
+    EXPECT_TRUE(store->token_cutoffs(0).empty());
+
+    const auto before = unix_seconds();
+    ASSERT_TRUE(store->set_hash("alice", "a2"));
+    ASSERT_TRUE(store->replace_hash("bob", "b1", "b2"));
+    ASSERT_TRUE(store->remove_user("carol"));
+    const auto after = unix_seconds();
+
+    const auto alice = store->find_login("alice");
+    ASSERT_TRUE(alice.has_value());
+    EXPECT_EQ(alice->phc, "a2");
+    EXPECT_GE(alice->tokens_not_before, before + 1);
+    EXPECT_LE(alice->tokens_not_before, after + 1);
+    EXPECT_EQ(store->find_login("bob").value().tokens_not_before, 0) << "a rehash cuts nothing";
+    const auto carol = cutoff_of(*store, "carol");
+    EXPECT_GE(carol, before + 1);
+    EXPECT_LE(carol, after + 1);
+    EXPECT_EQ(cutoff_of(*store, "bob"), 0);
+
+    // Nothing for users that do not exist.
+    EXPECT_FALSE(store->set_hash("nobody", "x"));
+    EXPECT_FALSE(store->remove_user("nobody"));
+    EXPECT_FALSE(store->replace_hash("carol", "c1", "c2"));
+    EXPECT_EQ(cutoff_of(*store, "nobody"), 0);
+
+    // Carol added again keeps the cutoff: the old carol's tokens stay void.
+    ASSERT_TRUE(store->add_user("carol", "c3"));
+    EXPECT_EQ(store->find_login("carol").value().tokens_not_before, carol);
+
+    // Another store on the same data sees them; since filters on not_before.
+    auto other = this->open();
+    EXPECT_EQ(other->find_login("alice").value().tokens_not_before, alice->tokens_not_before);
+    const auto latest = std::max(alice->tokens_not_before, carol);
+    for (const auto& [name, not_before] : other->token_cutoffs(latest - 1)) {
+        EXPECT_EQ(not_before, latest) << name;
+    }
+    EXPECT_TRUE(other->token_cutoffs(latest).empty());
+    EXPECT_EQ(other->token_cutoffs(before - 10).size(), 2U);
 }
 
 TYPED_TEST(StoreContract, AddExistingChangesNothing) {

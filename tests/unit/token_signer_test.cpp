@@ -62,7 +62,7 @@ TEST(TokenSignerKnownAnswer, Rfc7515AppendixA1) {
 // differs).
 TEST(TokenSignerKnownAnswer, SeedExampleHeaderAndPayload) {
     const token_signer signer(test_key());
-    const auto token = signer.sign("user_test", 1628605206);
+    const auto token = signer.sign("user_test", 1628605206, 1628603406);
     const std::string seed_header = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.";
     ASSERT_EQ(token.substr(0, seed_header.size()), seed_header);
     const auto dot2 = token.rfind('.');
@@ -72,6 +72,8 @@ TEST(TokenSignerKnownAnswer, SeedExampleHeaderAndPayload) {
     const std::string seed_claims = R"({"user":"user_test","exp":1628605206)";
     EXPECT_EQ(payload->substr(0, seed_claims.size()), seed_claims);
     EXPECT_EQ(payload->substr(seed_claims.size(), 8), R"(,"jti":")");
+    // The 22-character token id, then when it was issued.
+    EXPECT_EQ(payload->substr(seed_claims.size() + 8 + 22), R"(","iat":1628603406})");
     EXPECT_EQ(token.size() - dot2 - 1, 43U);  // 32-byte MAC in unpadded base64url
 }
 
@@ -112,7 +114,8 @@ TEST(TokenSigner, RejectsWhatItMustReject) {
         "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0";  // {"typ":"JWT","alg":"none"}
     const reject_row rows[] = {
         {"expired", signer.sign("alice", 1'000), token_error::expired},
-        {"expires now", signer.sign("alice", 1'700'000'000), token_error::expired},
+        {"expired a leeway ago", signer.sign("alice", 1'700'000'000 - token_clock_leeway_seconds),
+         token_error::expired},
         {"other key", other.sign("alice", 2'000'000'000), token_error::bad_signature},
         {"tampered payload", tampered, token_error::bad_signature},
         {"alg none, no signature",
@@ -133,6 +136,79 @@ TEST(TokenSigner, RejectsWhatItMustReject) {
         EXPECT_FALSE(signer.verify(row.token, 1'700'000'000, &err).has_value());
         EXPECT_EQ(err, row.expected);
     }
+}
+
+// A token with any payload, signed with signer's key and the seed's header.
+std::string token_with_payload(const token_signer& signer, std::string_view payload_json) {
+    std::string token(jwt_header_b64);
+    token += '.';
+    base64url_append(token, reinterpret_cast<const unsigned char*>(payload_json.data()),
+                     payload_json.size());
+    unsigned char mac[32];
+    signer.mac(token, mac);
+    token += '.';
+    base64url_append(token, mac, sizeof mac);
+    return token;
+}
+
+struct times_row {
+    std::string name;
+    std::string times;  // what follows {"user":"alice" in the payload
+    token_error expected;
+};
+
+// RFC 7519 sections 4.1.4-4.1.6: exp, nbf and iat, each with the same leeway.
+TEST(TokenSigner, HonoursExpNbfAndIatWithOneLeeway) {
+    const token_signer signer(test_key());
+    constexpr std::int64_t now = 1'700'000'000;
+    constexpr std::int64_t leeway = token_clock_leeway_seconds;
+    const auto at = [](std::int64_t t) { return std::to_string(t); };
+    const std::string exp = R"(,"exp":)" + at(now + 600);
+    const times_row rows[] = {
+        {"nbf in the past", exp + R"(,"nbf":)" + at(now - 600), token_error::none},
+        {"nbf now + leeway", exp + R"(,"nbf":)" + at(now + leeway), token_error::none},
+        {"nbf beyond the leeway", exp + R"(,"nbf":)" + at(now + leeway + 1),
+         token_error::not_yet_valid},
+        {"nbf far ahead", exp + R"(,"nbf":)" + at(now + 3600), token_error::not_yet_valid},
+        {"iat in the past", exp + R"(,"iat":)" + at(now - 600), token_error::none},
+        {"iat now + leeway", exp + R"(,"iat":)" + at(now + leeway), token_error::none},
+        {"iat beyond the leeway", exp + R"(,"iat":)" + at(now + leeway + 1),
+         token_error::not_yet_valid},
+        {"iat far ahead", exp + R"(,"iat":)" + at(now + 3600), token_error::not_yet_valid},
+        {"both in the past", exp + R"(,"nbf":)" + at(now - 1) + R"(,"iat":)" + at(now - 1),
+         token_error::none},
+        {"exp now: within the leeway", R"(,"exp":)" + at(now), token_error::none},
+        {"exp a leeway ago", R"(,"exp":)" + at(now - leeway), token_error::expired},
+        {"extreme nbf", exp + R"(,"nbf":9223372036854775807)", token_error::not_yet_valid},
+        {"extreme exp", R"(,"exp":9223372036854775807)", token_error::none},
+        {"very old exp", R"(,"exp":-9223372036854775808)", token_error::expired},
+        // A NumericDate is a number: anything else is a malformed token, not an unchecked one.
+        {"nbf a string", exp + R"(,"nbf":"0")", token_error::malformed},
+        {"iat a string", exp + R"(,"iat":"0")", token_error::malformed},
+        {"iat null", exp + R"(,"iat":null)", token_error::malformed},
+        {"nbf true", exp + R"(,"nbf":true)", token_error::malformed},
+        {"iat an object", exp + R"(,"iat":{})", token_error::malformed},
+        {"nbf beyond int64", exp + R"(,"nbf":9223372036854775808)", token_error::malformed},
+    };
+    for (const auto& row : rows) {
+        SCOPED_TRACE(row.name);
+        const auto token = token_with_payload(signer, R"({"user":"alice")" + row.times + "}");
+        token_error err = token_error::bad_signature;
+        const auto claims = signer.verify(token, now, &err);
+        EXPECT_EQ(err, row.expected);
+        EXPECT_EQ(claims.has_value(), row.expected == token_error::none);
+    }
+}
+
+TEST(TokenSigner, IssuedAtRoundTrips) {
+    const token_signer signer(test_key());
+    const auto with = signer.verify(signer.sign("u", 2'000'000'000, 1'699'999'999), 1'700'000'000);
+    ASSERT_TRUE(with.has_value());
+    EXPECT_EQ(with->iat, 1'699'999'999);
+    EXPECT_FALSE(with->nbf.has_value());
+    const auto without = signer.verify(signer.sign("u", 2'000'000'000), 1'700'000'000);
+    ASSERT_TRUE(without.has_value());
+    EXPECT_FALSE(without->iat.has_value());
 }
 
 TEST(TokenSigner, RefusesShortKeys) {

@@ -66,14 +66,18 @@ class keyring {
     keyring(const keyring&) = delete;
     keyring& operator=(const keyring&) = delete;
 
-    // A token for user (valid UTF-8) expiring at exp (unix seconds), signed by the newest key.
-    std::string sign(std::string_view user, std::int64_t exp) const;
-    void sign_into(std::string& out, std::string_view user, std::int64_t exp) const;
+    // A token for user (valid UTF-8) expiring at exp and issued at iat (unix seconds; no iat
+    // claim without it), signed by the newest key.
+    std::string sign(std::string_view user, std::int64_t exp,
+                     std::optional<std::int64_t> iat = std::nullopt) const;
+    void sign_into(std::string& out, std::string_view user, std::int64_t exp,
+                   std::optional<std::int64_t> iat = std::nullopt) const;
 
-    // Checks a token signed by any key of the ring: structure, header, signature, then expiry
-    // against now (unix seconds). A header with a kid is checked with that key only and must be
-    // exactly the header authd writes for it (so its alg is that key's: no algorithm confusion);
-    // a header without kid must be the seed's and is checked against the HS256 keys.
+    // Checks a token signed by any key of the ring: structure, header, signature, then its times
+    // against now (unix seconds; check_token_times). A header with a kid is checked with that key
+    // only and must be exactly the header authd writes for it (so its alg is that key's: no
+    // algorithm confusion); a header without kid must be the seed's and is checked against the
+    // HS256 keys.
     std::optional<token_claims> verify(std::string_view token, std::int64_t now,
                                        token_error* error = nullptr) const;
 
@@ -123,8 +127,9 @@ class keyring_holder {
 
     // Shortcuts for get().sign(...) and get().verify(...), so that a holder can stand where a
     // token_signer stood.
-    std::string sign(std::string_view user, std::int64_t exp) const {
-        return get().sign(user, exp);
+    std::string sign(std::string_view user, std::int64_t exp,
+                     std::optional<std::int64_t> iat = std::nullopt) const {
+        return get().sign(user, exp, iat);
     }
     std::optional<token_claims> verify(std::string_view token, std::int64_t now,
                                        token_error* error = nullptr) const {

@@ -12,6 +12,7 @@
 #include "authd/api.hpp"
 #include "authd/keyring.hpp"
 #include "authd/password_hasher.hpp"
+#include "authd/token_cutoffs.hpp"
 #include "authd/user_cache.hpp"
 #include "authd/user_store.hpp"
 
@@ -37,6 +38,23 @@ class login_service final : public change_listener {
     // Stores a token's revocation (/logout). Blocking, like login(); never throws.
     login_result revoke(std::string_view jti, std::int64_t exp) const;
 
+    // True when the token was void by its user's cutoff (a password change or removal since it was
+    // issued). Never blocks: /verify asks it on the I/O thread.
+    bool voided(const token_claims& claims) const {
+        return cutoffs_.voids(claims.user, claims.iat);
+    }
+
+    // Reads every token cutoff that may still void a token from the store (at start). Blocking;
+    // throws store_error.
+    void load_token_cutoffs() const;
+
+    // The periodic store check (server: about twice a second, on a hash worker): asks the store
+    // whether someone else changed it (user_store::poll_external_changes, which every login asks
+    // too); if so, drops the cache and reads the token cutoffs again, so that an idle node learns
+    // of a password change or removal made by authctl within a second. Drops the cutoffs that
+    // void nothing any more. Blocking; never throws.
+    void check_store() const;
+
     std::chrono::seconds token_ttl() const noexcept { return ttl_; }
 
     // Counters for /metrics.
@@ -51,12 +69,17 @@ class login_service final : public change_listener {
     // not usable (its file is gone) (/readyz).
     bool store_healthy() const noexcept;
 
-    // change_listener: drop what the cache holds of a user changed elsewhere, or everything.
+    // change_listener: drop what the cache holds of a user changed elsewhere, or everything; note
+    // a token cutoff set elsewhere.
     void user_changed(std::string_view name) override;
     void all_changed() override;
+    void tokens_cut(std::string_view name, std::int64_t not_before) override;
+
+    // At most this many users' cutoffs in memory (about 100 bytes each); see token_cutoff_map.
+    static constexpr std::size_t max_token_cutoffs = 100'000;
 
   private:
-    bool lookup(std::string_view user, std::string& phc) const;
+    bool lookup(std::string_view user, std::string& phc, std::int64_t& not_before) const;
     void drop_cache_if_store_changed() const;
     void note_store_failure() const;
     bool rehash(std::string_view user, std::string_view password, const std::string& old_phc,
@@ -71,6 +94,10 @@ class login_service final : public change_listener {
     mutable std::atomic<std::uint64_t> cache_hits_{0};
     mutable std::atomic<std::uint64_t> cache_misses_{0};
     mutable std::atomic<std::int64_t> store_failed_at_{0};  // steady_clock ticks; 0: never
+    mutable token_cutoff_map cutoffs_;                      // thread-safe
+    // The store changed since the cutoffs were last read (a login found it out): check_store()
+    // reads them again.
+    mutable std::atomic<bool> cutoffs_stale_{false};
 };
 
 // Parses a duration such as "30m", "90s", "1h" or a plain number of seconds. Throws

@@ -1,8 +1,8 @@
 // Revoked tokens (/logout) in memory, checked by /verify on I/O threads: lookups never take a
 // lock (the same lock-free map as the user cache). A revocation lasts until the token would
-// have expired; expired ones are purged. Bounded: when full of unexpired revocations, a new one
-// is refused (the caller answers 503) rather than forgetting an old one, which would make a
-// revoked token valid again.
+// have expired (exp + token_clock_leeway_seconds); expired ones are purged. Bounded: when full of
+// unexpired revocations, a new one is refused (the caller answers 503) rather than forgetting an
+// old one, which would make a revoked token valid again.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +26,7 @@ class revocation_list {
     // Adds a revocation until exp. False when the list is full of unexpired ones.
     bool add(std::string_view jti, std::int64_t exp, std::int64_t now);
 
-    // Drops revocations whose exp is now or earlier.
+    // Drops revocations whose token cannot verify any more: exp + leeway is now or earlier.
     void purge(std::int64_t now);
 
     std::size_t size() const;

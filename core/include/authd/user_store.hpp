@@ -49,12 +49,30 @@ class change_listener {
         (void)event;
         (void)detail;
     }
+    // A user's token cutoff was set elsewhere (authctl user passwd or user remove): tokens of name
+    // issued before not_before are void.
+    virtual void tokens_cut(std::string_view name, std::int64_t not_before) {
+        (void)name;
+        (void)not_before;
+    }
 };
 
 struct user_record {
     std::string name;
     std::string phc;  // the argon2id hash, PHC string format
 };
+
+// What a login reads of a user, in one query: the hash and the user's token cutoff.
+struct login_record {
+    std::string phc;
+    // Tokens of this user issued (iat) before this time (unix seconds) are void: the second after
+    // the user's last password change or removal. 0 when there was none.
+    std::int64_t tokens_not_before = 0;
+};
+
+// Token cutoffs older than this are of no use to anyone: no token lives longer (--token-ttl is at
+// most 366 days), so those it voids have expired.
+inline constexpr std::int64_t max_token_ttl_seconds = 366LL * 86400;
 
 class user_store {
   public:
@@ -70,16 +88,27 @@ class user_store {
     // were added.
     virtual std::size_t add_users(const std::vector<user_record>& users) = 0;
 
-    // Replaces a user's hash. False when there is no such user.
+    // The hash of name and its token cutoff, or nullopt when there is no such user. The default
+    // (stores without cutoffs) is find_hash() and no cutoff.
+    virtual std::optional<login_record> find_login(std::string_view name);
+
+    // Replaces a user's hash (a password change), and voids the user's tokens issued until now:
+    // in the same transaction the user's token cutoff becomes the time of the change in whole
+    // seconds + 1 (never lowered). False when there is no such user (nothing is changed).
     virtual bool set_hash(std::string_view name, std::string_view phc) = 0;
 
     // Replaces a user's hash only if it is still expected_phc (a rehash after login must not undo
-    // a password change made meanwhile). False when it was not replaced.
+    // a password change made meanwhile). False when it was not replaced. Voids no token.
     virtual bool replace_hash(std::string_view name, std::string_view expected_phc,
                               std::string_view new_phc) = 0;
 
-    // Removes a user. False when there was no such user.
+    // Removes a user, and voids the user's tokens as set_hash() does. The cutoff stays: a user
+    // added again under the name gets none of the old one's tokens back. False when there was no
+    // such user.
     virtual bool remove_user(std::string_view name) = 0;
+
+    // Every token cutoff whose not_before is after since, as (name, not_before).
+    virtual std::vector<std::pair<std::string, std::int64_t>> token_cutoffs(std::int64_t since);
 
     // Calls fn for each user name, in name order.
     virtual void for_each_name(const std::function<void(std::string_view)>& fn) = 0;
