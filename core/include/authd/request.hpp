@@ -78,7 +78,13 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
 
     request_head& head_;
     const request_limits& limits_;
-    std::uint32_t fields_ = 0;
+    std::uint32_t fields_ = 0;  // header and trailer fields alike
+    bool in_trailer_ = false;   // the header section has ended: fields now are trailer fields
+    // The header section's framing fields, checked once it ends (on_header_impl).
+    bool content_length_ = false;
+    bool transfer_encoding_ = false;
+    std::uint32_t codings_ = 0;  // transfer codings named, over all Transfer-Encoding fields
+    bool other_coding_ = false;  // one of them is not "chunked"
 };
 
 // What to do with a complete request head: answer at once with a fixed response, or do the work
