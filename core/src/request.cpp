@@ -31,6 +31,15 @@ request_parser::request_parser(request_head& head, const request_limits& limits)
     body_limit(limits.body_bytes);
 }
 
+std::size_t request_parser::put(boost::asio::const_buffer buffer, error_code& ec) {
+    constexpr std::size_t shortest_chunked_end = 5;  // "0\r\n\r\n"
+    if (is_header_done() && chunked() && !is_done() && buffer.size() < shortest_chunked_end) {
+        ec = http::error::need_more;
+        return 0;
+    }
+    return basic_parser::put(buffer, ec);
+}
+
 namespace {
 
 struct route_entry {

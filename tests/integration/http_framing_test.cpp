@@ -110,6 +110,27 @@ TEST_F(HttpFramingTest, TransferEncodingOtherThanChunkedIs400OnceThenClose) {
     EXPECT_TRUE(r.keep_alive());
 }
 
+// The end of a chunked body trickled in: "0\r\n", then one byte per read (each read by authd
+// before the next is sent). Beast 1.81 asserts there; authd must answer, not abort.
+TEST_F(HttpFramingTest, ChunkedBodyEndTrickledByteByByteIsAnswered) {
+    start();
+    http_client client(port());
+    const std::vector<std::string> pieces = {
+        "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nPassword: " + std::string(seed_password) +
+            "\r\nUser-Name: " + std::string(seed_user) +
+            "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
+        "\r", "\n"};
+    for (const auto& piece : pieces) {
+        client.send(piece);
+        ASSERT_TRUE(wait_server_read(port(), {client.local_port()}, 10s));
+    }
+    const auto r = client.read_response();
+    EXPECT_EQ(status_line(r), "HTTP/1.1 200 OK") << r.body();
+    EXPECT_TRUE(token_of(r.body())) << r.body();
+    EXPECT_EQ(status_line(client.roundtrip(make_request("GET", "/healthz", {}))),
+              "HTTP/1.1 200 OK");
+}
+
 // --- HEAD (RFC 9110 section 9.3.2) ------------------------------------------------------------
 
 // The answer to HEAD is a 405 without a body: the next response on the connection follows its
