@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, build (warnings are errors), run every test, then
-# again under sanitizers, then the fuzzer.
+# The whole test suite: install what is missing, build (warnings are errors), run every test, the
+# Debian package's test, then the suite again under sanitizers, then the fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,14 @@ AUTHD_TEST_PG_URI=$(cat "$pg_dir/uri")
 export AUTHD_TEST_PG_URI AUTHD_TEST_PG_DIR=$pg_dir
 
 ctest --preset debug -j "$(nproc)"
+
+# The Debian package, built, checked with lintian, installed, used and removed on this machine
+# (as root; docs/install.md).
+if [[ $(id -u) -eq 0 ]]; then
+    scripts/package-test.sh
+else
+    echo "test.sh: not root: the Debian package test (scripts/package-test.sh) is left out" >&2
+fi
 
 # The same suite under AddressSanitizer+UBSan, then ThreadSanitizer (build/asan, build/tsan), and
 # the libFuzzer target over the request path for a bounded time (clang-14, build/fuzz).

@@ -30,6 +30,7 @@ struct server_config {
     request_limits limits;
     limiter_config attempts;                            // brute-force limits
     std::size_t max_connections = 10'000;               // open at once; more are answered 503
+    std::size_t max_connections_per_address = 1'000;    // one address (IPv6: /64); 0: no limit
     std::size_t max_requests_per_connection = 1'000;    // then Connection: close
     std::chrono::milliseconds idle_timeout{60'000};     // keep-alive: waiting for a new request
     std::chrono::milliseconds request_timeout{10'000};  // reading one request once it started

@@ -13,6 +13,7 @@
 
 #include "authd/attempt_limiter.hpp"
 #include "authd/http_response.hpp"
+#include "authd/password_hasher.hpp"
 
 #include "io_thread.hpp"
 #include "log.hpp"
@@ -27,6 +28,10 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t read_chunk = 2048;  // requests are a few hundred bytes
+// Answers owed to a client past which its connection is not read (nor its pipelined requests
+// parsed) until they are written: a client that sends without reading what it is sent cannot
+// make authd hold more than this plus one answer for it.
+constexpr std::size_t max_unsent_bytes = 16 * 1024;
 // How long a closing connection keeps reading (and discarding) what the client still sends, so
 // that closing never resets the connection under unread data.
 constexpr auto linger_time = std::chrono::seconds(2);
@@ -34,7 +39,12 @@ constexpr auto linger_time = std::chrono::seconds(2);
 }  // namespace
 
 connection::connection(tcp_socket socket, io_thread& owner)
-    : plain_(socket.get_executor()), owner_(owner), active_(make_active_state()) {
+    : plain_(socket.get_executor()),
+      owner_(owner),
+      active_(make_active_state()),
+      // The first request must arrive whole within the request deadline counted from accept: a
+      // connection that sends nothing is not a keep-alive connection between requests.
+      request_deadline_(clock::now() + owner.shared().config.request_timeout) {
     owner_.add(this);
     error_code ec;
     const auto peer = socket.remote_endpoint(ec).address();
@@ -52,8 +62,16 @@ connection::connection(tcp_socket socket, io_thread& owner)
 }
 
 connection::~connection() {
+    if (holds_address_slot_) {
+        owner_.shared().per_address.release(client_);
+    }
     set_parked(false);
     owner_.remove(this);
+}
+
+bool connection::hold_address_slot() {
+    holds_address_slot_ = owner_.shared().per_address.acquire(client_);
+    return holds_address_slot_;
 }
 
 void connection::set_parked(bool parked) noexcept {
@@ -149,6 +167,11 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
                                                                   error_code& parse_ec) {
     const auto& config = owner_.shared().config;
     for (;;) {
+        if (active_->out.size() >= max_unsent_bytes) {
+            if (!co_await flush()) {
+                co_return read_status::failed;
+            }
+        }
         if (active_->in.size() > 0) {
             error_code ec;
             const auto used = parser.put(active_->in.data(), ec);
@@ -181,9 +204,9 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
         if (idle_ && draining_) {
             co_return read_status::closed;
         }
-        // Between requests the idle deadline applies; once a request has begun, it must arrive
-        // whole by one deadline that later bytes do not extend (a slowloris client trickling a
-        // byte at a time is closed all the same).
+        // Between requests the idle deadline applies; once a request has begun (or before the
+        // first one), it must arrive whole by one deadline that later bytes do not extend (a
+        // slowloris client trickling a byte at a time is closed all the same).
         const auto now = clock::now();
         if (idle_ && !was_idle) {
             idle_since_ = now;
@@ -191,7 +214,7 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
         if (!idle_ && request_deadline_ == clock::time_point::max()) {
             request_deadline_ = now + config.request_timeout;
         }
-        deadline_ = idle_ ? now + config.idle_timeout : request_deadline_;
+        deadline_ = idle_ && requests_ > 0 ? now + config.idle_timeout : request_deadline_;
         const auto room = active_->in.max_size() - active_->in.size();
         if (room == 0) {
             parse_ec = http::error::header_limit;
@@ -409,32 +432,51 @@ void connection::audit_login(std::string_view outcome) {
 }
 
 asio::awaitable<void> connection::answer_login(bool keep_alive) {
+    const auto& head = active_->head;
+    // A password longer than any stored one cannot match: refused here, without a hash, a queue
+    // slot or a brute-force counter entry (such requests are cheap to send by the thousand).
+    if (head.password.value.size() > max_password_bytes) {
+        append_response(api_code::not_found, canned_body(api_code::not_found), keep_alive);
+        audit_login("failure");
+        co_return;
+    }
+    // The cheap check first (no counter entry is made): a waiting account or address costs no
+    // queue slot. The attempt is admitted, and counted, by the worker that hashes it.
     if (refuse_if_limited(keep_alive)) {
         co_return;
     }
     deadline_ = clock::time_point::max();  // the hash pool bounds this wait, not the sweeper
     auto& shared = owner_.shared();
-    auto result = co_await shared.pool.async_login(
-        owner_.context().get_executor(), client_, active_->head.user_name.value,
-        active_->head.password.value, asio::use_awaitable);
+    auto result = co_await shared.pool.async_login(owner_.context().get_executor(), client_,
+                                                   head.user_name.value, head.password.value,
+                                                   asio::use_awaitable);
     if (!result) {
         append_response(api_code::busy, canned_body(api_code::busy), keep_alive, 1);
         audit_login("busy");
         co_return;
     }
-    if (result->code == api_code::not_found) {
-        shared.limiter.record_failure(active_->head.user_name.value, client_, clock::now());
-        audit_login("failure");
-    } else if (result->code == api_code::ok) {
-        shared.limiter.record_success(active_->head.user_name.value, clock::now());
-        audit_login("success");
-    } else {
-        audit_login(result->code == api_code::busy ? "busy" : "error");
+    switch (result->code) {
+        case api_code::ok:
+            audit_login("success");
+            break;
+        case api_code::not_found:
+            audit_login("failure");
+            break;
+        case api_code::too_many_attempts:
+            thread_metrics::bump(owner_.metrics().rate_limited);
+            audit_login("rate_limited");
+            break;
+        case api_code::busy:
+            audit_login("busy");
+            break;
+        default:
+            audit_login("error");
+            break;
     }
     if (!result->log_note.empty()) {
         log(log_level::error, "login_internal_error", {{"detail", result->log_note}});
     }
-    const std::uint32_t retry_after = result->code == api_code::busy ? 1 : 0;
+    const std::uint32_t retry_after = result->code == api_code::busy ? 1 : result->retry_after;
     append_response(result->code, result->body, keep_alive, retry_after);
 }
 

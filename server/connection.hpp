@@ -47,6 +47,10 @@ class connection {
     // by its deadline or a drain), then hands it to io_thread::serve again.
     static void wait_parked(std::unique_ptr<connection> self);
 
+    // Counts this connection in its address's share (--max-connections-per-address); false when
+    // the address has its share open already (the connection is then refused).
+    bool hold_address_slot();
+
     // Answers 503 at once and closes (too many connections open).
     boost::asio::awaitable<void> refuse();
 
@@ -120,6 +124,7 @@ class connection {
     bool park_requested_ = false;        // the sweeper cancelled the idle read to park
     bool parked_ = false;                // no coroutine: waiting in wait_parked()
     bool woken_ = false;                 // run() resumes a parked connection
+    bool holds_address_slot_ = false;    // counted in shared().per_address
 };
 
 }  // namespace authd::server

@@ -15,8 +15,9 @@ namespace authd::server {
 
 namespace asio = boost::asio;
 
-hash_pool::hash_pool(const login_service& service, const options& opts)
+hash_pool::hash_pool(const login_service& service, attempt_limiter& limiter, const options& opts)
     : service_(service),
+      limiter_(limiter),
       capacity_(opts.queue_capacity),
       per_client_capacity_(opts.per_client_capacity),
       queue_timeout_(opts.queue_timeout) {
@@ -116,6 +117,29 @@ void hash_pool::complete(job& j, std::optional<login_result> result) {
     j.work.reset();
 }
 
+// One login attempt under the brute-force limits: admitted (counted) before its hash, settled by
+// its outcome after it. Refused: 429 without hashing.
+login_result hash_pool::attempt(const job& j) const {
+    if (j.password.size() > max_password_bytes) {
+        return service_.login(j.user, j.password);  // refused without hashing: nothing to count
+    }
+    if (const auto wait = limiter_.admit(j.user, j.client, clock::now()); wait > 0) {
+        return login_result{
+            api_code::too_many_attempts,
+            error_body(api_code::too_many_attempts, message_too_many_attempts(wait)),
+            {},
+            false,
+            wait};
+    }
+    auto result = service_.login(j.user, j.password);
+    using outcome = attempt_limiter::outcome;
+    const auto settled = result.code == api_code::not_found ? outcome::failure
+                         : result.code == api_code::ok      ? outcome::success
+                                                            : outcome::abandoned;
+    limiter_.settle(j.user, j.client, settled, clock::now());
+    return result;
+}
+
 void hash_pool::run_worker(int nice) {
     if (nice != 0) {
         // Linux: a thread's nice value is per thread (setpriority on its tid).
@@ -145,8 +169,8 @@ void hash_pool::run_worker(int nice) {
         if (clock::now() > j->deadline) {
             complete(*j, std::nullopt);  // waited too long: 503 now, without hashing
         } else {
-            auto result = j->revoke_until > 0 ? service_.revoke(j->user, j->revoke_until)
-                                              : service_.login(j->user, j->password);
+            auto result =
+                j->revoke_until > 0 ? service_.revoke(j->user, j->revoke_until) : attempt(*j);
             complete(*j, std::move(result));
         }
         const std::lock_guard lock(mutex_);

@@ -6,6 +6,11 @@
 // across clients, so a client flooding the pool only lengthens its own queue. A client's queue is
 // bounded too, and a job still queued at its deadline is answered 503 without hashing (its client
 // would have given up by then).
+//
+// Brute-force limits: a login is admitted by the attempt limiter when a worker takes it, right
+// before hashing, and settled by its outcome right after (attempt_limiter.hpp): so only attempts
+// that are hashed hold a count, and however many arrive together, no more are hashed than the
+// policy allows.
 #pragma once
 
 #include <chrono>
@@ -26,6 +31,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "authd/attempt_limiter.hpp"
 #include "authd/login_service.hpp"
 
 namespace authd::server {
@@ -45,7 +51,7 @@ class hash_pool {
         int nice = 0;  // added to each worker's nice value (Linux), so I/O threads win the CPU
     };
 
-    hash_pool(const login_service& service, const options& opts);
+    hash_pool(const login_service& service, attempt_limiter& limiter, const options& opts);
     ~hash_pool();
     hash_pool(const hash_pool&) = delete;
     hash_pool& operator=(const hash_pool&) = delete;
@@ -57,9 +63,9 @@ class hash_pool {
                      std::string_view user, std::string_view password, CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, login_signature>(
             [this, io, client](auto handler, std::string_view u, std::string_view p) {
-                submit(client,
-                       job{std::string(u), std::string(p), clock::now() + queue_timeout_,
-                           boost::asio::make_work_guard(io), handler_type(std::move(handler))});
+                submit(client, job{std::string(u), std::string(p), clock::now() + queue_timeout_,
+                                   boost::asio::make_work_guard(io),
+                                   handler_type(std::move(handler)), client});
             },
             token, user, password);
     }
@@ -75,7 +81,8 @@ class hash_pool {
                       {},
                       clock::now() + queue_timeout_,
                       boost::asio::make_work_guard(io),
-                      handler_type(std::move(handler))};
+                      handler_type(std::move(handler)),
+                      client};
                 j.revoke_until = exp;
                 submit(client, std::move(j));
             },
@@ -99,6 +106,7 @@ class hash_pool {
         clock::time_point deadline;
         boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
         handler_type handler;
+        std::uint64_t client = 0;       // the caller's address key
         std::int64_t revoke_until = 0;  // > 0: store the revocation of token id `user` until then
     };
 
@@ -106,8 +114,10 @@ class hash_pool {
     bool take(std::unique_lock<std::mutex>& lock, std::optional<job>& out);
     void run_worker(int nice);
     static void complete(job& j, std::optional<login_result> result);
+    login_result attempt(const job& j) const;
 
     const login_service& service_;
+    attempt_limiter& limiter_;
     const std::size_t capacity_;
     const std::size_t per_client_capacity_;
     const clock::duration queue_timeout_;

@@ -145,15 +145,19 @@ asio::awaitable<void> io_thread::accept_loop() {
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         const auto cap = shared_.max_connections_per_thread;
-        if (count_ < cap) {
-            serve(std::make_unique<connection>(std::move(socket), *this));
-        } else if (count_ < cap + refusal_slack) {
-            thread_metrics::bump(metrics_.connections_refused);
-            asio::co_spawn(context_,
-                           serve_refusal(std::make_unique<connection>(std::move(socket), *this)),
-                           asio::detached);
-        } else {
+        if (count_ >= cap + refusal_slack) {
             socket.close(ignored);
+            continue;
+        }
+        auto c = std::make_unique<connection>(std::move(socket), *this);  // counted in count_
+        if (count_ > cap) {
+            thread_metrics::bump(metrics_.connections_refused);
+            asio::co_spawn(context_, serve_refusal(std::move(c)), asio::detached);
+        } else if (!c->hold_address_slot()) {
+            thread_metrics::bump(metrics_.connections_refused_per_address);
+            asio::co_spawn(context_, serve_refusal(std::move(c)), asio::detached);
+        } else {
+            serve(std::move(c));
         }
     }
 }

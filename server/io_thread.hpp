@@ -16,6 +16,7 @@
 #include "authd/keyring.hpp"
 #include "authd/revocation_list.hpp"
 
+#include "address_connections.hpp"
 #include "config.hpp"
 #include "hash_pool.hpp"
 #include "metrics.hpp"
@@ -33,6 +34,7 @@ struct shared_state {
     const keyring_holder& signer;
     revocation_list& revocations;
     metrics_registry& metrics;
+    address_connections& per_address;  // --max-connections-per-address, across threads
     std::size_t max_connections_per_thread;
     boost::asio::ssl::context* tls;  // nullptr: plain HTTP
 };

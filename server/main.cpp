@@ -179,6 +179,9 @@ po::options_description describe(settings& s) {
             "most headers in one request (431 past it)")
         ("max-connections", po::value(&c.max_connections)->default_value(c.max_connections),
             "connections open at once; more are answered 503 and closed")
+        ("max-connections-per-address",
+            po::value(&c.max_connections_per_address)->default_value(c.max_connections_per_address),
+            "connections one address (IPv6: /64) may have open at once; more are answered 503; 0: no limit")
         ("max-requests-per-connection",
             po::value(&c.max_requests_per_connection)->default_value(c.max_requests_per_connection),
             "requests on one keep-alive connection before it is closed")

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "authd/attempt_limiter.hpp"
 #include "authd/login_service.hpp"
 
 #include "hash_pool.hpp"
@@ -142,6 +143,22 @@ std::string metrics_registry::render() const {
            "Connections answered 503 because --max-connections were open.");
     sample(out, "authd_connections_refused_total", static_cast<double>(sum([
            ](const thread_metrics& t) -> auto& { return t.connections_refused; })));
+    header(out, "authd_connections_refused_per_address_total", "counter",
+           "Connections answered 503 because their address had --max-connections-per-address "
+           "open.");
+    sample(out, "authd_connections_refused_per_address_total", static_cast<double>(sum([
+           ](const thread_metrics& t) -> auto& { return t.connections_refused_per_address; })));
+    header(out, "authd_attempt_entries", "gauge",
+           "Accounts and addresses whose failed logins or attempts in flight are remembered.");
+    out += "authd_attempt_entries{table=\"account\"} " +
+           std::to_string(limiter_.account_entries()) + "\n";
+    out += "authd_attempt_entries{table=\"address\"} " +
+           std::to_string(limiter_.address_entries()) + "\n";
+    header(out, "authd_attempt_protected_evictions_total", "counter",
+           "Remembered counts past their free failures dropped because a table was full of them "
+           "(raise --attempt-entries).");
+    sample(out, "authd_attempt_protected_evictions_total",
+           static_cast<double>(limiter_.protected_evictions()));
     header(out, "authd_login_attempts_refused_total", "counter",
            "Login attempts refused by the brute-force limits (429), before any hashing.");
     sample(

@@ -17,8 +17,9 @@
 #include "authd/request.hpp"
 
 namespace authd {
+class attempt_limiter;
 class login_service;
-}
+}  // namespace authd
 
 namespace authd::server {
 
@@ -49,8 +50,9 @@ struct thread_metrics {
     std::array<std::array<counter, counted_codes.size()>, route_count> requests{};
     std::array<counter, login_buckets.size() + 1> login_latency{};  // the last is +Inf
     counter login_latency_micros{0};
-    counter rate_limited{0};         // logins refused with 429
-    counter connections_refused{0};  // over --max-connections
+    counter rate_limited{0};                     // logins refused with 429
+    counter connections_refused{0};              // over --max-connections
+    counter connections_refused_per_address{0};  // over --max-connections-per-address
     std::atomic<std::int64_t> connections_open{0};
     std::atomic<std::int64_t> connections_parked{0};  // idle, without a coroutine or buffers
 
@@ -65,8 +67,9 @@ struct thread_metrics {
 // All threads' metrics, and what the gauges are read from.
 class metrics_registry {
   public:
-    metrics_registry(const hash_pool& pool, const login_service& service)
-        : pool_(pool), service_(service) {}
+    metrics_registry(const hash_pool& pool, const login_service& service,
+                     const attempt_limiter& limiter)
+        : pool_(pool), service_(service), limiter_(limiter) {}
 
     // A new block for one I/O thread; lives as long as the registry.
     thread_metrics& add_thread();
@@ -77,6 +80,7 @@ class metrics_registry {
   private:
     const hash_pool& pool_;
     const login_service& service_;
+    const attempt_limiter& limiter_;
     mutable std::mutex mutex_;  // guards threads_ (grown at start only)
     std::deque<thread_metrics> threads_;
 };

@@ -116,8 +116,8 @@ std::size_t cores() {
 // Revocations outlive no token: at most this many unexpired ones are kept (about 100 bytes each).
 constexpr std::size_t max_revocations = 1'000'000;
 
-// What the store pushes (PostgreSQL's notifications): user changes to the login service's cache,
-// other nodes' revocations to this node's list.
+// What the store pushes (PostgreSQL's notifications, SQLite's file events): user changes to the
+// login service's cache, other nodes' revocations to this node's list, store events to the log.
 class store_events final : public change_listener {
   public:
     store_events(login_service& service, revocation_list& revocations)
@@ -126,6 +126,9 @@ class store_events final : public change_listener {
     void all_changed() override { service_.all_changed(); }
     void token_revoked(std::string_view jti, std::int64_t exp) override {
         revocations_.add(jti, exp, static_cast<std::int64_t>(std::time(nullptr)));
+    }
+    void store_event(std::string_view event, std::string_view detail) override {
+        log(log_level::error, event, {{"detail", detail}});
     }
 
   private:
@@ -246,6 +249,9 @@ int run(const server_config& config) {
     keyring_holder keys(keyring::load(config.key_file));
     const auto tls = make_tls_context(config);
     auto store = open_store(config.store);
+    if (const auto warning = store->access_warning(); !warning.empty()) {
+        log(log_level::warn, "store_not_private", {{"detail", warning}});
+    }
     const password_hasher hasher(config.argon2);
     auto cache = make_user_cache(config.cache_entries);
     login_service service(*store, *cache, hasher, keys, config.token_ttl);
@@ -268,17 +274,19 @@ int run(const server_config& config) {
             : std::max<std::size_t>(8, pool_options.queue_capacity / 4);
     pool_options.queue_timeout = config.hash_queue_timeout;
     pool_options.nice = config.hash_nice;
-    hash_pool pool(service, pool_options);
     attempt_limiter limiter(config.attempts);
+    hash_pool pool(service, limiter, pool_options);
     const auto workers = pool_options.workers;
 
     // The first thread binds the configured address (port 0 picks a free port); the others bind
     // the same endpoint with SO_REUSEPORT.
     const auto io_count = config.io_threads != 0 ? config.io_threads : cores();
-    metrics_registry metrics(pool, service);
+    metrics_registry metrics(pool, service, limiter);
+    address_connections per_address(config.max_connections_per_address);
     const shared_state shared{
-        config,   pool,        limiter, service,
-        keys,     revocations, metrics, (config.max_connections + io_count - 1) / io_count,
+        config,   pool,        limiter,
+        service,  keys,        revocations,
+        metrics,  per_address, (config.max_connections + io_count - 1) / io_count,
         tls.get()};
     std::vector<std::unique_ptr<io_thread>> io;
     io.push_back(std::make_unique<io_thread>(shared, parse_endpoint(config.listen)));

@@ -174,7 +174,11 @@ authd::password_hasher make_hasher(const global_options& opts) {
 
 std::unique_ptr<authd::user_store> open_user_store(const global_options& opts) {
     try {
-        return authd::open_store(opts.store_uri);
+        auto store = authd::open_store(opts.store_uri);
+        if (const auto warning = store->access_warning(); !warning.empty()) {
+            std::cerr << "authctl: warning: " << warning << '\n';
+        }
+        return store;
     } catch (const std::invalid_argument& e) {
         throw usage_error(std::string("--store: ") + e.what());
     }

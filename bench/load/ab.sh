@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# A/B of two authd binaries on the cheap path, next to nginx, in alternating rounds: for judging
-# one change (bench/load/run.sh is the full harness).
+# A/B of two authd binaries in alternating rounds: for judging one change (bench/load/run.sh is
+# the full harness).
 #
-#   bench/load/ab.sh OLD_AUTHD NEW_AUTHD [ROUNDS] [PATH]
+#   bench/load/ab.sh OLD_AUTHD NEW_AUTHD [ROUNDS] [PATH]     the cheap path, next to nginx
+#   AB_CASE=login bench/load/ab.sh OLD_AUTHD NEW_AUTHD [ROUNDS]   logins at saturation
 #
-# Each round runs `wrk -t1 -c64 -d5s` against the old authd, the new one and nginx (1 worker,
-# bench/load/nginx.conf.in), servers on CPU 0 and wrk on CPU 1 (as run.sh's case 1), and prints
-# requests/s and the server's CPU time per request. Build the old binary from another worktree,
+# Cheap path: each round runs `wrk -t1 -c64 -d5s` against the old authd, the new one and nginx
+# (1 worker, bench/load/nginx.conf.in), servers on CPU 0 and wrk on CPU 1 (as run.sh's case 1), and
+# prints requests/s and the server's CPU time per request.
+# Logins: each authd has one user (OWASP argon2id parameters, authd's defaults) and 2 hash
+# workers; each round runs `wrk -t1 -c16 -d5s` of right-password logins against the old one, then
+# the new one (both cores shared by authd and wrk, as in production on a 2-core machine), and
+# prints logins/s (all answers 200: anything else is counted and shown) and CPU time per login. Build the old binary from another worktree,
 # e.g. `git worktree add /tmp/old HEAD~1 && cmake -S /tmp/old -B /tmp/old/build
 # -DCMAKE_BUILD_TYPE=Release && cmake --build /tmp/old/build --target authd`.
 set -euo pipefail
@@ -16,6 +21,7 @@ if (($# < 2)); then
     exit 2
 fi
 old=$1 new=$2 rounds=${3:-3} path=${4:-/login}
+ab_case=${AB_CASE:-cheap}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 authctl="$root/build/release/tools/authctl"
@@ -36,10 +42,14 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 "$authctl" key generate "$work/key" >/dev/null
 old_pid="" old_port="" new_pid="" new_port=""  # set by start_authd
 start_authd() {  # NAME BINARY: sets NAME_port and NAME_pid
-    local port
+    local port cpus=0 extra=(--threads 1)
     port=$(free_port)
-    taskset -c 0 "$2" --listen "127.0.0.1:$port" --store "sqlite:$work/$1.db" \
-        --key-file "$work/key" --threads 1 2>"$work/$1.log" &
+    if [[ $ab_case == login ]]; then
+        printf 'ab-password\n' | "$authctl" --store "sqlite:$work/$1.db" user add ab >/dev/null
+        cpus=0,1 extra=(--threads 1 --hash-workers 2 --log-level warn)
+    fi
+    taskset -c "$cpus" "$2" --listen "127.0.0.1:$port" --store "sqlite:$work/$1.db" \
+        --key-file "$work/key" "${extra[@]}" 2>"$work/$1.log" &
     pids+=($!)
     printf -v "$1_pid" '%s' "$!"
     printf -v "$1_port" '%s' "$port"
@@ -58,7 +68,47 @@ sleep 1
 nginx_worker=$(pgrep -P "$nginx_master" | head -n 1)
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The process's CPU time with its children's (the hash helper processes, reaped or not).
+tree_ticks() {
+    local total=0 p
+    for p in $1 $(pgrep -P "$1"); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    done
+    echo "$total"
+}
 hz=$(getconf CLK_TCK)
+
+if [[ $ab_case == login ]]; then
+    cat >"$work/login.lua" <<'LUA'
+wrk.headers["User-Name"] = "ab"
+wrk.headers["Password"] = "ab-password"
+local others = 0
+function response(status) if status ~= 200 then others = others + 1 end end
+function done() io.stderr:write("non-200: " .. others .. "\n") end
+LUA
+    sleep 1
+    printf '%-6s %-30s %-30s\n' round "old: logins/s, CPU ms/login" "new: logins/s, CPU ms/login"
+    for ((r = 1; r <= rounds; r++)); do
+        line=$(printf '%-6s' "$r")
+        for server in old new; do
+            case $server in
+                old) port=$old_port pid=$old_pid ;;
+                new) port=$new_port pid=$new_pid ;;
+            esac
+            t0=$(tree_ticks "$pid")
+            out=$(wrk -t1 -c16 -d5s -s "$work/login.lua" "http://127.0.0.1:$port/login" 2>&1)
+            t1=$(tree_ticks "$pid")
+            rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+            bad=$(awk '/non-200:/ {print $2}' <<<"$out")
+            line+=$(printf ' %-30s' "$(python3 -c "import sys
+rps, ticks, hz, bad = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+note = '' if bad == '0' else f' ({bad} not 200)'
+print(f'{rps:,.1f}, {ticks / hz / (rps * 5) * 1e3:.2f}{note}')" "$rps" $((t1 - t0)) "$hz" "${bad:-?}")")
+        done
+        echo "$line"
+    done
+    exit 0
+fi
 printf '%-6s %-26s %-26s %-26s\n' round "old: req/s, CPU us/req" "new: req/s, CPU us/req" \
     "nginx: req/s, CPU us/req"
 for ((r = 1; r <= rounds; r++)); do

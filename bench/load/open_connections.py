@@ -5,7 +5,9 @@ Each connection sends one complete cheap request (GET /login without credentials
 whole response, so the server has accepted it and served it at the HTTP level; then all of them are
 kept open and idle. Prints one JSON line {"open": N, "failed": M, "seconds": S} once they are all
 open, then holds them until SIGTERM (or HOLD seconds, 120 by default, so that it can never linger)
-and closes them.
+and closes them. The connections come from 500 at most per source address (127.0.0.2, 127.0.0.3,
+... when HOST is on loopback), as from many clients: authd allows 1,000 per address by default
+(--max-connections-per-address).
 
     bench/load/open_connections.py HOST PORT COUNT [HOLD]
 """
@@ -19,6 +21,7 @@ import time
 
 REQUEST = b"GET /login HTTP/1.1\r\nHost: bench\r\n\r\n"
 TIMEOUT_S = 10.0
+PER_SOURCE = 500
 
 
 def raise_fd_limit(count):
@@ -58,8 +61,16 @@ def read_response(sock):
     return True
 
 
-def open_one(host, port):
-    sock = socket.create_connection((host, port), timeout=TIMEOUT_S)
+def source_for(host, index):
+    """A loopback source address of its own for each PER_SOURCE connections (None elsewhere)."""
+    if not host.startswith("127."):
+        return None
+    return ("127.0.%d.%d" % divmod(2 + index // PER_SOURCE, 256), 0)
+
+
+def open_one(host, port, index):
+    sock = socket.create_connection((host, port), timeout=TIMEOUT_S,
+                                    source_address=source_for(host, index))
     try:
         sock.sendall(REQUEST)
         if not read_response(sock):
@@ -79,9 +90,9 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     socks, failed = [], 0
     start = time.monotonic()
-    for _ in range(count):
+    for i in range(count):
         try:
-            socks.append(open_one(host, port))
+            socks.append(open_one(host, port, i))
         except OSError:
             failed += 1
             if failed > 100:

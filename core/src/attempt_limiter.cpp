@@ -1,6 +1,7 @@
 #include "authd/attempt_limiter.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
@@ -17,13 +18,21 @@ struct entry {
     double failures = 0;  // after forgiveness up to `updated`
     attempt_limiter::clock::time_point updated;
     attempt_limiter::clock::time_point blocked_until;
+    std::uint32_t pending = 0;  // admitted attempts not settled yet
 };
+
+std::uint32_t wait_seconds(attempt_limiter::clock::duration left) {
+    const auto wait = std::chrono::ceil<std::chrono::seconds>(left).count();
+    return static_cast<std::uint32_t>(std::max<std::int64_t>(1, wait));
+}
 
 }  // namespace
 
 // One table of counters (accounts or addresses): shards of a hash map, each bounded.
 class attempt_limiter::table {
   public:
+    enum class settlement : std::uint8_t { failure, clear, release };
+
     table(const limit_policy& policy, std::size_t max_entries)
         : policy_(policy), shard_capacity_(std::max<std::size_t>(1, max_entries / shard_count)) {}
 
@@ -34,28 +43,66 @@ class attempt_limiter::table {
         return it == s.entries.end() ? clock::time_point{} : it->second.blocked_until;
     }
 
-    void failure(std::uint64_t key, clock::time_point now) {
+    // 0 when the attempt is admitted (and reserved), else the seconds to wait.
+    std::uint32_t reserve(std::uint64_t key, clock::time_point now) {
         auto& s = shard_of(key);
         const std::lock_guard lock(s.mutex);
         auto it = s.entries.find(key);
         if (it == s.entries.end()) {
-            if (s.entries.size() >= shard_capacity_) {
-                evict_one(s, key);
-            }
-            it = s.entries.emplace(key, entry{0, now, {}}).first;
+            make_room(s, now);
+            s.entries.emplace(key, entry{0, now, {}, 1});
+            return 0;
         }
         auto& e = it->second;
-        e.failures = forgiven(e, now) + 1;
-        e.updated = now;
-        if (e.failures > policy_.free_failures) {
-            e.blocked_until = now + backoff(e.failures - policy_.free_failures);
+        if (e.blocked_until > now) {
+            return wait_seconds(e.blocked_until - now);
         }
+        // Admitted one after the other, attempts go on while the failures (with those in flight
+        // counted as failures) are at most the free ones; past them, one at a time, each after
+        // its wait. So in flight beyond the free failures there is never more than one.
+        if (e.pending > 0 && forgiven(e, now) + e.pending > policy_.free_failures) {
+            return 1;
+        }
+        ++e.pending;
+        return 0;
     }
 
-    void clear(std::uint64_t key) {
+    // Ends an attempt (reserved: one that reserve() admitted).
+    void settle(std::uint64_t key, settlement how, bool reserved, clock::time_point now) {
         auto& s = shard_of(key);
         const std::lock_guard lock(s.mutex);
-        s.entries.erase(key);
+        auto it = s.entries.find(key);
+        if (it == s.entries.end()) {
+            if (how != settlement::failure) {
+                return;
+            }
+            make_room(s, now);
+            it = s.entries.emplace(key, entry{0, now, {}, 0}).first;
+        }
+        auto& e = it->second;
+        if (reserved && e.pending > 0) {
+            --e.pending;
+        }
+        switch (how) {
+            case settlement::failure:
+                e.failures = forgiven(e, now) + 1;
+                e.updated = now;
+                if (e.failures > policy_.free_failures) {
+                    e.blocked_until = now + backoff(e.failures - policy_.free_failures);
+                }
+                break;
+            case settlement::clear:
+                e.failures = 0;
+                e.updated = now;
+                e.blocked_until = {};
+                break;
+            case settlement::release:
+                break;
+        }
+        // Nothing left to remember: the entry goes, so that it holds no room.
+        if (e.pending == 0 && e.blocked_until <= now && forgiven(e, now) <= 0) {
+            s.entries.erase(it);
+        }
     }
 
     std::size_t size() const {
@@ -65,6 +112,10 @@ class attempt_limiter::table {
             n += s.entries.size();
         }
         return n;
+    }
+
+    std::uint64_t protected_evictions() const {
+        return protected_evictions_.load(std::memory_order_relaxed);
     }
 
   private:
@@ -92,21 +143,44 @@ class attempt_limiter::table {
         return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
     }
 
-    // Bounded memory: when a shard is full, the stalest of a few entries goes (approximate LRU,
-    // O(1) per insert). An attacker cycling through keys only evicts other idle keys.
-    static void evict_one(shard& s, std::uint64_t incoming) {
+    // An entry whose loss would give its key a fresh budget beyond the free failures: past them
+    // (or waiting), or with an attempt in flight.
+    bool protects(const entry& e, clock::time_point now) const {
+        return e.pending > 0 || e.blocked_until > now || forgiven(e, now) > policy_.free_failures;
+    }
+
+    // Bounded memory: when a shard is full, the stalest unprotected entry of a sample goes
+    // (approximate LRU, O(1) per insert). Entries are made only by attempts admitted to hashing,
+    // so cycling keys costs the attacker a hash each, and evicts only entries that have not used
+    // up their free failures. Only when a whole sample is protected (a table far too small for
+    // the traffic) does the stalest protected one go, counted in protected_evictions().
+    void make_room(shard& s, clock::time_point now) {
+        if (s.entries.size() < shard_capacity_) {
+            return;
+        }
+        constexpr std::size_t sample = 8;
+        constexpr std::size_t widest_sample = 64;
         const auto buckets = s.entries.bucket_count();
-        auto victim = s.entries.end();
+        auto victim = s.entries.end();    // the stalest unprotected one seen
+        auto fallback = s.entries.end();  // the stalest protected one seen
         std::size_t seen = 0;
-        for (std::size_t i = 0; i < buckets && seen < 8; ++i) {
+        for (std::size_t i = 0; i < buckets && seen < widest_sample; ++i) {
+            if (seen >= sample && victim != s.entries.end()) {
+                break;
+            }
             const auto b = (s.cursor + i) % buckets;
-            for (auto it = s.entries.begin(b); it != s.entries.end(b) && seen < 8; ++it, ++seen) {
-                if (victim == s.entries.end() || it->second.updated < victim->second.updated) {
-                    victim = s.entries.find(it->first);
+            for (auto it = s.entries.begin(b); it != s.entries.end(b); ++it, ++seen) {
+                auto& best = protects(it->second, now) ? fallback : victim;
+                if (best == s.entries.end() || it->second.updated < best->second.updated) {
+                    best = s.entries.find(it->first);
                 }
             }
         }
-        s.cursor = (s.cursor + 1 + incoming) % std::max<std::size_t>(1, buckets);
+        s.cursor = (s.cursor + 1 + seen) % std::max<std::size_t>(1, buckets);
+        if (victim == s.entries.end()) {
+            victim = fallback;
+            protected_evictions_.fetch_add(1, std::memory_order_relaxed);
+        }
         if (victim != s.entries.end()) {
             s.entries.erase(victim);
         }
@@ -115,6 +189,7 @@ class attempt_limiter::table {
     limit_policy policy_;
     std::size_t shard_capacity_;
     mutable std::array<shard, shard_count> shards_;
+    std::atomic<std::uint64_t> protected_evictions_{0};
 };
 
 std::uint64_t address_key(std::uint32_t ipv4) noexcept {
@@ -169,26 +244,60 @@ std::uint32_t attempt_limiter::retry_after(std::string_view user, std::uint64_t 
     if (address_enabled_) {
         until = std::max(until, addresses_->blocked_until(address));
     }
-    if (until <= now) {
-        return 0;
+    return until <= now ? 0 : wait_seconds(until - now);
+}
+
+std::uint32_t attempt_limiter::admit(std::string_view user, std::uint64_t address,
+                                     clock::time_point now) {
+    // A refusal makes no entry: checked first without reserving anything.
+    if (const auto wait = retry_after(user, address, now); wait > 0) {
+        return wait;
     }
-    const auto wait = std::chrono::ceil<std::chrono::seconds>(until - now).count();
-    return static_cast<std::uint32_t>(std::max<std::int64_t>(1, wait));
+    const auto account = user_key(user);
+    if (account_enabled_) {
+        if (const auto wait = accounts_->reserve(account, now); wait > 0) {
+            return wait;
+        }
+    }
+    if (address_enabled_) {
+        if (const auto wait = addresses_->reserve(address, now); wait > 0) {
+            if (account_enabled_) {
+                accounts_->settle(account, table::settlement::release, true, now);
+            }
+            return wait;
+        }
+    }
+    return 0;
+}
+
+void attempt_limiter::settle(std::string_view user, std::uint64_t address, outcome result,
+                             clock::time_point now) {
+    using s = table::settlement;
+    if (account_enabled_) {
+        const auto how = result == outcome::failure   ? s::failure
+                         : result == outcome::success ? s::clear
+                                                      : s::release;
+        accounts_->settle(user_key(user), how, true, now);
+    }
+    if (address_enabled_) {
+        addresses_->settle(address, result == outcome::failure ? s::failure : s::release, true,
+                           now);
+    }
 }
 
 void attempt_limiter::record_failure(std::string_view user, std::uint64_t address,
                                      clock::time_point now) {
     if (account_enabled_) {
-        accounts_->failure(user_key(user), now);
+        accounts_->settle(user_key(user), table::settlement::failure, false, now);
     }
     if (address_enabled_) {
-        addresses_->failure(address, now);
+        addresses_->settle(address, table::settlement::failure, false, now);
     }
 }
 
-void attempt_limiter::record_success(std::string_view user, clock::time_point) {
+void attempt_limiter::record_success(std::string_view user, clock::time_point now) {
     if (account_enabled_) {
-        accounts_->clear(user_key(user));
+        accounts_->settle(user_key(user), table::settlement::clear, false, now);
     }
 }
 
@@ -197,6 +306,9 @@ std::size_t attempt_limiter::account_entries() const {
 }
 std::size_t attempt_limiter::address_entries() const {
     return addresses_->size();
+}
+std::uint64_t attempt_limiter::protected_evictions() const {
+    return accounts_->protected_evictions() + addresses_->protected_evictions();
 }
 
 }  // namespace authd

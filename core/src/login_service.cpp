@@ -63,6 +63,9 @@ void login_service::note_store_failure() const {
 }
 
 bool login_service::store_healthy() const noexcept {
+    if (!store_.usable()) {
+        return false;  // failing until an operator acts (its file is gone), called or not
+    }
     const auto failed = store_failed_at_.load(std::memory_order_relaxed);
     if (failed == 0) {
         return true;

@@ -51,6 +51,13 @@ struct fd_guard {
 
 }  // namespace
 
+std::string private_mode_problem(const std::string& path, mode_t mode) {
+    if ((mode & (S_IRWXG | S_IRWXO)) == 0) {
+        return {};
+    }
+    return "is accessible by group or others (run: chmod 600 " + path + ")";
+}
+
 secret_bytes read_private_file(const std::string& path, std::size_t max_bytes, struct stat* info) {
     const fd_guard file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
     if (file.fd < 0) {
@@ -65,8 +72,8 @@ secret_bytes read_private_file(const std::string& path, std::size_t max_bytes, s
     if (!S_ISREG(st.st_mode)) {
         fail(path, "is not a regular file");
     }
-    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        fail(path, "is accessible by group or others (run: chmod 600 " + path + ")");
+    if (auto problem = private_mode_problem(path, st.st_mode); !problem.empty()) {
+        fail(path, problem);
     }
     // The bytes may be secrets: read straight into storage that is wiped.
     secret_bytes buffer(max_bytes + 1);

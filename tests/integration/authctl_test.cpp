@@ -388,7 +388,10 @@ TEST_F(AuthctlUser, ListOfEmptyStore) {
 std::string import_file_content() {
     std::ostringstream content;
     for (int i = 1; i <= 50; ++i) {
-        const std::string n = (i < 10 ? "0" : "") + std::to_string(i);
+        std::string n = std::to_string(i);
+        if (i < 10) {
+            n.insert(0, 1, '0');
+        }
         if (i == 25) {
             content << "user" << n << " malformed-hunter2\n";
         } else {

@@ -1,6 +1,7 @@
 #include "harness.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -17,6 +18,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1019,6 +1021,76 @@ run_result jwt_check(const std::string& key_file, const std::string& user,
                      const std::string& token) {
     return run_command({python_bin(), tests_dir() + "/jwt_check.py"}, token + "\n",
                        {{"JWT_KEY_FILE", key_file}, {"JWT_EXPECTED_USER", user}}, 60s);
+}
+
+client_from::client_from(const std::string& source, std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &src.sin_addr);
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(port);
+    ::inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+        ::connect(fd_, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+        const std::string error = std::strerror(errno);
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+        throw std::runtime_error("connect from " + source + ": " + error);
+    }
+    timeval tv{30, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+client_from::~client_from() {
+    ::close(fd_);
+}
+
+bool client_from::send(const std::string& data) {
+    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+}
+
+std::string client_from::read_response() {
+    char buf[4096];
+    for (;;) {
+        const auto end = in_.find("\r\n\r\n");
+        if (end != std::string::npos) {
+            const auto cl = in_.find("Content-Length: ");
+            const auto length =
+                cl == std::string::npos || cl > end ? 0 : std::stoul(in_.substr(cl + 16));
+            if (in_.size() >= end + 4 + length) {
+                auto out = in_.substr(0, end + 4 + length);
+                in_.erase(0, out.size());
+                return out;
+            }
+        }
+        const auto n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n <= 0) {
+            return {};
+        }
+        in_.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+std::string client_from::roundtrip(const std::string& request) {
+    return send(request) ? read_response() : std::string();
+}
+
+std::string body_of(const std::string& response) {
+    const auto end = response.find("\r\n\r\n");
+    return end == std::string::npos ? std::string() : response.substr(end + 4);
+}
+
+bool has_line(const std::string& response, const std::string& line) {
+    return response.find("\r\n" + line + "\r\n") != std::string::npos;
+}
+
+std::string login_from(const std::string& source, std::uint16_t port, const std::string& user,
+                       const std::string& password) {
+    client_from c(source, port);
+    return c.roundtrip(login_request(user, password, true));
 }
 
 std::int64_t unix_now() {

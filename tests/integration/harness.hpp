@@ -301,6 +301,41 @@ run_result jwt_check(const std::string& key_file, const std::string& user,
 
 std::int64_t unix_now();
 
+// --- clients from other loopback addresses ----------------------------------------------------
+
+// A blocking client connected from a chosen loopback source address (127.0.0.2, 127.0.0.3, ...),
+// so that authd sees distinct client addresses on one machine. Reads time out after 30 s.
+class client_from {
+  public:
+    client_from(const std::string& source, std::uint16_t port);
+    ~client_from();
+    client_from(const client_from&) = delete;
+    client_from& operator=(const client_from&) = delete;
+
+    // Sends all of data; false when the socket is closed.
+    bool send(const std::string& data);
+    // Reads one whole response (head and body; the rest stays buffered), or "" on a closed socket.
+    std::string read_response();
+    // send() then read_response().
+    std::string roundtrip(const std::string& request);
+    int fd() const noexcept { return fd_; }
+
+  private:
+    int fd_ = -1;
+    std::string in_;
+};
+
+// The body of a raw response (what follows the blank line).
+std::string body_of(const std::string& response);
+// True when the raw response has the header line exactly ("Retry-After: 1").
+bool has_line(const std::string& response, const std::string& line);
+// One login on a new connection from source; the raw response ("" when closed).
+std::string login_from(const std::string& source, std::uint16_t port, const std::string& user,
+                       const std::string& password);
+
+inline const std::string not_found_body =
+    R"({"code":404,"status":"error","message":"Data not found."})";
+
 // --- fixture ---------------------------------------------------------------------------------
 
 // A test with its own store and key (env_), and an authd started on demand. TearDown sends

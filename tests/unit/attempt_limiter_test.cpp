@@ -109,6 +109,128 @@ TEST(AttemptLimiter, DisabledPolicyCountsNothing) {
     EXPECT_EQ(limiter.retry_after("fresh", addr_a, t0), 0U);
 }
 
+// Issue #10, item 1: attempts that arrive together must not all pass the check that precedes
+// their hashing. Admitted attempts count at once (a reservation): with 3 free failures, at most 4
+// of 40 simultaneous attempts are admitted, exactly as many as one after the other.
+TEST(AttemptLimiter, SimultaneousAttemptsAreAdmittedAsIfSequential) {
+    attempt_limiter limiter(small_config());
+    const auto t0 = clock_type::now();
+    int admitted = 0;
+    for (int i = 0; i < 40; ++i) {
+        const auto wait =
+            limiter.admit("alice", address_key(static_cast<std::uint32_t>(100 + i)), t0);
+        admitted += wait == 0 ? 1 : 0;
+        if (wait != 0) {
+            EXPECT_EQ(wait, 1U) << "in flight: their outcome is due shortly";
+        }
+    }
+    EXPECT_EQ(admitted, 4);
+    // The four fail: the 4th failure is past the free ones, so the account now waits 1 s.
+    for (int i = 0; i < 4; ++i) {
+        limiter.settle("alice", address_key(static_cast<std::uint32_t>(100 + i)),
+                       attempt_limiter::outcome::failure, t0);
+    }
+    EXPECT_EQ(limiter.admit("alice", addr_b, t0), 1U);
+    // After the wait, one attempt at a time.
+    EXPECT_EQ(limiter.admit("alice", addr_b, t0 + 1s), 0U);
+    EXPECT_EQ(limiter.admit("alice", addr_b, t0 + 1s), 1U);
+}
+
+TEST(AttemptLimiter, TheAddressBudgetHoldsForSimultaneousAttemptsOnManyAccounts) {
+    attempt_limiter limiter(small_config());  // 5 free failures per address
+    const auto t0 = clock_type::now();
+    int admitted = 0;
+    for (int i = 0; i < 40; ++i) {
+        admitted += limiter.admit("user" + std::to_string(i), addr_a, t0) == 0 ? 1 : 0;
+    }
+    EXPECT_EQ(admitted, 6);
+    // The refused ones made no account entries; the admitted ones hold one each.
+    EXPECT_EQ(limiter.account_entries(), 6U);
+}
+
+TEST(AttemptLimiter, ASuccessOrAnAbandonedAttemptReleasesItsReservation) {
+    attempt_limiter limiter(small_config());
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < 4; ++i) {
+        ASSERT_EQ(limiter.admit("alice", addr_a, t0), 0U);
+    }
+    ASSERT_EQ(limiter.admit("alice", addr_a, t0), 1U);
+    limiter.settle("alice", addr_a, attempt_limiter::outcome::abandoned, t0);  // a 500: no count
+    EXPECT_EQ(limiter.admit("alice", addr_a, t0), 0U);
+    for (int i = 0; i < 4; ++i) {
+        limiter.settle("alice", addr_a, attempt_limiter::outcome::success, t0);
+    }
+    limiter.settle("alice", addr_a, attempt_limiter::outcome::abandoned, t0);
+    // Nothing is left to remember of the account; the address counted no failure either.
+    EXPECT_EQ(limiter.account_entries(), 0U);
+    EXPECT_EQ(limiter.address_entries(), 0U);
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(limiter.admit("alice", addr_a, t0), 0U) << i;
+    }
+}
+
+TEST(AttemptLimiter, RetryAfterMakesNoEntries) {
+    attempt_limiter limiter(small_config());
+    const auto t0 = clock_type::now();
+    for (std::uint32_t i = 0; i < 1000; ++i) {
+        EXPECT_EQ(limiter.retry_after("user" + std::to_string(i), address_key(i), t0), 0U);
+    }
+    EXPECT_EQ(limiter.account_entries(), 0U);
+    EXPECT_EQ(limiter.address_entries(), 0U);
+}
+
+// Issue #10, item 2: cycling many keys through a full table must not evict an entry that is past
+// its free failures: the victim's count (and wait) survives 20,000 fresh keys.
+TEST(AttemptLimiter, AWaitingAccountIsNotEvictedByKeyCycling) {
+    auto config = small_config();
+    config.max_entries = 256;
+    attempt_limiter limiter(config);
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < 6; ++i) {
+        limiter.record_failure("victim", address_key(static_cast<std::uint32_t>(i)), t0);
+    }
+    const auto wait = limiter.retry_after("victim", addr_b, t0);
+    ASSERT_GT(wait, 0U);
+    for (std::uint32_t i = 0; i < 20'000; ++i) {
+        limiter.record_failure("user" + std::to_string(i), address_key(1000 + i), t0);
+    }
+    EXPECT_LE(limiter.account_entries(), 256U);
+    EXPECT_EQ(limiter.retry_after("victim", addr_b, t0), wait);
+    EXPECT_EQ(limiter.protected_evictions(), 0U);
+    // Once its wait is over, the victim's entry still holds its failures: one more is a longer
+    // wait, not a fresh budget.
+    limiter.record_failure("victim", addr_b, t0 + 20s);
+    EXPECT_GT(limiter.retry_after("victim", addr_b, t0 + 20s), 0U);
+}
+
+TEST(AttemptLimiter, AnAttemptInFlightIsNotEvicted) {
+    auto config = small_config();
+    config.max_entries = 256;
+    attempt_limiter limiter(config);
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < 4; ++i) {
+        ASSERT_EQ(limiter.admit("victim", addr_a, t0), 0U);
+    }
+    for (std::uint32_t i = 0; i < 10'000; ++i) {
+        limiter.record_failure("user" + std::to_string(i), address_key(1000 + i), t0);
+    }
+    EXPECT_EQ(limiter.admit("victim", addr_b, t0), 1U);  // the four are still in flight
+}
+
+TEST(AttemptLimiter, ATableFullOfWaitingEntriesStillTakesNewOnesAndSaysSo) {
+    auto config = small_config();
+    config.max_entries = 16;
+    attempt_limiter limiter(config);
+    const auto t0 = clock_type::now();
+    for (std::uint32_t i = 0; i < 200; ++i) {
+        for (int k = 0; k < 4; ++k) {
+            limiter.record_failure("user" + std::to_string(i), addr_a, t0);
+        }
+    }
+    EXPECT_LE(limiter.account_entries(), 16U);
+    EXPECT_GT(limiter.protected_evictions(), 0U);
+}
+
 TEST(AddressKey, Ipv6SlashSixtyFourAndMappedIpv4) {
     std::array<unsigned char, 16> a{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
     auto b = a;

@@ -1,7 +1,9 @@
 // The SQLite user store beyond the contract it shares with the PostgreSQL store
 // (store_contract_test.cpp): schema and migration, opening failures, change polling; and the user
 // name rules (valid_user_name).
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,7 +13,9 @@
 #include <string>
 #include <sys/stat.h>
 #include <system_error>
+#include <thread>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -25,6 +29,7 @@ namespace {
 
 using authd::open_store;
 using authd::store_error;
+using authd::store_unavailable;
 using authd::user_store;
 
 using authd_unit_test::temp_dir;
@@ -218,6 +223,127 @@ TEST_F(SqliteStore, PollIgnoresWritesThatChangeNothing) {
     ASSERT_FALSE(store->poll_external_changes());
     EXPECT_FALSE(other->set_hash("nobody", "h"));
     EXPECT_FALSE(store->poll_external_changes());
+}
+
+// What a store pushes to its listener, recorded.
+struct recording_listener final : authd::change_listener {
+    void user_changed(std::string_view) override {}
+    void all_changed() override { ++drops; }
+    void token_revoked(std::string_view jti, std::int64_t) override { revoked.emplace_back(jti); }
+    void store_event(std::string_view event, std::string_view detail) override {
+        events.emplace_back(event, detail);
+    }
+
+    int drops = 0;
+    std::vector<std::string> revoked;
+    std::vector<std::pair<std::string, std::string>> events;
+};
+
+constexpr std::int64_t far_future = 4'000'000'000;
+
+// A store file at path holding user with hash phc, closed again.
+void make_store_file(const std::string& path, const std::string& user, const std::string& phc) {
+    ASSERT_TRUE(open_store("sqlite:" + path)->add_user(user, phc));
+}
+
+TEST_F(SqliteStore, DeletedFileIsRefusedUntilAnotherStoreIsMovedThere) {
+    auto store = open();
+    recording_listener listener;
+    store->set_change_listener(&listener);
+    ASSERT_TRUE(store->add_user("alice", "a"));
+    store->revoke_token("before", far_future);
+    ASSERT_EQ(::unlink(db_path().c_str()), 0);
+
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_THROW(store->find_hash("alice"), store_unavailable);
+    }
+    EXPECT_FALSE(store->usable());
+    EXPECT_THROW(store->revoke_token("during", far_future), store_unavailable);
+    EXPECT_TRUE(store->poll_external_changes());  // once: what was cached is stale
+    EXPECT_THROW(store->poll_external_changes(), store_unavailable);
+    ASSERT_EQ(listener.events.size(), 1U);
+    EXPECT_EQ(listener.events[0].first, "store_file_missing");
+    EXPECT_EQ(listener.drops, 1);
+    // The old file's -wal and -shm went with it: a new file is never read beside them.
+    EXPECT_NE(::access((db_path() + "-wal").c_str(), F_OK), 0);
+    EXPECT_NE(::access((db_path() + "-shm").c_str(), F_OK), 0);
+
+    const std::string other = dir_.path() + "/other.db";
+    make_store_file(other, "bob", "b");
+    ASSERT_EQ(std::rename(other.c_str(), db_path().c_str()), 0);
+    EXPECT_EQ(store->find_hash("bob"), "b");
+    EXPECT_EQ(store->find_hash("alice"), std::nullopt);
+    EXPECT_TRUE(store->usable());
+    EXPECT_TRUE(store->poll_external_changes());
+    EXPECT_FALSE(store->poll_external_changes());
+    ASSERT_EQ(listener.events.size(), 2U);
+    EXPECT_EQ(listener.events[1].first, "store_file_replaced");
+    EXPECT_EQ(listener.events[1].second.rfind("reopened: ", 0), 0U) << listener.events[1].second;
+    // The revocation made in the deleted file is carried into the new one and pushed.
+    EXPECT_EQ(listener.revoked, std::vector<std::string>{"before"});
+    EXPECT_EQ(raw_db(db_path()).column("SELECT jti FROM revoked_tokens"),
+              std::vector<std::string>{"before"});
+    store->set_change_listener(nullptr);
+}
+
+TEST_F(SqliteStore, FileThatIsNotAStoreIsRefusedAsAFailure) {
+    auto store = open();
+    write_file(dir_.path() + "/junk", std::string(4096, 'x'));
+    ASSERT_EQ(std::rename((dir_.path() + "/junk").c_str(), db_path().c_str()), 0);
+    try {
+        store->find_hash("alice");
+        ADD_FAILURE() << "no store_error";
+    } catch (const store_unavailable& e) {
+        ADD_FAILURE() << "unavailable (503) rather than failed (500): " << e.what();
+    } catch (const store_error& e) {
+        EXPECT_NE(std::string(e.what()).find("not a database"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(store->usable());
+}
+
+// Calls from several threads go on while the file is replaced again and again: each answers from
+// one of the files or fails as documented, nothing crashes or hangs, and no file is damaged (a
+// file opened beside another's -wal would be).
+TEST_F(SqliteStore, CallsWhileTheFileIsReplacedAgainAndAgain) {
+    make_store_file(db_path(), "common", "c0");
+    auto store = open();
+    std::atomic<bool> stop{false};
+    std::atomic<int> answers{0};
+    std::atomic<int> bad{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; !stop.load(); ++i) {
+                try {
+                    store->poll_external_changes();
+                    const auto phc = store->find_hash("common");
+                    if (!phc || phc->empty() || (*phc)[0] != 'c') {
+                        bad.fetch_add(1);
+                    }
+                    store->revoke_token("t" + std::to_string(t) + "-" + std::to_string(i),
+                                        far_future);
+                    answers.fetch_add(1);
+                } catch (const store_error&) {
+                    // refused while the file changes: documented
+                }
+            }
+        });
+    }
+    for (int round = 1; round <= 20; ++round) {
+        const std::string next = dir_.path() + "/next.db";
+        make_store_file(next, "common", "c" + std::to_string(round));
+        ASSERT_EQ(std::rename(next.c_str(), db_path().c_str()), 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    stop.store(true);
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(bad.load(), 0);
+    EXPECT_GT(answers.load(), 0);
+    EXPECT_EQ(store->find_hash("common"), "c20");
+    store.reset();
+    EXPECT_EQ(raw_db(db_path()).column("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }
 
 TEST(SqliteStoreUserName, Rules) {

@@ -242,7 +242,7 @@ TEST(user_cache, many_instances_across_threads) {
             std::string phc;
             for (int i = 0; i < 300; ++i) {
                 const auto cache = make_user_cache(2);
-                const std::string value = versioned("t" + std::to_string(t), i);
+                const std::string value = versioned(std::string(1, 't') += std::to_string(t), i);
                 cache->put("alice", value);
                 cache->put("bob", value);
                 cache->put("carol", value);  // evicts one of the others

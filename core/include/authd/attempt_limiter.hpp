@@ -2,9 +2,17 @@
 // further attempts are refused before any hashing, for a time that doubles with each further
 // failure and shrinks as failures are forgiven with time (docs/security.md).
 //
+// An attempt counts from the moment it is admitted to hashing (admit), not from its outcome: it
+// holds a reservation in both counts until settle() says how it ended. So attempts that arrive
+// together are admitted exactly as if they had come one after the other, on any number of
+// threads: with F free failures, at most F + 1 are hashed before the first refusal.
+//
 // Thread-safe; every call takes one short-held shard mutex and never does I/O, so I/O threads may
-// call it. Memory is bounded: each table holds at most max_entries keys (the stalest are evicted),
-// and keys are 64-bit keyed hashes (SipHash), so a long user name costs no more than a short one.
+// call it. Memory is bounded: each table holds at most max_entries keys, and keys are 64-bit keyed
+// hashes (SipHash), so a long user name costs no more than a short one. Only admit() and
+// record_failure() create entries (retry_after() never does), and an entry that matters (past its
+// free failures, waiting, or with an attempt in flight) is evicted only when a whole sample of
+// the table holds nothing else (docs/security.md says what that takes).
 #pragma once
 
 #include <array>
@@ -49,17 +57,37 @@ class attempt_limiter {
     attempt_limiter& operator=(const attempt_limiter&) = delete;
 
     // Seconds the client must wait before this attempt is allowed (rounded up), 0 when allowed.
+    // Reads only (creates no entry): the cheap check before a login is queued.
     std::uint32_t retry_after(std::string_view user, std::uint64_t address,
                               clock::time_point now) const;
 
+    // Admits one attempt to hashing, or refuses it: 0 when admitted (the attempt now counts, as a
+    // reservation, in the account's and the address's counts until settle()), else the seconds to
+    // wait. An attempt is refused while the count waits, and also when the reservations already
+    // in flight would use up the free failures (Retry-After 1: their outcome is due shortly).
+    std::uint32_t admit(std::string_view user, std::uint64_t address, clock::time_point now);
+
+    enum class outcome : std::uint8_t {
+        failure,   // wrong password or unknown user: the reservation becomes a failure
+        success,   // the account's count is cleared (the address keeps its own)
+        abandoned  // not decided (store error, shutdown): the reservation is released
+    };
+    // Ends an admitted attempt. Call exactly once per admit() that returned 0.
+    void settle(std::string_view user, std::uint64_t address, outcome result,
+                clock::time_point now);
+
+    // A failure without a reservation (as admit() then settle(failure)).
     void record_failure(std::string_view user, std::uint64_t address, clock::time_point now);
 
-    // A success clears the account's count (the address keeps its own: one right password among
-    // many wrong ones does not excuse the others).
+    // A success without a reservation: clears the account's count (the address keeps its own: one
+    // right password among many wrong ones does not excuse the others).
     void record_success(std::string_view user, clock::time_point now);
 
     std::size_t account_entries() const;
     std::size_t address_entries() const;
+    // Entries that mattered but were evicted all the same (a table full of them): see
+    // docs/security.md. Zero unless max_entries is far too small for the traffic.
+    std::uint64_t protected_evictions() const;
 
   private:
     class table;

@@ -22,6 +22,7 @@ struct login_result {
     std::string body;      // the JSON body for the client
     std::string log_note;  // what went wrong, for the log only (never a password or token)
     bool rehashed = false;
+    std::uint32_t retry_after = 0;  // seconds, for a 429 refusal (Retry-After)
 };
 
 class login_service final : public change_listener {
@@ -46,7 +47,8 @@ class login_service final : public change_listener {
         return cache_misses_.load(std::memory_order_relaxed);
     }
 
-    // False while the store is failing: its last call failed less than 5 s ago (/readyz).
+    // False while the store is failing: its last call failed less than 5 s ago, or it says it is
+    // not usable (its file is gone) (/readyz).
     bool store_healthy() const noexcept;
 
     // change_listener: drop what the cache holds of a user changed elsewhere, or everything.

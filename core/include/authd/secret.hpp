@@ -36,6 +36,10 @@ class secret_bytes {
 // The smallest signing key authd accepts, in bytes (RFC 7518 section 3.2: at least the hash size).
 inline constexpr std::size_t min_key_bytes = 32;
 
+// Why a file of this mode is not private to its owner, "is accessible by group or others (run:
+// chmod 600 PATH)", or "" when group and others have no permission on it.
+std::string private_mode_problem(const std::string& path, mode_t mode);
+
 // Reads a file that holds secrets, into wiped storage. Throws std::runtime_error naming the path
 // and the reason ("key file PATH: ...") when it is missing, a symbolic link, not a regular file,
 // accessible by group or others, unreadable, or longer than max_bytes. info, when given, receives

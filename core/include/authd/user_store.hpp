@@ -43,6 +43,12 @@ class change_listener {
         (void)jti;
         (void)exp;
     }
+    // Something happened to the store itself that an operator must hear of (its file was deleted
+    // or replaced under authd): an event name and what it means, for an error line in the log.
+    virtual void store_event(std::string_view event, std::string_view detail) {
+        (void)event;
+        (void)detail;
+    }
 };
 
 struct user_record {
@@ -79,8 +85,10 @@ class user_store {
     virtual void for_each_name(const std::function<void(std::string_view)>& fn) = 0;
 
     // True when the stored users may have been changed by someone else (another process) since the
-    // last call; the caller then drops what it cached. Cheap: called once per login. A store that
-    // pushes changes to a change_listener instead returns false.
+    // last call; the caller then drops what it cached. Cheap: called once per login, and
+    // periodically. A store that pushes changes to a change_listener instead returns false. The
+    // SQLite store also looks here (as in each call) whether its file is still the one at its
+    // path, and reopens or refuses (throws) when it is not.
     virtual bool poll_external_changes() = 0;
 
     // Revoked tokens (/logout): a token id (jti) stays revoked until exp (unix seconds), when the
@@ -92,9 +100,18 @@ class user_store {
     virtual void purge_revoked_tokens(std::int64_t now);
 
     // Registers the listener told of changes made elsewhere, for stores that push them
-    // (PostgreSQL's LISTEN/NOTIFY); nullptr unregisters. The default does nothing: such stores
-    // are polled. The listener must outlive the store or be unregistered first.
+    // (PostgreSQL's LISTEN/NOTIFY; SQLite when its file is replaced); nullptr unregisters. The
+    // default does nothing: such stores are polled. The listener must outlive the store or be
+    // unregistered first.
     virtual void set_change_listener(change_listener* listener) { (void)listener; }
+
+    // False while the store knows that its calls fail until an operator acts (its file was
+    // deleted, or replaced by one that is not a store). Never blocks: /readyz asks it.
+    virtual bool usable() const noexcept { return true; }
+
+    // A warning about how the store is kept (an SQLite file that group or others may read: it
+    // holds every password hash), or "" when there is none. authd and authctl show it at start.
+    virtual std::string access_warning() const { return {}; }
 };
 
 // Opens (and creates, and migrates to the current schema) the store named by uri:
