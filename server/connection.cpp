@@ -267,6 +267,12 @@ void connection::append_response(api_code code, std::string_view body, bool keep
                                  std::uint32_t retry_after, std::string_view content_type) {
     owner_.metrics().count_request(active_->head.route, code);
     last_code_ = code;
+    // A response to HEAD never has content (RFC 9110 section 9.3.2), whatever its status and
+    // wherever it comes from (405, 404, a parse error): Content-Length 0, so that even a client
+    // that does not track HEAD reads the next response intact (docs/api.md, "HEAD").
+    if (active_->head.method == http::verb::head) {
+        body = {};
+    }
     // A drain that began while this request was in progress closes the connection after it.
     // The head is built in one string per thread (never held across a suspension).
     thread_local std::string head_scratch_;

@@ -52,27 +52,44 @@ void append_time(std::string& out) {
     out.append(frac, sizeof frac);
 }
 
-// A value from a client (a user name) may not be UTF-8: its bytes above 0x7f are then written as
-// \u00XX escapes, so that the line stays valid JSON.
+// A value is written so that distinct byte strings always give distinct text, and the line stays
+// valid JSON whatever the bytes (a user name comes from a client): the string a JSON parser reads
+// back is the value with each backslash doubled and each byte that is not part of well-formed
+// UTF-8 written as the four characters \xHH. So the name "jos\xE9" (Latin-1 bytes) reads back
+// as jos\xE9, distinct from "josé" and from a name of the characters j o s \ x E 9, which reads
+// back as jos\\xE9 (docs/operations.md, "Log lines").
+void append_value(std::string& out, std::string_view value) {
+    if (value.find('\\') == std::string_view::npos && is_valid_utf8(value)) {
+        append_json_escaped(out, value);  // nearly every value: one run, appended whole
+        return;
+    }
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::size_t i = 0;
+    while (i < value.size()) {
+        const auto u = static_cast<unsigned char>(value[i]);
+        if (u == '\\') {
+            out += R"(\\\\)";  // two backslashes once read back
+            ++i;
+            continue;
+        }
+        const auto len = utf8_sequence_length(value.substr(i));
+        if (len == 0) {
+            out += R"(\\x)";  // a backslash and an x once read back
+            out += hex[u >> 4];
+            out += hex[u & 0xf];
+            ++i;
+            continue;
+        }
+        append_json_escaped(out, value.substr(i, len));
+        i += len;
+    }
+}
+
 void append_field(std::string& out, std::string_view key, std::string_view value) {
     out += ",\"";
     append_json_escaped(out, key);
     out += "\":\"";
-    if (is_valid_utf8(value)) {
-        append_json_escaped(out, value);
-    } else {
-        static constexpr char hex[] = "0123456789abcdef";
-        for (const char c : value) {
-            const auto u = static_cast<unsigned char>(c);
-            if (u >= 0x80) {
-                out += "\\u00";
-                out += hex[u >> 4];
-                out += hex[u & 0xf];
-            } else {
-                append_json_escaped(out, std::string_view(&c, 1));
-            }
-        }
-    }
+    append_value(out, value);
     out += '"';
 }
 

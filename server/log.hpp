@@ -9,7 +9,9 @@ namespace authd::server {
 
 enum class log_level { debug, info, warn, error };
 
-// A field of a log line; values are written as JSON strings.
+// A field of a log line; values are written as JSON strings that read back with each backslash
+// doubled and each byte that is not UTF-8 as \xHH, so distinct values give distinct lines
+// (docs/operations.md, "Log lines").
 using log_field = std::pair<std::string_view, std::string_view>;
 
 void set_log_level(log_level level);

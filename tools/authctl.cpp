@@ -101,7 +101,10 @@ Commands:
 Passwords never go on the command line. From a terminal authctl asks for the
 password twice without echo; otherwise it reads one line from standard input.
 A user name is 1 to 256 bytes of UTF-8 without control characters; a password
-is 1 to 1024 bytes. A NAME that starts with '-' goes after '--'.
+is 1 to 1024 bytes, without control characters (a tab inside is fine) and
+without a space or tab at either end (HTTP strips those from the Password
+header, so such a password could never log in). A NAME that starts with '-'
+goes after '--'.
 
 Exit status: 0 done; 1 the command failed (or import skipped a line);
 2 usage error.
@@ -262,6 +265,26 @@ class echo_off {
     echo_off& operator=(const echo_off&) = delete;
 };
 
+// Why no HTTP request can carry password in its Password header, or nullptr. HTTP strips spaces
+// and tabs around a field value, and a value holds no control character but an inner tab (RFC
+// 9110 section 5.5): such a password could be stored, but it could never log in.
+const char* unsendable_password(std::string_view password) {
+    constexpr std::string_view ows = " \t";
+    if (!password.empty() && (ows.find(password.front()) != std::string_view::npos ||
+                              ows.find(password.back()) != std::string_view::npos)) {
+        return "password begins or ends with a space or tab, which HTTP strips: it could never "
+               "log in";
+    }
+    for (const char c : password) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t') || u == 0x7f) {
+            return "password holds a control character, which no HTTP header can carry: it "
+                   "could never log in";
+        }
+    }
+    return nullptr;
+}
+
 // One more byte than a password may have, for a '\r' before the newline.
 constexpr std::size_t password_line_limit = authd::max_password_bytes + 1;
 
@@ -286,6 +309,9 @@ void check_password(const line_status status, std::string& password) {
     }
     if (password.empty()) {
         throw command_error("empty password refused");
+    }
+    if (const char* problem = unsendable_password(password)) {
+        throw command_error(std::string(problem) + "; refused");
     }
 }
 
@@ -429,6 +455,9 @@ const char* import_line_problem(std::string_view line, import_entry& entry) {
     }
     if (entry.password.size() > authd::max_password_bytes) {
         return "password longer than 1024 bytes";
+    }
+    if (const char* problem = unsendable_password(entry.password)) {
+        return problem;
     }
     return nullptr;
 }

@@ -156,40 +156,54 @@ std::string_view ok_body() noexcept {
     return R"({"code":200,"status":"ok"})";
 }
 
-bool is_valid_utf8(std::string_view s) noexcept {
+std::size_t utf8_sequence_length(std::string_view s) noexcept {
+    if (s.empty()) {
+        return 0;
+    }
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* end = p + s.size();
-    while (p < end) {
-        const unsigned char c = *p;
-        if (c < 0x80) {
-            ++p;
+    const unsigned char c = *p;
+    if (c < 0x80) {
+        return 1;
+    }
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    std::uint32_t min = 0;
+    if ((c & 0xe0) == 0xc0) {
+        len = 2, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (s.size() < len) {
+        return 0;
+    }
+    for (std::size_t i = 1; i < len; ++i) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        return 0;
+    }
+    return len;
+}
+
+bool is_valid_utf8(std::string_view s) noexcept {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        if (static_cast<unsigned char>(s[i]) < 0x80) {
+            ++i;
             continue;
         }
-        std::size_t len = 0;
-        std::uint32_t cp = 0;
-        std::uint32_t min = 0;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
+        const auto len = utf8_sequence_length(s.substr(i));
+        if (len == 0) {
             return false;
         }
-        if (static_cast<std::size_t>(end - p) < len) {
-            return false;
-        }
-        for (std::size_t i = 1; i < len; ++i) {
-            if ((p[i] & 0xc0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            return false;
-        }
-        p += len;
+        i += len;
     }
     return true;
 }

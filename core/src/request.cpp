@@ -31,6 +31,15 @@ request_parser::request_parser(request_head& head, const request_limits& limits)
     body_limit(limits.body_bytes);
 }
 
+std::size_t request_parser::put(boost::asio::const_buffer buffer, error_code& ec) {
+    constexpr std::size_t shortest_chunked_end = 5;  // "0\r\n\r\n"
+    if (is_header_done() && chunked() && !is_done() && buffer.size() < shortest_chunked_end) {
+        ec = http::error::need_more;
+        return 0;
+    }
+    return basic_parser::put(buffer, ec);
+}
+
 namespace {
 
 struct route_entry {
@@ -75,11 +84,45 @@ void request_parser::on_response_impl(int, string_view, int, error_code& ec) {
     ec = http::error::bad_method;  // unreachable: this is a request parser
 }
 
-void request_parser::on_field_impl(http::field, string_view name, string_view value,
+namespace {
+
+// Counts the transfer codings of a Transfer-Encoding value, a comma-separated list with optional
+// whitespace around the commas and empty elements ignored (RFC 9110 section 5.6.1), and notes
+// whether one of them is anything but "chunked" (any case, and without parameters).
+void count_codings(std::string_view list, std::uint32_t& count, bool& other) {
+    constexpr std::string_view ows = " \t";
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        auto element = list.substr(0, comma);
+        list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+        const auto first = element.find_first_not_of(ows);
+        if (first == std::string_view::npos) {
+            continue;
+        }
+        element = element.substr(first, element.find_last_not_of(ows) + 1 - first);
+        count += count < 255 ? 1 : 0;
+        other = other || !boost::beast::iequals(element, "chunked");
+    }
+}
+
+}  // namespace
+
+void request_parser::on_field_impl(http::field field, string_view name, string_view value,
                                    error_code& ec) {
     if (++fields_ > limits_.fields || value.size() > limits_.field_bytes) {
         ec = http::error::header_limit;
         return;
+    }
+    // Trailer fields (after a chunked body) are bounded like headers, and otherwise ignored:
+    // credentials count only in the header section, where whatever inspects headers sees them.
+    if (in_trailer_) {
+        return;
+    }
+    if (field == http::field::content_length) {
+        content_length_ = true;
+    } else if (field == http::field::transfer_encoding) {
+        transfer_encoding_ = true;
+        count_codings(value, codings_, other_coding_);
     }
     credential_header* target = nullptr;
     if (boost::beast::iequals(name, "Password")) {
@@ -102,7 +145,19 @@ void request_parser::on_field_impl(http::field, string_view name, string_view va
     }
 }
 
-void request_parser::on_header_impl(error_code&) {}
+// RFC 9112 sections 6.1 and 6.3. authd reads no body, so the only transfer coding it takes is
+// exactly "chunked" (one coding, in one field or spread over several), never with Content-Length
+// and never from an HTTP/1.0 client. Anything else is refused (400, and the connection closes),
+// where Beast would frame the message by Content-Length or as bodiless: a proxy in front that
+// frames it otherwise would see its body as another request (request smuggling). Beast must
+// agree that the body is chunked, so that both readings of the value are the same.
+void request_parser::on_header_impl(error_code& ec) {
+    in_trailer_ = true;
+    if (transfer_encoding_ &&
+        (head_.version < 11 || content_length_ || codings_ != 1 || other_coding_ || !chunked())) {
+        ec = http::error::bad_transfer_encoding;
+    }
+}
 
 void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) {}
 

@@ -279,6 +279,47 @@ TEST_F(AuthctlUser, BadPasswordsRefused) {
     }
 }
 
+// HTTP strips spaces and tabs around a header value and cannot carry control characters in one
+// (RFC 9110 section 5.5): a password like that could never log in, so authctl refuses it.
+const struct {
+    const char* what;
+    std::string password;
+    const char* message;
+} unusable_passwords[] = {
+    {"leading space", " secret", "begins or ends with a space or tab"},
+    {"trailing space", "secret ", "begins or ends with a space or tab"},
+    {"leading tab", "\tsecret", "begins or ends with a space or tab"},
+    {"trailing tab", "secret\t", "begins or ends with a space or tab"},
+    {"space before the carriage return", "secret \r", "begins or ends with a space or tab"},
+    {"only a space", " ", "begins or ends with a space or tab"},
+    {"control character", "sec\x01ret", "holds a control character"},
+    {"NUL", std::string("sec\0ret", 7), "holds a control character"},
+    {"escape", "sec\x1b[0mret", "holds a control character"},
+    {"inner carriage return", "sec\rret", "holds a control character"},
+    {"DEL", "sec\x7fret", "holds a control character"},
+};
+
+TEST_F(AuthctlUser, PasswordsHttpCannotCarryRefused) {
+    add_user("bob", "old password");
+    const auto before = stored_hash("bob");
+    for (const auto& c : unusable_passwords) {
+        SCOPED_TRACE(c.what);
+        const auto added = authctl({"user", "add", "alice"}, c.password + "\n");
+        EXPECT_EQ(added.status, 1);
+        EXPECT_TRUE(contains(added.err, c.message)) << added.err;
+        EXPECT_EQ(stored_hash("alice"), std::nullopt);
+        const auto changed = authctl({"user", "passwd", "bob"}, c.password + "\n");
+        EXPECT_EQ(changed.status, 1);
+        EXPECT_TRUE(contains(changed.err, c.message)) << changed.err;
+        EXPECT_EQ(stored_hash("bob"), before);
+    }
+}
+
+TEST_F(AuthctlUser, InnerSpacesAndTabsAccepted) {
+    add_user("alice", "correct horse\tbattery  staple");
+    EXPECT_TRUE(verifies(stored_hash("alice").value(), "correct horse\tbattery  staple"));
+}
+
 TEST_F(AuthctlUser, LongestPasswordAccepted) {
     const std::string password(authd::max_password_bytes, 'x');
     add_user("alice", password);
@@ -411,6 +452,28 @@ TEST_F(AuthctlImport, InvalidLinesSkipped) {
     EXPECT_TRUE(contains(r.out, "added: 1, existed already: 0, lines skipped: 5")) << r.out;
 }
 
+TEST_F(AuthctlImport, PasswordsHttpCannotCarrySkippedByLine) {
+    std::string file = "ok\tpw\n";
+    for (const auto& c : unusable_passwords) {
+        file += std::string("user-") + std::to_string(file.size()) + "\t" + c.password + "\n";
+    }
+    file += "inner\tin ner\n";
+    const auto r = authctl({"user", "import", "-"}, file);
+    EXPECT_EQ(r.status, 1);
+    std::size_t line = 2;
+    for (const auto& c : unusable_passwords) {
+        SCOPED_TRACE(c.what);
+        const std::string expected = "line " + std::to_string(line++) + ": password " + c.message;
+        EXPECT_TRUE(contains(r.err, expected)) << expected << "\n" << r.err;
+    }
+    EXPECT_FALSE(contains(r.err, "secret")) << r.err;
+    const auto skipped = std::size(unusable_passwords);
+    EXPECT_TRUE(
+        contains(r.out, "added: 2, existed already: 0, lines skipped: " + std::to_string(skipped)))
+        << r.out;
+    EXPECT_TRUE(verifies(stored_hash("inner").value(), "in ner"));
+}
+
 TEST_F(AuthctlImport, MissingFileFails) {
     const auto r = authctl({"user", "import", dir_.path() + "/missing.tsv"});
     EXPECT_EQ(r.status, 1);
@@ -490,6 +553,23 @@ TEST_F(AuthctlUsage, BrokenStoreExitsWithOne) {
     const auto r = authctl({"user", "list"});
     EXPECT_EQ(r.status, 1);
     EXPECT_TRUE(contains(r.err, "file is not a database")) << r.err;
+}
+
+// Through the real server: a password with inner spaces and a tab, stored by authctl, logs in.
+TEST(AuthctlLogin, PasswordWithInnerSpacesLogsInThroughAuthd) {
+    const std::string password = "correct horse\tbattery  staple";
+    authd_it::test_env env;
+    env.add_user("spaced", password);
+    authd_it::authd_process authd(authd_it::authd_args{}.build(env));
+    const auto port = authd.wait_listening();
+    ASSERT_TRUE(port) << authd.stderr_text();
+    authd_it::http_client client(*port);
+    const auto r = client.roundtrip(authd_it::login_request("spaced", password));
+    EXPECT_EQ(authd_it::status_line(r), "HTTP/1.1 200 OK") << r.body();
+    EXPECT_TRUE(authd_it::token_of(r.body())) << r.body();
+    const auto wrong = client.roundtrip(authd_it::login_request("spaced", "correct horse"));
+    EXPECT_EQ(authd_it::status_line(wrong), "HTTP/1.1 404 Not Found");
+    EXPECT_EQ(authd.terminate(), 0);
 }
 
 }  // namespace

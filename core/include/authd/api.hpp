@@ -80,4 +80,8 @@ void append_json_escaped(std::string& out, std::string_view s);
 // True when s is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF).
 bool is_valid_utf8(std::string_view s) noexcept;
 
+// The length (1 to 4) of the well-formed UTF-8 sequence that s begins with; 0 when s is empty or
+// does not begin with one.
+std::size_t utf8_sequence_length(std::string_view s) noexcept;
+
 }  // namespace authd

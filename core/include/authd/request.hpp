@@ -59,6 +59,12 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
   public:
     request_parser(request_head& head, const request_limits& limits);
 
+    // basic_parser::put, except that the rest of a chunked body is handed to Beast only once at
+    // least 5 bytes of it are there (a chunked body ends with at least "0\r\n\r\n", so no
+    // message completes any sooner): Beast 1.81 asserts, and a debug build aborts, when the last
+    // chunk "0\r\n" came alone and the next call brings one byte more.
+    std::size_t put(boost::asio::const_buffer buffer, boost::beast::error_code& ec);
+
   private:
     using error_code = boost::beast::error_code;
     using string_view = boost::beast::string_view;
@@ -78,7 +84,13 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
 
     request_head& head_;
     const request_limits& limits_;
-    std::uint32_t fields_ = 0;
+    std::uint32_t fields_ = 0;  // header and trailer fields alike
+    bool in_trailer_ = false;   // the header section has ended: fields now are trailer fields
+    // The header section's framing fields, checked once it ends (on_header_impl).
+    bool content_length_ = false;
+    bool transfer_encoding_ = false;
+    std::uint32_t codings_ = 0;  // transfer codings named, over all Transfer-Encoding fields
+    bool other_coding_ = false;  // one of them is not "chunked"
 };
 
 // What to do with a complete request head: answer at once with a fixed response, or do the work
