@@ -313,7 +313,8 @@ TEST(OpenApi, EveryAnswerMatchesTheDocument) {
     expect_checked(log, true);
 }
 
-// HEAD is answered without content: 405 on authd's paths, 404 elsewhere.
+// HEAD is answered without content: 405 on authd's paths, 404 elsewhere, and 413, 431 and 400
+// for requests over the limits or not HTTP.
 TEST(OpenApi, AnswersToHeadMatchTheDocument) {
     answer_log log;
     test_env env;
@@ -324,6 +325,10 @@ TEST(OpenApi, AnswersToHeadMatchTheDocument) {
         log.exchange(c, "HEAD", path, {}, 405);
     }
     log.exchange(c, "HEAD", "/reports", {}, 404);
+    log.exchange_once(port, "HEAD", "/login", {"Content-Length: 9000"}, 413,
+                      std::string(9000, 'b'));
+    log.exchange_once(port, "HEAD", "/verify", {"X-Filler: " + std::string(9000, 'f')}, 431);
+    log.exchange_once(port, "HEAD", "/reports", {"Bad header line"}, 400);
     EXPECT_EQ(authd.terminate(), 0);
     expect_checked(log, false);
 }
