@@ -9,6 +9,7 @@ packages=(
   libssl-dev libsodium-dev libsqlite3-dev libpq-dev
   libgtest-dev libbenchmark-dev
   python3 python3-jwt python3-cryptography curl openssl
+  python3-yaml python3-jsonschema  # tests/openapi_check.py: answers against docs/openapi.yaml
   prometheus  # promtool checks /metrics (tests/integration/ops_test.cpp)
   postgresql nginx-light
   systemd  # systemd-analyze verify: the installed unit (tests/integration/config_test.cpp)

@@ -16,6 +16,8 @@ AUTHD_TEST_PG_URI=$(cat "$pg_dir/uri")
 export AUTHD_TEST_PG_URI AUTHD_TEST_PG_DIR=$pg_dir
 
 ctest --preset debug -j "$(nproc)"
+# docs/openapi.yaml, linted (Redocly CLI; the server's answers are checked by OpenApi.* above).
+scripts/openapi-check.sh
 
 # The Debian package, built, checked with lintian, installed, used and removed on this machine
 # (as root; docs/install.md).
