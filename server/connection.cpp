@@ -14,6 +14,7 @@
 #include "authd/attempt_limiter.hpp"
 #include "authd/http_response.hpp"
 #include "authd/password_hasher.hpp"
+#include "authd/user_store.hpp"
 
 #include "io_thread.hpp"
 #include "log.hpp"
@@ -264,7 +265,8 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
 }
 
 void connection::append_response(api_code code, std::string_view body, bool keep_alive,
-                                 std::uint32_t retry_after, std::string_view content_type) {
+                                 std::uint32_t retry_after, std::string_view content_type,
+                                 std::string_view extra_headers) {
     owner_.metrics().count_request(active_->head.route, code);
     last_code_ = code;
     // A response to HEAD never has content (RFC 9110 section 9.3.2), whatever its status and
@@ -277,7 +279,7 @@ void connection::append_response(api_code code, std::string_view body, bool keep
     // The head is built in one string per thread (never held across a suspension).
     thread_local std::string head_scratch_;
     write_response_head(head_scratch_, code, body.size(), keep_alive && !draining_,
-                        active_->head.version, retry_after, content_type);
+                        active_->head.version, retry_after, content_type, extra_headers);
     active_->out += head_scratch_;
     active_->out += body;
 }
@@ -341,17 +343,49 @@ bool connection::refuse_if_limited(bool keep_alive) {
 
 // The answer of /verify: the token is checked here, on the I/O thread (an HMAC and a small JSON
 // parse: microseconds), never touching the store or the hash pool.
-void connection::answer_verify(bool keep_alive) {
+// The claims of the presented token when it verifies now and is neither revoked (/logout) nor void
+// (issued before its user's password change or removal).
+std::optional<token_claims> connection::valid_claims() const {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     const auto& shared = owner_.shared();
-    const auto claims = shared.signer.verify(presented_token(active_->head), now);
+    auto claims = shared.signer.verify(presented_token(active_->head), now);
     if (!claims || shared.revocations.revoked(claims->jti) || shared.service.voided(*claims)) {
+        return std::nullopt;
+    }
+    return claims;
+}
+
+void connection::answer_verify(bool keep_alive) {
+    const auto claims = valid_claims();
+    if (!claims) {
         append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
         return;
     }
     thread_local std::string body;
     body = verified_body(claims->user, claims->exp);
     append_response(api_code::ok, body, keep_alive);
+}
+
+// Forward auth (docs/forward-auth.md): a proxy asks whether the request it holds may pass. As
+// /verify, on this thread, without the store or the hash pool; but every refusal is a 401 (a proxy
+// takes any other status for a failure of the check itself), and the user goes in Remote-User.
+void connection::answer_forward_auth(bool keep_alive) {
+    const auto& head = active_->head;
+    const bool one_token = head.token.count + head.authorization.count == 1;
+    const auto claims = one_token ? valid_claims() : std::nullopt;
+    // The name goes into a header line: only a name authd could have issued a token for (no
+    // control character, so no CR or LF), whoever else holds an HS256 key.
+    if (!claims || !valid_user_name(claims->user)) {
+        append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
+        return;
+    }
+    thread_local std::string body;
+    thread_local std::string user_header;
+    body = verified_body(claims->user, claims->exp);
+    user_header = "Remote-User: ";
+    user_header += claims->user;
+    user_header += "\r\n";
+    append_response(api_code::ok, body, keep_alive, 0, "application/json", user_header);
 }
 
 // /logout: revokes the presented token until it expires. In memory first (so /verify refuses it
@@ -577,6 +611,9 @@ asio::awaitable<void> connection::run() {
                 break;
             case decision::kind::verify:
                 answer_verify(keep_alive);
+                break;
+            case decision::kind::forward_auth:
+                answer_forward_auth(keep_alive);
                 break;
             case decision::kind::logout:
                 co_await answer_logout(keep_alive);

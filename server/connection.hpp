@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -19,6 +20,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "authd/request.hpp"
+#include "authd/token_signer.hpp"
 
 namespace authd::server {
 
@@ -91,8 +93,11 @@ class connection {
     boost::asio::awaitable<void> answer_login(bool keep_alive);
     void append_response(api_code code, std::string_view body, bool keep_alive,
                          std::uint32_t retry_after = 0,
-                         std::string_view content_type = "application/json");
+                         std::string_view content_type = "application/json",
+                         std::string_view extra_headers = {});
+    std::optional<token_claims> valid_claims() const;
     void answer_verify(bool keep_alive);
+    void answer_forward_auth(bool keep_alive);
     boost::asio::awaitable<void> answer_logout(bool keep_alive);
     void answer_readyz(bool keep_alive);
     void log_request(api_code code, clock::time_point started);

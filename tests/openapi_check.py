@@ -65,10 +65,14 @@ def validate(document, schema, instance):
 def find_operation(document, method, target):
     path = target.split("?", 1)[0]
     paths = document["paths"]
-    # Concrete paths first, then templated ones (OpenAPI 3.1, "Path Templating Matching").
-    candidates = sorted(paths, key=lambda p: "{" in p)
+    # Concrete paths first, then templated ones (OpenAPI 3.1, "Path Templating Matching"), the
+    # longest first. A template's last parameter may span segments: the document says so of both
+    # that end in one (/{path}: any path authd does not serve; /forward-auth/{path}: any below).
+    candidates = sorted(paths, key=lambda p: ("{" in p, -len(p)))
     for template in candidates:
-        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        pattern = re.escape(template)
+        pattern = re.sub(r"\\\{[^/]+?\\\}$", ".+", pattern)
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", pattern) + "$"
         if re.match(pattern, path):
             item = resolve(document, paths[template])
             operation = item.get(method.lower()) if method.lower() in METHODS else None

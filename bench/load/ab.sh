@@ -59,7 +59,7 @@ start_authd new "$new"
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
 sed -e "s/@PORT@/$nginx_port/" -e "s/@CONNECTIONS@/1024/" -e "s/@NOFILE@/2048/" \
-    -e "s/@KEEPALIVE_REQUESTS@/1000/" -e "s/@VERIFY_BODY@/{}/" \
+    -e "s/@KEEPALIVE_REQUESTS@/1000/" -e "s/@VERIFY_BODY@/{}/" -e "s/@VERIFY_USER@/u1/" \
     "$here/nginx.conf.in" >"$work/nginx/nginx.conf"
 taskset -c 0 nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
 pids+=($!)

@@ -278,10 +278,12 @@ def cheap_section(run, meta, warnings):
     return lines, authd, nginx, authd_cpu, nginx_cpu
 
 
-def verify_section(run, meta, warnings):
-    """Case 1b: returns the lines, the medians and the answers other than 200 of each server."""
+def verify_section(run, meta, warnings, endpoint="verify"):
+    """Case 1b (endpoint "verify" or "forward-auth"): returns the lines, the medians and the
+    answers other than 200 of each server."""
+    path = "/" + endpoint
     rows, authd, nginx, authd_cpu, nginx_cpu, results = paired_rounds(run, meta, warnings,
-                                                                      "verify", "/verify")
+                                                                      endpoint, path)
     statuses, non_200 = {}, {}
     for server in ("authd", "nginx"):
         counts = {}
@@ -292,13 +294,20 @@ def verify_section(run, meta, warnings):
         non_200[server] = (sum(n for status, n in counts.items() if status != "200")
                            if results[server] else None)
         if non_200[server]:
-            warnings.append(f"/verify: {server} answered other than 200 "
+            warnings.append(f"{path}: {server} answered other than 200 "
                             f"{non_200[server]} times: {counts}")
-    lines = ["## 1b. /verify: authd's cheapest authenticated path vs nginx", "",
+    if endpoint == "verify":
+        title = "## 1b. /verify: authd's cheapest authenticated path vs nginx"
+        what = "the same 200 body from `location = /verify`"
+    else:
+        title = "## 1b. /forward-auth: a proxy's auth_request sub-request vs nginx"
+        what = ("the same 200 body and `Remote-User` header from `location = /forward-auth` "
+                "(docs/forward-auth.md)")
+    lines = [title, "",
              f"`wrk -t1 -c{meta.get('cheap_connections')} -d{meta.get('cheap_duration')}s -s "
-             "bench/load/verify.lua` sending `GET /verify` with `Token: <token>` (one token, from "
+             f"bench/load/verify.lua` sending `GET {path}` with `Token: <token>` (one token, from "
              "one login of u1 at the start), rounds alternating the same authd as case 1 and "
-             "nginx answering the same 200 body from `location = /verify`; verify.lua counts the "
+             f"nginx answering {what}; verify.lua counts the "
              "answers by status. CPU per request and *cores used* as in case 1.", ""]
     lines += table(ROUND_HEADER, rows)
     lines += ["", f"Median: authd {fmt(authd)} req/s, nginx {fmt(nginx)} req/s, "
@@ -309,15 +318,16 @@ def verify_section(run, meta, warnings):
         counts = ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses[server].items()))
         lines.append(f"- {server}: answers by status over the rounds: {counts or 'n/a'} "
                      f"(other than 200: {fmt(non_200[server])}).")
-    for server in ("authd", "nginx"):
-        p = load_json(os.path.join(run, f"probe-verify-{server}.json"))
-        if p:
-            lines.append(f"- {server} answers /verify HTTP {p['status']}, head "
-                         f"{p['head_bytes']} B, body {p['body_bytes']} B.")
-    if meta.get("verify_bodies_identical") == "yes":
-        lines.append("- The two /verify bodies are byte for byte the same.")
-    elif meta.get("verify_bodies_identical"):
-        warnings.append("/verify: authd's and nginx's bodies differ (see probe-verify-*.json)")
+    if endpoint == "verify":
+        for server in ("authd", "nginx"):
+            p = load_json(os.path.join(run, f"probe-verify-{server}.json"))
+            if p:
+                lines.append(f"- {server} answers /verify HTTP {p['status']}, head "
+                             f"{p['head_bytes']} B, body {p['body_bytes']} B.")
+        if meta.get("verify_bodies_identical") == "yes":
+            lines.append("- The two /verify bodies are byte for byte the same.")
+        elif meta.get("verify_bodies_identical"):
+            warnings.append("/verify: authd's and nginx's bodies differ (see probe-verify-*.json)")
     lines.append("")
     return lines, authd, nginx, authd_cpu, nginx_cpu, non_200
 
@@ -625,6 +635,8 @@ def summarize(run):
     cheap, authd_rps, nginx_rps, authd_cpu, nginx_cpu = cheap_section(run, meta, warnings)
     verify, v_authd_rps, v_nginx_rps, v_authd_cpu, v_nginx_cpu, v_non_200 = verify_section(
         run, meta, warnings)
+    fwd, f_authd_rps, f_nginx_rps, f_authd_cpu, f_nginx_cpu, f_non_200 = verify_section(
+        run, meta, warnings, "forward-auth")
     login, logins, bound, cpu_share, efficiency, conc = login_section(run, meta, warnings)
     iso, p99_loaded, p99_idle = isolation_section(run, meta, warnings)
     mem, per_authd, per_nginx, growth = memory_section(run, meta, warnings)
@@ -652,6 +664,12 @@ def summarize(run):
              f"nginx: {fmt(v_nginx_cpu, 2, ' µs')}", ratio(v_authd_cpu, v_nginx_cpu)],
             ["1b. /verify answers other than 200 (all rounds)", fmt(v_non_200["authd"]),
              f"nginx: {fmt(v_non_200['nginx'])}", "—"],
+            ["1b. /forward-auth req/s (median of "
+             f"{meta.get('rounds')}, wrk -t1 -c{meta.get('cheap_connections')})",
+             fmt(f_authd_rps), f"nginx, 1 worker: {fmt(f_nginx_rps)}",
+             ratio(f_authd_rps, f_nginx_rps)],
+            ["1b. /forward-auth, server CPU per request (median)", fmt(f_authd_cpu, 2, " µs"),
+             f"nginx: {fmt(f_nginx_cpu, 2, ' µs')}", ratio(f_authd_cpu, f_nginx_cpu)],
             ["2. logins/s at saturation (200 only)", fmt(logins, 1),
              f"hash bound: {fmt(bound, 1)}", ratio(logins, bound)],
             ["2. … of which: cores authd got / its hash workers", fmt(cpu_share, 2), "1", "—"],
@@ -678,7 +696,7 @@ def summarize(run):
     tail = ["Raw files (wrk output, paced client JSON lines, authd and nginx logs, the "
             "benchmark's JSON) are next to this file in the run directory "
             f"(`{meta.get('run_dir', os.path.basename(run))}`).", ""]
-    text = "\n".join(head + warn + cheap + verify + login + iso + mem + sweep + tail)
+    text = "\n".join(head + warn + cheap + verify + fwd + login + iso + mem + sweep + tail)
     with open(os.path.join(run, "summary.md"), "w", encoding="utf-8") as f:
         f.write(text)
     print("\n".join(head + warn))

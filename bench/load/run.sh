@@ -149,7 +149,7 @@ work=""
 stamp="$(date +%Y%m%d-%H%M%S)"
 ((quick)) && stamp+="-quick"
 run="$here/results/runs/$stamp"
-mkdir -p "$run/cheap" "$run/verify" "$run/login" "$run/sweep"
+mkdir -p "$run/cheap" "$run/verify" "$run/forward-auth" "$run/login" "$run/sweep"
 pids=()
 # Set by start_authd and start_nginx.
 authd_cheap_pid="" authd_cheap_port="" authd_login_pid="" authd_login_port="" nginx_pid="" nginx_port=""
@@ -249,7 +249,7 @@ start_nginx() {
         port=$("${harness[@]}" free-port)
         sed -e "s/@PORT@/$port/" -e "s/@CONNECTIONS@/$nginx_connections/" \
             -e "s/@NOFILE@/$nofile/" -e "s/@KEEPALIVE_REQUESTS@/$keepalive_requests/" \
-            -e "s/@VERIFY_BODY@/$verify_body/" \
+            -e "s/@VERIFY_BODY@/$verify_body/" -e "s/@VERIFY_USER@/u1/" \
             "$here/nginx.conf.in" >"$prefix/nginx.conf"
         "${pin_server[@]}" nginx -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/error.log" \
             >>"$run/nginx.log" 2>&1 &
@@ -412,27 +412,30 @@ done
 sleep 0.5
 meta cheap_rss_rounds_kb "$(rss_kb "$authd_cheap_pid")"
 
-# --- 1b. /verify: authd's cheapest authenticated path, against nginx answering the same bytes -----
-# The same wrk, rounds and CPU accounting as case 1; verify.lua presents the token and counts the
-# answers by status (only 200s are verified tokens).
+# --- 1b. /verify and /forward-auth: authd's cheapest authenticated paths, against nginx answering
+# the same bytes. The same wrk, rounds and CPU accounting as case 1; verify.lua presents the token
+# and counts the answers by status (only 200s are verified tokens). /forward-auth (what a proxy's
+# auth_request asks: docs/forward-auth.md) answers the same body with a Remote-User header.
 verify_wrk=(-t1 "-c$CHEAP_CONNECTIONS" -s "$here/verify.lua")
-log "/verify: warm-up, then $ROUNDS rounds of ${CHEAP_DURATION}s, authd and nginx alternating"
-run_wrk "$run/verify/warmup-authd.txt" 1 "${verify_wrk[@]}" \
-    "http://127.0.0.1:$authd_cheap_port/verify" -- "$verify_token"
-run_wrk "$run/verify/warmup-nginx.txt" 1 "${verify_wrk[@]}" \
-    "http://127.0.0.1:$nginx_port/verify" -- "$verify_token"
-for ((r = 1; r <= ROUNDS; r++)); do
-    ticks=$(cpu_ticks "$authd_cheap_pid")
-    run_wrk "$run/verify/authd-$r.txt" "$CHEAP_DURATION" "${verify_wrk[@]}" \
-        "http://127.0.0.1:$authd_cheap_port/verify" -- "$verify_token"
-    meta "verify_cpu_ticks_authd_$r" $(($(cpu_ticks "$authd_cheap_pid") - ticks))
-    ticks=$(cpu_ticks "$nginx_pid")
-    run_wrk "$run/verify/nginx-$r.txt" "$CHEAP_DURATION" "${verify_wrk[@]}" \
-        "http://127.0.0.1:$nginx_port/verify" -- "$verify_token"
-    meta "verify_cpu_ticks_nginx_$r" $(($(cpu_ticks "$nginx_pid") - ticks))
-    log "/verify round $r: authd $(json_field requests_per_s "$run/verify/authd-$r.txt") req/s" \
-        "($(json_field ok "$run/verify/authd-$r.txt") answered 200)," \
-        "nginx $(json_field requests_per_s "$run/verify/nginx-$r.txt") req/s"
+for endpoint in verify forward-auth; do
+    log "/$endpoint: warm-up, then $ROUNDS rounds of ${CHEAP_DURATION}s, authd and nginx alternating"
+    run_wrk "$run/$endpoint/warmup-authd.txt" 1 "${verify_wrk[@]}" \
+        "http://127.0.0.1:$authd_cheap_port/$endpoint" -- "$verify_token"
+    run_wrk "$run/$endpoint/warmup-nginx.txt" 1 "${verify_wrk[@]}" \
+        "http://127.0.0.1:$nginx_port/$endpoint" -- "$verify_token"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        ticks=$(cpu_ticks "$authd_cheap_pid")
+        run_wrk "$run/$endpoint/authd-$r.txt" "$CHEAP_DURATION" "${verify_wrk[@]}" \
+            "http://127.0.0.1:$authd_cheap_port/$endpoint" -- "$verify_token"
+        meta "${endpoint}_cpu_ticks_authd_$r" $(($(cpu_ticks "$authd_cheap_pid") - ticks))
+        ticks=$(cpu_ticks "$nginx_pid")
+        run_wrk "$run/$endpoint/nginx-$r.txt" "$CHEAP_DURATION" "${verify_wrk[@]}" \
+            "http://127.0.0.1:$nginx_port/$endpoint" -- "$verify_token"
+        meta "${endpoint}_cpu_ticks_nginx_$r" $(($(cpu_ticks "$nginx_pid") - ticks))
+        log "/$endpoint round $r: authd $(json_field requests_per_s "$run/$endpoint/authd-$r.txt")" \
+            "req/s ($(json_field ok "$run/$endpoint/authd-$r.txt") answered 200)," \
+            "nginx $(json_field requests_per_s "$run/$endpoint/nginx-$r.txt") req/s"
+    done
 done
 
 # --- 4. memory: idle keep-alive connections, authd then nginx ------------------------------------

@@ -53,7 +53,7 @@ std::string_view status_line(api_code code) {
 
 void write_response_head(std::string& out, api_code code, std::size_t content_length,
                          bool keep_alive, int version, std::uint32_t retry_after,
-                         std::string_view content_type) {
+                         std::string_view content_type, std::string_view extra_headers) {
     out.clear();
     out += status_line(code);
     out += "Server: authd\r\nDate: ";
@@ -75,7 +75,9 @@ void write_response_head(std::string& out, api_code code, std::size_t content_le
     } else if (version < 11) {
         out += "\r\nConnection: keep-alive";
     }
-    out += "\r\n\r\n";
+    out += "\r\n";
+    out += extra_headers;
+    out += "\r\n";
 }
 
 }  // namespace authd

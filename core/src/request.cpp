@@ -59,6 +59,11 @@ constexpr route_entry routes[] = {
 
 route route_of(std::string_view target) {
     const auto path = target.substr(0, target.find('?'));
+    constexpr std::string_view forward_auth = "/forward-auth";
+    if (path.substr(0, forward_auth.size()) == forward_auth &&
+        (path.size() == forward_auth.size() || path[forward_auth.size()] == '/')) {
+        return route::forward_auth;
+    }
     for (const auto& r : routes) {
         if (r.path == path) {
             return r.route;
@@ -284,6 +289,8 @@ std::string_view route_name(route r) noexcept {
             return "metrics";
         case route::jwks:
             return "jwks";
+        case route::forward_auth:
+            return "forward_auth";
         case route::unknown:
             break;
     }
@@ -298,6 +305,11 @@ std::string_view presented_token(const request_head& head) noexcept {
 decision decide(const request_head& head) noexcept {
     if (head.route == route::unknown) {
         return respond(api_code::not_found, canned().path_not_found);
+    }
+    // Forward auth answers any method (Envoy's ext_authz keeps the original request's), and
+    // every refusal, a missing token included, is the proxy's 401 (docs/forward-auth.md).
+    if (head.route == route::forward_auth) {
+        return decision{decision::kind::forward_auth, api_code::ok, {}};
     }
     if (head.method != http::verb::get && head.method != http::verb::post) {
         return respond(api_code::method_not_allowed, canned().method_not_allowed);
@@ -322,6 +334,7 @@ decision decide(const request_head& head) noexcept {
             return decision{decision::kind::metrics, api_code::ok, {}};
         case route::jwks:
             return decision{decision::kind::jwks, api_code::ok, {}};
+        case route::forward_auth:  // answered above, for every method
         case route::unknown:
             break;
     }

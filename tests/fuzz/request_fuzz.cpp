@@ -470,6 +470,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 login(head, keep_alive, state);
                 break;
             case authd::decision::kind::verify:
+            case authd::decision::kind::forward_auth:  // the same check, every refusal a 401
                 verify(head, keep_alive, state);
                 break;
             case authd::decision::kind::logout:

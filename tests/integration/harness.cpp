@@ -1101,6 +1101,84 @@ std::string login_from(const std::string& source, std::uint16_t port, const std:
     return c.roundtrip(login_request(user, password, true));
 }
 
+std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof addr;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size) != 0) {
+        throw std::runtime_error("cannot find a free port");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+nginx_process::nginx_process(const std::string& site, std::uint16_t port) : port_(port) {
+    std::ofstream(dir_.file("authd.conf")) << site;
+    std::ofstream(dir_.file("nginx.conf")) << R"(daemon off;
+master_process on;
+worker_processes 1;
+pid nginx.pid;
+error_log error.log warn;
+events { worker_connections 256; }
+http {
+access_log off;
+client_body_temp_path client_body;
+proxy_temp_path proxy;
+fastcgi_temp_path fastcgi;
+uwsgi_temp_path uwsgi;
+scgi_temp_path scgi;
+include authd.conf;
+}
+)";
+    const std::vector<std::string> argv{
+        "nginx", "-p", dir_.path(), "-c", dir_.file("nginx.conf"), "-e", dir_.file("error.log")};
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    if (::posix_spawnp(&pid_, "nginx", nullptr, nullptr, args.data(), environ) != 0) {
+        throw std::runtime_error("cannot start nginx");
+    }
+}
+
+nginx_process::~nginx_process() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+}
+
+bool nginx_process::wait_ready() const {
+    for (int i = 0; i < 250; ++i) {
+        try {
+            http_client probe(port_, 1s);
+            return true;
+        } catch (const std::exception&) {
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    return false;
+}
+
+std::string nginx_process::error_log() const {
+    return read_file(dir_.file("error.log"));
+}
+
+bool have_nginx() {
+    return run_command({"sh", "-c", "command -v nginx"}).exit_code == 0;
+}
+
 std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())

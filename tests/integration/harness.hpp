@@ -336,6 +336,38 @@ std::string login_from(const std::string& source, std::uint16_t port, const std:
 inline const std::string not_found_body =
     R"({"code":404,"status":"error","message":"Data not found."})";
 
+// --- nginx -----------------------------------------------------------------------------------
+
+// A port on 127.0.0.1 that was free a moment ago.
+std::uint16_t free_port();
+// The whole content of a file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
+// Debian's nginx in the foreground, its prefix (configuration, logs, temporary files) in a
+// temporary directory; site is the text of the http block's include (server and upstream blocks),
+// port the one it listens on (for wait_ready). Stopped with SIGTERM on destruction.
+class nginx_process {
+  public:
+    nginx_process(const std::string& site, std::uint16_t port);
+    ~nginx_process();
+    nginx_process(const nginx_process&) = delete;
+    nginx_process& operator=(const nginx_process&) = delete;
+
+    // True once nginx accepts connections (within 5 s).
+    bool wait_ready() const;
+    std::string error_log() const;
+    // A file in nginx's prefix (an access_log named by the site, say).
+    std::string file(std::string_view name) const { return dir_.file(name); }
+
+  private:
+    temp_dir dir_;
+    std::uint16_t port_;
+    pid_t pid_ = -1;
+};
+
+// True when Debian's nginx is installed (the tests that need it skip otherwise).
+bool have_nginx();
+
 // --- fixture ---------------------------------------------------------------------------------
 
 // A test with its own store and key (env_), and an authd started on demand. TearDown sends

@@ -565,27 +565,6 @@ TEST_F(PgTest, PostgresRestartUnderLoad) {
 
 // --- nginx in front of two nodes ---------------------------------------------------------------
 
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size) != 0) {
-        throw std::runtime_error("cannot find a free port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 // docs/nginx-authd.conf as it is, but for its upstream servers (the test's nodes) and its listen
 // address (a free port).
 std::string nginx_site(const std::vector<std::uint16_t>& nodes, std::uint16_t port) {
@@ -611,75 +590,8 @@ std::string nginx_site(const std::vector<std::uint16_t>& nodes, std::uint16_t po
     return std::regex_replace(site, listen_line, "listen 127.0.0.1:" + std::to_string(port) + ";");
 }
 
-// nginx in the foreground, its prefix (configuration, logs, temporary files) in a temporary
-// directory; stopped with SIGTERM at the end.
-class nginx_process {
-  public:
-    nginx_process(const std::string& site, std::uint16_t port) : port_(port) {
-        std::ofstream(dir_.file("authd.conf")) << site;
-        std::ofstream(dir_.file("nginx.conf")) << R"(daemon off;
-master_process on;
-worker_processes 1;
-pid nginx.pid;
-error_log error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path client_body;
-    proxy_temp_path proxy;
-    fastcgi_temp_path fastcgi;
-    uwsgi_temp_path uwsgi;
-    scgi_temp_path scgi;
-    include authd.conf;
-}
-)";
-        const std::vector<std::string> argv{"nginx",
-                                            "-p",
-                                            dir_.path(),
-                                            "-c",
-                                            dir_.file("nginx.conf"),
-                                            "-e",
-                                            dir_.file("error.log")};
-        std::vector<char*> args;
-        args.reserve(argv.size() + 1);
-        for (const auto& a : argv) {
-            args.push_back(const_cast<char*>(a.c_str()));
-        }
-        args.push_back(nullptr);
-        if (::posix_spawnp(&pid_, "nginx", nullptr, nullptr, args.data(), environ) != 0) {
-            throw std::runtime_error("cannot start nginx");
-        }
-    }
-    ~nginx_process() {
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-    }
-    nginx_process(const nginx_process&) = delete;
-    nginx_process& operator=(const nginx_process&) = delete;
-
-    // True once nginx accepts connections (within 5 s).
-    bool wait_ready() const {
-        for (int i = 0; i < 250; ++i) {
-            try {
-                http_client probe(port_, 1s);
-                return true;
-            } catch (const std::exception&) {
-                std::this_thread::sleep_for(20ms);
-            }
-        }
-        return false;
-    }
-    std::string error_log() const { return read_file(dir_.file("error.log")); }
-
-  private:
-    temp_dir dir_;
-    std::uint16_t port_;
-    pid_t pid_ = -1;
-};
-
 TEST_F(PgTest, TwoNodesBehindNginx) {
-    if (run_command({"sh", "-c", "command -v nginx"}).exit_code != 0) {
+    if (!have_nginx()) {
         GTEST_SKIP() << "nginx is not installed (scripts/install-deps.sh installs nginx-light)";
     }
     add_user("user_test", "password_test");

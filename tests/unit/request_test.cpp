@@ -64,6 +64,13 @@ struct decide_row {
 };
 
 constexpr decide_row decide_table[] = {
+    {"forward auth: any method", "DELETE /forward-auth HTTP/1.1\r\n\r\n",
+     decision::kind::forward_auth, api_code::ok, ""},
+    {"forward auth: a path below it", "PUT /forward-auth/app/page?q=1 HTTP/1.1\r\n\r\n",
+     decision::kind::forward_auth, api_code::ok, ""},
+    {"forward auth: not a prefix of another path", "GET /forward-authx HTTP/1.1\r\n\r\n",
+     decision::kind::respond, api_code::not_found,
+     R"({"code":404,"status":"error","message":"Path not found."})"},
     {"seed example",
      "GET /login HTTP/1.1\r\nHost: x\r\nPassword: password_test\r\nUser-Name: user_test\r\n\r\n",
      decision::kind::login, api_code::ok, ""},

@@ -14,9 +14,20 @@
 
 namespace authd {
 
-// The paths authd serves. Anything else is route::unknown (404).
-enum class route : std::uint8_t { unknown, login, verify, logout, healthz, readyz, metrics, jwks };
-inline constexpr std::size_t route_count = 8;
+// The paths authd serves. Anything else is route::unknown (404). forward_auth is /forward-auth and
+// every path below it (a proxy may append the original request's path: docs/forward-auth.md).
+enum class route : std::uint8_t {
+    unknown,
+    login,
+    verify,
+    logout,
+    healthz,
+    readyz,
+    metrics,
+    jwks,
+    forward_auth
+};
+inline constexpr std::size_t route_count = 9;
 
 // The route's name as it appears in metrics and logs ("login", "verify", ..., "unknown").
 std::string_view route_name(route r) noexcept;
@@ -104,7 +115,8 @@ struct decision {
         healthz,
         readyz,
         metrics,
-        jwks
+        jwks,
+        forward_auth
     } what = kind::respond;
     api_code code = api_code::ok;
     std::string_view body;  // for kind::respond: a body that lives as long as the process

@@ -1,0 +1,183 @@
+// Forward auth (docs/forward-auth.md): /forward-auth answered as proxies expect, and Debian's
+// nginx with auth_request in front of an application, configured by docs/nginx-forward-auth.conf
+// as it is. Against the real authd and the real nginx.
+#include <algorithm>
+#include <regex>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace authd_it {
+namespace {
+
+class ForwardAuth : public authd_test {
+  protected:
+    void SetUp() override {
+        env_.add_user("alice", "alice-password");
+        env_.add_user("bob", "bob-password");
+    }
+
+    std::string token_of_login(const std::string& user, const std::string& password) {
+        http_client c(port());
+        const auto r = c.roundtrip(login_request(user, password));
+        EXPECT_EQ(r.result_int(), 200) << r.body();
+        return token_of(r.body()).value_or("");
+    }
+
+    response ask(std::string_view method, std::string_view target,
+                 const std::vector<std::string>& headers) {
+        http_client c(port());
+        return c.roundtrip(make_request(method, target, headers));
+    }
+};
+
+const std::string invalid_body = error_body(401, "Invalid or expired token.");
+
+TEST_F(ForwardAuth, AValidTokenIs200WithTheUserInRemoteUser) {
+    start();
+    const auto token = token_of_login("alice", "alice-password");
+    for (const auto& headers : std::vector<std::vector<std::string>>{
+             {"Authorization: Bearer " + token}, {"Token: " + token}}) {
+        const auto r = ask("GET", "/forward-auth", headers);
+        EXPECT_EQ(r.result_int(), 200) << r.body();
+        EXPECT_EQ(header(r, "Remote-User"), "alice");
+        EXPECT_EQ(header_count(r, "Remote-User"), 1U);
+        EXPECT_NE(r.body().find(R"({"code":200,"status":"ok","user":"alice","exp":)"),
+                  std::string::npos)
+            << r.body();
+    }
+}
+
+TEST_F(ForwardAuth, AnyMethodAndAnyPathBelowIt) {
+    start();
+    const auto token = token_of_login("bob", "bob-password");
+    for (const auto* method : {"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+        const auto r = ask(method, "/forward-auth/api/items/7?x=1", {"Token: " + token});
+        EXPECT_EQ(r.result_int(), 200) << method;
+        EXPECT_EQ(header(r, "Remote-User"), "bob") << method;
+    }
+    // HEAD: the same answer without its body (Content-Length 0: the next response is intact).
+    client_from c("127.0.0.1", port());
+    ASSERT_TRUE(c.send(make_request("HEAD", "/forward-auth", {"Token: " + token}) +
+                       make_request("GET", "/healthz", {})));
+    const auto head_response = c.read_response();
+    EXPECT_EQ(head_response.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << head_response;
+    EXPECT_TRUE(has_line(head_response, "Remote-User: bob")) << head_response;
+    EXPECT_TRUE(has_line(head_response, "Content-Length: 0")) << head_response;
+    EXPECT_EQ(c.read_response().rfind("HTTP/1.1 200 OK\r\n", 0), 0U);
+    // Not below it: another path.
+    EXPECT_EQ(ask("GET", "/forward-authx", {"Token: " + token}).result_int(), 404);
+}
+
+TEST_F(ForwardAuth, EveryRefusalIs401WithWwwAuthenticate) {
+    start();
+    const auto token = token_of_login("alice", "alice-password");
+    auto forged = token;
+    forged.back() = forged.back() == 'A' ? 'B' : 'A';
+    const std::vector<std::vector<std::string>> cases = {
+        {},                                                     // no token
+        {"Authorization: Bearer " + forged},                    // forged signature
+        {"Token: not-a-token"},                                 // malformed
+        {"Authorization: Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ="},  // another scheme
+        {"Token: " + token, "Authorization: Bearer " + token},  // two tokens: which?
+        {"Token: " + token, "Token: " + token},                 // one twice
+    };
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const auto r = ask("GET", "/forward-auth", cases[i]);
+        EXPECT_EQ(r.result_int(), 401) << i;
+        EXPECT_EQ(r.body(), invalid_body) << i;
+        EXPECT_EQ(header(r, "WWW-Authenticate").rfind("Bearer", 0), 0U) << i;
+        EXPECT_EQ(header_count(r, "Remote-User"), 0U) << i;
+    }
+    // Revoked by /logout: refused at once.
+    {
+        http_client c(port());
+        EXPECT_EQ(c.roundtrip(make_request("POST", "/logout", {"Token: " + token})).result_int(),
+                  200);
+    }
+    EXPECT_EQ(ask("GET", "/forward-auth", {"Token: " + token}).result_int(), 401);
+}
+
+// docs/nginx-forward-auth.conf as it is, but for its three addresses: authd's, the application's
+// and the one nginx listens on.
+std::string forward_auth_site(std::uint16_t authd, std::uint16_t app, std::uint16_t listen) {
+    auto site = read_file(tests_dir() + "/../docs/nginx-forward-auth.conf");
+    const auto replace_one = [&site](const std::regex& pattern, const std::string& with) {
+        if (!std::regex_search(site, pattern)) {
+            throw std::runtime_error("docs/nginx-forward-auth.conf: no line like " + with);
+        }
+        site = std::regex_replace(site, pattern, with, std::regex_constants::format_first_only);
+    };
+    replace_one(std::regex(R"(server 127\.0\.0\.1:8080;)"),
+                "server 127.0.0.1:" + std::to_string(authd) + ";");
+    replace_one(std::regex(R"(proxy_pass http://127\.0\.0\.1:9000;)"),
+                "proxy_pass http://127.0.0.1:" + std::to_string(app) + ";");
+    replace_one(std::regex(R"(listen 80;)"), "listen 127.0.0.1:" + std::to_string(listen) + ";");
+    // The application: nginx itself, showing the user headers it received, and logging every
+    // request it gets (so a test can tell it was never reached).
+    site += "\nserver {\n    listen 127.0.0.1:" + std::to_string(app) +
+            ";\n    access_log app_access.log;\n"
+            "    location / {\n"
+            "        default_type text/plain;\n"
+            "        return 200 \"app: remote-user=$http_remote_user "
+            "x-auth-request-user=$http_x_auth_request_user\\n\";\n"
+            "    }\n}\n";
+    return site;
+}
+
+std::size_t lines_in(const std::string& path) {
+    const auto text = read_file(path);
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST_F(ForwardAuth, NginxAuthRequestPassesOnlyValidTokensAndTheUser) {
+    if (!have_nginx()) {
+        GTEST_SKIP() << "nginx is not installed (scripts/install-deps.sh installs nginx-light)";
+    }
+    start(authd_args{}.with({"--token-ttl", "2s"}));
+    const auto app = free_port();
+    const auto listen = free_port();
+    nginx_process nginx(forward_auth_site(port(), app, listen), listen);
+    ASSERT_TRUE(nginx.wait_ready()) << nginx.error_log();
+    const auto app_log = nginx.file("app_access.log");
+    const auto through_nginx = [&](const std::vector<std::string>& headers) {
+        http_client c(listen);
+        return c.roundtrip(make_request("GET", "/some/page", headers));
+    };
+
+    const auto token = token_of_login("alice", "alice-password");
+    // A valid token: the page, with the user; a Remote-User of the client's own never reaches it.
+    const auto ok = through_nginx({"Authorization: Bearer " + token, "Remote-User: mallory"});
+    EXPECT_EQ(ok.result_int(), 200) << ok.body() << nginx.error_log();
+    EXPECT_EQ(ok.body(), "app: remote-user=alice x-auth-request-user=alice\n");
+    EXPECT_EQ(through_nginx({"Token: " + token}).body(),
+              "app: remote-user=alice x-auth-request-user=alice\n");
+    const auto reached = lines_in(app_log);
+    EXPECT_EQ(reached, 2U);
+
+    auto forged = token;
+    forged.back() = forged.back() == 'A' ? 'B' : 'A';
+    const auto expiring = token_of_login("bob", "bob-password");
+    const auto revoked = token_of_login("bob", "bob-password");
+    {
+        http_client c(port());
+        ASSERT_EQ(c.roundtrip(make_request("POST", "/logout", {"Token: " + revoked})).result_int(),
+                  200);
+    }
+    std::this_thread::sleep_for(3500ms);  // past the 2 s lifetime and its 1 s leeway
+    const std::vector<std::pair<std::string, std::vector<std::string>>> refused = {
+        {"no token", {"Remote-User: alice"}},
+        {"forged", {"Authorization: Bearer " + forged}},
+        {"expired", {"Token: " + expiring}},
+        {"revoked", {"Token: " + revoked}},
+    };
+    for (const auto& [what, headers] : refused) {
+        const auto r = through_nginx(headers);
+        EXPECT_EQ(r.result_int(), 401) << what << ": " << r.body();
+        EXPECT_EQ(header(r, "WWW-Authenticate").rfind("Bearer", 0), 0U) << what;
+    }
+    EXPECT_EQ(lines_in(app_log), reached) << "nginx called the application for a refused request";
+}
+
+}  // namespace
+}  // namespace authd_it
