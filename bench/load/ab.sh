@@ -45,7 +45,11 @@ start_authd() {  # NAME BINARY: sets NAME_port and NAME_pid
     local port cpus=0 extra=(--threads 1)
     port=$(free_port)
     if [[ $ab_case == login ]]; then
-        printf 'ab-password\n' | "$authctl" --store "sqlite:$work/$1.db" user add ab >/dev/null
+        # The store is made by the authctl built with that authd (the schema may differ).
+        local own_authctl
+        own_authctl="$(dirname "$(dirname "$2")")/tools/authctl"
+        [[ -x $own_authctl ]] || own_authctl=$authctl
+        printf 'ab-password\n' | "$own_authctl" --store "sqlite:$work/$1.db" user add ab >/dev/null
         cpus=0,1 extra=(--threads 1 --hash-workers 2 --log-level warn)
     fi
     taskset -c "$cpus" "$2" --listen "127.0.0.1:$port" --store "sqlite:$work/$1.db" \
@@ -70,9 +74,10 @@ nginx_worker=$(pgrep -P "$nginx_master" | head -n 1)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # The process's CPU time with its children's (the hash helper processes, reaped or not).
 tree_ticks() {
-    local total=0 p
+    local total=0 p t
     for p in $1 $(pgrep -P "$1"); do
-        total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+        t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || t=0  # one may just have ended
+        total=$((total + ${t:-0}))
     done
     echo "$total"
 }
