@@ -12,11 +12,16 @@ if [[ $(id -u) -ne 0 ]]; then
     echo "package-test: needs root (it installs the package)" >&2
     exit 1
 fi
-if dpkg-query -W -f='${Status}' authd 2>/dev/null | grep -q "ok installed" &&
-    [[ ${AUTHD_PACKAGE_TEST_REPLACE:-} != 1 ]]; then
-    echo "package-test: a package authd is installed here already; it would be purged (its store" \
-        "and key deleted). Set AUTHD_PACKAGE_TEST_REPLACE=1 to go on." >&2
-    exit 1
+# It purges the package at the end, deleting /var/lib/authd and /etc/authd/key: never on a machine
+# where authd is installed already (as a package, or by cmake --install with its own store).
+if [[ ${AUTHD_PACKAGE_TEST_REPLACE:-} != 1 ]]; then
+    if dpkg-query -W -f='${Status}' authd 2>/dev/null | grep -q "ok installed" ||
+        [[ -e /var/lib/authd || -e /etc/authd ]]; then
+        echo "package-test: authd is installed here already (the package, or /var/lib/authd or" \
+            "/etc/authd exists); the test would purge its store and key. Set" \
+            "AUTHD_PACKAGE_TEST_REPLACE=1 to go on." >&2
+        exit 1
+    fi
 fi
 
 passed=0 failed=0

@@ -12,7 +12,17 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <boost/asio/ip/address.hpp>
+
+#include "authd/attempt_limiter.hpp"
+
 namespace authd::server {
+
+// A peer's address as the limits key it (attempt_limiter's address_key).
+inline std::uint64_t address_key_of(const boost::asio::ip::address& peer) {
+    return peer.is_v4() ? address_key(peer.to_v4().to_uint())
+                        : address_key(peer.to_v6().to_bytes());
+}
 
 class address_connections {
   public:

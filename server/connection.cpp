@@ -58,8 +58,7 @@ connection::connection(tcp_socket socket, io_thread& owner)
         // nearly always does): no trip through the event loop. Reads stay asynchronous.
         plain_.non_blocking(true, ec);
     }
-    client_ =
-        peer.is_v4() ? address_key(peer.to_v4().to_uint()) : address_key(peer.to_v6().to_bytes());
+    client_ = address_key_of(peer);
 }
 
 connection::~connection() {
@@ -68,11 +67,6 @@ connection::~connection() {
     }
     set_parked(false);
     owner_.remove(this);
-}
-
-bool connection::hold_address_slot() {
-    holds_address_slot_ = owner_.shared().per_address.acquire(client_);
-    return holds_address_slot_;
 }
 
 void connection::set_parked(bool parked) noexcept {

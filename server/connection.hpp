@@ -49,9 +49,9 @@ class connection {
     // by its deadline or a drain), then hands it to io_thread::serve again.
     static void wait_parked(std::unique_ptr<connection> self);
 
-    // Counts this connection in its address's share (--max-connections-per-address); false when
-    // the address has its share open already (the connection is then refused).
-    bool hold_address_slot();
+    // This connection was counted in its address's share (--max-connections-per-address) when
+    // it was accepted: it gives the slot back when it closes.
+    void adopt_address_slot() noexcept { holds_address_slot_ = true; }
 
     // Answers 503 at once and closes (too many connections open).
     boost::asio::awaitable<void> refuse();

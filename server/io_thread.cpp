@@ -6,6 +6,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "authd/http_response.hpp"
+#include "authd/request.hpp"
+
 #include "connection.hpp"
 #include "log.hpp"
 
@@ -44,6 +47,25 @@ asio::awaitable<void> serve_refusal(std::unique_ptr<connection> c) {
 // Past this many connections over the cap (refusals in progress), new ones are closed without an
 // answer: refusing must not itself become unbounded work.
 constexpr std::size_t refusal_slack = 256;
+
+// One non-blocking send of the 503 answer, then close (plain HTTP; under TLS there is no channel
+// to answer on before a handshake, and none is made for a refused address).
+template <class Socket>
+void refuse_at_once(Socket& socket, bool tls) {
+    boost::system::error_code ignored;
+    if (!tls) {
+        static const std::string answer = [] {
+            std::string head;
+            write_response_head(head, api_code::busy, canned_body(api_code::busy).size(), false, 11,
+                                1);
+            return head + std::string(canned_body(api_code::busy));
+        }();
+        socket.non_blocking(true, ignored);
+        socket.write_some(asio::buffer(answer), ignored);
+        socket.shutdown(Socket::shutdown_both, ignored);
+    }
+    socket.close(ignored);
+}
 
 }  // namespace
 
@@ -149,12 +171,19 @@ asio::awaitable<void> io_thread::accept_loop() {
             socket.close(ignored);
             continue;
         }
+        // An address over its share is refused here, at once: no connection object, no TLS
+        // handshake, no lingering close, so that its refusals cannot themselves fill the
+        // connection cap (they take one send and one close each).
+        const auto client = address_key_of(socket.remote_endpoint(ignored).address());
+        if (!shared_.per_address.acquire(client)) {
+            thread_metrics::bump(metrics_.connections_refused_per_address);
+            refuse_at_once(socket, shared_.tls != nullptr);
+            continue;
+        }
         auto c = std::make_unique<connection>(std::move(socket), *this);  // counted in count_
+        c->adopt_address_slot();
         if (count_ > cap) {
             thread_metrics::bump(metrics_.connections_refused);
-            asio::co_spawn(context_, serve_refusal(std::move(c)), asio::detached);
-        } else if (!c->hold_address_slot()) {
-            thread_metrics::bump(metrics_.connections_refused_per_address);
             asio::co_spawn(context_, serve_refusal(std::move(c)), asio::detached);
         } else {
             serve(std::move(c));

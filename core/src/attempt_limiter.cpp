@@ -43,6 +43,14 @@ class attempt_limiter::table {
         return it == s.entries.end() ? clock::time_point{} : it->second.blocked_until;
     }
 
+    // What reserve() would answer, without reserving or making anything.
+    std::uint32_t check(std::uint64_t key, clock::time_point now) const {
+        auto& s = shard_of(key);
+        const std::lock_guard lock(s.mutex);
+        const auto it = s.entries.find(key);
+        return it == s.entries.end() ? 0 : refusal(it->second, now);
+    }
+
     // 0 when the attempt is admitted (and reserved), else the seconds to wait.
     std::uint32_t reserve(std::uint64_t key, clock::time_point now) {
         auto& s = shard_of(key);
@@ -54,14 +62,8 @@ class attempt_limiter::table {
             return 0;
         }
         auto& e = it->second;
-        if (e.blocked_until > now) {
-            return wait_seconds(e.blocked_until - now);
-        }
-        // Admitted one after the other, attempts go on while the failures (with those in flight
-        // counted as failures) are at most the free ones; past them, one at a time, each after
-        // its wait. So in flight beyond the free failures there is never more than one.
-        if (e.pending > 0 && forgiven(e, now) + e.pending > policy_.free_failures) {
-            return 1;
+        if (const auto wait = refusal(e, now); wait > 0) {
+            return wait;
         }
         ++e.pending;
         return 0;
@@ -141,6 +143,20 @@ class attempt_limiter::table {
             std::chrono::duration<double>(policy_.first_backoff).count() * std::exp2(doublings),
             std::chrono::duration<double>(policy_.max_backoff).count());
         return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+    }
+
+    // The seconds an attempt on e must wait, 0 when it may go now. Admitted one after the other,
+    // attempts go on while the failures (with those in flight counted as failures) are at most
+    // the free ones; past them, one at a time, each after its wait. So in flight beyond the free
+    // failures there is never more than one.
+    std::uint32_t refusal(const entry& e, clock::time_point now) const {
+        if (e.blocked_until > now) {
+            return wait_seconds(e.blocked_until - now);
+        }
+        if (e.pending > 0 && forgiven(e, now) + e.pending > policy_.free_failures) {
+            return 1;
+        }
+        return 0;
     }
 
     // An entry whose loss would give its key a fresh budget beyond the free failures: past them
@@ -249,11 +265,15 @@ std::uint32_t attempt_limiter::retry_after(std::string_view user, std::uint64_t 
 
 std::uint32_t attempt_limiter::admit(std::string_view user, std::uint64_t address,
                                      clock::time_point now) {
-    // A refusal makes no entry: checked first without reserving anything.
-    if (const auto wait = retry_after(user, address, now); wait > 0) {
-        return wait;
-    }
+    // A refusal makes no entry (and so evicts none): both counts are checked, waits and attempts
+    // in flight alike, before either is reserved. (Only two attempts racing between the check and
+    // the reservation can still make and drop an entry, never more than hashes admitted.)
     const auto account = user_key(user);
+    const auto account_wait = account_enabled_ ? accounts_->check(account, now) : 0;
+    const auto address_wait = address_enabled_ ? addresses_->check(address, now) : 0;
+    if (account_wait > 0 || address_wait > 0) {
+        return std::max(account_wait, address_wait);
+    }
     if (account_enabled_) {
         if (const auto wait = accounts_->reserve(account, now); wait > 0) {
             return wait;

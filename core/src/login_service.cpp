@@ -146,6 +146,11 @@ login_result login_service::login(std::string_view user, std::string_view passwo
     if (password.size() > max_password_bytes) {
         return failure(api_code::not_found);
     }
+    // The time of issue and the user's cutoff as known before the record is read: a password
+    // change that lands while this login verifies the old hash (its cutoff arriving meanwhile)
+    // must void the token this login issues, so neither may be taken after the verification.
+    const auto now = unix_now();
+    const auto known_cutoff = cutoffs_.not_before(user);
     try {
         drop_cache_if_store_changed();
         thread_local std::string phc;
@@ -163,11 +168,10 @@ login_result login_service::login(std::string_view user, std::string_view passwo
         if (hasher_.needs_rehash(phc)) {
             result.rehashed = rehash(user, password, phc, result.log_note);
         }
-        // Issued no earlier than the user's cutoff: a login in the very second of a password
-        // change (the cutoff is that second + 1) gets a token one second ahead, inside the
-        // leeway, rather than one its own cutoff voids.
-        const auto now = unix_now();
-        const auto iat = std::max({now, not_before, cutoffs_.not_before(user)});
+        // Issued no earlier than the cutoff read with the record: a login in the very second of
+        // a password change (the cutoff is that second + 1) gets a token one second ahead,
+        // inside the leeway, rather than one its own cutoff voids.
+        const auto iat = std::max({now, not_before, known_cutoff});
         result.body = token_body(keys_.sign(user, now + ttl_.count(), iat));
         return result;
     } catch (const store_unavailable& e) {

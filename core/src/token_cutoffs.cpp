@@ -23,17 +23,17 @@ token_cutoff_map::token_cutoff_map(std::size_t capacity, std::int64_t lifetime)
       map_(make_user_cache(capacity_ + 1)) {}
 
 std::int64_t token_cutoff_map::not_before(std::string_view user) const {
-    std::int64_t cutoff = floor_.load(std::memory_order_acquire);
     if (count_.load(std::memory_order_acquire) == 0) {
-        return cutoff;
+        return floor_.load(std::memory_order_acquire);
     }
+    // The entry first, then the floor: raise() stores the floor before it erases the entry that
+    // becomes it, so a reader that misses the entry (erased) sees the floor that replaced it.
+    std::int64_t cutoff = 0;
     thread_local std::string value;
     if (map_->find(user, value) && value.size() == sizeof cutoff) {
-        std::int64_t entry = 0;
-        std::memcpy(&entry, value.data(), sizeof entry);
-        cutoff = std::max(cutoff, entry);
+        std::memcpy(&cutoff, value.data(), sizeof cutoff);
     }
-    return cutoff;
+    return std::max(cutoff, floor_.load(std::memory_order_acquire));
 }
 
 bool token_cutoff_map::voids(std::string_view user, std::optional<std::int64_t> iat) const {

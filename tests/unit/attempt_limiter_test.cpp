@@ -169,6 +169,40 @@ TEST(AttemptLimiter, ASuccessOrAnAbandonedAttemptReleasesItsReservation) {
     }
 }
 
+TEST(AttemptLimiter, AbandonedAttemptsNeverAddUpToAWait) {
+    attempt_limiter limiter(small_config());  // 3 free failures per account
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < 20; ++i) {  // store errors, shutdowns: each admitted, none decided
+        ASSERT_EQ(limiter.admit("alice", addr_a, t0), 0U) << i;
+        limiter.settle("alice", addr_a, attempt_limiter::outcome::abandoned, t0);
+    }
+    EXPECT_EQ(limiter.retry_after("alice", addr_a, t0), 0U);
+    EXPECT_EQ(limiter.account_entries(), 0U);
+}
+
+// Attempts refused because their address has its free failures in flight already make no
+// account entry, and so evict none: a victim's partial count in a full table survives 200 of
+// them. (Before, the account was reserved first, its entry made — evicting another — and then
+// dropped when the address refused.)
+TEST(AttemptLimiter, RefusedAttemptsEvictNothing) {
+    auto config = small_config();  // 3 free per account, 5 per address
+    config.max_entries = 16;       // one entry per shard
+    attempt_limiter limiter(config);
+    const auto t0 = clock_type::now();
+    limiter.record_failure("victim", addr_b, t0);
+    limiter.record_failure("victim", addr_b, t0);  // 2 of 3: a count that is not protected
+    for (int i = 0; i < 5; ++i) {
+        limiter.record_failure("spray" + std::to_string(i), addr_a, t0);
+    }
+    ASSERT_EQ(limiter.admit("spray-in-flight", addr_a, t0), 0U);  // the 6th, in flight
+    for (int i = 0; i < 200; ++i) {
+        EXPECT_EQ(limiter.admit("fresh" + std::to_string(i), addr_a, t0), 1U) << i;
+    }
+    limiter.record_failure("victim", addr_b, t0);
+    limiter.record_failure("victim", addr_b, t0);  // 4 of 3 if the count survived
+    EXPECT_GT(limiter.retry_after("victim", addr_b, t0), 0U) << "the victim's count was evicted";
+}
+
 TEST(AttemptLimiter, RetryAfterMakesNoEntries) {
     attempt_limiter limiter(small_config());
     const auto t0 = clock_type::now();

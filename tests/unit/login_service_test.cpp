@@ -321,6 +321,35 @@ TEST_F(LoginService, EveryArgon2CallGoesToTheThreadsRunner) {
     EXPECT_EQ(runner.hashes, 1);
 }
 
+// A password change that lands while a login verifies the old hash (its cutoff arrives during
+// the verification, as the change feed or another worker's store check delivers it): the token
+// that login issues must be void. (It was not when the time of issue and the cutoff were read
+// after the verification: iat then equalled the new cutoff.)
+class cutting_runner final : public argon2_runner {
+  public:
+    explicit cutting_runner(login_service& service) : service_(service) {}
+    bool verify(const std::string& phc, std::string_view password) override {
+        service_.tokens_cut("user_test", static_cast<std::int64_t>(std::time(nullptr)) + 1);
+        return argon2_verify_here(phc, password);
+    }
+    std::optional<std::string> hash(std::string_view password,
+                                    const argon2_params& params) override {
+        return argon2_hash_here(password, params);
+    }
+
+  private:
+    login_service& service_;
+};
+
+TEST_F(LoginService, ACutoffArrivingDuringTheVerificationVoidsThatLoginsToken) {
+    cutting_runner runner(service);
+    const runner_scope scope(runner);
+    const auto claims = token_claims_of(signer, service.login("user_test", "password_test"));
+    ASSERT_TRUE(claims.has_value());
+    EXPECT_TRUE(service.voided(*claims))
+        << "a token issued on the old password outlives the password change";
+}
+
 TEST_F(LoginService, FailedRunnerIsAnInternalErrorNeverAWrongPassword) {
     // A wrong password counts against the brute-force limits; a helper that failed must not.
     counting_runner runner;
