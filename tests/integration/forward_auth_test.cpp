@@ -2,8 +2,13 @@
 // nginx with auth_request in front of an application, configured by docs/nginx-forward-auth.conf
 // as it is. Against the real authd and the real nginx.
 #include <algorithm>
+#include <csignal>
+#include <fstream>
 #include <regex>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 #include "harness.hpp"
 
@@ -177,6 +182,131 @@ TEST_F(ForwardAuth, NginxAuthRequestPassesOnlyValidTokensAndTheUser) {
         EXPECT_EQ(header(r, "WWW-Authenticate").rfind("Bearer", 0), 0U) << what;
     }
     EXPECT_EQ(lines_in(app_log), reached) << "nginx called the application for a refused request";
+}
+
+// A program in the background (Caddy), with a few variables added to the environment; killed
+// (SIGTERM, then reaped) on destruction.
+class background_process {
+  public:
+    background_process(const std::vector<std::string>& argv,
+                       const std::vector<std::string>& extra_env) {
+        std::vector<std::string> env_text;
+        for (char** e = environ; *e != nullptr; ++e) {
+            env_text.emplace_back(*e);
+        }
+        env_text.insert(env_text.end(), extra_env.begin(), extra_env.end());
+        std::vector<char*> args;
+        std::vector<char*> env;
+        for (const auto& a : argv) {
+            args.push_back(const_cast<char*>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        for (const auto& e : env_text) {
+            env.push_back(const_cast<char*>(e.c_str()));
+        }
+        env.push_back(nullptr);
+        if (::posix_spawnp(&pid_, args[0], nullptr, nullptr, args.data(), env.data()) != 0) {
+            throw std::runtime_error("cannot start " + argv[0]);
+        }
+    }
+    ~background_process() {
+        ::kill(pid_, SIGTERM);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+    }
+    background_process(const background_process&) = delete;
+    background_process& operator=(const background_process&) = delete;
+
+  private:
+    pid_t pid_ = -1;
+};
+
+bool accepts_connections(std::uint16_t port) {
+    for (int i = 0; i < 250; ++i) {
+        try {
+            http_client probe(port, 1s);
+            return true;
+        } catch (const std::exception&) {
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    return false;
+}
+
+// docs/caddy-forward-auth.Caddyfile as it is, but for its site address (plain HTTP on a loopback
+// port) and its two upstreams, after global options that keep Caddy to the test's directory.
+std::string caddy_site(std::uint16_t authd, std::uint16_t app, std::uint16_t listen) {
+    auto site = read_file(tests_dir() + "/../docs/caddy-forward-auth.Caddyfile");
+    const auto replace_one = [&site](const std::string& from, const std::string& to) {
+        const auto at = site.find(from);
+        if (at == std::string::npos) {
+            throw std::runtime_error("docs/caddy-forward-auth.Caddyfile: no " + from);
+        }
+        site.replace(at, from.size(), to);
+    };
+    replace_one("app.example.com {",
+                "http://127.0.0.1:" + std::to_string(listen) + " {\n\tbind 127.0.0.1");
+    replace_one("forward_auth 127.0.0.1:8080 {",
+                "forward_auth 127.0.0.1:" + std::to_string(authd) + " {");
+    replace_one("reverse_proxy 127.0.0.1:9000", "reverse_proxy 127.0.0.1:" + std::to_string(app));
+    return "{\n\tadmin off\n\tauto_https off\n}\n\n" + site;
+}
+
+// The application for the Caddy test: nginx answering a page with the user header it received,
+// and logging every request it gets.
+std::string app_site(std::uint16_t app) {
+    return "server {\n    listen 127.0.0.1:" + std::to_string(app) +
+           ";\n    access_log app_access.log;\n"
+           "    location / {\n"
+           "        default_type text/plain;\n"
+           "        return 200 \"app: remote-user=$http_remote_user\\n\";\n"
+           "    }\n}\n";
+}
+
+TEST_F(ForwardAuth, CaddyForwardAuthPassesOnlyValidTokensAndTheUser) {
+    if (run_command({"sh", "-c", "command -v caddy"}).exit_code != 0 || !have_nginx()) {
+        GTEST_SKIP() << "caddy or nginx is not installed (scripts/install-deps.sh installs both)";
+    }
+    start();
+    const auto app = free_port();
+    const auto listen = free_port();
+    nginx_process application(app_site(app), app);
+    ASSERT_TRUE(application.wait_ready()) << application.error_log();
+    temp_dir caddy_home;
+    const auto caddyfile = caddy_home.file("Caddyfile");
+    std::ofstream(caddyfile) << caddy_site(port(), app, listen);
+    background_process caddy({"caddy", "run", "--config", caddyfile, "--adapter", "caddyfile"},
+                             {"HOME=" + caddy_home.path(), "XDG_DATA_HOME=" + caddy_home.path(),
+                              "XDG_CONFIG_HOME=" + caddy_home.path()});
+    ASSERT_TRUE(accepts_connections(listen)) << "caddy did not start";
+    const auto app_log = application.file("app_access.log");
+    const auto through_caddy = [&](const std::vector<std::string>& headers) {
+        http_client c(listen);
+        return c.roundtrip(make_request("GET", "/some/page", headers));
+    };
+
+    const auto token = token_of_login("alice", "alice-password");
+    const auto ok = through_caddy({"Authorization: Bearer " + token, "Remote-User: mallory"});
+    EXPECT_EQ(ok.result_int(), 200) << ok.body();
+    EXPECT_EQ(ok.body(), "app: remote-user=alice\n");
+    const auto reached = lines_in(app_log);
+    EXPECT_EQ(reached, 1U);
+
+    auto forged = token;
+    forged.back() = forged.back() == 'A' ? 'B' : 'A';
+    const auto revoked = token_of_login("bob", "bob-password");
+    {
+        http_client c(port());
+        ASSERT_EQ(c.roundtrip(make_request("POST", "/logout", {"Token: " + revoked})).result_int(),
+                  200);
+    }
+    for (const auto& headers : std::vector<std::vector<std::string>>{
+             {"Remote-User: alice"}, {"Authorization: Bearer " + forged}, {"Token: " + revoked}}) {
+        const auto r = through_caddy(headers);
+        EXPECT_EQ(r.result_int(), 401) << r.body();
+        EXPECT_EQ(header(r, "WWW-Authenticate").rfind("Bearer", 0), 0U);
+    }
+    EXPECT_EQ(lines_in(app_log), reached) << "caddy called the application for a refused request";
 }
 
 }  // namespace
