@@ -183,24 +183,27 @@ TEST(AttemptLimiter, AbandonedAttemptsNeverAddUpToAWait) {
 // Attempts refused because their address has its free failures in flight already make no
 // account entry, and so evict none: a victim's partial count in a full table survives 200 of
 // them. (Before, the account was reserved first, its entry made — evicting another — and then
-// dropped when the address refused.)
+// dropped when the address refused.) The addresses' table keys are not hashed (addr_a and
+// addr_b sit in shards 2 and 3); the victim's account entry is made last, so whatever shard it
+// is in, it is that shard's only entry.
 TEST(AttemptLimiter, RefusedAttemptsEvictNothing) {
     auto config = small_config();  // 3 free per account, 5 per address
     config.max_entries = 16;       // one entry per shard
     attempt_limiter limiter(config);
     const auto t0 = clock_type::now();
-    limiter.record_failure("victim", addr_b, t0);
-    limiter.record_failure("victim", addr_b, t0);  // 2 of 3: a count that is not protected
     for (int i = 0; i < 5; ++i) {
         limiter.record_failure("spray" + std::to_string(i), addr_a, t0);
     }
     ASSERT_EQ(limiter.admit("spray-in-flight", addr_a, t0), 0U);  // the 6th, in flight
+    const auto t1 = t0 + 1ms;
+    limiter.record_failure("victim", addr_b, t1);
+    limiter.record_failure("victim", addr_b, t1);  // 2 of 3: a count that is not protected
     for (int i = 0; i < 200; ++i) {
-        EXPECT_EQ(limiter.admit("fresh" + std::to_string(i), addr_a, t0), 1U) << i;
+        EXPECT_EQ(limiter.admit("fresh" + std::to_string(i), addr_a, t1), 1U) << i;
     }
-    limiter.record_failure("victim", addr_b, t0);
-    limiter.record_failure("victim", addr_b, t0);  // 4 of 3 if the count survived
-    EXPECT_GT(limiter.retry_after("victim", addr_b, t0), 0U) << "the victim's count was evicted";
+    limiter.record_failure("victim", addr_b, t1);
+    limiter.record_failure("victim", addr_b, t1);  // 4 of 3 if the count survived
+    EXPECT_GT(limiter.retry_after("victim", addr_b, t1), 0U) << "the victim's count was evicted";
 }
 
 TEST(AttemptLimiter, RetryAfterMakesNoEntries) {
