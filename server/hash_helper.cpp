@@ -6,7 +6,9 @@
 #include <cstring>
 #include <fcntl.h>
 #include <spawn.h>
+#include <string>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 
 #include "authd/secret.hpp"
 
+#include "argon2_memory.hpp"
 #include "log.hpp"
 
 namespace authd::server {
@@ -23,6 +26,9 @@ namespace authd::server {
 //   verify: 'v', u32 length + PHC string, u32 length + password  ->  '1' (match) or '0'
 //   hash:   'h', u64 ops, u64 memory bytes, u32 length + password
 //           ->  '1', u32 length + PHC string; or '0' (argon2 could not get its memory)
+//   stats:  's'  ->  '1', u8 fast path on, u8 retired, u64 requests lent the kept memory,
+//           u64 times it grew, u64 bytes kept, u64 minor page faults of the last 'v' or 'h',
+//           u64 bytes of the kept memory that are not zero (tests and diagnostics; no secret)
 // The helper exits when the socket closes, or on anything else.
 
 namespace {
@@ -213,12 +219,83 @@ std::optional<std::string> hash_helper::hash(std::string_view password,
     return reply.substr(1);
 }
 
+namespace {
+
+// The start-up self-check: a known answer at 2 MiB, t=1 (about a millisecond).
+constexpr std::string_view self_check_password = "authd hash helper self-check";
+const std::string self_check_phc =
+    "$argon2id$v=19$m=2048,t=1,p=1$1lVBOn5arrZdGIe1cU1qGg$"
+    "k5oXM3e2dLkmBIeBZpislTwSnZN2wAI4E2FYDh0J17Y";
+constexpr std::size_t self_check_bytes = std::size_t{2048} * 1024;
+// From the kernel, 2 MiB cost 512 faults; from the kept memory, the few of libsodium's mallocs.
+constexpr long self_check_max_faults = 64;
+
+long minor_faults() {
+    rusage usage{};
+    return ::getrusage(RUSAGE_SELF, &usage) == 0 ? usage.ru_minflt : 0;
+}
+
+// Switches argon2_memory.hpp's mechanism on when it works here, and says in the log what argon2
+// gets: kept memory (fast path on) or the kernel's, as libsodium does it alone (off).
+void start_argon2_memory() {
+    const bool enabled = enable_argon2_memory(self_check_bytes);
+    const auto lent_before = argon2_memory_stats_now().lent;
+    const long faults_before = minor_faults();
+    const bool right = argon2_verify_here(self_check_phc, self_check_password);
+    const long faults = minor_faults() - faults_before;
+    const bool lent = argon2_memory_stats_now().lent > lent_before;
+    std::string_view detail = "argon2's memory is kept, reused and wiped after every call";
+    if (!argon2_memory_built_in()) {
+        detail = "not in this build (sanitizers, or AUTHD_ARGON2_MEMORY=0)";
+    } else if (!enabled) {
+        detail = "libsodium's code or a region for argon2 could not be had";
+    } else if (!right) {
+        detail = "the self-check verification failed over kept memory";
+    } else if (!lent) {
+        detail = "libsodium did not ask for argon2's memory as 1.0.18 does";
+    } else if (faults > self_check_max_faults) {
+        detail = "kept memory still page-faults";
+    }
+    const bool on = enabled && right && lent && faults <= self_check_max_faults;
+    if (!on) {
+        disable_argon2_memory();
+    }
+    const std::string fault_count = std::to_string(faults);
+    const std::string kept = std::to_string(argon2_memory_stats_now().region_bytes);
+    log(on || !argon2_memory_built_in() ? log_level::info : log_level::warn, "hash_helper_memory",
+        {{"fast_path", on ? "on" : "off"},
+         {"page_faults_per_verification", fault_count},
+         {"kept_bytes", kept},
+         {"detail", detail}});
+}
+
+// After a call: says when the kept memory grew (a larger memory cost) or was given up.
+void log_argon2_memory_change(argon2_memory_stats& last) {
+    const argon2_memory_stats now = argon2_memory_stats_now();
+    if (now.region_bytes != last.region_bytes || now.retired != last.retired) {
+        const std::string kept = std::to_string(now.region_bytes);
+        log(now.retired ? log_level::warn : log_level::info, "hash_helper_memory",
+            {{"fast_path", now.active ? "on" : "off"},
+             {"kept_bytes", kept},
+             {"detail", now.retired ? "argon2's memory was released unexpectedly: the kernel "
+                                      "serves argon2 from now on"
+                                    : "kept memory resized for a larger memory cost"}});
+    }
+    last = now;
+}
+
+}  // namespace
+
 int run_hash_helper(int fd) {
+    // Before any argon2 call: without it libsodium runs its reference core, twice as slow.
     if (sodium_init() < 0) {
         return 1;
     }
     // Ends with the hash worker that started it (and when its socket closes, below).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    start_argon2_memory();
+    argon2_memory_stats kept = argon2_memory_stats_now();
+    long last_faults = 0;
     std::string phc;
     std::string password;
     for (;;) {
@@ -231,8 +308,11 @@ int run_hash_helper(int fd) {
                 !get_string(fd, password, static_cast<std::uint32_t>(max_password_bytes))) {
                 return 1;
             }
+            const long faults_before = minor_faults();
             const char answer = argon2_verify_here(phc, password) ? '1' : '0';
+            last_faults = minor_faults() - faults_before;
             wipe(password);
+            log_argon2_memory_change(kept);
             if (!write_all(fd, &answer, 1)) {
                 return 1;
             }
@@ -244,18 +324,34 @@ int run_hash_helper(int fd) {
                 return 1;
             }
             std::optional<std::string> made;
+            const long faults_before = minor_faults();
             if (ops >= crypto_pwhash_argon2id_OPSLIMIT_MIN &&
                 ops <= crypto_pwhash_argon2id_OPSLIMIT_MAX &&
                 memory >= crypto_pwhash_argon2id_MEMLIMIT_MIN &&
                 memory <= crypto_pwhash_argon2id_MEMLIMIT_MAX) {
                 made = argon2_hash_here(password, {ops, static_cast<std::size_t>(memory)});
             }
+            last_faults = minor_faults() - faults_before;
             wipe(password);
+            log_argon2_memory_change(kept);
             std::string reply(1, made ? '1' : '0');
             if (made) {
                 put(reply, static_cast<std::uint32_t>(made->size()));
                 reply += *made;
             }
+            if (!write_all(fd, reply.data(), reply.size())) {
+                return 1;
+            }
+        } else if (op == 's') {
+            const argon2_memory_stats now = argon2_memory_stats_now();
+            std::string reply(1, '1');
+            put(reply, static_cast<std::uint8_t>(now.active));
+            put(reply, static_cast<std::uint8_t>(now.retired));
+            put(reply, static_cast<std::uint64_t>(now.lent));
+            put(reply, static_cast<std::uint64_t>(now.grown));
+            put(reply, static_cast<std::uint64_t>(now.region_bytes));
+            put(reply, static_cast<std::uint64_t>(last_faults));
+            put(reply, static_cast<std::uint64_t>(argon2_memory_nonzero_bytes()));
             if (!write_all(fd, reply.data(), reply.size())) {
                 return 1;
             }

@@ -1,0 +1,180 @@
+// server/argon2_memory.hpp in a process of its own (this test binary defines mmap and munmap as
+// authd does): which requests it answers from its kept memory, and that everything else reaches
+// the kernel as without it. Built twice: authd_argon2_memory_tests as authd is built, and
+// authd_argon2_memory_off_tests with the mechanism compiled out (AUTHD_ARGON2_MEMORY=0, what
+// sanitizer builds get), where the same checks expect libsodium's own behaviour.
+//
+// Each test runs in a process of its own under ctest (gtest_discover_tests); run directly, the
+// last test (which retires the mechanism for good) comes last.
+
+#include "argon2_memory.hpp"
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <sys/mman.h>
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+namespace {
+
+using namespace authd::server;
+
+constexpr std::size_t mib = 1024 * 1024;
+constexpr std::string_view password = "password";
+
+class Argon2MemoryTest : public ::testing::Test {
+  protected:
+    void SetUp() override { ASSERT_GE(sodium_init(), 0); }
+    void TearDown() override { disable_argon2_memory(); }
+
+    // Requests lent the kept memory, and times it grew, since the test began (the counts are the
+    // process's: all tests share it when the binary runs them in one process).
+    std::uint64_t lent() const { return argon2_memory_stats_now().lent - start_.lent; }
+    std::uint64_t grown() const { return argon2_memory_stats_now().grown - start_.grown; }
+
+    argon2_memory_stats start_ = argon2_memory_stats_now();
+
+    // A hash at memory bytes, t=1.
+    static std::string hash(std::size_t memory) {
+        char out[crypto_pwhash_STRBYTES];
+        EXPECT_EQ(crypto_pwhash_str_alg(out, password.data(), password.size(), 1, memory,
+                                        crypto_pwhash_ALG_ARGON2ID13),
+                  0);
+        return out;
+    }
+    static bool verify(const std::string& phc, std::string_view pw) {
+        return crypto_pwhash_str_verify(phc.c_str(), pw.data(), pw.size()) == 0;
+    }
+};
+
+TEST_F(Argon2MemoryTest, OnlyWhereBuiltIn) {
+    EXPECT_EQ(enable_argon2_memory(mib), argon2_memory_built_in());
+    EXPECT_EQ(argon2_memory_stats_now().active, argon2_memory_built_in());
+#if defined(AUTHD_ARGON2_MEMORY_TEST_OFF)
+    EXPECT_FALSE(argon2_memory_built_in());
+#elif defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    EXPECT_FALSE(argon2_memory_built_in());
+#else
+    EXPECT_TRUE(argon2_memory_built_in());
+#endif
+}
+
+TEST_F(Argon2MemoryTest, OffUnlessSwitchedOnArgon2GetsTheKernelsMemory) {
+    const std::string phc = hash(mib);
+    EXPECT_TRUE(verify(phc, password));
+    EXPECT_FALSE(verify(phc, "wrong"));
+    const auto stats = argon2_memory_stats_now();
+    EXPECT_FALSE(stats.active);
+    EXPECT_EQ(lent(), 0U);
+    EXPECT_EQ(stats.region_bytes, 0U);
+}
+
+TEST_F(Argon2MemoryTest, Argon2IsLentTheKeptMemoryAndItIsWipedAfter) {
+    const bool on = enable_argon2_memory(2 * mib);
+    const std::string phc = hash(2 * mib);
+    EXPECT_TRUE(verify(phc, password));
+    EXPECT_FALSE(verify(phc, "wrong"));
+    const auto stats = argon2_memory_stats_now();
+    EXPECT_EQ(lent(), on ? 3U : 0U);
+    EXPECT_EQ(stats.region_bytes, on ? 2 * mib : 0U);
+    EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);
+}
+
+TEST_F(Argon2MemoryTest, SwitchedOffAgainArgon2GetsTheKernelsMemory) {
+    const bool on = enable_argon2_memory(mib);
+    const std::string phc = hash(mib);
+    disable_argon2_memory();
+    EXPECT_TRUE(verify(phc, password));
+    const auto stats = argon2_memory_stats_now();
+    EXPECT_FALSE(stats.active);
+    EXPECT_EQ(lent(), on ? 1U : 0U);  // the hash only
+    EXPECT_EQ(stats.region_bytes, 0U);
+}
+
+TEST_F(Argon2MemoryTest, TheSameRequestFromOutsideLibsodiumGoesToTheKernel) {
+    enable_argon2_memory(mib);
+    void* p = mmap(nullptr, mib, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | MAP_POPULATE,
+                   -1, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    EXPECT_FALSE(argon2_memory_owns(p));
+    static_cast<char*>(p)[0] = 1;
+    EXPECT_EQ(munmap(p, mib), 0);
+    EXPECT_EQ(lent(), 0U);
+    EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);
+}
+
+TEST_F(Argon2MemoryTest, LibsodiumsOtherMappingsGoToTheKernel) {
+    // sodium_malloc maps with MAP_ANONYMOUS|MAP_PRIVATE (no MAP_POPULATE), from libsodium's code.
+    enable_argon2_memory(mib);
+    void* p = sodium_malloc(mib);
+    ASSERT_NE(p, nullptr);
+    EXPECT_FALSE(argon2_memory_owns(p));
+    std::memset(p, 1, mib);
+    sodium_free(p);
+    const auto stats = argon2_memory_stats_now();
+    EXPECT_EQ(lent(), 0U);
+    EXPECT_EQ(stats.active, argon2_memory_built_in());
+    EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);
+}
+
+TEST_F(Argon2MemoryTest, OtherRequestsGoToTheKernel) {
+    enable_argon2_memory(mib);
+    // A hint, a file-less shared mapping, other protections: all the kernel's, and unmapped by it.
+    void* hinted = mmap(reinterpret_cast<void*>(0x7e0000000000), mib, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE | MAP_POPULATE, -1, 0);
+    void* shared = mmap(nullptr, mib, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_SHARED, -1, 0);
+    void* readonly = mmap(nullptr, mib, PROT_READ, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    for (void* p : {hinted, shared, readonly}) {
+        ASSERT_NE(p, MAP_FAILED);
+        EXPECT_FALSE(argon2_memory_owns(p));
+        EXPECT_EQ(munmap(p, mib), 0);
+    }
+    // A bad request fails as the kernel fails it.
+    errno = 0;
+    EXPECT_EQ(mmap(nullptr, mib, PROT_READ, MAP_ANONYMOUS | MAP_PRIVATE, -1, 1), MAP_FAILED);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_EQ(lent(), 0U);
+}
+
+TEST_F(Argon2MemoryTest, ALargerMemoryCostGrowsTheKeptMemoryOnce) {
+    const bool on = enable_argon2_memory(mib);
+    const std::string small = hash(mib);
+    const std::string large = hash(3 * mib);
+    EXPECT_TRUE(verify(small, password));
+    EXPECT_TRUE(verify(large, password));
+    const auto stats = argon2_memory_stats_now();
+    EXPECT_EQ(lent(), on ? 4U : 0U);
+    EXPECT_EQ(grown(), on ? 1U : 0U);
+    EXPECT_EQ(stats.region_bytes, on ? 4 * mib : 0U);  // 3 MiB, in whole huge pages
+    EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);
+}
+
+// Last: an unexpected release of part of the kept memory (not libsodium 1.0.18's way) turns the
+// mechanism off for good: the kept memory is unmapped, and argon2 goes on with the kernel's.
+TEST_F(Argon2MemoryTest, ZAnUnexpectedReleaseRetiresIt) {
+    if (!enable_argon2_memory(2 * mib)) {
+        GTEST_SKIP() << "not built in";
+    }
+    char* const region = static_cast<char*>(argon2_memory_region());
+    ASSERT_NE(region, nullptr);
+    EXPECT_EQ(munmap(region + mib, 4096), 0);
+    const auto stats = argon2_memory_stats_now();
+    EXPECT_FALSE(stats.active);
+    EXPECT_TRUE(stats.retired);
+    EXPECT_EQ(stats.region_bytes, 0U);
+    unsigned char resident = 0;
+    errno = 0;
+    EXPECT_EQ(mincore(region, 4096, &resident), -1);  // unmapped: nothing left behind
+    EXPECT_EQ(errno, ENOMEM);
+    EXPECT_FALSE(enable_argon2_memory(mib));
+    const std::string phc = hash(mib);
+    EXPECT_TRUE(verify(phc, password));
+    EXPECT_EQ(lent(), 0U);
+}
+
+}  // namespace

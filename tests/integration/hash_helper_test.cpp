@@ -1,0 +1,304 @@
+// The hash helper process (authd --hash-helper, server/hash_helper.hpp) over its real socket
+// protocol: argon2's memory kept between calls (server/argon2_memory.hpp), its start-up self-check,
+// and what it does when the memory cost changes.
+//
+// The helper reports its own figures ('s': minor page faults of its last call from getrusage,
+// requests it lent its kept memory, bytes of that memory that are not zero): counts, never
+// timings. In sanitizer builds the mechanism is not built in, and the same tests check that the
+// helper then runs argon2 as libsodium does alone, with the same answers.
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <optional>
+#include <spawn.h>
+#include <string>
+#include <string_view>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace authd_it {
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool fast_path_expected = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool fast_path_expected = false;
+#else
+constexpr bool fast_path_expected = true;
+#endif
+#else
+constexpr bool fast_path_expected = true;
+#endif
+
+constexpr std::uint64_t mib = 1024 * 1024;
+
+// What the helper says about its memory ('s').
+struct helper_stats {
+    bool active = false;
+    bool retired = false;
+    std::uint64_t lent = 0;
+    std::uint64_t grown = 0;
+    std::uint64_t kept_bytes = 0;
+    std::uint64_t last_faults = 0;
+    std::uint64_t nonzero_bytes = 0;
+};
+
+// One `authd --hash-helper`, its socket on descriptor 3 as authd gives it, its standard error in
+// a file.
+class helper_process {
+  public:
+    explicit helper_process(const temp_dir& dir) : log_path_(dir.file("helper.log")) {
+        int fds[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+            ADD_FAILURE() << "socketpair: " << std::strerror(errno);
+            return;
+        }
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 3);
+        posix_spawn_file_actions_addopen(&actions, 2, log_path_.c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        std::string arg0 = "authd";
+        std::string arg1 = "--hash-helper";
+        char* argv[] = {arg0.data(), arg1.data(), nullptr};
+        char* envp[] = {nullptr};
+        const std::string bin = authd_bin();
+        const int rc = ::posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv, envp);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(fds[1]);
+        if (rc != 0) {
+            ::close(fds[0]);
+            ADD_FAILURE() << "posix_spawn " << bin << ": " << std::strerror(rc);
+            pid_ = -1;
+            return;
+        }
+        fd_ = fds[0];
+    }
+
+    ~helper_process() {
+        if (fd_ >= 0) {
+            ::close(fd_);  // the helper exits when its socket closes
+        }
+        if (pid_ > 0) {
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    helper_process(const helper_process&) = delete;
+    helper_process& operator=(const helper_process&) = delete;
+
+    // 'v': true/false for a match/mismatch, nullopt when the helper failed.
+    std::optional<bool> verify(const std::string& phc, std::string_view password) {
+        std::string request(1, 'v');
+        put_string(request, phc);
+        put_string(request, password);
+        char status = 0;
+        if (!send_all(request) || !recv_exact(&status, 1)) {
+            return std::nullopt;
+        }
+        return status == '1';
+    }
+
+    // 'h': the PHC string, or nullopt when the helper failed or refused.
+    std::optional<std::string> hash(std::string_view password, std::uint64_t ops,
+                                    std::uint64_t memory_bytes) {
+        std::string request(1, 'h');
+        put(request, ops);
+        put(request, memory_bytes);
+        put_string(request, password);
+        char status = 0;
+        std::uint32_t size = 0;
+        if (!send_all(request) || !recv_exact(&status, 1) || status != '1' ||
+            !recv_exact(reinterpret_cast<char*>(&size), sizeof size) || size > 1024) {
+            return std::nullopt;
+        }
+        std::string phc(size, '\0');
+        if (!recv_exact(phc.data(), size)) {
+            return std::nullopt;
+        }
+        return phc;
+    }
+
+    // 's', or nullopt when the helper does not answer it.
+    std::optional<helper_stats> stats() {
+        char reply[1 + 2 + 5 * 8];
+        if (!send_all("s") || !recv_exact(reply, sizeof reply) || reply[0] != '1') {
+            return std::nullopt;
+        }
+        helper_stats s;
+        s.active = reply[1] != 0;
+        s.retired = reply[2] != 0;
+        std::uint64_t* const fields[] = {&s.lent, &s.grown, &s.kept_bytes, &s.last_faults,
+                                         &s.nonzero_bytes};
+        for (std::size_t i = 0; i < 5; ++i) {
+            std::memcpy(fields[i], reply + 3 + 8 * i, 8);
+        }
+        return s;
+    }
+
+    std::string log() const {
+        std::ifstream in(log_path_);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+
+  private:
+    template <typename T>
+    static void put(std::string& out, T value) {
+        out.append(reinterpret_cast<const char*>(&value), sizeof value);
+    }
+    static void put_string(std::string& out, std::string_view s) {
+        put(out, static_cast<std::uint32_t>(s.size()));
+        out += s;
+    }
+    bool send_all(std::string_view data) const {
+        while (!data.empty()) {
+            const auto n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                return false;
+            }
+            data.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+    bool recv_exact(char* data, std::size_t size) const {
+        while (size > 0) {
+            const auto n = ::recv(fd_, data, size, 0);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                return false;
+            }
+            data += n;
+            size -= static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+
+    std::string log_path_;
+    int fd_ = -1;
+    pid_t pid_ = -1;
+};
+
+// The number after "key":" in the helper's log line (its first line with the key), or -1.
+long log_number(const std::string& log, std::string_view key) {
+    const std::string needle = "\"" + std::string(key) + "\":\"";
+    const auto at = log.find(needle);
+    if (at == std::string::npos) {
+        return -1;
+    }
+    return std::stol(log.substr(at + needle.size()));
+}
+
+class HashHelperTest : public ::testing::Test {
+  protected:
+    temp_dir dir_;
+    helper_process helper_{dir_};
+};
+
+TEST_F(HashHelperTest, StartUpSelfCheckSaysWhetherArgon2MemoryIsKept) {
+    // The first answer comes after the self-check, so its log line is written by then.
+    const auto stats = helper_.stats();
+    ASSERT_TRUE(stats.has_value()) << helper_.log();
+    const std::string log = helper_.log();
+    ASSERT_NE(log.find(R"("event":"hash_helper_memory")"), std::string::npos) << log;
+    const long faults = log_number(log, "page_faults_per_verification");
+    if (fast_path_expected) {
+        EXPECT_NE(log.find(R"("fast_path":"on")"), std::string::npos) << log;
+        EXPECT_TRUE(stats->active);
+        EXPECT_EQ(stats->lent, 1U);  // the self-check's verification
+        // From the kernel its 2 MiB are 512 page faults.
+        EXPECT_GE(faults, 0) << log;
+        EXPECT_LT(faults, 64) << log;
+        EXPECT_EQ(stats->kept_bytes, 2 * mib);
+    } else {
+        EXPECT_NE(log.find(R"("fast_path":"off")"), std::string::npos) << log;
+        EXPECT_FALSE(stats->active);
+        EXPECT_EQ(stats->kept_bytes, 0U);
+        EXPECT_GE(faults, 512) << log;
+    }
+}
+
+TEST_F(HashHelperTest, VerifiesOverKeptMemoryRightAcceptedWrongRefused) {
+    const auto phc = helper_.hash("right password", 1, 1 * mib);
+    ASSERT_TRUE(phc.has_value()) << helper_.log();
+    EXPECT_EQ(helper_.verify(*phc, "right password"), std::optional<bool>(true));
+    EXPECT_EQ(helper_.verify(*phc, "wrong password"), std::optional<bool>(false));
+    EXPECT_EQ(helper_.verify(*phc, ""), std::optional<bool>(false));
+    const auto stats = helper_.stats();
+    ASSERT_TRUE(stats.has_value());
+    EXPECT_EQ(stats->active, fast_path_expected);
+    // The self-check, the hash and the three verifications.
+    EXPECT_EQ(stats->lent, fast_path_expected ? 5U : 0U);
+}
+
+TEST_F(HashHelperTest, KeptMemoryIsReusedWithoutPageFaults) {
+    // 8 MiB: 2,048 page faults a call from the kernel.
+    const auto phc = helper_.hash("password", 1, 8 * mib);
+    ASSERT_TRUE(phc.has_value()) << helper_.log();
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(helper_.verify(*phc, "password"), std::optional<bool>(true));
+        const auto stats = helper_.stats();
+        ASSERT_TRUE(stats.has_value());
+        if (fast_path_expected) {
+            EXPECT_LT(stats->last_faults, 64U) << "verification " << i;
+            EXPECT_EQ(stats->kept_bytes, 8 * mib);
+        } else {
+            EXPECT_GE(stats->last_faults, 2048U) << "verification " << i;
+        }
+    }
+}
+
+TEST_F(HashHelperTest, KeptMemoryIsWipedAfterEveryCall) {
+    const auto phc = helper_.hash("password", 2, 4 * mib);
+    ASSERT_TRUE(phc.has_value()) << helper_.log();
+    auto stats = helper_.stats();
+    ASSERT_TRUE(stats.has_value());
+    EXPECT_EQ(stats->nonzero_bytes, 0U);
+    EXPECT_EQ(helper_.verify(*phc, "wrong"), std::optional<bool>(false));
+    stats = helper_.stats();
+    ASSERT_TRUE(stats.has_value());
+    EXPECT_EQ(stats->nonzero_bytes, 0U);
+    EXPECT_EQ(stats->kept_bytes, fast_path_expected ? 4 * mib : 0U);
+}
+
+TEST_F(HashHelperTest, AnotherMemoryCostAtRunTimeIsServedToo) {
+    // A store with hashes of an older, smaller cost and new hashes at a larger one (a rehash
+    // after the cost was raised): the kept memory grows once, and serves both sizes.
+    const auto small = helper_.hash("old", 1, 1 * mib);
+    const auto large = helper_.hash("new", 1, 6 * mib);
+    ASSERT_TRUE(small && large) << helper_.log();
+    auto stats = helper_.stats();
+    ASSERT_TRUE(stats.has_value());
+    const auto lent = stats->lent;
+    EXPECT_EQ(helper_.verify(*small, "old"), std::optional<bool>(true));
+    EXPECT_EQ(helper_.verify(*large, "new"), std::optional<bool>(true));
+    EXPECT_EQ(helper_.verify(*small, "new"), std::optional<bool>(false));
+    stats = helper_.stats();
+    ASSERT_TRUE(stats.has_value());
+    if (fast_path_expected) {
+        EXPECT_TRUE(stats->active);
+        EXPECT_EQ(stats->grown, 1U);
+        EXPECT_EQ(stats->kept_bytes, 6 * mib);
+        EXPECT_EQ(stats->lent, lent + 3);
+        EXPECT_LT(stats->last_faults, 64U);
+        EXPECT_EQ(stats->nonzero_bytes, 0U);
+        EXPECT_NE(helper_.log().find("kept memory resized"), std::string::npos) << helper_.log();
+    } else {
+        EXPECT_EQ(stats->lent, 0U);
+    }
+}
+
+}  // namespace
+}  // namespace authd_it
