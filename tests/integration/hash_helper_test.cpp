@@ -7,7 +7,7 @@
 // timings. In sanitizer builds the mechanism is not built in, and the same tests check that the
 // helper then runs argon2 as libsodium does alone, with the same answers.
 
-#include <cerrno>
+#include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <fcntl.h>
@@ -16,10 +16,14 @@
 #include <spawn.h>
 #include <string>
 #include <string_view>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
+#include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/connect_pair.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
@@ -57,14 +61,19 @@ struct helper_stats {
 class helper_process {
   public:
     explicit helper_process(const temp_dir& dir) : log_path_(dir.file("helper.log")) {
-        int fds[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-            ADD_FAILURE() << "socketpair: " << std::strerror(errno);
+        boost::asio::local::stream_protocol::socket child_end(io_);
+        boost::system::error_code ec;
+        boost::asio::local::connect_pair(socket_, child_end, ec);
+        if (ec) {
+            ADD_FAILURE() << "socketpair: " << ec.message();
             return;
         }
+        // Only descriptor 3 reaches the helper: with our end too, it would never see it close.
+        ::fcntl(socket_.native_handle(), F_SETFD, FD_CLOEXEC);
+        ::fcntl(child_end.native_handle(), F_SETFD, FD_CLOEXEC);
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 3);
+        posix_spawn_file_actions_adddup2(&actions, child_end.native_handle(), 3);
         posix_spawn_file_actions_addopen(&actions, 2, log_path_.c_str(),
                                          O_WRONLY | O_CREAT | O_TRUNC, 0600);
         std::string arg0 = "authd";
@@ -74,22 +83,23 @@ class helper_process {
         const std::string bin = authd_bin();
         const int rc = ::posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv, envp);
         posix_spawn_file_actions_destroy(&actions);
-        ::close(fds[1]);
         if (rc != 0) {
-            ::close(fds[0]);
             ADD_FAILURE() << "posix_spawn " << bin << ": " << std::strerror(rc);
             pid_ = -1;
-            return;
         }
-        fd_ = fds[0];
     }
 
     ~helper_process() {
-        if (fd_ >= 0) {
-            ::close(fd_);  // the helper exits when its socket closes
-        }
+        boost::system::error_code ec;
+        socket_.close(ec);  // the helper exits when its socket closes
         if (pid_ > 0) {
-            ::waitpid(pid_, nullptr, 0);
+            for (int i = 0; i < 200 && ::waitpid(pid_, nullptr, WNOHANG) == 0; ++i) {
+                std::this_thread::sleep_for(50ms);
+            }
+            if (::kill(pid_, SIGKILL) == 0) {
+                ADD_FAILURE() << "the helper did not exit when its socket closed";
+                ::waitpid(pid_, nullptr, 0);
+            }
         }
     }
     helper_process(const helper_process&) = delete;
@@ -158,36 +168,20 @@ class helper_process {
         put(out, static_cast<std::uint32_t>(s.size()));
         out += s;
     }
-    bool send_all(std::string_view data) const {
-        while (!data.empty()) {
-            const auto n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                return false;
-            }
-            data.remove_prefix(static_cast<std::size_t>(n));
-        }
-        return true;
+    bool send_all(std::string_view data) {
+        boost::system::error_code ec;
+        boost::asio::write(socket_, boost::asio::buffer(data), ec);
+        return !ec;
     }
-    bool recv_exact(char* data, std::size_t size) const {
-        while (size > 0) {
-            const auto n = ::recv(fd_, data, size, 0);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                return false;
-            }
-            data += n;
-            size -= static_cast<std::size_t>(n);
-        }
-        return true;
+    bool recv_exact(char* data, std::size_t size) {
+        boost::system::error_code ec;
+        boost::asio::read(socket_, boost::asio::buffer(data, size), ec);
+        return !ec;
     }
 
     std::string log_path_;
-    int fd_ = -1;
+    boost::asio::io_context io_;
+    boost::asio::local::stream_protocol::socket socket_{io_};
     pid_t pid_ = -1;
 };
 
