@@ -11,7 +11,10 @@
 # Logins: each authd has one user (OWASP argon2id parameters, authd's defaults) and 2 hash
 # workers; each round runs `wrk -t1 -c16 -d5s` of right-password logins against the old one, then
 # the new one (both cores shared by authd and wrk, as in production on a 2-core machine), and
-# prints logins/s (all answers 200: anything else is counted and shown) and CPU time per login. Build the old binary from another worktree,
+# prints logins/s (all answers 200: anything else is counted and shown) and CPU time per login
+# (authd's and its hash helpers'), the old one first in odd rounds and last in even ones, then
+# the medians, their ratio, and what each one's hash helpers said about argon2's memory at start
+# (docs/architecture.md). Build the old binary from another worktree,
 # e.g. `git worktree add /tmp/old HEAD~1 && cmake -S /tmp/old -B /tmp/old/build
 # -DCMAKE_BUILD_TYPE=Release && cmake --build /tmp/old/build --target authd`.
 set -euo pipefail
@@ -93,9 +96,13 @@ function done() io.stderr:write("non-200: " .. others .. "\n") end
 LUA
     sleep 1
     printf '%-6s %-30s %-30s\n' round "old: logins/s, CPU ms/login" "new: logins/s, CPU ms/login"
+    declare -A result
+    rates_old=() rates_new=()
     for ((r = 1; r <= rounds; r++)); do
-        line=$(printf '%-6s' "$r")
-        for server in old new; do
+        # Old first in odd rounds, new first in even ones: drift of the machine falls on both.
+        order=(old new)
+        ((r % 2 == 0)) && order=(new old)
+        for server in "${order[@]}"; do
             case $server in
                 old) port=$old_port pid=$old_pid ;;
                 new) port=$new_port pid=$new_pid ;;
@@ -105,12 +112,26 @@ LUA
             t1=$(tree_ticks "$pid")
             rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
             bad=$(awk '/non-200:/ {print $2}' <<<"$out")
-            line+=$(printf ' %-30s' "$(python3 -c "import sys
+            if [[ $server == old ]]; then rates_old+=("$rps"); else rates_new+=("$rps"); fi
+            result[$server]=$(python3 -c "import sys
 rps, ticks, hz, bad = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 note = '' if bad == '0' else f' ({bad} not 200)'
-print(f'{rps:,.1f}, {ticks / hz / (rps * 5) * 1e3:.2f}{note}')" "$rps" $((t1 - t0)) "$hz" "${bad:-?}")")
+print(f'{rps:,.1f}, {ticks / hz / (rps * 5) * 1e3:.2f}{note}')" "$rps" $((t1 - t0)) "$hz" "${bad:-?}")
         done
-        echo "$line"
+        printf '%-6s %-30s %-30s\n' "$r" "${result[old]}" "${result[new]}"
+    done
+    python3 -c "import statistics, sys
+old, new = ([float(x) for x in a.split()] for a in sys.argv[1:3])
+mo, mn = statistics.median(old), statistics.median(new)
+print(f'median logins/s: old {mo:,.1f}, new {mn:,.1f}, new / old {mn / mo:.2f}')" \
+        "${rates_old[*]}" "${rates_new[*]}"
+    # What each binary's hash helpers said at start (argon2's memory kept or not, and the page
+    # faults of their self-check's verification).
+    for server in old new; do
+        fast=$(grep -o '"fast_path":"[a-z]*","page_faults_per_verification":"[0-9]*"' \
+            "$work/$server.log" | sed 's/"fast_path":"\([a-z]*\)","page_faults_per_verification":"\([0-9]*\)"/\1 (\2 page faults)/' |
+            paste -sd, -) || true
+        echo "$server: hash helpers' argon2 memory fast path: ${fast:-not reported, so the kernel maps argon2 memory}"
     done
     exit 0
 fi
