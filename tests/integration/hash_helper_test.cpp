@@ -294,5 +294,37 @@ TEST_F(HashHelperTest, AnotherMemoryCostAtRunTimeIsServedToo) {
     }
 }
 
+// The whole server: logins answered through hash helpers that keep argon2's memory, at a cost
+// larger than the self-check's (so each helper grows its memory once), every helper saying so.
+TEST(HashHelperServerTest, LoginsThroughHelpersThatKeepArgon2Memory) {
+    test_env env;
+    const hash_cost cost{"4MiB", "1"};
+    env.add_user("user_test", "password_test", cost);
+    authd_process server(authd_args().hash(cost).build(env));
+    const auto port = server.wait_listening();
+    ASSERT_TRUE(port.has_value()) << server.stderr_text();
+    http_client client(*port);
+    for (int i = 0; i < 3; ++i) {
+        const auto right = client.roundtrip(login_request("user_test", "password_test"));
+        EXPECT_EQ(right.result_int(), 200) << right.body();
+        EXPECT_TRUE(token_of(right.body()).has_value()) << right.body();
+        const auto wrong = client.roundtrip(login_request("user_test", "password_tesT"));
+        EXPECT_EQ(wrong.result_int(), 404) << wrong.body();  // the API's answer to a wrong password
+    }
+    // Two hash workers, so two helpers, each with its start-up line.
+    std::size_t started = 0;
+    std::size_t fast = 0;
+    for (const auto& line : server.stderr_lines()) {
+        if (line.find(R"("event":"hash_helper_memory")") != std::string::npos &&
+            line.find("page_faults_per_verification") != std::string::npos) {
+            ++started;
+            fast += line.find(R"("fast_path":"on")") != std::string::npos ? 1 : 0;
+        }
+    }
+    EXPECT_EQ(started, 2U) << server.stderr_text();
+    EXPECT_EQ(fast, fast_path_expected ? 2U : 0U) << server.stderr_text();
+    EXPECT_EQ(server.stderr_text().find("hash_helper_unavailable"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace authd_it
