@@ -311,14 +311,20 @@ TEST(HashHelperServerTest, LoginsThroughHelpersThatKeepArgon2Memory) {
         const auto wrong = client.roundtrip(login_request("user_test", "password_tesT"));
         EXPECT_EQ(wrong.result_int(), 404) << wrong.body();  // the API's answer to a wrong password
     }
-    // Two hash workers, so two helpers, each with its start-up line.
+    // Two hash workers, so two helpers, each with its start-up line (the one that has not
+    // verified yet may still be starting: waited for, up to 10 s).
     std::size_t started = 0;
     std::size_t fast = 0;
-    for (const auto& line : server.stderr_lines()) {
-        if (line.find(R"("event":"hash_helper_memory")") != std::string::npos &&
-            line.find("page_faults_per_verification") != std::string::npos) {
-            ++started;
-            fast += line.find(R"("fast_path":"on")") != std::string::npos ? 1 : 0;
+    for (const auto until = std::chrono::steady_clock::now() + 10s;
+         started < 2 && std::chrono::steady_clock::now() < until;
+         std::this_thread::sleep_for(20ms)) {
+        started = fast = 0;
+        for (const auto& line : server.stderr_lines()) {
+            if (line.find(R"("event":"hash_helper_memory")") != std::string::npos &&
+                line.find("page_faults_per_verification") != std::string::npos) {
+                ++started;
+                fast += line.find(R"("fast_path":"on")") != std::string::npos ? 1 : 0;
+            }
         }
     }
     EXPECT_EQ(started, 2U) << server.stderr_text();
