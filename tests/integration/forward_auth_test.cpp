@@ -135,6 +135,17 @@ std::size_t lines_in(const std::string& path) {
     return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
+// The lines of an access log once it has at least `expected` (nginx writes a request's line just
+// after its response, so a client can read the response first): waits up to 5 s for them, then
+// a little longer for any line that should not come.
+std::size_t settled_lines(const std::string& path, std::size_t expected) {
+    for (int i = 0; i < 100 && lines_in(path) < expected; ++i) {
+        std::this_thread::sleep_for(50ms);
+    }
+    std::this_thread::sleep_for(300ms);
+    return lines_in(path);
+}
+
 TEST_F(ForwardAuth, NginxAuthRequestPassesOnlyValidTokensAndTheUser) {
     if (!have_nginx()) {
         GTEST_SKIP() << "nginx is not installed (scripts/install-deps.sh installs nginx-light)";
@@ -157,7 +168,7 @@ TEST_F(ForwardAuth, NginxAuthRequestPassesOnlyValidTokensAndTheUser) {
     EXPECT_EQ(ok.body(), "app: remote-user=alice x-auth-request-user=alice\n");
     EXPECT_EQ(through_nginx({"Token: " + token}).body(),
               "app: remote-user=alice x-auth-request-user=alice\n");
-    const auto reached = lines_in(app_log);
+    const auto reached = settled_lines(app_log, 2);
     EXPECT_EQ(reached, 2U);
 
     auto forged = token;
@@ -181,7 +192,8 @@ TEST_F(ForwardAuth, NginxAuthRequestPassesOnlyValidTokensAndTheUser) {
         EXPECT_EQ(r.result_int(), 401) << what << ": " << r.body();
         EXPECT_EQ(header(r, "WWW-Authenticate").rfind("Bearer", 0), 0U) << what;
     }
-    EXPECT_EQ(lines_in(app_log), reached) << "nginx called the application for a refused request";
+    EXPECT_EQ(settled_lines(app_log, reached), reached)
+        << "nginx called the application for a refused request";
 }
 
 // A program in the background (Caddy), with a few variables added to the environment; killed
@@ -289,7 +301,7 @@ TEST_F(ForwardAuth, CaddyForwardAuthPassesOnlyValidTokensAndTheUser) {
     const auto ok = through_caddy({"Authorization: Bearer " + token, "Remote-User: mallory"});
     EXPECT_EQ(ok.result_int(), 200) << ok.body();
     EXPECT_EQ(ok.body(), "app: remote-user=alice\n");
-    const auto reached = lines_in(app_log);
+    const auto reached = settled_lines(app_log, 1);
     EXPECT_EQ(reached, 1U);
 
     auto forged = token;
@@ -306,7 +318,8 @@ TEST_F(ForwardAuth, CaddyForwardAuthPassesOnlyValidTokensAndTheUser) {
         EXPECT_EQ(r.result_int(), 401) << r.body();
         EXPECT_EQ(header(r, "WWW-Authenticate").rfind("Bearer", 0), 0U);
     }
-    EXPECT_EQ(lines_in(app_log), reached) << "caddy called the application for a refused request";
+    EXPECT_EQ(settled_lines(app_log, reached), reached)
+        << "caddy called the application for a refused request";
 }
 
 }  // namespace
