@@ -200,15 +200,29 @@ void argon2_memory_wipe(benchmark::State& state, setup_fn setup_of) {
 }
 
 BENCHMARK_CAPTURE(argon2id_verify, owasp_19MiB_t2, &owasp)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(argon2id_verify_kept, owasp_19MiB_t2, &owasp)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(argon2_memory_wipe, owasp_19MiB, &owasp)->Unit(benchmark::kMillisecond);
+// Over kept memory only where the mechanism is built in: sanitizer builds leave it out (their
+// allocators must see every mapping), and there these could only report an error.
+[[maybe_unused]] const bool kept_owasp_registered = authd::server::argon2_memory_built_in() && [] {
+    benchmark::RegisterBenchmark("argon2id_verify_kept/owasp_19MiB_t2", [](benchmark::State& s) {
+        argon2id_verify_kept(s, &owasp);
+    })->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("argon2_memory_wipe/owasp_19MiB", [](benchmark::State& s) {
+        argon2_memory_wipe(s, &owasp);
+    })->Unit(benchmark::kMillisecond);
+    return true;
+}();
 // Every core verifying at once (threads:N); wall time, so items_per_second is the machine's rate.
 BENCHMARK_CAPTURE(argon2id_verify, owasp_19MiB_t2, &owasp)
     ->Unit(benchmark::kMillisecond)
     ->Threads(cores())
     ->UseRealTime();
 BENCHMARK_CAPTURE(argon2id_verify, cheap_8KiB_t1, &cheap)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(argon2id_verify_kept, cheap_8KiB_t1, &cheap)->Unit(benchmark::kMillisecond);
+[[maybe_unused]] const bool kept_cheap_registered = authd::server::argon2_memory_built_in() && [] {
+    benchmark::RegisterBenchmark("argon2id_verify_kept/cheap_8KiB_t1", [](benchmark::State& s) {
+        argon2id_verify_kept(s, &cheap);
+    })->Unit(benchmark::kMillisecond);
+    return true;
+}();
 BENCHMARK_CAPTURE(argon2id_verify_dummy, owasp_19MiB_t2, &owasp)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(argon2id_verify_dummy, cheap_8KiB_t1, &cheap)->Unit(benchmark::kMillisecond);
 
