@@ -26,6 +26,21 @@
 
 namespace authd_it {
 
+// Whether this test binary (and so the authd beside it) is built with AddressSanitizer or
+// ThreadSanitizer: their allocators keep freed memory (quarantine, per-thread caches) and their
+// shadow grows with every page touched, so RSS says nothing of what authd itself holds.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool built_with_sanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool built_with_sanitizer = true;
+#else
+inline constexpr bool built_with_sanitizer = false;
+#endif
+#else
+inline constexpr bool built_with_sanitizer = false;
+#endif
+
 using namespace std::chrono_literals;
 
 // --- paths -----------------------------------------------------------------------------------

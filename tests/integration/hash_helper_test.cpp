@@ -31,17 +31,7 @@
 namespace authd_it {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool fast_path_expected = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool fast_path_expected = false;
-#else
-constexpr bool fast_path_expected = true;
-#endif
-#else
-constexpr bool fast_path_expected = true;
-#endif
+constexpr bool fast_path_expected = !built_with_sanitizer;
 
 constexpr std::uint64_t mib = 1024 * 1024;
 
