@@ -11,10 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 
-#include "authd/attempt_limiter.hpp"
 #include "authd/http_response.hpp"
-#include "authd/password_hasher.hpp"
-#include "authd/user_store.hpp"
 
 #include "io_thread.hpp"
 #include "log.hpp"
@@ -258,11 +255,10 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
     }
 }
 
-void connection::append_response(api_code code, std::string_view body, bool keep_alive,
-                                 std::uint32_t retry_after, std::string_view content_type,
-                                 std::string_view extra_headers) {
-    owner_.metrics().count_request(active_->head.route, code);
-    last_code_ = code;
+void connection::append_response(const response& r, bool keep_alive) {
+    owner_.metrics().count_request(active_->head.route, r.code);
+    last_code_ = r.code;
+    auto body = r.body;
     // A response to HEAD never has content (RFC 9110 section 9.3.2), whatever its status and
     // wherever it comes from (405, 404, a parse error): Content-Length 0, so that even a client
     // that does not track HEAD reads the next response intact (docs/api.md, "HEAD").
@@ -272,8 +268,8 @@ void connection::append_response(api_code code, std::string_view body, bool keep
     // A drain that began while this request was in progress closes the connection after it.
     // The head is built in one string per thread (never held across a suspension).
     thread_local std::string head_scratch_;
-    write_response_head(head_scratch_, code, body.size(), keep_alive && !draining_,
-                        active_->head.version, retry_after, content_type, extra_headers);
+    write_response_head(head_scratch_, r.code, body.size(), keep_alive && !draining_,
+                        active_->head.version, r.retry_after, r.content_type, r.extra_headers);
     active_->out += head_scratch_;
     active_->out += body;
 }
@@ -320,104 +316,6 @@ asio::awaitable<bool> connection::flush_pending() {
     co_return !ec;
 }
 
-// Brute-force limits, checked before any hashing: true when the attempt was refused (429).
-bool connection::refuse_if_limited(bool keep_alive) {
-    const auto wait =
-        owner_.shared().limiter.retry_after(active_->head.user_name.value, client_, clock::now());
-    if (wait == 0) {
-        return false;
-    }
-    thread_local std::string body;
-    body = error_body(api_code::too_many_attempts, message_too_many_attempts(wait));
-    append_response(api_code::too_many_attempts, body, keep_alive, wait);
-    thread_metrics::bump(owner_.metrics().rate_limited);
-    audit_login("rate_limited");
-    return true;
-}
-
-// The answer of /verify: the token is checked here, on the I/O thread (an HMAC and a small JSON
-// parse: microseconds), never touching the store or the hash pool.
-// The claims of the presented token when it verifies now and is neither revoked (/logout) nor void
-// (issued before its user's password change or removal).
-std::optional<token_claims> connection::valid_claims() const {
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    const auto& shared = owner_.shared();
-    auto claims = shared.signer.verify(presented_token(active_->head), now);
-    if (!claims || shared.revocations.revoked(claims->jti) || shared.service.voided(*claims)) {
-        return std::nullopt;
-    }
-    return claims;
-}
-
-void connection::answer_verify(bool keep_alive) {
-    const auto claims = valid_claims();
-    if (!claims) {
-        append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
-        return;
-    }
-    thread_local std::string body;
-    body = verified_body(claims->user, claims->exp);
-    append_response(api_code::ok, body, keep_alive);
-}
-
-// Forward auth (docs/forward-auth.md): a proxy asks whether the request it holds may pass. As
-// /verify, on this thread, without the store or the hash pool; but every refusal is a 401 (a proxy
-// takes any other status for a failure of the check itself), and the user goes in Remote-User.
-void connection::answer_forward_auth(bool keep_alive) {
-    const auto& head = active_->head;
-    const bool one_token = head.token.count + head.authorization.count == 1;
-    const auto claims = one_token ? valid_claims() : std::nullopt;
-    // The name goes into a header line: only a name authd could have issued a token for (no
-    // control character, so no CR or LF), whoever else holds an HS256 key.
-    if (!claims || !valid_user_name(claims->user)) {
-        append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
-        return;
-    }
-    thread_local std::string body;
-    thread_local std::string user_header;
-    body = verified_body(claims->user, claims->exp);
-    user_header = "Remote-User: ";
-    user_header += claims->user;
-    user_header += "\r\n";
-    append_response(api_code::ok, body, keep_alive, 0, "application/json", user_header);
-}
-
-// /logout: revokes the presented token until it expires. In memory first (so /verify refuses it
-// at once), then in the store, on a hash worker (a blocking write). Logging out twice answers ok
-// twice: a client may retry after a 503.
-asio::awaitable<void> connection::answer_logout(bool keep_alive) {
-    auto& shared = owner_.shared();
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    const auto claims = shared.signer.verify(presented_token(active_->head), now);
-    if (!claims || claims->jti.empty() || shared.service.voided(*claims)) {
-        append_response(api_code::invalid_token, canned_body(api_code::invalid_token), keep_alive);
-        co_return;
-    }
-    if (!shared.revocations.add(claims->jti, claims->exp, now)) {
-        append_response(api_code::busy, canned_body(api_code::busy), keep_alive, 1);
-        co_return;
-    }
-    deadline_ = clock::time_point::max();
-    auto result = co_await shared.pool.async_revoke(owner_.context().get_executor(), client_,
-                                                    claims->jti, claims->exp, asio::use_awaitable);
-    if (!result) {
-        append_response(api_code::busy, canned_body(api_code::busy), keep_alive, 1);
-        co_return;
-    }
-    if (!result->log_note.empty()) {
-        log(log_level::error, "logout_internal_error", {{"detail", result->log_note}});
-    }
-    append_response(result->code, result->body, keep_alive, result->code == api_code::busy ? 1 : 0);
-}
-
-// Ready: the store answered its last call, and the hash queue has room.
-void connection::answer_readyz(bool keep_alive) {
-    const auto& shared = owner_.shared();
-    const bool ready = shared.service.store_healthy() && shared.pool.has_room();
-    append_response(ready ? api_code::ok : api_code::busy,
-                    ready ? ok_body() : canned_body(api_code::busy), keep_alive, ready ? 0 : 1);
-}
-
 void connection::log_request(api_code code, clock::time_point started) {
     if (!log_enabled(log_level::info)) {
         return;
@@ -453,59 +351,23 @@ void connection::log_request(api_code code, clock::time_point started) {
     owner_.request_log(line);
 }
 
-// One audit line per login outcome: success, failure, rate_limited, busy, error.
-void connection::audit_login(std::string_view outcome) {
-    log(log_level::info, "login",
-        {{"outcome", outcome}, {"client", peer_}, {"user", active_->head.user_name.value}});
-}
-
-asio::awaitable<void> connection::answer_login(bool keep_alive) {
-    const auto& head = active_->head;
-    // A password longer than any stored one cannot match: refused here, without a hash, a queue
-    // slot or a brute-force counter entry (such requests are cheap to send by the thousand).
-    if (head.password.value.size() > max_password_bytes) {
-        append_response(api_code::not_found, canned_body(api_code::not_found), keep_alive);
-        audit_login("failure");
-        co_return;
-    }
-    // The cheap check first (no counter entry is made): a waiting account or address costs no
-    // queue slot. The attempt is admitted, and counted, by the worker that hashes it.
-    if (refuse_if_limited(keep_alive)) {
-        co_return;
-    }
-    deadline_ = clock::time_point::max();  // the hash pool bounds this wait, not the sweeper
+// A login or a logout: the handler's job for the hash pool, awaited (the pool bounds this wait,
+// not the sweeper), then the handler's answer to its result.
+asio::awaitable<void> connection::await_hash_pool(const step& s, bool keep_alive) {
+    deadline_ = clock::time_point::max();
     auto& shared = owner_.shared();
-    auto result = co_await shared.pool.async_login(owner_.context().get_executor(), client_,
-                                                   head.user_name.value, head.password.value,
-                                                   asio::use_awaitable);
-    if (!result) {
-        append_response(api_code::busy, canned_body(api_code::busy), keep_alive, 1);
-        audit_login("busy");
-        co_return;
+    const auto io = owner_.context().get_executor();
+    const auto& head = active_->head;
+    const client_ref client{client_, peer_};
+    if (s.what == step::kind::hash_login) {
+        const auto result = co_await shared.pool.async_login(
+            io, client_, head.user_name.value, head.password.value, asio::use_awaitable);
+        append_response(owner_.handler().login_done(head, client, result), keep_alive);
+    } else {
+        const auto result =
+            co_await shared.pool.async_revoke(io, client_, s.jti, s.exp, asio::use_awaitable);
+        append_response(owner_.handler().logout_done(result), keep_alive);
     }
-    switch (result->code) {
-        case api_code::ok:
-            audit_login("success");
-            break;
-        case api_code::not_found:
-            audit_login("failure");
-            break;
-        case api_code::too_many_attempts:
-            thread_metrics::bump(owner_.metrics().rate_limited);
-            audit_login("rate_limited");
-            break;
-        case api_code::busy:
-            audit_login("busy");
-            break;
-        default:
-            audit_login("error");
-            break;
-    }
-    if (!result->log_note.empty()) {
-        log(log_level::error, "login_internal_error", {{"detail", result->log_note}});
-    }
-    const std::uint32_t retry_after = result->code == api_code::busy ? 1 : result->retry_after;
-    append_response(result->code, result->body, keep_alive, retry_after);
 }
 
 // The TLS handshake, under the request deadline. False when it failed (the connection is dropped
@@ -553,7 +415,7 @@ asio::awaitable<void> connection::refuse() {
     if (!secured) {
         co_return;
     }
-    append_response(api_code::busy, canned_body(api_code::busy), false, 1);
+    append_response(canned_response(api_code::busy, 1), false);
     co_await flush();
     co_await close_gracefully();
 }
@@ -589,49 +451,24 @@ asio::awaitable<void> connection::run() {
             break;
         }
         if (status == read_status::parse_error) {
-            const auto d = decide_parse_error(parse_ec);
-            append_response(d.code, d.body, false);
+            append_response(request_handler::parse_error(parse_ec), false);
             break;
         }
         request_deadline_ = clock::time_point::max();
         const bool keep_alive =
             parser.keep_alive() && !draining_ && ++requests_ < config.max_requests_per_connection;
         const auto started = clock::now();
-        const auto d = decide(active_->head);
-        switch (d.what) {
-            case decision::kind::login:
-                co_await answer_login(keep_alive);
-                owner_.metrics().observe_login(clock::now() - started);
-                break;
-            case decision::kind::verify:
-                answer_verify(keep_alive);
-                break;
-            case decision::kind::forward_auth:
-                answer_forward_auth(keep_alive);
-                break;
-            case decision::kind::logout:
-                co_await answer_logout(keep_alive);
-                break;
-            case decision::kind::healthz:
-                append_response(api_code::ok, ok_body(), keep_alive);
-                break;
-            case decision::kind::readyz:
-                answer_readyz(keep_alive);
-                break;
-            case decision::kind::metrics:
-                append_response(api_code::ok, owner_.shared().metrics.render(), keep_alive, 0,
-                                prometheus_content_type);
-                break;
-            case decision::kind::jwks:  // public keys only (RFC 7517); HS256 secrets never
-                append_response(api_code::ok, owner_.shared().signer.get().jwks(), keep_alive);
-                break;
-            case decision::kind::respond:
-                append_response(d.code, d.body, keep_alive);
-                break;
+        const auto s = owner_.handler().handle(active_->head, client_ref{client_, peer_},
+                                               static_cast<std::int64_t>(std::time(nullptr)));
+        if (s.what == step::kind::respond) {
+            append_response(s.answer, keep_alive);
+        } else {
+            co_await await_hash_pool(s, keep_alive);
         }
-        // Health checks and scrapes are frequent and say nothing: not logged.
-        if (d.what != decision::kind::healthz && d.what != decision::kind::readyz &&
-            d.what != decision::kind::metrics) {
+        if (s.attempt) {
+            owner_.metrics().observe_login(clock::now() - started);
+        }
+        if (s.logged) {
             log_request(last_code_, started);
         }
         active_->head.clear();  // wipes the password

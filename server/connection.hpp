@@ -20,7 +20,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "authd/request.hpp"
-#include "authd/token_signer.hpp"
+#include "authd/request_handler.hpp"
 
 namespace authd::server {
 
@@ -90,19 +90,9 @@ class connection {
     write_result write_now();
     boost::asio::awaitable<bool> flush_pending();
     boost::asio::awaitable<bool> flush();
-    boost::asio::awaitable<void> answer_login(bool keep_alive);
-    void append_response(api_code code, std::string_view body, bool keep_alive,
-                         std::uint32_t retry_after = 0,
-                         std::string_view content_type = "application/json",
-                         std::string_view extra_headers = {});
-    std::optional<token_claims> valid_claims() const;
-    void answer_verify(bool keep_alive);
-    void answer_forward_auth(bool keep_alive);
-    boost::asio::awaitable<void> answer_logout(bool keep_alive);
-    void answer_readyz(bool keep_alive);
+    boost::asio::awaitable<void> await_hash_pool(const step& s, bool keep_alive);
+    void append_response(const response& r, bool keep_alive);
     void log_request(api_code code, clock::time_point started);
-    void audit_login(std::string_view outcome);
-    bool refuse_if_limited(bool keep_alive);
     boost::asio::awaitable<void> close_gracefully();
 
     tcp_socket plain_;                 // the connection, when it is not under TLS

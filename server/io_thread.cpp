@@ -69,11 +69,35 @@ void refuse_at_once(Socket& socket, bool tls) {
 
 }  // namespace
 
+bool thread_host::hash_queue_has_room() const {
+    return shared_.pool.has_room();
+}
+
+std::string thread_host::metrics_text() const {
+    return shared_.metrics.render();
+}
+
+// One audit line per login outcome.
+void thread_host::audit_login(login_outcome outcome, const client_ref& client,
+                              std::string_view user) {
+    if (outcome == login_outcome::rate_limited) {
+        thread_metrics::bump(metrics_.rate_limited);
+    }
+    log(log_level::info, "login",
+        {{"outcome", outcome_name(outcome)}, {"client", client.address}, {"user", user}});
+}
+
+void thread_host::internal_error(std::string_view event, std::string_view detail) {
+    log(log_level::error, event, {{"detail", detail}});
+}
+
 io_thread::io_thread(const shared_state& shared, tcp::endpoint endpoint)
     : shared_(shared),
       acceptor_(context_),
       sweeper_(context_),
-      metrics_(shared.metrics.add_thread()) {
+      metrics_(shared.metrics.add_thread()),
+      host_(shared, metrics_),
+      handler_(shared.limiter, shared.service, shared.signer, shared.revocations, host_) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
     acceptor_.set_option(reuse_port(true));

@@ -14,6 +14,7 @@
 
 #include "authd/attempt_limiter.hpp"
 #include "authd/keyring.hpp"
+#include "authd/request_handler.hpp"
 #include "authd/revocation_list.hpp"
 
 #include "address_connections.hpp"
@@ -37,6 +38,23 @@ struct shared_state {
     address_connections& per_address;  // --max-connections-per-address, across threads
     std::size_t max_connections_per_thread;
     boost::asio::ssl::context* tls;  // nullptr: plain HTTP
+};
+
+// What this thread's request handler asks of the server: the hash queue's room, the metrics text,
+// the audit log and the error log.
+class thread_host final : public handler_host {
+  public:
+    thread_host(const shared_state& shared, thread_metrics& metrics)
+        : shared_(shared), metrics_(metrics) {}
+    bool hash_queue_has_room() const override;
+    std::string metrics_text() const override;
+    void audit_login(login_outcome outcome, const client_ref& client,
+                     std::string_view user) override;
+    void internal_error(std::string_view event, std::string_view detail) override;
+
+  private:
+    const shared_state& shared_;
+    thread_metrics& metrics_;
 };
 
 class io_thread {
@@ -71,6 +89,9 @@ class io_thread {
 
     thread_metrics& metrics() noexcept { return metrics_; }
 
+    // The application (core): what to answer to each request of this thread's connections.
+    request_handler& handler() noexcept { return handler_; }
+
     // Idle connections that keep their coroutine and buffers, waiting in a read (so that the next
     // request costs no system call more than the read): at most hot_idle_limit per thread, which
     // bounds the memory they hold; past it, a connection that goes idle is parked at once.
@@ -101,6 +122,8 @@ class io_thread {
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer sweeper_;
     thread_metrics& metrics_;
+    thread_host host_;
+    request_handler handler_;
     std::string request_log_;
     connection* head_ = nullptr;  // intrusive list of this thread's connections
     std::size_t count_ = 0;
