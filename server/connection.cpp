@@ -25,7 +25,6 @@ using boost::beast::error_code;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t read_chunk = 2048;  // requests are a few hundred bytes
 // Answers owed to a client past which its connection is not read (nor its pipelined requests
 // parsed) until they are written: a client that sends without reading what it is sent cannot
 // make authd hold more than this plus one answer for it.
@@ -134,7 +133,7 @@ void connection::wait_parked(std::unique_ptr<connection> self) {
 bool connection::read_on_wake() {
     active_ = make_active_state();
     error_code ec;
-    const auto n = plain_.read_some(active_->in.prepare(read_chunk), ec);  // non-blocking
+    const auto n = plain_.read_some(active_->in.prepare(read_chunk_bytes), ec);  // non-blocking
     active_->in.commit(n);
     if (ec == asio::error::would_block) {
         active_.reset();
@@ -149,10 +148,7 @@ bool connection::read_on_wake() {
 }
 
 std::unique_ptr<connection::active_state> connection::make_active_state() const {
-    // Room for one full request head plus a pipelined one behind it: a client cannot make a
-    // connection buffer more than this.
-    return std::make_unique<active_state>(
-        2 * static_cast<std::size_t>(owner_.shared().config.limits.header_bytes) + read_chunk);
+    return std::make_unique<active_state>(connection_buffer_bytes(owner_.shared().config.limits));
 }
 
 asio::awaitable<connection::read_status> connection::read_request(request_parser& parser,
@@ -219,7 +215,7 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             idle_ = false;
             co_return read_status::parked;
         }
-        const auto buffer = active_->in.prepare(std::min(room, read_chunk));
+        const auto buffer = active_->in.prepare(std::min(room, read_chunk_bytes));
         error_code ec;
         std::size_t n = 0;
         if (tls_) {

@@ -2,22 +2,22 @@
 //
 // An input is one connection's byte stream: its first byte chooses where the stream is split in
 // two (the two halves arrive in separate reads, as over TCP), the rest is what the client sends.
-// The stream is parsed exactly as server/connection.cpp's read_request() does (one fresh
-// request_parser per request over one request_head, eager, reads of at most 4 KiB into a bounded
-// buffer, put_eof at the end), each request is decided, and answered as connection::run() does:
-// logins by a real login_service (in-memory store, real cache, argon2id, key ring), /verify and
-// /logout by the key ring, a revocation list and the service, /healthz, /readyz and
-// /.well-known/jwks.json as the server does (/metrics is rendered outside core/: not checked).
-// The brute-force limiter is left out (it would turn the seed's login into a 429). Every answer
-// is checked:
+// The stream is parsed as server/connection.cpp's read_request() does (one fresh request_parser
+// per request over one request_head, eager, reads of read_chunk_bytes into a buffer of
+// connection_buffer_bytes(), put_eof at the end), and each request is answered by the server's
+// own request_handler (core/src/request_handler.cpp) over a real login_service (in-memory store,
+// real cache, argon2id, key ring) and a revocation list; the hash pool's part (the login, the
+// revocation's write) is done here, synchronously, as a worker does it. The brute-force limits
+// are off (they would turn the seed's login into a 429). Every answer is checked:
 //   - an API body is a JSON object whose "code" is the API code and "status" "ok" or "error"
 //     (an error has a "message"); the JWK Set is JSON;
 //   - write_response_head() gives a head that ends in CRLF CRLF, parses as an HTTP response with
 //     the code's status and a Content-Length equal to the body's size;
 //   - a login answers 200 exactly for the right credentials, with a token for the requested user
 //     that both the service's key ring and a token_signer with the same key accept;
-//   - /verify and /logout accept exactly the tokens this input's logins got, /verify refuses a
-//     token after its /logout (the fuzzer cannot forge a token: a 200 for any other is a bug);
+//   - /verify, /forward-auth and /logout accept exactly the tokens this input's logins got,
+//     /verify refuses a token after its /logout (the fuzzer cannot forge a token: a 200 for any
+//     other is a bug); /forward-auth's 200 names the token's user in Remote-User;
 //   - a parse error is answered 431 (header limit), 413 (body limit) or 400;
 //   - the parser never stalls (a put() that consumes nothing and asks for nothing would make the
 //     server loop forever).
@@ -54,11 +54,13 @@
 #include <boost/json/value.hpp>
 
 #include "authd/api.hpp"
+#include "authd/attempt_limiter.hpp"
 #include "authd/http_response.hpp"
 #include "authd/keyring.hpp"
 #include "authd/login_service.hpp"
 #include "authd/password_hasher.hpp"
 #include "authd/request.hpp"
+#include "authd/request_handler.hpp"
 #include "authd/revocation_list.hpp"
 #include "authd/secret.hpp"
 #include "authd/token_signer.hpp"
@@ -73,7 +75,6 @@ using boost::beast::error_code;
 constexpr std::string_view known_user = "user_test";
 constexpr std::string_view known_password = "password_test";
 constexpr std::size_t max_requests = 64;  // per input, so that one input stays fast
-constexpr std::size_t read_chunk = 4096;  // as server/connection.cpp
 
 [[noreturn]] void fail(const char* what, std::string_view detail = {}) {
     std::fprintf(stderr, "request_fuzz: invariant violated: %s\n%.*s\n", what,
@@ -161,6 +162,26 @@ authd::secret_bytes fixed_key() {
 // so that a verification costs microseconds, not the 20 ms of the production parameters. The
 // service signs with a key ring of one HS256 key (a raw key file); a token_signer with the same
 // key checks its tokens independently.
+// The handler's host: a hash queue with room, no metrics, audit lines dropped; the in-memory
+// store never fails, so an internal error is a bug.
+class fuzz_host final : public authd::handler_host {
+  public:
+    bool hash_queue_has_room() const override { return true; }
+    std::string metrics_text() const override { return "authd_up 1\n"; }
+    void audit_login(authd::login_outcome, const authd::client_ref&, std::string_view) override {}
+    void internal_error(std::string_view event, std::string_view detail) override {
+        fail("the handler reports an internal error",
+             std::string(event) + ": " + std::string(detail));
+    }
+};
+
+authd::limiter_config limits_off() {
+    authd::limiter_config config;
+    config.account.free_failures = 0;
+    config.address.free_failures = 0;
+    return config;
+}
+
 struct login_world {
     static constexpr authd::argon2_params params{1, 8 * 1024};
 
@@ -170,14 +191,20 @@ struct login_world {
     memory_store store;
     std::unique_ptr<authd::user_cache> cache = authd::make_user_cache(1024);
     authd::login_service service{store, *cache, hasher, keys, std::chrono::minutes(30)};
+    authd::attempt_limiter limiter{limits_off()};
+    fuzz_host host;
     std::unique_ptr<authd::revocation_list> revocations;
+    std::unique_ptr<authd::request_handler> handler;
 
     login_world() { store.add_user(known_user, hasher.hash(known_password)); }
 
     // Each input starts with no revocation, so that it replays alike alone or after others.
     void start_input() {
+        handler.reset();
         revocations = std::make_unique<authd::revocation_list>(max_requests);
         store.revocations.clear();
+        handler =
+            std::make_unique<authd::request_handler>(limiter, service, keys, *revocations, host);
     }
 };
 
@@ -239,7 +266,7 @@ read_status read_request(authd::request_parser& parser, boost::beast::flat_buffe
             parse_ec = http::error::header_limit;
             return read_status::parse_error;
         }
-        const auto want = std::min(room, read_chunk);
+        const auto want = std::min(room, authd::read_chunk_bytes);
         const auto n = stream.read_some(in.prepare(want).data(), want);
         in.commit(n);
         if (n == 0) {  // EOF
@@ -281,27 +308,30 @@ boost::json::object check_body(authd::api_code code, std::string_view body) {
 }
 
 // The head: what write_response_head() writes, checked by hand and by Beast's response parser.
-void check_head(authd::api_code code, std::string_view body, bool keep_alive, int version,
-                std::uint32_t retry_after) {
+void check_head(const authd::response& r, bool keep_alive, int version) {
     thread_local std::string head;
-    authd::write_response_head(head, code, body.size(), keep_alive, version, retry_after);
+    authd::write_response_head(head, r.code, r.body.size(), keep_alive, version, r.retry_after,
+                               r.content_type, r.extra_headers);
     check(head.ends_with("\r\n\r\n"), "response head does not end with CRLF CRLF", head);
-    check(head.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n") !=
+    check(head.find("\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n") !=
               std::string::npos,
           "response head has no Content-Length equal to the body's size", head);
     check(keep_alive == (head.find("\r\nConnection: close\r\n") == std::string::npos),
           "Connection: close sent iff the connection closes", head);
+    check((r.code == authd::api_code::busy) == (r.retry_after == 1) ||
+              r.code == authd::api_code::too_many_attempts,
+          "a 503 comes with Retry-After: 1, and nothing else but a 429 with any", head);
 
     http::response_parser<http::string_body> parser;
     parser.eager(true);
-    const std::string whole = head + std::string(body);
+    const std::string whole = head + std::string(r.body);
     error_code ec;
     const auto used = parser.put(boost::asio::buffer(whole), ec);
     check(!ec && parser.is_done() && used == whole.size(), "response does not parse as HTTP",
           whole);
     const auto& res = parser.get();
-    check(res.result_int() == authd::http_status(code), "HTTP status is not the code's", whole);
-    check(res.body() == body, "HTTP body differs from the body", whole);
+    check(res.result_int() == authd::http_status(r.code), "HTTP status is not the code's", whole);
+    check(res.body() == r.body, "HTTP body differs from the body", whole);
 }
 
 // AUTHD_FUZZ_TRACE=1 prints each answer (to see what the seeds exercise).
@@ -311,23 +341,27 @@ bool tracing() {
 }
 
 // One answer as server/connection.cpp's append_response() writes it. Returns the body's JSON
-// object when it is an API body (every route but /.well-known/jwks.json).
-boost::json::object answer(authd::api_code code, std::string_view body, bool keep_alive,
-                           int version, bool api_body = true) {
+// object when it is an API body (every route but /.well-known/jwks.json and /metrics).
+boost::json::object answer(const authd::response& r, bool keep_alive, int version,
+                           authd::route route) {
     if (tracing()) {
         std::fprintf(stderr, "request_fuzz: HTTP/%d.%d -> %u %s%.*s\n", version / 10, version % 10,
-                     static_cast<unsigned>(code), keep_alive ? "keep-alive " : "close ",
-                     static_cast<int>(body.size()), body.data());
+                     static_cast<unsigned>(r.code), keep_alive ? "keep-alive " : "close ",
+                     static_cast<int>(r.body.size()), r.body.data());
     }
-    const std::uint32_t retry_after = code == authd::api_code::busy ? 1 : 0;
-    check_head(code, body, keep_alive, version, retry_after);
-    if (api_body) {
-        return check_body(code, body);
+    check_head(r, keep_alive, version);
+    const bool ok = r.code == authd::api_code::ok;
+    if (ok && route == authd::route::metrics) {
+        check(r.content_type == authd::prometheus_content_type, "/metrics is not Prometheus text");
+        return {};
     }
-    error_code ec;
-    (void)boost::json::parse(body, ec);
-    check(!ec, "response body is not JSON", body);
-    return {};
+    if (ok && route == authd::route::jwks) {
+        error_code ec;
+        (void)boost::json::parse(r.body, ec);
+        check(!ec, "response body is not JSON", r.body);
+        return {};
+    }
+    return check_body(r.code, r.body);
 }
 
 std::string_view string_field(const boost::json::object& obj, std::string_view name) {
@@ -359,71 +393,70 @@ void substitute_last_token(authd::request_head& head, const session_state& state
     }
 }
 
-void login(authd::request_head& head, bool keep_alive, session_state& state) {
+// A login the handler sent to the hash pool: done here as a worker does it, then answered by
+// the handler.
+void login(const authd::request_head& head, const authd::client_ref& client, bool keep_alive,
+           session_state& state) {
     check(head.password.count == 1 && head.user_name.count == 1 && !head.password.value.empty() &&
               !head.user_name.value.empty(),
-          "decide() sends to login a request without exactly one of each credential");
+          "the handler sends to the hash pool a request without exactly one of each credential");
     const auto result = world().service.login(head.user_name.value, head.password.value);
     const bool right = head.user_name.value == known_user && head.password.value == known_password;
-    check(result.code == (right ? authd::api_code::ok : authd::api_code::not_found),
-          "login answered other than 200 for the right credentials, 404 for any other",
-          result.body);
-    const auto body = answer(result.code, result.body, keep_alive, head.version);
-    if (result.code != authd::api_code::ok) {
+    const auto r = world().handler->login_done(head, client, result);
+    check(r.code == (right ? authd::api_code::ok : authd::api_code::not_found),
+          "login answered other than 200 for the right credentials, 404 for any other", r.body);
+    const auto body = answer(r, keep_alive, head.version, head.route);
+    if (r.code != authd::api_code::ok) {
         return;
     }
     const std::string token(string_field(body, "token"));
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     const auto claims = world().keys.verify(token, now);
-    check(claims.has_value(), "the service's keyring refuses the token it issued", result.body);
-    check(claims->user == head.user_name.value, "the token names another user", result.body);
+    check(claims.has_value(), "the service's keyring refuses the token it issued", r.body);
+    check(claims->user == head.user_name.value, "the token names another user", r.body);
     const auto again = world().signer.verify(token, now);
     check(again.has_value() && again->user == claims->user,
-          "token_signer::verify refuses the token authd issued", result.body);
+          "token_signer::verify refuses the token authd issued", r.body);
     state.last_token = token;
     state.issued.insert(token);
 }
 
-// server/connection.cpp's answer_verify().
-void verify(authd::request_head& head, bool keep_alive, session_state& state) {
-    substitute_last_token(head, state);
+// A token check the handler answered itself (/verify, /forward-auth, a refused /logout).
+void check_token_answer(const authd::request_head& head, const authd::response& r,
+                        const boost::json::object& body, const session_state& state) {
     const std::string token(authd::presented_token(head));
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    const auto claims = world().keys.verify(token, now);
-    if (!claims || world().revocations->revoked(claims->jti) || world().service.voided(*claims)) {
-        check(!state.issued.contains(token) || state.revoked.contains(token),
-              "/verify refuses a token this input got and did not revoke");
-        answer(authd::api_code::invalid_token, authd::canned_body(authd::api_code::invalid_token),
-               keep_alive, head.version);
-        return;
+    const bool one_token = head.token.count + head.authorization.count == 1;
+    const bool live = state.issued.contains(token) && !state.revoked.contains(token);
+    if (r.code == authd::api_code::ok) {
+        check(state.issued.contains(token), "a token no login issued is accepted", token);
+        if (head.route != authd::route::logout) {
+            check(!state.revoked.contains(token), "a token is accepted after its /logout", token);
+            const auto user = string_field(body, "user");
+            if (head.route == authd::route::forward_auth) {
+                check(r.extra_headers == "Remote-User: " + std::string(user) + "\r\n",
+                      "/forward-auth's 200 does not name the token's user in Remote-User",
+                      r.extra_headers);
+            }
+        }
+    } else if (r.code == authd::api_code::invalid_token && one_token) {
+        check(!live || (head.route == authd::route::logout && state.issued.contains(token)),
+              "a live token this input got is refused", token);
     }
-    check(state.issued.contains(token), "/verify accepts a token no login issued", token);
-    check(!state.revoked.contains(token), "/verify accepts a token after its /logout", token);
-    const auto body = authd::verified_body(claims->user, claims->exp);
-    const auto obj = answer(authd::api_code::ok, body, keep_alive, head.version);
-    check(string_field(obj, "user") == claims->user, "/verify names another user", body);
+    check(head.route != authd::route::forward_auth || r.code == authd::api_code::ok ||
+              r.code == authd::api_code::invalid_token,
+          "/forward-auth refuses with another code than 401", r.body);
 }
 
-// server/connection.cpp's answer_logout(), with the revocation stored synchronously.
-void logout(authd::request_head& head, bool keep_alive, session_state& state) {
-    substitute_last_token(head, state);
+// A logout the handler sent to the hash pool (the revocation's write), done here synchronously.
+void logout(const authd::request_head& head, const authd::step& s, bool keep_alive,
+            session_state& state) {
     const std::string token(authd::presented_token(head));
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    const auto claims = world().keys.verify(token, now);
-    if (!claims || claims->jti.empty() || world().service.voided(*claims)) {
-        check(!state.issued.contains(token), "/logout refuses a token this input got");
-        answer(authd::api_code::invalid_token, authd::canned_body(authd::api_code::invalid_token),
-               keep_alive, head.version);
-        return;
-    }
     check(state.issued.contains(token), "/logout accepts a token no login issued", token);
-    check(world().revocations->add(claims->jti, claims->exp, now),
-          "the revocation list (as large as the requests of one input) is full");
-    const auto result = world().service.revoke(claims->jti, claims->exp);
-    check(result.code == authd::api_code::ok, "revoking in the in-memory store failed",
-          result.log_note);
+    const auto result = world().service.revoke(s.jti, s.exp);
+    const auto r = world().handler->logout_done(result);
+    check(r.code == authd::api_code::ok, "revoking in the in-memory store failed", r.body);
     state.revoked.insert(token);
-    answer(result.code, result.body, keep_alive, head.version);
+    answer(r, keep_alive, head.version, head.route);
 }
 
 }  // namespace
@@ -439,8 +472,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto& w = world();
     w.start_input();
     const authd::request_limits limits;  // the server's defaults
-    // As server/connection.cpp: one request head and a pipelined one behind it, at most.
-    boost::beast::flat_buffer in(2 * static_cast<std::size_t>(limits.header_bytes) + read_chunk);
+    boost::beast::flat_buffer in(authd::connection_buffer_bytes(limits));
     authd::request_head head;
     session_state state;
 
@@ -453,47 +485,52 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
         }
         if (status == read_status::parse_error) {
-            const auto d = authd::decide_parse_error(parse_ec);
-            const auto http = authd::http_status(d.code);
-            check(d.what == authd::decision::kind::respond &&
-                      (http == 400 || http == 413 || http == 431) &&
+            const auto r = authd::request_handler::parse_error(parse_ec);
+            const auto http = authd::http_status(r.code);
+            check((http == 400 || http == 413 || http == 431) &&
                       (parse_ec != http::error::header_limit || http == 431) &&
                       (parse_ec != http::error::body_limit || http == 413),
-                  "a parse error is not answered 431 (headers), 413 (body) or 400", d.body);
-            answer(d.code, d.body, false, head.version);
+                  "a parse error is not answered 431 (headers), 413 (body) or 400", r.body);
+            answer(r, false, head.version, authd::route::unknown);
             break;
         }
         const bool keep_alive = parser.keep_alive();
-        const auto d = authd::decide(head);
-        switch (d.what) {
-            case authd::decision::kind::login:
-                login(head, keep_alive, state);
+        substitute_last_token(head, state);
+        const authd::client_ref client{1, "192.0.2.1"};
+        const auto now = static_cast<std::int64_t>(std::time(nullptr));
+        const auto s = w.handler->handle(head, client, now);
+        switch (s.what) {
+            case authd::step::kind::hash_login:
+                login(head, client, keep_alive, state);
                 break;
-            case authd::decision::kind::verify:
-            case authd::decision::kind::forward_auth:  // the same check, every refusal a 401
-                verify(head, keep_alive, state);
+            case authd::step::kind::store_revocation:
+                logout(head, s, keep_alive, state);
                 break;
-            case authd::decision::kind::logout:
-                logout(head, keep_alive, state);
-                break;
-            case authd::decision::kind::healthz:
-                answer(authd::api_code::ok, authd::ok_body(), keep_alive, head.version);
-                break;
-            case authd::decision::kind::readyz: {
-                const bool ready = w.service.store_healthy();
-                check(ready, "the in-memory store is reported unhealthy");
-                answer(authd::api_code::ok, authd::ok_body(), keep_alive, head.version);
+            case authd::step::kind::respond: {
+                const auto& r = s.answer;
+                const auto body = answer(r, keep_alive, head.version, head.route);
+                switch (head.route) {
+                    case authd::route::verify:
+                    case authd::route::forward_auth:
+                    case authd::route::logout:
+                        check_token_answer(head, r, body, state);
+                        break;
+                    case authd::route::healthz:
+                    case authd::route::readyz:
+                    case authd::route::metrics:
+                    case authd::route::jwks:
+                        check(r.code == authd::api_code::ok ||
+                                  r.code == authd::api_code::method_not_allowed,
+                              "a health, metrics or key-set request is refused", r.body);
+                        break;
+                    case authd::route::login:
+                    case authd::route::unknown:
+                        check(r.code != authd::api_code::ok, "the handler answers 200 itself",
+                              r.body);
+                        break;
+                }
                 break;
             }
-            case authd::decision::kind::metrics:
-                break;  // rendered by server/metrics.cpp, outside core/: not checked here
-            case authd::decision::kind::jwks:
-                answer(authd::api_code::ok, w.keys.get().jwks(), keep_alive, head.version, false);
-                break;
-            case authd::decision::kind::respond:
-                check(d.code != authd::api_code::ok, "decide() answers 200 by itself", d.body);
-                answer(d.code, d.body, keep_alive, head.version);
-                break;
         }
         head.clear();
         if (!keep_alive) {

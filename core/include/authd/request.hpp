@@ -41,6 +41,15 @@ struct request_limits {
     std::uint64_t body_bytes = 8 * 1024;    // the body is ignored; past it: 413
 };
 
+// A connection reads at most this much at a time (requests are a few hundred bytes).
+inline constexpr std::size_t read_chunk_bytes = 2048;
+
+// What a connection buffers of its input: one full request head and a pipelined one behind it
+// plus one read. A client cannot make a connection hold more.
+constexpr std::size_t connection_buffer_bytes(const request_limits& limits) noexcept {
+    return 2 * static_cast<std::size_t>(limits.header_bytes) + read_chunk_bytes;
+}
+
 // One credential header as received. The value's storage is reused across the requests of a
 // connection, so a keep-alive connection does not allocate per request.
 struct credential_header {
