@@ -26,7 +26,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "authd/user_cache.hpp"
+#include "authd/login/user_cache.hpp"
 
 namespace {
 

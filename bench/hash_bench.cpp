@@ -43,7 +43,7 @@
 #include <benchmark/benchmark.h>
 #include <sodium.h>
 
-#include "authd/password_hasher.hpp"
+#include "authd/crypto/password_hasher.hpp"
 
 #include "argon2_memory.hpp"
 

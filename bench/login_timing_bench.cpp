@@ -18,11 +18,12 @@
 
 #include <benchmark/benchmark.h>
 
-#include "authd/keyring.hpp"
-#include "authd/login_service.hpp"
-#include "authd/password_hasher.hpp"
-#include "authd/user_cache.hpp"
-#include "authd/user_store.hpp"
+#include "authd/crypto/keyring.hpp"
+#include "authd/crypto/password_hasher.hpp"
+#include "authd/login/login_service.hpp"
+#include "authd/login/user_cache.hpp"
+#include "authd/store/open_store.hpp"
+#include "authd/store/user_store.hpp"
 
 namespace {
 

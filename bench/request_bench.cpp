@@ -12,9 +12,9 @@
 #include <benchmark/benchmark.h>
 #include <boost/asio/buffer.hpp>
 
-#include "authd/api.hpp"
-#include "authd/http_response.hpp"
-#include "authd/request.hpp"
+#include "authd/http/api.hpp"
+#include "authd/http/http_response.hpp"
+#include "authd/http/request.hpp"
 
 namespace {
 

@@ -26,9 +26,9 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 
-#include "authd/secret.hpp"
-#include "authd/token_cutoffs.hpp"
-#include "authd/token_signer.hpp"
+#include "authd/crypto/secret.hpp"
+#include "authd/crypto/token_signer.hpp"
+#include "authd/login/token_cutoffs.hpp"
 
 namespace {
 

@@ -14,7 +14,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
-#include "authd/attempt_limiter.hpp"
+#include "authd/login/attempt_limiter.hpp"
 
 namespace authd::server {
 

@@ -6,9 +6,9 @@
 #include <cstddef>
 #include <string>
 
-#include "authd/attempt_limiter.hpp"
-#include "authd/password_hasher.hpp"
-#include "authd/request.hpp"
+#include "authd/crypto/password_hasher.hpp"
+#include "authd/http/request.hpp"
+#include "authd/login/attempt_limiter.hpp"
 
 namespace authd::server {
 

@@ -11,7 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 
-#include "authd/http_response.hpp"
+#include "authd/http/http_response.hpp"
 
 #include "io_thread.hpp"
 #include "log.hpp"

@@ -19,8 +19,8 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include "authd/request.hpp"
-#include "authd/request_handler.hpp"
+#include "authd/http/request.hpp"
+#include "authd/login/request_handler.hpp"
 
 namespace authd::server {
 

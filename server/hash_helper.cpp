@@ -15,7 +15,7 @@
 
 #include <sodium.h>
 
-#include "authd/secret.hpp"
+#include "authd/crypto/secret.hpp"
 
 #include "argon2_memory.hpp"
 #include "log.hpp"

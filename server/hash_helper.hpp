@@ -13,7 +13,7 @@
 #include <string_view>
 #include <sys/types.h>
 
-#include "authd/password_hasher.hpp"
+#include "authd/crypto/password_hasher.hpp"
 
 namespace authd::server {
 

@@ -6,7 +6,7 @@
 
 #include <boost/asio/post.hpp>
 
-#include "authd/secret.hpp"
+#include "authd/crypto/secret.hpp"
 
 #include "hash_helper.hpp"
 #include "log.hpp"

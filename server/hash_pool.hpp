@@ -31,8 +31,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "authd/attempt_limiter.hpp"
-#include "authd/login_service.hpp"
+#include "authd/login/attempt_limiter.hpp"
+#include "authd/login/login_service.hpp"
 
 namespace authd::server {
 

@@ -6,8 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "authd/http_response.hpp"
-#include "authd/request.hpp"
+#include "authd/http/http_response.hpp"
+#include "authd/http/request.hpp"
 
 #include "connection.hpp"
 #include "log.hpp"

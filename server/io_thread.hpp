@@ -12,10 +12,10 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "authd/attempt_limiter.hpp"
-#include "authd/keyring.hpp"
-#include "authd/request_handler.hpp"
-#include "authd/revocation_list.hpp"
+#include "authd/crypto/keyring.hpp"
+#include "authd/login/attempt_limiter.hpp"
+#include "authd/login/request_handler.hpp"
+#include "authd/login/revocation_list.hpp"
 
 #include "address_connections.hpp"
 #include "config.hpp"

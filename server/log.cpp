@@ -6,7 +6,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "authd/api.hpp"
+#include "authd/util/text.hpp"
 
 namespace authd::server {
 

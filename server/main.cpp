@@ -29,8 +29,8 @@
 
 #include <boost/program_options.hpp>
 
-#include "authd/login_service.hpp"
-#include "authd/password_hasher.hpp"
+#include "authd/crypto/password_hasher.hpp"
+#include "authd/login/login_service.hpp"
 
 #include "config.hpp"
 #include "hash_helper.hpp"

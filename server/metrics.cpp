@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "authd/attempt_limiter.hpp"
-#include "authd/login_service.hpp"
+#include "authd/login/attempt_limiter.hpp"
+#include "authd/login/login_service.hpp"
 
 #include "hash_pool.hpp"
 

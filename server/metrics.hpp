@@ -13,8 +13,8 @@
 #include <mutex>
 #include <string>
 
-#include "authd/api.hpp"
-#include "authd/request.hpp"
+#include "authd/http/api.hpp"
+#include "authd/http/request.hpp"
 
 namespace authd {
 class attempt_limiter;

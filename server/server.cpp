@@ -17,14 +17,15 @@
 #include <boost/asio/ssl/context.hpp>
 #include <openssl/ssl.h>
 
-#include "authd/attempt_limiter.hpp"
-#include "authd/keyring.hpp"
-#include "authd/login_service.hpp"
-#include "authd/password_hasher.hpp"
-#include "authd/revocation_list.hpp"
-#include "authd/secret.hpp"
-#include "authd/user_cache.hpp"
-#include "authd/user_store.hpp"
+#include "authd/crypto/keyring.hpp"
+#include "authd/crypto/password_hasher.hpp"
+#include "authd/crypto/secret.hpp"
+#include "authd/login/attempt_limiter.hpp"
+#include "authd/login/login_service.hpp"
+#include "authd/login/revocation_list.hpp"
+#include "authd/login/user_cache.hpp"
+#include "authd/store/open_store.hpp"
+#include "authd/store/user_store.hpp"
 
 #include "hash_pool.hpp"
 #include "io_thread.hpp"

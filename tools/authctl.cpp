@@ -27,10 +27,11 @@
 
 #include <boost/program_options.hpp>
 
-#include "authd/keyring.hpp"
-#include "authd/password_hasher.hpp"
-#include "authd/secret.hpp"
-#include "authd/user_store.hpp"
+#include "authd/crypto/keyring.hpp"
+#include "authd/crypto/password_hasher.hpp"
+#include "authd/crypto/secret.hpp"
+#include "authd/store/open_store.hpp"
+#include "authd/store/user_store.hpp"
 
 namespace {
 

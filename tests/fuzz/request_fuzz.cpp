@@ -5,9 +5,9 @@
 // The stream is parsed as server/connection.cpp's read_request() does (one fresh request_parser
 // per request over one request_head, eager, reads of read_chunk_bytes into a buffer of
 // connection_buffer_bytes(), put_eof at the end), and each request is answered by the server's
-// own request_handler (core/src/request_handler.cpp) over a real login_service (in-memory store,
-// real cache, argon2id, key ring) and a revocation list; the hash pool's part (the login, the
-// revocation's write) is done here, synchronously, as a worker does it. The brute-force limits
+// own request_handler (core/src/login/request_handler.cpp) over a real login_service (in-memory
+// store, real cache, argon2id, key ring) and a revocation list; the hash pool's part (the login,
+// the revocation's write) is done here, synchronously, as a worker does it. The brute-force limits
 // are off (they would turn the seed's login into a 429). Every answer is checked:
 //   - an API body is a JSON object whose "code" is the API code and "status" "ok" or "error"
 //     (an error has a "message"); the JWK Set is JSON;
@@ -53,19 +53,19 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
-#include "authd/api.hpp"
-#include "authd/attempt_limiter.hpp"
-#include "authd/http_response.hpp"
-#include "authd/keyring.hpp"
-#include "authd/login_service.hpp"
-#include "authd/password_hasher.hpp"
-#include "authd/request.hpp"
-#include "authd/request_handler.hpp"
-#include "authd/revocation_list.hpp"
-#include "authd/secret.hpp"
-#include "authd/token_signer.hpp"
-#include "authd/user_cache.hpp"
-#include "authd/user_store.hpp"
+#include "authd/crypto/keyring.hpp"
+#include "authd/crypto/password_hasher.hpp"
+#include "authd/crypto/secret.hpp"
+#include "authd/crypto/token_signer.hpp"
+#include "authd/http/api.hpp"
+#include "authd/http/http_response.hpp"
+#include "authd/http/request.hpp"
+#include "authd/login/attempt_limiter.hpp"
+#include "authd/login/login_service.hpp"
+#include "authd/login/request_handler.hpp"
+#include "authd/login/revocation_list.hpp"
+#include "authd/login/user_cache.hpp"
+#include "authd/store/user_store.hpp"
 
 namespace {
 

@@ -21,8 +21,9 @@
 
 #include <gtest/gtest.h>
 
-#include "authd/password_hasher.hpp"
-#include "authd/user_store.hpp"
+#include "authd/crypto/password_hasher.hpp"
+#include "authd/store/open_store.hpp"
+#include "authd/store/user_store.hpp"
 
 #include "harness.hpp"
 

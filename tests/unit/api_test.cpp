@@ -1,8 +1,10 @@
-#include "authd/api.hpp"
+#include "authd/http/api.hpp"
 
 #include <string_view>
 
 #include <gtest/gtest.h>
+
+#include "authd/util/text.hpp"
 
 namespace authd {
 namespace {

@@ -1,4 +1,4 @@
-#include "authd/attempt_limiter.hpp"
+#include "authd/login/attempt_limiter.hpp"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "authd/http_response.hpp"
+#include "authd/http/http_response.hpp"
 
 #include <regex>
 

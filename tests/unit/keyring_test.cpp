@@ -1,4 +1,4 @@
-#include "authd/keyring.hpp"
+#include "authd/crypto/keyring.hpp"
 
 #include <atomic>
 #include <cstdio>
@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "authd/token_signer.hpp"
+#include "authd/crypto/token_signer.hpp"
 
 namespace authd {
 namespace {

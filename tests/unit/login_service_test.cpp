@@ -1,4 +1,4 @@
-#include "authd/login_service.hpp"
+#include "authd/login/login_service.hpp"
 
 #include <map>
 #include <mutex>

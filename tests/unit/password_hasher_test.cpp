@@ -1,4 +1,4 @@
-#include "authd/password_hasher.hpp"
+#include "authd/crypto/password_hasher.hpp"
 
 #include <gtest/gtest.h>
 

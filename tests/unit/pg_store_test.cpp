@@ -25,7 +25,8 @@
 
 #include <gtest/gtest.h>
 
-#include "authd/user_store.hpp"
+#include "authd/store/open_store.hpp"
+#include "authd/store/user_store.hpp"
 
 #include "pg_test_support.hpp"
 

@@ -1,4 +1,4 @@
-#include "authd/request.hpp"
+#include "authd/http/request.hpp"
 
 #include <string>
 #include <string_view>

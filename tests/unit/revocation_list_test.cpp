@@ -1,10 +1,10 @@
-#include "authd/revocation_list.hpp"
+#include "authd/login/revocation_list.hpp"
 
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "authd/token_signer.hpp"
+#include "authd/crypto/token_signer.hpp"
 
 namespace authd {
 namespace {

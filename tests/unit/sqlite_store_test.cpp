@@ -21,7 +21,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
-#include "authd/user_store.hpp"
+#include "authd/store/open_store.hpp"
+#include "authd/store/user_store.hpp"
 
 #include "temp_dir.hpp"
 

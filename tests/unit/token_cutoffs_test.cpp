@@ -1,4 +1,4 @@
-#include "authd/token_cutoffs.hpp"
+#include "authd/login/token_cutoffs.hpp"
 
 #include <atomic>
 #include <string>

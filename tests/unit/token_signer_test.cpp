@@ -1,4 +1,4 @@
-#include "authd/token_signer.hpp"
+#include "authd/crypto/token_signer.hpp"
 
 #include <cstring>
 #include <optional>

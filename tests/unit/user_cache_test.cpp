@@ -1,4 +1,4 @@
-#include "authd/user_cache.hpp"
+#include "authd/login/user_cache.hpp"
 
 #include <atomic>
 #include <chrono>

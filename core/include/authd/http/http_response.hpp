@@ -1,0 +1,31 @@
+// Serialising the head of an authd response (socket-free, allocation-free once warm).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "authd/http/api.hpp"
+
+namespace authd {
+
+// The current time as an IMF-fixdate (RFC 9110 section 5.6.7), recomputed at most once per second
+// per thread.
+std::string_view http_date_now();
+
+// Writes the status line and headers of a response with a JSON body of content_length bytes into
+// out (cleared first; its capacity is reused). version is the request's (10 or 11): an HTTP/1.0
+// client that asked for keep-alive is told so explicitly. retry_after > 0 adds a Retry-After header
+// (RFC 9110 section 10.2.3) of that many seconds. extra_headers are whole header lines, each
+// ending in CRLF, written as they are (the caller makes sure they hold no CR or LF of their own).
+void write_response_head(std::string& out, api_code code, std::size_t content_length,
+                         bool keep_alive, int version, std::uint32_t retry_after = 0,
+                         std::string_view content_type = "application/json",
+                         std::string_view extra_headers = {});
+
+// The content type of /metrics (Prometheus text exposition format 0.0.4).
+inline constexpr std::string_view prometheus_content_type =
+    "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace authd

@@ -1,0 +1,107 @@
+// One login, from credentials to response body: cache or store lookup, argon2id verification (or
+// a dummy one for an unknown user), rehash when the parameters changed, token. Blocking: runs on a
+// hash worker, never on an I/O thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "authd/crypto/keyring.hpp"
+#include "authd/crypto/password_hasher.hpp"
+#include "authd/http/api.hpp"
+#include "authd/login/token_cutoffs.hpp"
+#include "authd/login/user_cache.hpp"
+#include "authd/store/user_store.hpp"
+
+namespace authd {
+
+struct login_result {
+    api_code code = api_code::internal_error;
+    std::string body;      // the JSON body for the client
+    std::string log_note;  // what went wrong, for the log only (never a password or token)
+    bool rehashed = false;
+    std::uint32_t retry_after = 0;  // seconds, for a 429 refusal (Retry-After)
+};
+
+class login_service final : public change_listener {
+  public:
+    login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
+                  const keyring_holder& keys, std::chrono::seconds token_ttl);
+
+    // user and password are the request's header values (already checked to be non-empty).
+    // Never throws: a store failure becomes code 500 with a log note, an unreachable store 503.
+    login_result login(std::string_view user, std::string_view password) const;
+
+    // Stores a token's revocation (/logout). Blocking, like login(); never throws.
+    login_result revoke(std::string_view jti, std::int64_t exp) const;
+
+    // True when the token was void by its user's cutoff (a password change or removal since it was
+    // issued). Never blocks: /verify asks it on the I/O thread.
+    bool voided(const token_claims& claims) const {
+        return cutoffs_.voids(claims.user, claims.iat);
+    }
+
+    // Reads every token cutoff that may still void a token from the store (at start). Blocking;
+    // throws store_error.
+    void load_token_cutoffs() const;
+
+    // The periodic store check (server: about twice a second, on a hash worker): asks the store
+    // whether someone else changed it (user_store::poll_external_changes, which every login asks
+    // too); if so, drops the cache and reads the token cutoffs again, so that an idle node learns
+    // of a password change or removal made by authctl within a second. Drops the cutoffs that
+    // void nothing any more. Blocking; never throws.
+    void check_store() const;
+
+    std::chrono::seconds token_ttl() const noexcept { return ttl_; }
+
+    // Counters for /metrics.
+    std::uint64_t cache_hits() const noexcept {
+        return cache_hits_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t cache_misses() const noexcept {
+        return cache_misses_.load(std::memory_order_relaxed);
+    }
+
+    // False while the store is failing: its last call failed less than 5 s ago, or it says it is
+    // not usable (its file is gone) (/readyz).
+    bool store_healthy() const noexcept;
+
+    // change_listener: drop what the cache holds of a user changed elsewhere, or everything; note
+    // a token cutoff set elsewhere.
+    void user_changed(std::string_view name) override;
+    void all_changed() override;
+    void tokens_cut(std::string_view name, std::int64_t not_before) override;
+
+    // At most this many users' cutoffs in memory (about 100 bytes each); see token_cutoff_map.
+    static constexpr std::size_t max_token_cutoffs = 100'000;
+
+  private:
+    bool lookup(std::string_view user, std::string& phc, std::int64_t& not_before) const;
+    void drop_cache_if_store_changed() const;
+    void note_store_failure() const;
+    bool rehash(std::string_view user, std::string_view password, const std::string& old_phc,
+                std::string& note) const;
+
+    user_store& store_;
+    user_cache& cache_;
+    const password_hasher& hasher_;
+    const keyring_holder& keys_;
+    std::chrono::seconds ttl_;
+    mutable std::atomic<std::uint64_t> generation_{0};  // bumped when the cache is dropped
+    mutable std::atomic<std::uint64_t> cache_hits_{0};
+    mutable std::atomic<std::uint64_t> cache_misses_{0};
+    mutable std::atomic<std::int64_t> store_failed_at_{0};  // steady_clock ticks; 0: never
+    mutable token_cutoff_map cutoffs_;                      // thread-safe
+    // The store changed since the cutoffs were last read (a login found it out): check_store()
+    // reads them again.
+    mutable std::atomic<bool> cutoffs_stale_{false};
+};
+
+// Parses a duration such as "30m", "90s", "1h" or a plain number of seconds. Throws
+// std::invalid_argument on anything else, or when it is not positive.
+std::chrono::seconds parse_duration(std::string_view text);
+
+}  // namespace authd

@@ -1,0 +1,322 @@
+#include "authd/http/request.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "authd/crypto/secret.hpp"
+
+namespace authd {
+
+namespace http = boost::beast::http;
+
+void credential_header::clear() noexcept {
+    wipe(value);
+    count = 0;
+}
+
+void request_head::clear() noexcept {
+    method = http::verb::unknown;
+    route = route::unknown;
+    version = 11;
+    password.clear();
+    user_name.clear();
+    token.clear();
+    authorization.clear();
+}
+
+request_parser::request_parser(request_head& head, const request_limits& limits)
+    : head_(head), limits_(limits) {
+    head_.clear();
+    header_limit(limits.header_bytes);
+    body_limit(limits.body_bytes);
+}
+
+std::size_t request_parser::put(boost::asio::const_buffer buffer, error_code& ec) {
+    constexpr std::size_t shortest_chunked_end = 5;  // "0\r\n\r\n"
+    if (is_header_done() && chunked() && !is_done() && buffer.size() < shortest_chunked_end) {
+        ec = http::error::need_more;
+        return 0;
+    }
+    return basic_parser::put(buffer, ec);
+}
+
+namespace {
+
+struct route_entry {
+    std::string_view path;
+    authd::route route;
+};
+
+constexpr route_entry routes[] = {
+    {"/login", route::login},
+    {"/verify", route::verify},
+    {"/logout", route::logout},
+    {"/healthz", route::healthz},
+    {"/readyz", route::readyz},
+    {"/metrics", route::metrics},
+    {"/.well-known/jwks.json", route::jwks},
+};
+
+route route_of(std::string_view target) {
+    const auto path = target.substr(0, target.find('?'));
+    constexpr std::string_view forward_auth = "/forward-auth";
+    if (path.substr(0, forward_auth.size()) == forward_auth &&
+        (path.size() == forward_auth.size() || path[forward_auth.size()] == '/')) {
+        return route::forward_auth;
+    }
+    for (const auto& r : routes) {
+        if (r.path == path) {
+            return r.route;
+        }
+    }
+    return route::unknown;
+}
+
+}  // namespace
+
+void request_parser::on_request_impl(http::verb method, string_view, string_view target,
+                                     int version, error_code& ec) {
+    if (target.size() > limits_.target_bytes) {
+        ec = http::error::header_limit;
+        return;
+    }
+    head_.method = method;
+    head_.route = route_of(target);
+    head_.version = version;
+}
+
+void request_parser::on_response_impl(int, string_view, int, error_code& ec) {
+    ec = http::error::bad_method;  // unreachable: this is a request parser
+}
+
+namespace {
+
+// Counts the transfer codings of a Transfer-Encoding value, a comma-separated list with optional
+// whitespace around the commas and empty elements ignored (RFC 9110 section 5.6.1), and notes
+// whether one of them is anything but "chunked" (any case, and without parameters).
+void count_codings(std::string_view list, std::uint32_t& count, bool& other) {
+    constexpr std::string_view ows = " \t";
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        auto element = list.substr(0, comma);
+        list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+        const auto first = element.find_first_not_of(ows);
+        if (first == std::string_view::npos) {
+            continue;
+        }
+        element = element.substr(first, element.find_last_not_of(ows) + 1 - first);
+        count += count < 255 ? 1 : 0;
+        other = other || !boost::beast::iequals(element, "chunked");
+    }
+}
+
+}  // namespace
+
+void request_parser::on_field_impl(http::field field, string_view name, string_view value,
+                                   error_code& ec) {
+    if (++fields_ > limits_.fields || value.size() > limits_.field_bytes) {
+        ec = http::error::header_limit;
+        return;
+    }
+    // Trailer fields (after a chunked body) are bounded like headers, and otherwise ignored:
+    // credentials count only in the header section, where whatever inspects headers sees them.
+    if (in_trailer_) {
+        return;
+    }
+    if (field == http::field::content_length) {
+        content_length_ = true;
+    } else if (field == http::field::transfer_encoding) {
+        transfer_encoding_ = true;
+        count_codings(value, codings_, other_coding_);
+    }
+    credential_header* target = nullptr;
+    if (boost::beast::iequals(name, "Password")) {
+        target = &head_.password;
+    } else if (boost::beast::iequals(name, "User-Name")) {
+        target = &head_.user_name;
+    } else if (boost::beast::iequals(name, "Token")) {
+        target = &head_.token;
+    } else if (boost::beast::iequals(name, "Authorization")) {
+        target = &head_.authorization;
+    } else {
+        return;
+    }
+    // Keep the first value only: a duplicated header is refused (decide()), never picked from.
+    if (target->count == 0) {
+        target->value.assign(value.data(), value.size());
+    }
+    if (target->count < 255) {
+        ++target->count;
+    }
+}
+
+// RFC 9112 sections 6.1 and 6.3. authd reads no body, so the only transfer coding it takes is
+// exactly "chunked" (one coding, in one field or spread over several), never with Content-Length
+// and never from an HTTP/1.0 client. Anything else is refused (400, and the connection closes),
+// where Beast would frame the message by Content-Length or as bodiless: a proxy in front that
+// frames it otherwise would see its body as another request (request smuggling). Beast must
+// agree that the body is chunked, so that both readings of the value are the same.
+void request_parser::on_header_impl(error_code& ec) {
+    in_trailer_ = true;
+    if (transfer_encoding_ &&
+        (head_.version < 11 || content_length_ || codings_ != 1 || other_coding_ || !chunked())) {
+        ec = http::error::bad_transfer_encoding;
+    }
+}
+
+void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) {}
+
+// The body is never used: discard it as it arrives (basic_parser enforces the body limit).
+std::size_t request_parser::on_body_impl(string_view body, error_code&) {
+    return body.size();
+}
+
+void request_parser::on_chunk_header_impl(std::uint64_t, string_view, error_code&) {}
+
+std::size_t request_parser::on_chunk_body_impl(std::uint64_t, string_view body, error_code&) {
+    return body.size();
+}
+
+void request_parser::on_finish_impl(error_code&) {}
+
+namespace {
+
+decision respond(api_code code, std::string_view body) {
+    return decision{decision::kind::respond, code, body};
+}
+
+// Checks one credential header; a decision of kind::login means "present and usable".
+decision check(const credential_header& h, credential_field f) noexcept {
+    const auto i = static_cast<std::size_t>(f);
+    if (h.count == 0) {
+        return respond(api_code::field_missing, canned().missing[i]);
+    }
+    if (h.count > 1) {
+        return respond(api_code::bad_request, canned().duplicated[i]);
+    }
+    if (h.value.empty()) {
+        return respond(api_code::field_missing, canned().empty[i]);
+    }
+    return decision{decision::kind::login, api_code::ok, {}};
+}
+
+std::string_view bearer_credentials(std::string_view authorization) noexcept {
+    // RFC 6750 section 2.1: "Bearer" (case-insensitive) then one or more spaces.
+    constexpr std::string_view scheme = "Bearer ";
+    if (authorization.size() <= scheme.size() ||
+        !boost::beast::iequals(authorization.substr(0, scheme.size()), scheme)) {
+        return {};
+    }
+    const auto rest = authorization.substr(scheme.size());
+    return rest.substr(std::min(rest.find_first_not_of(' '), rest.size()));
+}
+
+decision decide_verify(const request_head& head) noexcept {
+    if (head.token.count == 0 && head.authorization.count > 0) {
+        if (head.authorization.count > 1) {
+            return respond(api_code::bad_request, canned().duplicated[2]);
+        }
+        return bearer_credentials(head.authorization.value).empty()
+                   ? respond(api_code::field_missing, canned().missing[2])
+                   : decision{decision::kind::verify, api_code::ok, {}};
+    }
+    if (head.token.count > 0 && head.authorization.count > 0) {
+        return respond(api_code::bad_request, canned().duplicated[2]);  // two tokens: which?
+    }
+    auto d = check(head.token, credential_field::token);
+    if (d.what == decision::kind::login) {
+        d.what = decision::kind::verify;
+    }
+    return d;
+}
+
+decision decide_login(const request_head& head) noexcept {
+    // Password first: the seed's parameter table lists it first.
+    if (auto d = check(head.password, credential_field::password);
+        d.what != decision::kind::login) {
+        return d;
+    }
+    return check(head.user_name, credential_field::user_name);
+}
+
+}  // namespace
+
+std::string_view route_name(route r) noexcept {
+    switch (r) {
+        case route::login:
+            return "login";
+        case route::verify:
+            return "verify";
+        case route::logout:
+            return "logout";
+        case route::healthz:
+            return "healthz";
+        case route::readyz:
+            return "readyz";
+        case route::metrics:
+            return "metrics";
+        case route::jwks:
+            return "jwks";
+        case route::forward_auth:
+            return "forward_auth";
+        case route::unknown:
+            break;
+    }
+    return "unknown";
+}
+
+std::string_view presented_token(const request_head& head) noexcept {
+    return head.token.count > 0 ? std::string_view(head.token.value)
+                                : bearer_credentials(head.authorization.value);
+}
+
+decision decide(const request_head& head) noexcept {
+    if (head.route == route::unknown) {
+        return respond(api_code::not_found, canned().path_not_found);
+    }
+    // Forward auth answers any method (Envoy's ext_authz keeps the original request's), and
+    // every refusal, a missing token included, is the proxy's 401 (docs/forward-auth.md).
+    if (head.route == route::forward_auth) {
+        return decision{decision::kind::forward_auth, api_code::ok, {}};
+    }
+    if (head.method != http::verb::get && head.method != http::verb::post) {
+        return respond(api_code::method_not_allowed, canned().method_not_allowed);
+    }
+    switch (head.route) {
+        case route::login:
+            return decide_login(head);
+        case route::verify:
+            return decide_verify(head);
+        case route::logout: {
+            auto d = decide_verify(head);  // the same token headers
+            if (d.what == decision::kind::verify) {
+                d.what = decision::kind::logout;
+            }
+            return d;
+        }
+        case route::healthz:
+            return decision{decision::kind::healthz, api_code::ok, {}};
+        case route::readyz:
+            return decision{decision::kind::readyz, api_code::ok, {}};
+        case route::metrics:
+            return decision{decision::kind::metrics, api_code::ok, {}};
+        case route::jwks:
+            return decision{decision::kind::jwks, api_code::ok, {}};
+        case route::forward_auth:  // answered above, for every method
+        case route::unknown:
+            break;
+    }
+    return respond(api_code::not_found, canned().path_not_found);
+}
+
+decision decide_parse_error(const boost::beast::error_code& ec) noexcept {
+    if (ec == http::error::header_limit) {
+        return respond(api_code::headers_too_large, canned().headers_too_large);
+    }
+    if (ec == http::error::body_limit) {
+        return respond(api_code::payload_too_large, canned().payload_too_large);
+    }
+    return respond(api_code::bad_request, canned().bad_request);
+}
+
+}  // namespace authd

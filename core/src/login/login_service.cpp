@@ -1,0 +1,243 @@
+#include "authd/login/login_service.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+#include <new>
+#include <stdexcept>
+
+#include "authd/http/api.hpp"
+
+namespace authd {
+
+login_service::login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
+                             const keyring_holder& keys, std::chrono::seconds token_ttl)
+    : store_(store),
+      cache_(cache),
+      hasher_(hasher),
+      keys_(keys),
+      ttl_(token_ttl),
+      cutoffs_(max_token_cutoffs, token_ttl.count() + token_clock_leeway_seconds) {}
+
+namespace {
+
+login_result failure(api_code code, std::string note = {}) {
+    return login_result{code, std::string(canned_body(code)), std::move(note), false};
+}
+
+}  // namespace
+
+namespace {
+
+std::int64_t unix_now() {
+    return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+}  // namespace
+
+// not_before: the user's token cutoff as the store has it (0 when the record came from the cache,
+// whose users' cutoffs are in cutoffs_ already).
+bool login_service::lookup(std::string_view user, std::string& phc,
+                           std::int64_t& not_before) const {
+    not_before = 0;
+    if (cache_.find(user, phc)) {
+        cache_hits_.fetch_add(1, std::memory_order_relaxed);
+        return true;
+    }
+    cache_misses_.fetch_add(1, std::memory_order_relaxed);
+    // A clear() racing with this fill must win: if the store changed while its old record was
+    // read, the record is dropped again rather than cached stale.
+    const auto generation = generation_.load(std::memory_order_acquire);
+    auto stored = store_.find_login(user);
+    if (!stored) {
+        return false;
+    }
+    phc = std::move(stored->phc);
+    not_before = stored->tokens_not_before;
+    if (not_before != 0) {
+        // Before the feed or the store check tells: this node refuses the old tokens from now on.
+        cutoffs_.raise(user, not_before, unix_now());
+    }
+    cache_.put(user, phc);
+    if (generation_.load(std::memory_order_acquire) != generation) {
+        cache_.erase(user);
+    }
+    return true;
+}
+
+void login_service::drop_cache_if_store_changed() const {
+    // A store that cannot say whether it changed is failing: keep serving from the cache what it
+    // holds (a miss then fails on its own), rather than fail logins the cache could answer.
+    try {
+        if (!store_.poll_external_changes()) {
+            return;
+        }
+    } catch (const store_error&) {
+        note_store_failure();
+        return;
+    }
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    cache_.clear();
+    cutoffs_stale_.store(true, std::memory_order_release);
+}
+
+void login_service::load_token_cutoffs() const {
+    const auto now = unix_now();
+    for (const auto& [name, not_before] :
+         store_.token_cutoffs(now - ttl_.count() - token_clock_leeway_seconds)) {
+        cutoffs_.raise(name, not_before, now);
+    }
+}
+
+void login_service::check_store() const {
+    try {
+        drop_cache_if_store_changed();
+        if (cutoffs_stale_.exchange(false, std::memory_order_acq_rel)) {
+            try {
+                load_token_cutoffs();
+            } catch (...) {
+                cutoffs_stale_.store(true, std::memory_order_release);  // the next check retries
+                throw;
+            }
+        }
+        cutoffs_.purge(unix_now());
+    } catch (const store_error&) {
+        note_store_failure();
+    } catch (const std::exception&) {
+        // No memory, most likely: the next check tries again.
+    }
+}
+
+void login_service::note_store_failure() const {
+    store_failed_at_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                           std::memory_order_relaxed);
+}
+
+bool login_service::store_healthy() const noexcept {
+    if (!store_.usable()) {
+        return false;  // failing until an operator acts (its file is gone), called or not
+    }
+    const auto failed = store_failed_at_.load(std::memory_order_relaxed);
+    if (failed == 0) {
+        return true;
+    }
+    const auto since =
+        std::chrono::steady_clock::now() -
+        std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(failed));
+    return since > std::chrono::seconds(5);
+}
+
+void login_service::user_changed(std::string_view name) {
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    cache_.erase(name);
+}
+
+void login_service::all_changed() {
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    cache_.clear();
+}
+
+void login_service::tokens_cut(std::string_view name, std::int64_t not_before) {
+    cutoffs_.raise(name, not_before, unix_now());
+}
+
+login_result login_service::login(std::string_view user, std::string_view password) const {
+    // A password longer than any authctl stores cannot match: refused before any hashing.
+    if (password.size() > max_password_bytes) {
+        return failure(api_code::not_found);
+    }
+    // The time of issue and the user's cutoff as known before the record is read: a password
+    // change that lands while this login verifies the old hash (its cutoff arriving meanwhile)
+    // must void the token this login issues, so neither may be taken after the verification.
+    const auto now = unix_now();
+    const auto known_cutoff = cutoffs_.not_before(user);
+    try {
+        drop_cache_if_store_changed();
+        thread_local std::string phc;
+        std::int64_t not_before = 0;
+        if (!valid_user_name(user) || !lookup(user, phc, not_before)) {
+            // Unknown user: the same argon2id work as a wrong password, so that neither the
+            // answer nor its timing tells whether the user exists.
+            hasher_.verify_dummy(password);
+            return failure(api_code::not_found);
+        }
+        if (!hasher_.verify(phc, password)) {
+            return failure(api_code::not_found);
+        }
+        login_result result{api_code::ok, {}, {}, false};
+        if (hasher_.needs_rehash(phc)) {
+            result.rehashed = rehash(user, password, phc, result.log_note);
+        }
+        // Issued no earlier than the cutoff read with the record: a login in the very second of
+        // a password change (the cutoff is that second + 1) gets a token one second ahead,
+        // inside the leeway, rather than one its own cutoff voids.
+        const auto iat = std::max({now, not_before, known_cutoff});
+        result.body = token_body(keys_.sign(user, now + ttl_.count(), iat));
+        return result;
+    } catch (const store_unavailable& e) {
+        note_store_failure();
+        return failure(api_code::busy, e.what());
+    } catch (const store_error& e) {
+        note_store_failure();
+        return failure(api_code::internal_error, e.what());
+    } catch (const std::bad_alloc&) {
+        return failure(api_code::internal_error, "out of memory");
+    } catch (const argon2_runner_error& e) {
+        return failure(api_code::internal_error, e.what());
+    }
+}
+
+login_result login_service::revoke(std::string_view jti, std::int64_t exp) const {
+    try {
+        store_.revoke_token(jti, exp);
+        return login_result{api_code::ok, std::string(ok_body()), {}, false};
+    } catch (const store_unavailable& e) {
+        note_store_failure();
+        return failure(api_code::busy, e.what());
+    } catch (const store_error& e) {
+        note_store_failure();
+        return failure(api_code::internal_error, e.what());
+    }
+}
+
+bool login_service::rehash(std::string_view user, std::string_view password,
+                           const std::string& old_phc, std::string& note) const {
+    // Best effort: the login has succeeded already, and a failed write leaves the old hash valid.
+    try {
+        const auto fresh = hasher_.hash(password);
+        if (!store_.replace_hash(user, old_phc, fresh)) {
+            return false;  // changed meanwhile (authctl user passwd): keep the newer one
+        }
+        cache_.put(user, fresh);
+        return true;
+    } catch (const std::exception& e) {
+        note = std::string("rehash not stored: ") + e.what();
+        return false;
+    }
+}
+
+std::chrono::seconds parse_duration(std::string_view text) {
+    long long value = 0;
+    const auto* begin = text.data();
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(begin, end, value);
+    const std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
+    long long scale = 0;
+    if (unit.empty() || unit == "s") {
+        scale = 1;
+    } else if (unit == "m") {
+        scale = 60;
+    } else if (unit == "h") {
+        scale = 3600;
+    } else if (unit == "d") {
+        scale = 86400;
+    }
+    if (ec != std::errc() || ptr == begin || scale == 0 || value <= 0 ||
+        value > 366LL * 86400 / scale) {
+        throw std::invalid_argument("not a duration: '" + std::string(text) +
+                                    "' (use a positive number with s, m, h or d)");
+    }
+    return std::chrono::seconds(value * scale);
+}
+
+}  // namespace authd

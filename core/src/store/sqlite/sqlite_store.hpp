@@ -1,0 +1,15 @@
+// The SQLite backend of user_store, private to core/ (open_store() is the public way in).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "authd/store/user_store.hpp"
+
+namespace authd::detail {
+
+// Opens (creating and migrating as needed) the SQLite database file at path. Throws store_error
+// naming path and the reason on any failure.
+std::unique_ptr<user_store> open_sqlite_store(const std::string& path);
+
+}  // namespace authd::detail

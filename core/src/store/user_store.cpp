@@ -1,0 +1,49 @@
+// The store interface's defaults and the user name rules shared by every backend.
+#include "authd/store/user_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+#include <string>
+
+#include "authd/util/text.hpp"
+
+namespace authd {
+
+void user_store::revoke_token(std::string_view, std::int64_t) {
+    throw store_error("this store cannot keep revoked tokens");
+}
+
+std::vector<std::pair<std::string, std::int64_t>> user_store::revoked_tokens(std::int64_t) {
+    return {};
+}
+
+void user_store::purge_revoked_tokens(std::int64_t) {}
+
+std::optional<login_record> user_store::find_login(std::string_view name) {
+    auto phc = find_hash(name);
+    if (!phc) {
+        return std::nullopt;
+    }
+    return login_record{std::move(*phc), 0};
+}
+
+std::vector<std::pair<std::string, std::int64_t>> user_store::token_cutoffs(std::int64_t) {
+    return {};
+}
+
+namespace {
+
+bool is_ascii_control(char c) noexcept {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+}
+
+}  // namespace
+
+bool valid_user_name(std::string_view name) noexcept {
+    return !name.empty() && name.size() <= max_user_name_bytes && is_valid_utf8(name) &&
+           std::none_of(name.begin(), name.end(), is_ascii_control);
+}
+
+}  // namespace authd
