@@ -1,14 +1,22 @@
-// The settings of one authd process: a plain struct with the defaults in the declaration, filled
-// by parse_command_line() (main.cpp). docs/configuration.md lists them.
+// The settings of one authd process: a plain struct with every default in the declaration (and
+// the defaults of core's own structs), filled by parse_config() from the command line, the
+// environment and a config file. docs/configuration.md lists them.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/http/request.hpp"
 #include "authd/login/attempt_limiter.hpp"
+
+#include "log.hpp"
 
 namespace authd::server {
 
@@ -36,6 +44,48 @@ struct server_config {
     std::chrono::milliseconds request_timeout{10'000};  // reading one request once it started
     std::chrono::milliseconds write_timeout{10'000};    // writing one response
     std::chrono::milliseconds shutdown_timeout{30'000};
+    log_level log = log_level::info;
 };
+
+// A command line, environment or config file that authd cannot use (exit 2).
+class usage_error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// The environment variable of an option: AUTHD_ and its name in capitals, '-' written '_'.
+std::string env_name(std::string_view option);
+
+// Where the value of each setting came from, to name it in messages as the operator wrote it.
+class setting_origins {
+  public:
+    enum class source { command_line, environment, file };
+
+    // The first source recorded for an option wins, as in po::store().
+    void record(const std::string& option, source from, std::size_t line = 0) {
+        where_.try_emplace(option, place{from, line});
+    }
+    void set_file(std::string path) { file_ = std::move(path); }
+
+    // "--name", "AUTHD_NAME" or "PATH line N: name"; "--name" for a default.
+    std::string name(const std::string& option) const;
+
+  private:
+    struct place {
+        source from;
+        std::size_t line;
+    };
+    std::map<std::string, place, std::less<>> where_;
+    std::string file_;
+};
+
+// Parses the command line, the environment (AUTHD_...) and the --config file, in that precedence,
+// over server_config's defaults. After --help: prints the help to `help`, returns nullopt. Throws
+// usage_error (or Program_options' errors) naming the bad setting as the operator wrote it.
+std::optional<server_config> parse_config(int argc, char** argv, setting_origins& from,
+                                          std::ostream& help);
+
+// A start-up message that names an option ("--listen: ..."), spelled as the operator set it.
+std::string respell(const setting_origins& from, const std::string& message);
 
 }  // namespace authd::server

@@ -32,6 +32,7 @@
 #include "authd/crypto/secret.hpp"
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
+#include "authd/util/units.hpp"
 
 namespace {
 

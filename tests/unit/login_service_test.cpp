@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "authd/util/units.hpp"
+
 namespace authd {
 namespace {
 

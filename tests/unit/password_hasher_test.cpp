@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "authd/util/units.hpp"
+
 namespace authd {
 namespace {
 

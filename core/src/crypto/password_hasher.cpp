@@ -89,32 +89,4 @@ bool password_hasher::needs_rehash(const std::string& phc) const {
     return crypto_pwhash_str_needs_rehash(phc.c_str(), params_.ops, params_.memory_bytes) != 0;
 }
 
-std::size_t parse_size(std::string_view text) {
-    std::size_t value = 0;
-    const auto* begin = text.data();
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(begin, end, value);
-    if (ec != std::errc() || ptr == begin) {
-        throw std::invalid_argument("not a size: '" + std::string(text) + "'");
-    }
-    const std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
-    std::size_t scale = 1;
-    if (unit.empty() || unit == "B") {
-        scale = 1;
-    } else if (unit == "KiB" || unit == "K") {
-        scale = 1024;
-    } else if (unit == "MiB" || unit == "M") {
-        scale = 1024 * 1024;
-    } else if (unit == "GiB" || unit == "G") {
-        scale = 1024 * 1024 * 1024;
-    } else {
-        throw std::invalid_argument("not a size: '" + std::string(text) +
-                                    "' (use B, KiB, MiB or GiB)");
-    }
-    if (value > SIZE_MAX / scale) {
-        throw std::invalid_argument("size too large: '" + std::string(text) + "'");
-    }
-    return value * scale;
-}
-
 }  // namespace authd

@@ -216,28 +216,4 @@ bool login_service::rehash(std::string_view user, std::string_view password,
     }
 }
 
-std::chrono::seconds parse_duration(std::string_view text) {
-    long long value = 0;
-    const auto* begin = text.data();
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(begin, end, value);
-    const std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
-    long long scale = 0;
-    if (unit.empty() || unit == "s") {
-        scale = 1;
-    } else if (unit == "m") {
-        scale = 60;
-    } else if (unit == "h") {
-        scale = 3600;
-    } else if (unit == "d") {
-        scale = 86400;
-    }
-    if (ec != std::errc() || ptr == begin || scale == 0 || value <= 0 ||
-        value > 366LL * 86400 / scale) {
-        throw std::invalid_argument("not a duration: '" + std::string(text) +
-                                    "' (use a positive number with s, m, h or d)");
-    }
-    return std::chrono::seconds(value * scale);
-}
-
 }  // namespace authd

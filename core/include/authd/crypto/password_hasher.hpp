@@ -79,8 +79,4 @@ class password_hasher {
     mutable std::atomic<std::uint64_t> dummy_count_{0};
 };
 
-// Parses a size such as "19MiB", "64KiB", "1GiB" or a plain number of bytes. Throws
-// std::invalid_argument on anything else.
-std::size_t parse_size(std::string_view text);
-
 }  // namespace authd

@@ -25,19 +25,21 @@
 
 namespace authd {
 
+// One table's policy. Its defaults are limiter_config's (a policy made without values is off).
 struct limit_policy {
-    std::uint32_t free_failures = 10;           // failures allowed before any wait; 0: off
-    std::chrono::seconds first_backoff{1};      // the wait after the first failure past them
-    std::chrono::seconds max_backoff{15 * 60};  // the wait never grows past this
-    std::chrono::seconds forgive_every{60};     // one failure is forgotten per interval
+    std::uint32_t free_failures = 0;        // failures allowed before any wait; 0: off
+    std::chrono::seconds first_backoff{0};  // the wait after the first failure past them
+    std::chrono::seconds max_backoff{0};    // the wait never grows past this
+    std::chrono::seconds forgive_every{0};  // one failure is forgotten per interval
 
     bool enabled() const noexcept { return free_failures > 0; }
 };
 
+// The defaults of authd's settings (docs/configuration.md takes them from --help).
 struct limiter_config {
-    limit_policy account{10, std::chrono::seconds(1), std::chrono::seconds(15 * 60),
+    limit_policy account{10, std::chrono::seconds(1), std::chrono::minutes(15),
                          std::chrono::seconds(60)};
-    limit_policy address{30, std::chrono::seconds(1), std::chrono::seconds(5 * 60),
+    limit_policy address{30, std::chrono::seconds(1), std::chrono::minutes(5),
                          std::chrono::seconds(10)};
     std::size_t max_entries = 100'000;  // per table (accounts, addresses)
 };

@@ -100,8 +100,4 @@ class login_service final : public change_listener {
     mutable std::atomic<bool> cutoffs_stale_{false};
 };
 
-// Parses a duration such as "30m", "90s", "1h" or a plain number of seconds. Throws
-// std::invalid_argument on anything else, or when it is not positive.
-std::chrono::seconds parse_duration(std::string_view text);
-
 }  // namespace authd
