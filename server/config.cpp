@@ -93,20 +93,6 @@ struct duration_texts {
         address_max, address_forgive;
 };
 
-std::string_view level_name(log_level level) {
-    switch (level) {
-        case log_level::debug:
-            return "debug";
-        case log_level::info:
-            return "info";
-        case log_level::warn:
-            return "warn";
-        case log_level::error:
-            break;
-    }
-    return "error";
-}
-
 struct settings {
     server_config config;
     duration_texts durations{config};

@@ -14,20 +14,6 @@ namespace {
 
 std::atomic<log_level> min_level{log_level::info};
 
-std::string_view level_name(log_level level) {
-    switch (level) {
-        case log_level::debug:
-            return "debug";
-        case log_level::info:
-            return "info";
-        case log_level::warn:
-            return "warn";
-        case log_level::error:
-            return "error";
-    }
-    return "info";
-}
-
 void append_time(std::string& out) {
     const auto now = std::chrono::system_clock::now();
     const auto secs = std::chrono::system_clock::to_time_t(now);
@@ -94,6 +80,20 @@ void append_field(std::string& out, std::string_view key, std::string_view value
 }
 
 }  // namespace
+
+std::string_view level_name(log_level level) {
+    switch (level) {
+        case log_level::debug:
+            return "debug";
+        case log_level::info:
+            return "info";
+        case log_level::warn:
+            return "warn";
+        case log_level::error:
+            return "error";
+    }
+    return "info";
+}
 
 void set_log_level(log_level level) {
     min_level.store(level);

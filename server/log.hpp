@@ -15,6 +15,8 @@ enum class log_level { debug, info, warn, error };
 using log_field = std::pair<std::string_view, std::string_view>;
 
 void set_log_level(log_level level);
+// "debug", "info", "warn" or "error".
+std::string_view level_name(log_level level);
 bool log_enabled(log_level level);
 
 // {"time":"2026-11-28T18:00:00.123Z","level":"info","event":"listening","address":"..."}
