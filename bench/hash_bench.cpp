@@ -22,12 +22,12 @@
 //
 // Two bounds side by side (issue 12): argon2id_verify/... calls libsodium as authd's main process
 // would (libsodium maps and unmaps its memory on every call: sys_ms is that, and page_faults is
-// m / 4 KiB), argon2id_verify_kept/... as authd's hash helper does (server/argon2_memory.hpp: one
-// region, pre-faulted once, reused, wiped after every call: page_faults near 0). The compute
-// bound of the load harness is the kept row's time. argon2_memory_wipe/... is the wipe alone
-// (sodium_memzero over the kept region), so kept minus wipe is argon2's pure compute. The kept
-// rows run on one thread only: a process keeps one region, and authd's helpers are one process
-// per hash worker. Compare them in one run, interleaved, e.g.
+// m / 4 KiB), argon2id_verify_kept/... as authd's hash helper does
+// (server/workers/argon2_memory.hpp: one region, pre-faulted once, reused, wiped after every call:
+// page_faults near 0). The compute bound of the load harness is the kept row's time.
+// argon2_memory_wipe/... is the wipe alone (sodium_memzero over the kept region), so kept minus
+// wipe is argon2's pure compute. The kept rows run on one thread only: a process keeps one region,
+// and authd's helpers are one process per hash worker. Compare them in one run, interleaved, e.g.
 //   authd_bench_hash --benchmark_filter='owasp|wipe' --benchmark_repetitions=9
 //     --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 //
@@ -45,7 +45,7 @@
 
 #include "authd/crypto/password_hasher.hpp"
 
-#include "argon2_memory.hpp"
+#include "workers/argon2_memory.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // What an I/O thread spends on one request besides the socket: parsing the head, deciding, and
 // serialising the response. Buffers are reused across iterations as a connection reuses them
-// (server/connection.cpp): one request_head, one head scratch string and one output string.
+// (server/net/connection.cpp): one request_head, one head scratch string and one output string.
 //
 // For scale (../shared/FACTS.md): nginx answers ~135k requests/s on one core over loopback, i.e.
 // ~7.4 us per request all in; the parse-decide-respond rows here must stay a small part of that.

@@ -1,13 +1,13 @@
-// server/argon2_memory.hpp in a process of its own (this test binary defines mmap and munmap as
-// authd does): which requests it answers from its kept memory, and that everything else reaches
-// the kernel as without it. Built twice: authd_argon2_memory_tests as authd is built, and
+// server/workers/argon2_memory.hpp in a process of its own (this test binary defines mmap and
+// munmap as authd does): which requests it answers from its kept memory, and that everything else
+// reaches the kernel as without it. Built twice: authd_argon2_memory_tests as authd is built, and
 // authd_argon2_memory_off_tests with the mechanism compiled out (AUTHD_ARGON2_MEMORY=0, what
 // sanitizer builds get), where the same checks expect libsodium's own behaviour.
 //
 // Each test runs in a process of its own under ctest (gtest_discover_tests); run directly, the
 // last test (which retires the mechanism for good) comes last.
 
-#include "argon2_memory.hpp"
+#include "workers/argon2_memory.hpp"
 
 #include <cerrno>
 #include <cstddef>

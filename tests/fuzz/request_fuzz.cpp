@@ -2,7 +2,7 @@
 //
 // An input is one connection's byte stream: its first byte chooses where the stream is split in
 // two (the two halves arrive in separate reads, as over TCP), the rest is what the client sends.
-// The stream is parsed as server/connection.cpp's read_request() does (one fresh request_parser
+// The stream is parsed as server/net/connection.cpp's read_request() does (one fresh request_parser
 // per request over one request_head, eager, reads of read_chunk_bytes into a buffer of
 // connection_buffer_bytes(), put_eof at the end), and each request is answered by the server's
 // own request_handler (core/src/login/request_handler.cpp) over a real login_service (in-memory
@@ -240,7 +240,7 @@ class byte_stream {
 
 enum class read_status { request, closed, parse_error };
 
-// server/connection.cpp's connection::read_request(), with the socket replaced by the stream.
+// server/net/connection.cpp's connection::read_request(), with the socket replaced by the stream.
 read_status read_request(authd::request_parser& parser, boost::beast::flat_buffer& in,
                          byte_stream& stream, error_code& parse_ec) {
     for (;;) {
@@ -340,7 +340,7 @@ bool tracing() {
     return on;
 }
 
-// One answer as server/connection.cpp's append_response() writes it. Returns the body's JSON
+// One answer as server/net/connection.cpp's append_response() writes it. Returns the body's JSON
 // object when it is an API body (every route but /.well-known/jwks.json and /metrics).
 boost::json::object answer(const authd::response& r, bool keep_alive, int version,
                            authd::route route) {

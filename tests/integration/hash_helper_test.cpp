@@ -1,6 +1,6 @@
-// The hash helper process (authd --hash-helper, server/hash_helper.hpp) over its real socket
-// protocol: argon2's memory kept between calls (server/argon2_memory.hpp), its start-up self-check,
-// and what it does when the memory cost changes.
+// The hash helper process (authd --hash-helper, server/workers/hash_helper.hpp) over its real
+// socket protocol: argon2's memory kept between calls (server/workers/argon2_memory.hpp), its
+// start-up self-check, and what it does when the memory cost changes.
 //
 // The helper reports its own figures ('s': minor page faults of its last call from getrusage,
 // requests it lent its kept memory, bytes of that memory that are not zero): counts, never

@@ -337,7 +337,7 @@ TEST_F(LifecycleTest, SigtermClosesAParkedConnectionAndExits0) {
 }
 
 // --- hash helper processes --------------------------------------------------------------------
-// Each hash worker runs argon2 in a helper process of its own (server/hash_helper.hpp).
+// Each hash worker runs argon2 in a helper process of its own (server/workers/hash_helper.hpp).
 
 // The processes authd started (its threads' children), by pid.
 std::vector<pid_t> children_of(pid_t pid) {

@@ -23,8 +23,9 @@ struct argon2_params {
 inline constexpr std::size_t max_password_bytes = 1024;
 
 // Where libsodium's argon2 calls run. By default in the calling thread; authd's hash workers each
-// hand them to a helper process of their own (server/hash_helper.hpp), so that argon2's memory is
-// mapped and unmapped in another address space than the I/O threads' (docs/benchmarks.md).
+// hand them to a helper process of their own (server/workers/hash_helper.hpp), so that argon2's
+// memory is mapped and unmapped in another address space than the I/O threads'
+// (docs/benchmarks.md).
 class argon2_runner {
   public:
     virtual ~argon2_runner() = default;

@@ -6,7 +6,7 @@
 // are stored in that order. Every message about a bad value names the setting the way the operator
 // wrote it: --idle-timeout, AUTHD_IDLE_TIMEOUT or "/etc/authd/authd.conf line 3: idle-timeout".
 // Every default is server_config's (config.hpp): --help and docs/configuration.md show them.
-#include "config.hpp"
+#include "app/config.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -34,7 +34,7 @@
 
 #include "authd/util/units.hpp"
 
-#include "log.hpp"
+#include "app/log.hpp"
 
 namespace authd::server {
 

@@ -1,4 +1,4 @@
-#include "io_thread.hpp"
+#include "net/io_thread.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -9,8 +9,8 @@
 #include "authd/http/http_response.hpp"
 #include "authd/http/request.hpp"
 
-#include "connection.hpp"
-#include "log.hpp"
+#include "app/log.hpp"
+#include "net/connection.hpp"
 
 namespace authd::server {
 

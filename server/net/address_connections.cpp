@@ -1,4 +1,4 @@
-#include "address_connections.hpp"
+#include "net/address_connections.hpp"
 
 namespace authd::server {
 

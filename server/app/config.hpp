@@ -16,7 +16,7 @@
 #include "authd/http/request.hpp"
 #include "authd/login/attempt_limiter.hpp"
 
-#include "log.hpp"
+#include "app/log.hpp"
 
 namespace authd::server {
 

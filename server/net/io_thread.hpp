@@ -17,10 +17,10 @@
 #include "authd/login/request_handler.hpp"
 #include "authd/login/revocation_list.hpp"
 
-#include "address_connections.hpp"
-#include "config.hpp"
-#include "hash_pool.hpp"
-#include "metrics.hpp"
+#include "app/config.hpp"
+#include "app/metrics.hpp"
+#include "net/address_connections.hpp"
+#include "workers/hash_pool.hpp"
 
 namespace authd::server {
 

@@ -1,7 +1,7 @@
 // Starting and stopping authd: the store, the key, the hash pool and one I/O thread per core.
 #pragma once
 
-#include "config.hpp"
+#include "app/config.hpp"
 
 namespace authd::server {
 

@@ -1,4 +1,4 @@
-#include "hash_helper.hpp"
+#include "workers/hash_helper.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -17,8 +17,8 @@
 
 #include "authd/crypto/secret.hpp"
 
-#include "argon2_memory.hpp"
-#include "log.hpp"
+#include "app/log.hpp"
+#include "workers/argon2_memory.hpp"
 
 namespace authd::server {
 

@@ -1,4 +1,4 @@
-#include "hash_pool.hpp"
+#include "workers/hash_pool.hpp"
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -8,8 +8,8 @@
 
 #include "authd/crypto/secret.hpp"
 
-#include "hash_helper.hpp"
-#include "log.hpp"
+#include "app/log.hpp"
+#include "workers/hash_helper.hpp"
 
 namespace authd::server {
 

@@ -1,11 +1,11 @@
-#include "metrics.hpp"
+#include "app/metrics.hpp"
 
 #include <cstdio>
 
 #include "authd/login/attempt_limiter.hpp"
 #include "authd/login/login_service.hpp"
 
-#include "hash_pool.hpp"
+#include "workers/hash_pool.hpp"
 
 namespace authd::server {
 

@@ -1,4 +1,4 @@
-#include "argon2_memory.hpp"
+#include "workers/argon2_memory.hpp"
 
 #include <atomic>
 #include <cerrno>

@@ -6,10 +6,10 @@
 #include <optional>
 #include <sys/resource.h>
 
-#include "config.hpp"
-#include "hash_helper.hpp"
-#include "log.hpp"
-#include "server.hpp"
+#include "app/config.hpp"
+#include "app/log.hpp"
+#include "app/server.hpp"
+#include "workers/hash_helper.hpp"
 
 namespace {
 
@@ -31,7 +31,8 @@ void raise_file_limit() {
 int main(int argc, char** argv) {
     using namespace authd::server;
     if (argc == 2 && argv[1] == hash_helper_argument) {
-        // A hash worker's argon2 process (server/hash_helper.hpp): nothing else of authd runs.
+        // A hash worker's argon2 process (server/workers/hash_helper.hpp): nothing else of authd
+        // runs.
         return run_hash_helper(hash_helper_fd);
     }
     std::signal(SIGPIPE, SIG_IGN);

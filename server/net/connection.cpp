@@ -1,4 +1,4 @@
-#include "connection.hpp"
+#include "net/connection.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -13,8 +13,8 @@
 
 #include "authd/http/http_response.hpp"
 
-#include "io_thread.hpp"
-#include "log.hpp"
+#include "app/log.hpp"
+#include "net/io_thread.hpp"
 
 namespace authd::server {
 

@@ -1,4 +1,4 @@
-#include "log.hpp"
+#include "app/log.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "server.hpp"
+#include "app/server.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -27,9 +27,9 @@
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 
-#include "hash_pool.hpp"
-#include "io_thread.hpp"
-#include "log.hpp"
+#include "app/log.hpp"
+#include "net/io_thread.hpp"
+#include "workers/hash_pool.hpp"
 
 namespace authd::server {
 
