@@ -135,9 +135,9 @@ void hash_pool::complete(job& j, std::optional<login_result> result) {
 
 // One login attempt under the brute-force limits: admitted (counted) before its hash, settled by
 // its outcome after it. Refused: 429 without hashing.
-login_result hash_pool::attempt(const job& j) const {
+login_result hash_pool::attempt(const job& j, argon2_runner& runner) const {
     if (j.password.size() > max_password_bytes) {
-        return service_.login(j.user, j.password);  // refused without hashing: nothing to count
+        return service_.login(j.user, j.password, runner);  // refused unhashed: nothing to count
     }
     if (const auto wait = limiter_.admit(j.user, j.client, clock::now()); wait > 0) {
         return login_result{
@@ -147,7 +147,7 @@ login_result hash_pool::attempt(const job& j) const {
             false,
             wait};
     }
-    auto result = service_.login(j.user, j.password);
+    auto result = service_.login(j.user, j.password, runner);  // argon2 in this worker's helper
     using outcome = attempt_limiter::outcome;
     const auto settled = result.code == api_code::not_found ? outcome::failure
                          : result.code == api_code::ok      ? outcome::success
@@ -169,10 +169,6 @@ void hash_pool::run_worker(int nice) {
     // helper says so in the log at the first login).
     hash_helper helper;
     static_cast<void>(helper.start());
-    set_thread_argon2_runner(&helper);
-    struct runner_reset {
-        ~runner_reset() { set_thread_argon2_runner(nullptr); }
-    } reset;
     for (;;) {
         std::optional<job> j;
         {
@@ -187,8 +183,8 @@ void hash_pool::run_worker(int nice) {
         } else if (clock::now() > j->deadline) {
             complete(*j, std::nullopt);  // waited too long: 503 now, without hashing
         } else {
-            auto result =
-                j->revoke_until > 0 ? service_.revoke(j->user, j->revoke_until) : attempt(*j);
+            auto result = j->revoke_until > 0 ? service_.revoke(j->user, j->revoke_until)
+                                              : attempt(*j, helper);
             complete(*j, std::move(result));
         }
         const std::lock_guard lock(mutex_);

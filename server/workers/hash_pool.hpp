@@ -122,7 +122,7 @@ class hash_pool {
     bool take(std::unique_lock<std::mutex>& lock, std::optional<job>& out);
     void run_worker(int nice);
     static void complete(job& j, std::optional<login_result> result);
-    login_result attempt(const job& j) const;
+    login_result attempt(const job& j, argon2_runner& runner) const;
 
     const login_service& service_;
     attempt_limiter& limiter_;

@@ -299,24 +299,15 @@ class counting_runner final : public argon2_runner {
     bool fail = false;
 };
 
-// Sets a runner for this thread for one scope.
-struct runner_scope {
-    explicit runner_scope(argon2_runner& r) { set_thread_argon2_runner(&r); }
-    ~runner_scope() { set_thread_argon2_runner(nullptr); }
-    runner_scope(const runner_scope&) = delete;
-    runner_scope& operator=(const runner_scope&) = delete;
-};
-
-TEST_F(LoginService, EveryArgon2CallGoesToTheThreadsRunner) {
+TEST_F(LoginService, EveryArgon2CallGoesToTheRunnerItIsGiven) {
     store.users["old"] = password_hasher({1, 16 * 1024}).hash("pw");  // other parameters
     counting_runner runner;
-    const runner_scope scope(runner);
-    EXPECT_EQ(service.login("user_test", "password_test").code, api_code::ok);
-    EXPECT_EQ(service.login("user_test", "nope").code, api_code::not_found);
-    EXPECT_EQ(service.login("nobody", "nope").code, api_code::not_found);  // the dummy one
+    EXPECT_EQ(service.login("user_test", "password_test", runner).code, api_code::ok);
+    EXPECT_EQ(service.login("user_test", "nope", runner).code, api_code::not_found);
+    EXPECT_EQ(service.login("nobody", "nope", runner).code, api_code::not_found);  // the dummy
     EXPECT_EQ(runner.verifications, 3);
     EXPECT_EQ(runner.hashes, 0);
-    const auto r = service.login("old", "pw");  // verified, then rehashed
+    const auto r = service.login("old", "pw", runner);  // verified, then rehashed
     EXPECT_EQ(r.code, api_code::ok);
     EXPECT_TRUE(r.rehashed);
     EXPECT_EQ(runner.verifications, 4);
@@ -345,8 +336,8 @@ class cutting_runner final : public argon2_runner {
 
 TEST_F(LoginService, ACutoffArrivingDuringTheVerificationVoidsThatLoginsToken) {
     cutting_runner runner(service);
-    const runner_scope scope(runner);
-    const auto claims = token_claims_of(signer, service.login("user_test", "password_test"));
+    const auto claims =
+        token_claims_of(signer, service.login("user_test", "password_test", runner));
     ASSERT_TRUE(claims.has_value());
     EXPECT_TRUE(service.voided(*claims))
         << "a token issued on the old password outlives the password change";
@@ -356,9 +347,8 @@ TEST_F(LoginService, FailedRunnerIsAnInternalErrorNeverAWrongPassword) {
     // A wrong password counts against the brute-force limits; a helper that failed must not.
     counting_runner runner;
     runner.fail = true;
-    const runner_scope scope(runner);
     for (const auto* user : {"user_test", "nobody"}) {
-        const auto r = service.login(user, "password_test");
+        const auto r = service.login(user, "password_test", runner);
         EXPECT_EQ(r.code, api_code::internal_error) << user;
         EXPECT_EQ(r.body, R"({"code":500,"status":"error","message":"Internal error."})");
         EXPECT_NE(r.log_note.find("hash helper"), std::string::npos) << r.log_note;

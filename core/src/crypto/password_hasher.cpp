@@ -40,16 +40,6 @@ password_hasher::password_hasher(argon2_params params) : params_(params) {
     sodium_memzero(random, sizeof random);
 }
 
-namespace {
-
-thread_local argon2_runner* thread_runner = nullptr;
-
-}  // namespace
-
-void set_thread_argon2_runner(argon2_runner* runner) noexcept {
-    thread_runner = runner;
-}
-
 bool argon2_verify_here(const std::string& phc, std::string_view password) {
     return crypto_pwhash_str_verify(phc.c_str(), password.data(), password.size()) == 0;
 }
@@ -64,24 +54,43 @@ std::optional<std::string> argon2_hash_here(std::string_view password,
     return std::string(out);
 }
 
-std::string password_hasher::hash(std::string_view password) const {
-    auto phc = thread_runner != nullptr ? thread_runner->hash(password, params_)
-                                        : argon2_hash_here(password, params_);
+namespace {
+
+class local_runner final : public argon2_runner {
+  public:
+    bool verify(const std::string& phc, std::string_view password) override {
+        return argon2_verify_here(phc, password);
+    }
+    std::optional<std::string> hash(std::string_view password,
+                                    const argon2_params& params) override {
+        return argon2_hash_here(password, params);
+    }
+};
+
+}  // namespace
+
+argon2_runner& argon2_in_this_thread() noexcept {
+    static local_runner runner;
+    return runner;
+}
+
+std::string password_hasher::hash(std::string_view password, argon2_runner& runner) const {
+    auto phc = runner.hash(password, params_);
     if (!phc) {
         throw std::bad_alloc();
     }
     return std::move(*phc);
 }
 
-bool password_hasher::verify(const std::string& phc, std::string_view password) const {
-    return thread_runner != nullptr ? thread_runner->verify(phc, password)
-                                    : argon2_verify_here(phc, password);
+bool password_hasher::verify(const std::string& phc, std::string_view password,
+                             argon2_runner& runner) const {
+    return runner.verify(phc, password);
 }
 
-void password_hasher::verify_dummy(std::string_view password) const {
+void password_hasher::verify_dummy(std::string_view password, argon2_runner& runner) const {
     dummy_count_.fetch_add(1, std::memory_order_relaxed);
     // The outcome is known (a random password nobody has); only the work matters.
-    [[maybe_unused]] const bool outcome = verify(dummy_phc_, password);
+    [[maybe_unused]] const bool outcome = verify(dummy_phc_, password, runner);
 }
 
 bool password_hasher::needs_rehash(const std::string& phc) const {

@@ -141,7 +141,8 @@ void login_service::tokens_cut(std::string_view name, std::int64_t not_before) {
     cutoffs_.raise(name, not_before, unix_now());
 }
 
-login_result login_service::login(std::string_view user, std::string_view password) const {
+login_result login_service::login(std::string_view user, std::string_view password,
+                                  argon2_runner& runner) const {
     // A password longer than any authctl stores cannot match: refused before any hashing.
     if (password.size() > max_password_bytes) {
         return failure(api_code::not_found);
@@ -158,15 +159,15 @@ login_result login_service::login(std::string_view user, std::string_view passwo
         if (!valid_user_name(user) || !lookup(user, phc, not_before)) {
             // Unknown user: the same argon2id work as a wrong password, so that neither the
             // answer nor its timing tells whether the user exists.
-            hasher_.verify_dummy(password);
+            hasher_.verify_dummy(password, runner);
             return failure(api_code::not_found);
         }
-        if (!hasher_.verify(phc, password)) {
+        if (!hasher_.verify(phc, password, runner)) {
             return failure(api_code::not_found);
         }
         login_result result{api_code::ok, {}, {}, false};
         if (hasher_.needs_rehash(phc)) {
-            result.rehashed = rehash(user, password, phc, result.log_note);
+            result.rehashed = rehash(user, password, phc, runner, result.log_note);
         }
         // Issued no earlier than the cutoff read with the record: a login in the very second of
         // a password change (the cutoff is that second + 1) gets a token one second ahead,
@@ -201,10 +202,11 @@ login_result login_service::revoke(std::string_view jti, std::int64_t exp) const
 }
 
 bool login_service::rehash(std::string_view user, std::string_view password,
-                           const std::string& old_phc, std::string& note) const {
+                           const std::string& old_phc, argon2_runner& runner,
+                           std::string& note) const {
     // Best effort: the login has succeeded already, and a failed write leaves the old hash valid.
     try {
-        const auto fresh = hasher_.hash(password);
+        const auto fresh = hasher_.hash(password, runner);
         if (!store_.replace_hash(user, old_phc, fresh)) {
             return false;  // changed meanwhile (authctl user passwd): keep the newer one
         }

@@ -22,10 +22,11 @@ struct argon2_params {
 // hashing (they cannot match a stored hash, which authctl refuses to create).
 inline constexpr std::size_t max_password_bytes = 1024;
 
-// Where libsodium's argon2 calls run. By default in the calling thread; authd's hash workers each
-// hand them to a helper process of their own (server/workers/hash_helper.hpp), so that argon2's
-// memory is mapped and unmapped in another address space than the I/O threads'
-// (docs/benchmarks.md).
+// Where libsodium's argon2 calls run: passed to every call that hashes or verifies. authd's hash
+// workers each hand them to a helper process of their own (server/workers/hash_helper.hpp), so
+// that argon2's memory is mapped and unmapped in another address space than the I/O threads'
+// (docs/architecture.md); argon2_in_this_thread() runs them in the caller's thread (authctl,
+// tests, and a worker that cannot start a helper).
 class argon2_runner {
   public:
     virtual ~argon2_runner() = default;
@@ -42,12 +43,12 @@ struct argon2_runner_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Sets the calling thread's runner (not owned); nullptr: argon2 runs in the thread itself.
-void set_thread_argon2_runner(argon2_runner* runner) noexcept;
-
 // The argon2 calls themselves, in the calling thread (what a runner runs elsewhere).
 bool argon2_verify_here(const std::string& phc, std::string_view password);
 std::optional<std::string> argon2_hash_here(std::string_view password, const argon2_params& params);
+
+// The runner that calls them in the calling thread (stateless; shared by every thread).
+argon2_runner& argon2_in_this_thread() noexcept;
 
 class password_hasher {
   public:
@@ -57,16 +58,20 @@ class password_hasher {
 
     const argon2_params& params() const noexcept { return params_; }
 
-    // A new argon2id PHC string for password. Throws std::bad_alloc when argon2 cannot get its
-    // memory.
-    std::string hash(std::string_view password) const;
+    // A new argon2id PHC string for password, computed by runner. Throws std::bad_alloc when
+    // argon2 cannot get its memory, argon2_runner_error when the runner could not run it.
+    std::string hash(std::string_view password,
+                     argon2_runner& runner = argon2_in_this_thread()) const;
 
     // True when password matches the PHC string. False for a mismatch and for a malformed string.
-    bool verify(const std::string& phc, std::string_view password) const;
+    // Throws argon2_runner_error when the runner could not run it.
+    bool verify(const std::string& phc, std::string_view password,
+                argon2_runner& runner = argon2_in_this_thread()) const;
 
     // Verifies password against a dummy hash with this hasher's parameters, so that an unknown user
     // costs what a wrong password costs (docs/security.md). Always "fails".
-    void verify_dummy(std::string_view password) const;
+    void verify_dummy(std::string_view password,
+                      argon2_runner& runner = argon2_in_this_thread()) const;
 
     // True when phc was made with other parameters or another algorithm than this hasher's.
     bool needs_rehash(const std::string& phc) const;

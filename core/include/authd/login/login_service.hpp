@@ -32,8 +32,11 @@ class login_service final : public change_listener {
                   const keyring_holder& keys, std::chrono::seconds token_ttl);
 
     // user and password are the request's header values (already checked to be non-empty).
-    // Never throws: a store failure becomes code 500 with a log note, an unreachable store 503.
-    login_result login(std::string_view user, std::string_view password) const;
+    // argon2 runs where runner runs it: a hash worker passes its helper process
+    // (server/workers/hash_helper.hpp). Never throws: a store or runner failure becomes code 500
+    // with a log note, an unreachable store 503.
+    login_result login(std::string_view user, std::string_view password,
+                       argon2_runner& runner = argon2_in_this_thread()) const;
 
     // Stores a token's revocation (/logout). Blocking, like login(); never throws.
     login_result revoke(std::string_view jti, std::int64_t exp) const;
@@ -83,7 +86,7 @@ class login_service final : public change_listener {
     void drop_cache_if_store_changed() const;
     void note_store_failure() const;
     bool rehash(std::string_view user, std::string_view password, const std::string& old_phc,
-                std::string& note) const;
+                argon2_runner& runner, std::string& note) const;
 
     user_store& store_;
     user_cache& cache_;
