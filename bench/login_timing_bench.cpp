@@ -19,6 +19,7 @@
 #include <benchmark/benchmark.h>
 
 #include "authd/crypto/keyring.hpp"
+#include "authd/crypto/keyring_holder.hpp"
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/login/login_service.hpp"
 #include "authd/login/user_cache.hpp"

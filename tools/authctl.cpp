@@ -27,6 +27,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "authd/crypto/key_file_edit.hpp"
 #include "authd/crypto/keyring.hpp"
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/crypto/secret.hpp"

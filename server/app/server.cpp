@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "authd/crypto/keyring.hpp"
+#include "authd/crypto/keyring_holder.hpp"
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/crypto/secret.hpp"
 #include "authd/login/attempt_limiter.hpp"

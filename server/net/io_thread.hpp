@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "authd/crypto/keyring.hpp"
+#include "authd/crypto/keyring_holder.hpp"
 #include "authd/login/attempt_limiter.hpp"
 #include "authd/login/request_handler.hpp"
 #include "authd/login/revocation_list.hpp"

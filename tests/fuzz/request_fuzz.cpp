@@ -54,6 +54,7 @@
 #include <boost/json/value.hpp>
 
 #include "authd/crypto/keyring.hpp"
+#include "authd/crypto/keyring_holder.hpp"
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/crypto/secret.hpp"
 #include "authd/crypto/token_signer.hpp"

@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "authd/crypto/key_file_edit.hpp"
+#include "authd/crypto/keyring_holder.hpp"
 #include "authd/crypto/token_signer.hpp"
 
 namespace authd {

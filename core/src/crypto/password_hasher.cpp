@@ -9,18 +9,9 @@
 #include <sodium.h>
 
 #include "authd/crypto/secret.hpp"
+#include "authd/crypto/sodium.hpp"
 
 namespace authd {
-
-namespace {
-
-void init_sodium() {
-    if (sodium_init() < 0) {
-        throw std::runtime_error("libsodium could not be initialised");
-    }
-}
-
-}  // namespace
 
 password_hasher::password_hasher(argon2_params params) : params_(params) {
     init_sodium();

@@ -9,6 +9,9 @@
 
 #include <sodium.h>
 
+#include "authd/crypto/sodium.hpp"
+#include "authd/util/files.hpp"
+
 namespace authd {
 
 void wipe(std::string& s) noexcept {
@@ -38,16 +41,6 @@ namespace {
 [[noreturn]] void fail(const std::string& path, const std::string& why) {
     throw std::runtime_error("key file " + path + ": " + why);
 }
-
-// Closes a file descriptor on every path out of a function.
-struct fd_guard {
-    int fd;
-    ~fd_guard() {
-        if (fd >= 0) {
-            ::close(fd);
-        }
-    }
-};
 
 }  // namespace
 
@@ -101,9 +94,7 @@ secret_bytes read_private_file(const std::string& path, std::size_t max_bytes, s
 }
 
 void generate_key_file(const std::string& path, std::size_t size) {
-    if (sodium_init() < 0) {
-        throw std::runtime_error("libsodium could not be initialised");
-    }
+    init_sodium();
     const fd_guard file{
         ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)};
     if (file.fd < 0) {

@@ -13,6 +13,7 @@
 #include <openssl/params.h>
 #include <sodium.h>
 
+#include "authd/crypto/sodium.hpp"
 #include "authd/util/text.hpp"
 
 namespace authd {
@@ -88,9 +89,7 @@ token_signer::token_signer(secret_bytes key) : impl_(std::make_unique<impl>()) {
     if (key.size() < min_key_bytes) {
         throw std::invalid_argument("signing key shorter than 32 bytes");
     }
-    if (sodium_init() < 0) {
-        throw std::runtime_error("libsodium could not be initialised");
-    }
+    init_sodium();
     impl_->key = std::move(key);
     impl_->mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
     if (impl_->mac == nullptr) {

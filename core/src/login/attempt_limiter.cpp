@@ -8,6 +8,8 @@
 
 #include <sodium.h>
 
+#include "authd/crypto/sodium.hpp"
+
 namespace authd {
 
 namespace {
@@ -230,9 +232,7 @@ attempt_limiter::attempt_limiter(const limiter_config& config)
       addresses_(std::make_unique<table>(config.address, config.max_entries)),
       account_enabled_(config.account.enabled()),
       address_enabled_(config.address.enabled()) {
-    if (sodium_init() < 0) {
-        throw std::runtime_error("libsodium could not be initialised");
-    }
+    init_sodium();
     crypto_shorthash_keygen(hash_key_);
 }
 

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "authd/crypto/keyring.hpp"
+#include "authd/crypto/keyring_holder.hpp"
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/http/api.hpp"
 #include "authd/login/token_cutoffs.hpp"

@@ -16,6 +16,7 @@
 #include <boost/beast/core/error.hpp>
 
 #include "authd/crypto/keyring.hpp"
+#include "authd/crypto/keyring_holder.hpp"
 #include "authd/http/api.hpp"
 #include "authd/http/request.hpp"
 #include "authd/login/attempt_limiter.hpp"
