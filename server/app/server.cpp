@@ -27,6 +27,7 @@
 #include "authd/login/user_cache.hpp"
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
+#include "authd/util/clock.hpp"
 
 #include "app/log.hpp"
 #include "net/io_thread.hpp"
@@ -129,7 +130,7 @@ class store_events final : public change_listener {
     void user_changed(std::string_view name) override { service_.user_changed(name); }
     void all_changed() override { service_.all_changed(); }
     void token_revoked(std::string_view jti, std::int64_t exp) override {
-        revocations_.add(jti, exp, static_cast<std::int64_t>(std::time(nullptr)));
+        revocations_.add(jti, exp, unix_now());
     }
     void store_event(std::string_view event, std::string_view detail) override {
         log(log_level::error, event, {{"detail", detail}});
@@ -145,7 +146,7 @@ class store_events final : public change_listener {
 
 // A token verifies until exp + the clock leeway: its revocation is kept (and read) as long.
 void load_revocations(user_store& store, revocation_list& revocations) {
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto now = unix_now();
     for (const auto& [jti, exp] : store.revoked_tokens(now - token_clock_leeway_seconds)) {
         revocations.add(jti, exp, now);
     }
@@ -154,7 +155,7 @@ void load_revocations(user_store& store, revocation_list& revocations) {
 // Expired revocations are dropped from memory and from the store (on the main thread: the store
 // call may block, and no I/O thread waits for it).
 void purge_revocations(user_store& store, revocation_list& revocations) {
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto now = unix_now();
     revocations.purge(now);
     // Give back to the system what a burst of connections left in malloc's free lists (RSS
     // otherwise stays at its peak; bench/load measures it).

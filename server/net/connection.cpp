@@ -12,6 +12,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "authd/http/http_response.hpp"
+#include "authd/util/clock.hpp"
 
 #include "app/log.hpp"
 #include "net/io_thread.hpp"
@@ -454,8 +455,8 @@ asio::awaitable<void> connection::run() {
         const bool keep_alive =
             parser.keep_alive() && !draining_ && ++requests_ < config.max_requests_per_connection;
         const auto started = clock::now();
-        const auto s = owner_.handler().handle(active_->head, client_ref{client_, peer_},
-                                               static_cast<std::int64_t>(std::time(nullptr)));
+        const auto s =
+            owner_.handler().handle(active_->head, client_ref{client_, peer_}, unix_now());
         if (s.what == step::kind::respond) {
             append_response(s.answer, keep_alive);
         } else {

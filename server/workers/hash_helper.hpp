@@ -31,8 +31,6 @@ class hash_helper final : public argon2_runner {
     std::optional<std::string> hash(std::string_view password,
                                     const argon2_params& params) override;
 
-    pid_t pid() const noexcept { return pid_; }
-
   private:
     // Sends request and reads the reply (a status byte, then the PHC string of a hash). Restarts
     // a helper that has gone, once. False when no helper can be started (the caller runs argon2

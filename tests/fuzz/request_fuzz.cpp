@@ -67,6 +67,7 @@
 #include "authd/login/revocation_list.hpp"
 #include "authd/login/user_cache.hpp"
 #include "authd/store/user_store.hpp"
+#include "authd/util/clock.hpp"
 
 namespace {
 
@@ -411,7 +412,7 @@ void login(const authd::request_head& head, const authd::client_ref& client, boo
         return;
     }
     const std::string token(string_field(body, "token"));
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto now = authd::unix_now();
     const auto claims = world().keys.verify(token, now);
     check(claims.has_value(), "the service's keyring refuses the token it issued", r.body);
     check(claims->user == head.user_name.value, "the token names another user", r.body);
@@ -498,7 +499,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const bool keep_alive = parser.keep_alive();
         substitute_last_token(head, state);
         const authd::client_ref client{1, "192.0.2.1"};
-        const auto now = static_cast<std::int64_t>(std::time(nullptr));
+        const auto now = authd::unix_now();
         const auto s = w.handler->handle(head, client, now);
         switch (s.what) {
             case authd::step::kind::hash_login:

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "authd/util/clock.hpp"
 #include "authd/util/units.hpp"
 
 namespace authd {
@@ -172,7 +173,7 @@ TEST_F(LoginService, PasswordChangeVoidsOlderTokensNotTheNextLogins) {
 // A node where nobody logs in learns of cutoffs at its periodic store check, when the store says
 // it changed (or when a login found that out before); and from the change feed at once.
 TEST_F(LoginService, StoreCheckAndFeedLoadCutoffs) {
-    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto now = unix_now();
     const token_claims bob{"bob", now + 600, "b", now, std::nullopt};
     const token_claims carol{"carol", now + 600, "c", now, std::nullopt};
     store.cutoffs["bob"] = now + 1;
@@ -322,7 +323,7 @@ class cutting_runner final : public argon2_runner {
   public:
     explicit cutting_runner(login_service& service) : service_(service) {}
     bool verify(const std::string& phc, std::string_view password) override {
-        service_.tokens_cut("user_test", static_cast<std::int64_t>(std::time(nullptr)) + 1);
+        service_.tokens_cut("user_test", unix_now() + 1);
         return argon2_verify_here(phc, password);
     }
     std::optional<std::string> hash(std::string_view password,

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "authd/http/api.hpp"
+#include "authd/util/clock.hpp"
 
 namespace authd {
 
@@ -23,14 +24,6 @@ namespace {
 
 login_result failure(api_code code, std::string note = {}) {
     return login_result{code, std::string(canned_body(code)), std::move(note), false};
-}
-
-}  // namespace
-
-namespace {
-
-std::int64_t unix_now() {
-    return static_cast<std::int64_t>(std::time(nullptr));
 }
 
 }  // namespace

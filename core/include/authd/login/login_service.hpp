@@ -59,8 +59,6 @@ class login_service final : public change_listener {
     // void nothing any more. Blocking; never throws.
     void check_store() const;
 
-    std::chrono::seconds token_ttl() const noexcept { return ttl_; }
-
     // Counters for /metrics.
     std::uint64_t cache_hits() const noexcept {
         return cache_hits_.load(std::memory_order_relaxed);

@@ -19,6 +19,7 @@
 
 #include "authd/crypto/token_signer.hpp"
 #include "authd/store/user_store.hpp"
+#include "authd/util/clock.hpp"
 
 #include "pg_change_feed.hpp"
 #include "pg_connection.hpp"
@@ -277,10 +278,6 @@ pg_conn open_connection(const pg_target& target) {
         pg_prepare(target, conn.get(), *statement);
     }
     return conn;
-}
-
-std::int64_t unix_now() noexcept {
-    return static_cast<std::int64_t>(std::time(nullptr));
 }
 
 std::size_t rows_changed(PGresult& result) {

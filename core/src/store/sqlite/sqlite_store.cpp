@@ -27,6 +27,7 @@
 
 #include "authd/crypto/secret.hpp"
 #include "authd/store/user_store.hpp"
+#include "authd/util/clock.hpp"
 
 namespace authd::detail {
 
@@ -82,11 +83,6 @@ std::string store_name(const std::string& path) {
 [[noreturn]] void fail(const std::string& path, std::string_view what, sqlite3* db) {
     const char* reason = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
     fail(path, std::string(what) + ": " + reason);
-}
-
-std::int64_t unix_now() {
-    const auto now = std::chrono::system_clock::now().time_since_epoch();
-    return std::chrono::duration_cast<std::chrono::seconds>(now).count();
 }
 
 struct db_closer {
