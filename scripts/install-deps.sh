@@ -15,6 +15,7 @@ packages=(
   caddy  # forward auth in front of an application (tests/integration/forward_auth_test.cpp)
   systemd  # systemd-analyze verify: the installed unit (tests/integration/config_test.cpp)
   clang-14 libclang-rt-14-dev
+  clang-format-14 clang-tidy-14  # scripts/lint.sh: formatting and static analysis
   "$@"
 )
 

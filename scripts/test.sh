@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, build (warnings are errors), run every test, the
-# Debian package's test, then the suite again under sanitizers, then the fuzzer.
+# The whole test suite: install what is missing, build (warnings are errors), check formatting
+# and clang-tidy, run every test, the Debian package's test, then the suite again under
+# sanitizers, then the fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cmake --preset debug -DAUTHD_WERROR=ON >/dev/null
 cmake --build --preset debug -j "$(nproc)"
+# Formatting (.clang-format) and clang-tidy (.clang-tidy's checks): any finding fails.
+scripts/lint.sh build/debug
 
 # A throw-away PostgreSQL cluster for the PostgreSQL tests (scripts/pg-cluster.sh), removed on exit.
 pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/authd-pg.XXXXXX")

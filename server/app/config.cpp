@@ -234,7 +234,7 @@ std::size_t parse_memory(const std::string& text) {
     const auto bytes = parse_size(text);
     // libsodium's crypto_pwhash_argon2id_MEMLIMIT_MIN; its upper limit, far beyond any machine,
     // is left to password_hasher.
-    if (bytes < 8 * 1024) {
+    if (bytes < std::size_t{8} * 1024) {
         throw std::invalid_argument("at least 8KiB, got '" + text + "'");
     }
     return bytes;

@@ -335,6 +335,7 @@ int run(const server_config& config) {
     std::vector<std::thread> threads;
     running_threads running;
     running.count = io.size();
+    threads.reserve(io.size());
     for (auto& t : io) {
         threads.emplace_back([&t, &running] {
             t->run();

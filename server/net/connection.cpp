@@ -29,7 +29,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // Answers owed to a client past which its connection is not read (nor its pipelined requests
 // parsed) until they are written: a client that sends without reading what it is sent cannot
 // make authd hold more than this plus one answer for it.
-constexpr std::size_t max_unsent_bytes = 16 * 1024;
+constexpr std::size_t max_unsent_bytes = std::size_t{16} * 1024;
 // How long a closing connection keeps reading (and discarding) what the client still sends, so
 // that closing never resets the connection under unread data.
 constexpr auto linger_time = std::chrono::seconds(2);
@@ -264,10 +264,10 @@ void connection::append_response(const response& r, bool keep_alive) {
     }
     // A drain that began while this request was in progress closes the connection after it.
     // The head is built in one string per thread (never held across a suspension).
-    thread_local std::string head_scratch_;
-    write_response_head(head_scratch_, r.code, body.size(), keep_alive && !draining_,
+    thread_local std::string head_scratch;
+    write_response_head(head_scratch, r.code, body.size(), keep_alive && !draining_,
                         active_->head.version, r.retry_after, r.content_type, r.extra_headers);
-    active_->out += head_scratch_;
+    active_->out += head_scratch;
     active_->out += body;
 }
 

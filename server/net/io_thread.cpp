@@ -91,7 +91,7 @@ void thread_host::internal_error(std::string_view event, std::string_view detail
     log(log_level::error, event, {{"detail", detail}});
 }
 
-io_thread::io_thread(const shared_state& shared, tcp::endpoint endpoint)
+io_thread::io_thread(const shared_state& shared, const tcp::endpoint& endpoint)
     : shared_(shared),
       acceptor_(context_),
       sweeper_(context_),
@@ -163,7 +163,7 @@ void io_thread::remove(connection* c) noexcept {
 
 void io_thread::request_log(std::string_view line) {
     request_log_ += line;
-    if (request_log_.size() >= 32 * 1024) {
+    if (request_log_.size() >= std::size_t{32} * 1024) {
         flush_request_log();
     }
 }

@@ -60,7 +60,7 @@ class thread_host final : public handler_host {
 
 class io_thread {
   public:
-    io_thread(const shared_state& shared, boost::asio::ip::tcp::endpoint endpoint);
+    io_thread(const shared_state& shared, const boost::asio::ip::tcp::endpoint& endpoint);
     io_thread(const io_thread&) = delete;
     io_thread& operator=(const io_thread&) = delete;
 

@@ -52,7 +52,9 @@ void* syscall_mmap(void* addr, std::size_t len, int prot, int flags, int fd, off
         errno = EINVAL;
         return MAP_FAILED;
     }
-    return reinterpret_cast<void*>(::syscall(SYS_mmap, addr, len, prot, flags, fd, offset));
+    // The raw system call returns the address as a long.
+    return reinterpret_cast<void*>(  // NOLINT(performance-no-int-to-ptr)
+        ::syscall(SYS_mmap, addr, len, prot, flags, fd, offset));
 }
 
 int syscall_munmap(void* addr, std::size_t len) {

@@ -154,7 +154,7 @@ void base64url_append_secret(std::string& out, const unsigned char* data, std::s
 // bits after the last byte zero (one encoding per byte string).
 std::optional<std::string> base64url_decode(std::string_view text) {
     const std::size_t rest = text.size() % 4;
-    if (rest == 1 || text.size() > 1024 * 1024) {
+    if (rest == 1 || text.size() > std::size_t{1024} * 1024) {
         return std::nullopt;
     }
     thread_local std::string standard;

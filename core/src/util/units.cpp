@@ -57,9 +57,9 @@ std::size_t parse_size(std::string_view text) {
     } else if (unit == "KiB" || unit == "K") {
         scale = 1024;
     } else if (unit == "MiB" || unit == "M") {
-        scale = 1024 * 1024;
+        scale = std::size_t{1024} * 1024;
     } else if (unit == "GiB" || unit == "G") {
-        scale = 1024 * 1024 * 1024;
+        scale = std::size_t{1024} * 1024 * 1024;
     } else {
         throw std::invalid_argument("not a size: '" + std::string(text) +
                                     "' (use B, KiB, MiB or GiB)");
