@@ -1,5 +1,5 @@
-// The contract of user_store (authd/store/user_store.hpp) that every backend keeps, run against each:
-// SQLite in a temporary file, and PostgreSQL in a database of the test's own (skipped without
+// The contract of user_store (authd/store/user_store.hpp) that every backend keeps, run against
+// each: SQLite in a temporary file, and PostgreSQL in a database of the test's own (skipped without
 // AUTHD_TEST_PG_URI, as in pg_store_test.cpp). What only one backend does (schema, migrations,
 // refusals, change polling or notifications, roles, outages) is tested in its own file,
 // sqlite_store_test.cpp or pg_store_test.cpp.
@@ -22,8 +22,8 @@
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 
-#include "pg_test_support.hpp"
-#include "temp_dir.hpp"
+#include "support/pg_test_support.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 

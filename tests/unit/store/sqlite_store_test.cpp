@@ -24,7 +24,7 @@
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
