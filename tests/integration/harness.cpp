@@ -290,21 +290,6 @@ run_result run_command(const std::vector<std::string>& argv, std::string_view st
     return result;
 }
 
-temp_dir::temp_dir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/authd-it-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-        throw std::runtime_error(errno_text("mkdtemp"));
-    }
-    path_ = pattern;
-}
-
-temp_dir::~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-}
-
 test_env::test_env() : key_file_(dir_.file("signing.key")), db_path_(dir_.file("users.db")) {
     generate_key(key_file_);
 }

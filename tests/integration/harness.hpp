@@ -24,6 +24,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 namespace authd_it {
 
 // Whether this test binary (and so the authd beside it) is built with AddressSanitizer or
@@ -68,20 +70,8 @@ run_result run_command(const std::vector<std::string>& argv, std::string_view st
                        const std::vector<std::pair<std::string, std::string>>& env = {},
                        std::chrono::milliseconds timeout = 60s);
 
-// A temporary directory, removed with its content on destruction.
-class temp_dir {
-  public:
-    temp_dir();
-    ~temp_dir();
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    const std::string& path() const noexcept { return path_; }
-    std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
-
-  private:
-    std::string path_;
-};
+// A temporary directory, removed with its content on destruction (tests/support/temp_dir.hpp).
+using authd_test_support::temp_dir;
 
 // Cheap argon2id parameters (used by authctl and authd alike, so that no rehash happens).
 struct hash_cost {
