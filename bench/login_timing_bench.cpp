@@ -12,7 +12,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <system_error>
 #include <unistd.h>
 #include <vector>
 
@@ -25,6 +27,8 @@
 #include "authd/login/user_cache.hpp"
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
+
+#include "support/temp_dir.hpp"
 
 namespace {
 
@@ -45,12 +49,14 @@ void report(benchmark::State& state, const char* name, const std::vector<double>
 }
 
 void login_timing(benchmark::State& state, authd::argon2_params params) {
-    char dir[] = "/tmp/authd-timing-XXXXXX";
-    if (::mkdtemp(dir) == nullptr) {
+    std::optional<authd_test_support::temp_dir> dir;
+    try {
+        dir.emplace();
+    } catch (const std::system_error&) {
         state.SkipWithError("mkdtemp failed");
         return;
     }
-    const std::string db = std::string(dir) + "/users.db";
+    const std::string db = dir->file("users.db");
     {
         auto store = authd::open_store("sqlite:" + db);
         const authd::password_hasher hasher(params);
@@ -83,10 +89,6 @@ void login_timing(benchmark::State& state, authd::argon2_params params) {
                 percentile(unknown, 0.5) / percentile(wrong, 0.5);
         }
     }
-    std::remove(db.c_str());
-    std::remove((db + "-wal").c_str());
-    std::remove((db + "-shm").c_str());
-    ::rmdir(dir);
 }
 
 }  // namespace

@@ -69,6 +69,8 @@
 #include "authd/store/user_store.hpp"
 #include "authd/util/clock.hpp"
 
+#include "support/memory_store.hpp"
+
 namespace {
 
 namespace http = boost::beast::http;
@@ -90,67 +92,9 @@ void check(bool ok, const char* what, std::string_view detail = {}) {
     }
 }
 
-// The store of the seed's example user, in memory; the fuzzer only reads it.
-class memory_store final : public authd::user_store {
-  public:
-    std::map<std::string, std::string, std::less<>> users;
-
-    std::optional<std::string> find_hash(std::string_view name) override {
-        const auto it = users.find(name);
-        return it == users.end() ? std::nullopt : std::optional(it->second);
-    }
-    bool add_user(std::string_view name, std::string_view phc) override {
-        return users.emplace(std::string(name), std::string(phc)).second;
-    }
-    std::size_t add_users(const std::vector<authd::user_record>& list) override {
-        std::size_t n = 0;
-        for (const auto& u : list) {
-            n += add_user(u.name, u.phc) ? 1 : 0;
-        }
-        return n;
-    }
-    bool set_hash(std::string_view name, std::string_view phc) override {
-        const auto it = users.find(name);
-        if (it == users.end()) {
-            return false;
-        }
-        it->second = phc;
-        return true;
-    }
-    bool replace_hash(std::string_view name, std::string_view expected,
-                      std::string_view phc) override {
-        const auto it = users.find(name);
-        if (it == users.end() || it->second != expected) {
-            return false;
-        }
-        it->second = phc;
-        return true;
-    }
-    bool remove_user(std::string_view name) override { return users.erase(std::string(name)) > 0; }
-    void for_each_name(const std::function<void(std::string_view)>& fn) override {
-        for (const auto& [name, phc] : users) {
-            fn(name);
-        }
-    }
-    bool poll_external_changes() override { return false; }
-
-    std::map<std::string, std::int64_t, std::less<>> revocations;
-    void revoke_token(std::string_view jti, std::int64_t exp) override {
-        revocations[std::string(jti)] = exp;
-    }
-    std::vector<std::pair<std::string, std::int64_t>> revoked_tokens(std::int64_t now) override {
-        std::vector<std::pair<std::string, std::int64_t>> out;
-        for (const auto& [jti, exp] : revocations) {
-            if (exp > now) {
-                out.emplace_back(jti, exp);
-            }
-        }
-        return out;
-    }
-    void purge_revoked_tokens(std::int64_t now) override {
-        std::erase_if(revocations, [now](const auto& r) { return r.second <= now; });
-    }
-};
+// The store of the seed's example user, in memory (tests/support/memory_store.hpp); the fuzzer
+// reads it and keeps its revoked tokens there.
+using authd_test_support::memory_store;
 
 authd::secret_bytes fixed_key() {
     unsigned char key[32];

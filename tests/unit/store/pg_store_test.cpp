@@ -28,7 +28,7 @@
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 
-#include "pg_test_support.hpp"
+#include "support/pg_test_support.hpp"
 
 #ifndef AUTHD_PG_CLUSTER_SCRIPT
 #error "AUTHD_PG_CLUSTER_SCRIPT must name scripts/pg-cluster.sh (tests/CMakeLists.txt)"

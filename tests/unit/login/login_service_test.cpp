@@ -10,95 +10,12 @@
 #include "authd/util/clock.hpp"
 #include "authd/util/units.hpp"
 
+#include "support/memory_store.hpp"
+
 namespace authd {
 namespace {
 
-// An in-memory store whose failures the tests switch on.
-class fake_store final : public user_store {
-  public:
-    std::map<std::string, std::string, std::less<>> users;
-    bool fail_reads = false;
-    bool unreachable = false;
-    bool fail_writes = false;
-    bool changed_externally = false;
-    int finds = 0;
-    std::map<std::string, std::int64_t, std::less<>> cutoffs;
-
-    std::optional<std::string> find_hash(std::string_view name) override {
-        ++finds;
-        if (unreachable) {
-            throw store_unavailable("connection refused");
-        }
-        if (fail_reads) {
-            throw store_error("disk I/O error");
-        }
-        const auto it = users.find(name);
-        return it == users.end() ? std::nullopt : std::optional(it->second);
-    }
-    bool add_user(std::string_view name, std::string_view phc) override {
-        return users.emplace(std::string(name), std::string(phc)).second;
-    }
-    std::size_t add_users(const std::vector<user_record>& list) override {
-        std::size_t n = 0;
-        for (const auto& u : list) {
-            n += add_user(u.name, u.phc) ? 1 : 0;
-        }
-        return n;
-    }
-    std::optional<login_record> find_login(std::string_view name) override {
-        auto phc = find_hash(name);
-        if (!phc) {
-            return std::nullopt;
-        }
-        const auto cutoff = cutoffs.find(name);
-        return login_record{std::move(*phc), cutoff == cutoffs.end() ? 0 : cutoff->second};
-    }
-    std::vector<std::pair<std::string, std::int64_t>> token_cutoffs(std::int64_t since) override {
-        if (fail_reads) {
-            throw store_error("disk I/O error");
-        }
-        std::vector<std::pair<std::string, std::int64_t>> out;
-        for (const auto& [name, not_before] : cutoffs) {
-            if (not_before > since) {
-                out.emplace_back(name, not_before);
-            }
-        }
-        return out;
-    }
-    bool set_hash(std::string_view name, std::string_view phc) override {
-        const auto it = users.find(name);
-        if (it == users.end()) {
-            return false;
-        }
-        it->second = phc;
-        cutoffs[std::string(name)] = std::time(nullptr) + 1;
-        return true;
-    }
-    bool replace_hash(std::string_view name, std::string_view expected,
-                      std::string_view phc) override {
-        if (fail_writes) {
-            throw store_error("attempt to write a readonly database");
-        }
-        const auto it = users.find(name);
-        if (it == users.end() || it->second != expected) {
-            return false;
-        }
-        it->second = phc;
-        return true;
-    }
-    bool remove_user(std::string_view name) override { return users.erase(std::string(name)) > 0; }
-    void for_each_name(const std::function<void(std::string_view)>& fn) override {
-        for (const auto& [name, phc] : users) {
-            fn(name);
-        }
-    }
-    bool poll_external_changes() override {
-        if (fail_reads) {
-            throw store_error("database disk image is malformed");
-        }
-        return std::exchange(changed_externally, false);
-    }
-};
+using authd_test_support::memory_store;
 
 secret_bytes test_key() {
     const std::string k(32, 'k');
@@ -110,7 +27,7 @@ class LoginService : public testing::Test {
     const argon2_params params{1, 8 * 1024};
     password_hasher hasher{params};
     keyring_holder signer{keyring::from_secret(test_key())};
-    fake_store store;
+    memory_store store;
     std::unique_ptr<user_cache> cache = make_user_cache(100);
     login_service service{store, *cache, hasher, signer, std::chrono::minutes(30)};
 

@@ -540,12 +540,9 @@ TEST(KeyringHolder, ReplaceIsSeenByOtherThreads) {
 // --- an independent implementation
 // ----------------------------------------------------------------
 
-// tests/jwks_check.py, found next to this file's directory.
+// tests/jwks_check.py (AUTHD_TESTS_DIR is the source directory tests/).
 std::string jwks_check_script() {
-    std::string here = __FILE__;
-    here.resize(here.rfind('/'));  // tests/unit
-    here.resize(here.rfind('/'));  // tests
-    return here + "/jwks_check.py";
+    return std::string(AUTHD_TESTS_DIR) + "/jwks_check.py";
 }
 
 // $AUTHD_TEST_PYTHON, else Debian's /usr/bin/python3 (where python3-jwt installs), else python3.

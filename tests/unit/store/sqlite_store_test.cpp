@@ -24,7 +24,7 @@
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
@@ -33,7 +33,7 @@ using authd::store_error;
 using authd::store_unavailable;
 using authd::user_store;
 
-using authd_unit_test::temp_dir;
+using authd_test_support::temp_dir;
 
 // Direct access to the file, bypassing the store, to inspect or tamper with it.
 class raw_db {

@@ -22,8 +22,8 @@
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 
-#include "pg_test_support.hpp"
-#include "temp_dir.hpp"
+#include "support/pg_test_support.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
@@ -41,7 +41,7 @@ class sqlite_backend {
     }
 
   private:
-    authd_unit_test::temp_dir dir_;
+    authd_test_support::temp_dir dir_;
 };
 
 // PostgreSQL: a database of its own on the AUTHD_TEST_PG_URI server, dropped at the end, as the

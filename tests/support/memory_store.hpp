@@ -1,0 +1,128 @@
+// A user_store in memory for tests that need a store but not its storage (the login service's unit
+// tests, the request fuzzer): users, token cutoffs and revoked tokens in maps the test sets and
+// reads directly, and failures the test switches on. Not thread-safe: one test thread uses it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "authd/store/user_store.hpp"
+
+namespace authd_test_support {
+
+class memory_store final : public authd::user_store {
+  public:
+    std::map<std::string, std::string, std::less<>> users;         // name -> PHC string
+    std::map<std::string, std::int64_t, std::less<>> cutoffs;      // name -> tokens_not_before
+    std::map<std::string, std::int64_t, std::less<>> revocations;  // jti -> exp
+
+    // Failures, all off at first: reads throw store_unavailable (unreachable) or store_error
+    // (fail_reads); replace_hash throws store_error (fail_writes).
+    bool fail_reads = false;
+    bool unreachable = false;
+    bool fail_writes = false;
+    // What the next poll_external_changes() returns (it then goes back to false).
+    bool changed_externally = false;
+    std::int64_t finds = 0;  // calls of find_hash (find_login included)
+
+    std::optional<std::string> find_hash(std::string_view name) override {
+        ++finds;
+        if (unreachable) {
+            throw authd::store_unavailable("connection refused");
+        }
+        if (fail_reads) {
+            throw authd::store_error("disk I/O error");
+        }
+        const auto it = users.find(name);
+        return it == users.end() ? std::nullopt : std::optional(it->second);
+    }
+    bool add_user(std::string_view name, std::string_view phc) override {
+        return users.emplace(std::string(name), std::string(phc)).second;
+    }
+    std::size_t add_users(const std::vector<authd::user_record>& list) override {
+        std::size_t n = 0;
+        for (const auto& u : list) {
+            n += add_user(u.name, u.phc) ? 1 : 0;
+        }
+        return n;
+    }
+    std::optional<authd::login_record> find_login(std::string_view name) override {
+        auto phc = find_hash(name);
+        if (!phc) {
+            return std::nullopt;
+        }
+        const auto cutoff = cutoffs.find(name);
+        return authd::login_record{std::move(*phc), cutoff == cutoffs.end() ? 0 : cutoff->second};
+    }
+    std::vector<std::pair<std::string, std::int64_t>> token_cutoffs(std::int64_t since) override {
+        if (fail_reads) {
+            throw authd::store_error("disk I/O error");
+        }
+        std::vector<std::pair<std::string, std::int64_t>> out;
+        for (const auto& [name, not_before] : cutoffs) {
+            if (not_before > since) {
+                out.emplace_back(name, not_before);
+            }
+        }
+        return out;
+    }
+    bool set_hash(std::string_view name, std::string_view phc) override {
+        const auto it = users.find(name);
+        if (it == users.end()) {
+            return false;
+        }
+        it->second = phc;
+        cutoffs[std::string(name)] = std::time(nullptr) + 1;
+        return true;
+    }
+    bool replace_hash(std::string_view name, std::string_view expected,
+                      std::string_view phc) override {
+        if (fail_writes) {
+            throw authd::store_error("attempt to write a readonly database");
+        }
+        const auto it = users.find(name);
+        if (it == users.end() || it->second != expected) {
+            return false;
+        }
+        it->second = phc;
+        return true;
+    }
+    bool remove_user(std::string_view name) override { return users.erase(std::string(name)) > 0; }
+    void for_each_name(const std::function<void(std::string_view)>& fn) override {
+        for (const auto& [name, phc] : users) {
+            fn(name);
+        }
+    }
+    bool poll_external_changes() override {
+        if (fail_reads) {
+            throw authd::store_error("database disk image is malformed");
+        }
+        return std::exchange(changed_externally, false);
+    }
+
+    void revoke_token(std::string_view jti, std::int64_t exp) override {
+        revocations[std::string(jti)] = exp;
+    }
+    std::vector<std::pair<std::string, std::int64_t>> revoked_tokens(std::int64_t now) override {
+        std::vector<std::pair<std::string, std::int64_t>> out;
+        for (const auto& [jti, exp] : revocations) {
+            if (exp > now) {
+                out.emplace_back(jti, exp);
+            }
+        }
+        return out;
+    }
+    void purge_revoked_tokens(std::int64_t now) override {
+        std::erase_if(revocations, [now](const auto& r) { return r.second <= now; });
+    }
+};
+
+}  // namespace authd_test_support
