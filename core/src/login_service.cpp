@@ -6,6 +6,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "authd/foreign_hash.hpp"
 #include "authd/request.hpp"
 
 namespace authd {
@@ -167,7 +168,7 @@ login_result login_service::login(std::string_view user, std::string_view passwo
         login_result result{api_code::ok, {}, {}, false};
         if (hasher_.needs_rehash(phc)) {
             result.rehashed = rehash(user, password, phc, result.log_note);
-            if (result.rehashed && phc.rfind("$argon2id$", 0) != 0) {
+            if (result.rehashed && !is_native_argon2id(phc)) {
                 legacy_upgrades_.fetch_add(1, std::memory_order_relaxed);  // foreign_hash.hpp
             }
         }
