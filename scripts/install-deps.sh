@@ -15,6 +15,8 @@ packages=(
   caddy  # forward auth in front of an application (tests/integration/forward_auth_test.cpp)
   systemd  # systemd-analyze verify: the installed unit (tests/integration/config_test.cpp)
   clang-14 libclang-rt-14-dev
+  # Other systems' hashes, made by their own tools (tests/integration/legacy_hash_test.cpp)
+  apache2-utils whois python3-passlib python3-django python3-argon2 python3-bcrypt
   "$@"
 )
 
