@@ -3,8 +3,10 @@
 // Keycloak export computed from known PBKDF2 and argon2 parameters) are imported with authctl,
 // logged in with through the real authd, and replaced in the store by an argon2id hash that
 // verifies (checked with python3-argon2), while a wrong password answers 404 and changes nothing.
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -189,6 +191,52 @@ TEST_F(LegacyHashTest, WeakMalformedCostlyAndUnsupportedHashesAreReportedByLineA
     http_client c(port());
     EXPECT_EQ(status_line(c.roundtrip(login_request("weak", password))), "HTTP/1.1 200 OK");
     EXPECT_EQ(stored_hashes(env_)["weak"].rfind("$argon2id$", 0), 0U);
+}
+
+// PostgreSQL (AUTHD_TEST_PG_URI, scripts/test.sh): the same import and upgrade, read back with
+// psql.
+TEST(LegacyHashPg, ImportedHashesUpgradeOnPostgresql) {
+    const char* base = std::getenv("AUTHD_TEST_PG_URI");
+    if (base == nullptr || *base == '\0') {
+        GTEST_SKIP() << "AUTHD_TEST_PG_URI is not set (scripts/test.sh)";
+    }
+    const std::string admin(base);
+    const std::string name = "t_legacy_" + std::to_string(std::random_device()());
+    const auto slash = admin.rfind('/');
+    const std::string uri = admin.substr(0, slash + 1) + name;
+    auto psql = [](const std::string& target, const std::string& sql) {
+        return run_command({"psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", target, "-c", sql});
+    };
+    ASSERT_EQ(psql(admin, "CREATE DATABASE " + name).exit_code, 0);
+    {
+        test_env env;
+        const std::string line = std::string(password) + "\n";
+        const auto bcrypt = tool_hash({"htpasswd", "-niB", "-C", "4", "u"}, line);
+        const auto file = env.dir().file("hashes.tsv");
+        write_file(file, "pg_user\t" + bcrypt + "\n");
+        const auto imported =
+            run_command({authctl_bin(), "--store", uri, "user", "import", "--hashes", file});
+        ASSERT_EQ(imported.exit_code, 0) << imported.err;
+        authd_args args;
+        auto argv = args.build(env);
+        for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
+            if (argv[i] == "--store") {
+                argv[i + 1] = uri;
+            }
+        }
+        authd_process authd(argv);
+        const auto port = authd.wait_listening();
+        ASSERT_TRUE(port);
+        http_client c(*port);
+        EXPECT_EQ(status_line(c.roundtrip(login_request("pg_user", "wrong"))),
+                  "HTTP/1.1 404 Not Found");
+        EXPECT_EQ(psql(uri, "SELECT phc FROM users").out, bcrypt + "\n");
+        EXPECT_EQ(status_line(c.roundtrip(login_request("pg_user", password))), "HTTP/1.1 200 OK");
+        EXPECT_EQ(psql(uri, "SELECT phc FROM users").out.rfind("$argon2id$v=19$m=64,t=1,p=1$", 0),
+                  0U);
+        EXPECT_EQ(authd.terminate(), 0);
+    }
+    psql(admin, "DROP DATABASE " + name + " WITH (FORCE)");
 }
 
 }  // namespace
