@@ -1,5 +1,6 @@
 #include "authd/foreign_hash.hpp"
 
+#include <apr_md5.h>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -193,6 +194,16 @@ std::optional<parsed_hash> parse_md5_crypt(std::string_view h, std::string& prob
     return make(hash_format::md5_crypt, md5_crypt_ms, 0, true);
 }
 
+// $apr1$ salt $ hash (Apache's MD5, htpasswd's default)
+std::optional<parsed_hash> parse_apr1(std::string_view h, std::string& problem) {
+    const auto parts = split(h.substr(6), '$');
+    if (parts.size() != 2 || parts[0].empty() || parts[0].size() > 8 || parts[1].size() != 22 ||
+        !crypt64_chars(parts[1])) {
+        return fail(problem, "malformed Apache apr1 hash");
+    }
+    return make(hash_format::apr1, md5_crypt_ms, 0, true);
+}
+
 // A little-endian number of count characters of crypt's base64 ($7$'s r and p).
 std::uint64_t crypt64_number(std::string_view s) {
     std::uint64_t value = 0;
@@ -341,6 +352,21 @@ bool crypt_matches(std::string_view hash, std::string_view password) {
     return match;
 }
 
+// apr-util's apr_md5_encode(password, hash) == hash, in constant time.
+bool apr1_matches(std::string_view hash, std::string_view password) {
+    if (password.find('\0') != std::string_view::npos) {
+        return false;
+    }
+    std::string key(password);
+    std::string setting(hash);
+    char out[128] = {};
+    const bool match = apr_md5_encode(key.c_str(), setting.c_str(), out, sizeof out) == 0 &&
+                       equal_in_constant_time(out, hash);
+    sodium_memzero(out, sizeof out);
+    wipe(key);
+    return match;
+}
+
 const EVP_MD* pbkdf2_digest(hash_format format) {
     switch (format) {
         case hash_format::passlib_pbkdf2_sha1:
@@ -443,6 +469,8 @@ std::string_view hash_format_name(hash_format format) noexcept {
             return "yescrypt";
         case hash_format::md5_crypt:
             return "md5-crypt";
+        case hash_format::apr1:
+            return "apr1";
         case hash_format::scrypt:
             return "scrypt";
         case hash_format::passlib_scrypt:
@@ -532,9 +560,7 @@ std::optional<parsed_hash> parse_hash(std::string_view h, std::string& problem) 
                             problem);
     }
     if (starts_with(h, "$apr1$")) {
-        return fail(problem,
-                    "Apache $apr1$ (MD5) hashes are not supported: no library authd uses "
-                    "computes them (have these users set a new password)");
+        return parse_apr1(h, problem);
     }
     return fail(problem, "not a supported hash format (see authctl --help)");
 }
@@ -586,6 +612,8 @@ bool verify_any_hash(std::string_view hash, std::string_view password) {
             return crypt_matches(hash, password);
         case hash_format::django_bcrypt:
             return crypt_matches(django_bcrypt_inner(hash), password);
+        case hash_format::apr1:
+            return apr1_matches(hash, password);
         case hash_format::django_bcrypt_sha256:
             return verify_django_bcrypt_sha256(django_bcrypt_inner(hash), password);
         case hash_format::passlib_scrypt:
@@ -616,7 +644,7 @@ const char* const supported_hash_formats_help =
   sha512-crypt $6$, sha256-crypt $5$    yescrypt $y$ (Debian's /etc/shadow)
   scrypt $7$, passlib $scrypt$          passlib $pbkdf2$ $pbkdf2-sha256$ $pbkdf2-sha512$
   Django pbkdf2_sha256$ pbkdf2_sha1$ argon2$argon2id$ bcrypt_sha256$ bcrypt$
-  md5-crypt $1$ (weak: only with --allow-weak); not Apache $apr1$
+  md5-crypt $1$, Apache $apr1$ (weak: only with --allow-weak)
 Keycloak realm exports (--keycloak): pbkdf2-sha256, pbkdf2-sha512, pbkdf2, argon2.
 )";
 

@@ -33,6 +33,8 @@ const vector vectors[] = {
      R"($5$Vf/sctpLsXoprKKE$qtoiKimK3DhbOd9BBvtJSBgyYspeyd/NgeVJBXHKXB5)"},
     {"mkpasswd -m yescrypt -R 1", hash_format::yescrypt,
      R"($y$j75$VOd/Ds7zTJzu8Qk/3ZJPx1$VtrieHXo4Hjh9bFpak0OrVYdJJtq4Nc5ijZr/LelHC0)"},
+    {"htpasswd -m", hash_format::apr1, R"($apr1$7g.11bdQ$PmZbmVpTift3MoXizIGTr.)"},
+    {"openssl passwd -apr1", hash_format::apr1, R"($apr1$8hhCPFC1$oNPuR6gHaG7sucTDURAEz0)"},
     {"openssl passwd -1", hash_format::md5_crypt, R"($1$kDBWicZV$do73DALz2rx.TwoOYAN8u.)"},
     {"mkpasswd -m scrypt -R 6", hash_format::scrypt,
      R"($7$BU..../....JerEiqJjgxvmYqshe2m7i/$IvUdUsVhxpDlThUF8X9fZ.aCb9RNDd1UjmdVcRGz3dB)"},
@@ -104,7 +106,7 @@ TEST(ForeignHash, MalformedAndUnsupportedHashesAreRefusedAndNeverMatch) {
     const char* bad[] = {
         "",
         "plaintext",
-        "$apr1$8hhCPFC1$oNPuR6gHaG7sucTDURAEz0",
+        "$apr1$8hhCPFC1$oNPuR6gHaG7sucTDURAEz",
         "$2x$05$ED/qXO2k7s1sr7B3iFk4HeLjNIwyr4JhvqvUy9EkONVCK.981lEU.",
         "$2y$03$ED/qXO2k7s1sr7B3iFk4HeLjNIwyr4JhvqvUy9EkONVCK.981lEU.",
         "$2y$05$ED/qXO2k7s1sr7B3iFk4HeLjNIwyr4JhvqvUy9EkONVCK.981lEU",
@@ -189,7 +191,8 @@ TEST(ForeignHash, WeakFormatsNeedAnExplicitAllowance) {
         "$pbkdf2-sha256$999$sBZCCGFsTem99x7DWKsVYg$GRF5v4qr11.yHoUUDMgSydAOo74Ks//qGNNRWT.yYU0";
     import_limits allowed;
     allowed.allow_weak = true;
-    for (const char* h : {md5, few_rounds}) {
+    const char* apr1 = "$apr1$8hhCPFC1$oNPuR6gHaG7sucTDURAEz0";
+    for (const char* h : {md5, few_rounds, apr1}) {
         EXPECT_NE(import_problem(h, import_limits{}).find("weak"), std::string::npos);
         EXPECT_EQ(import_problem(h, allowed), "");
     }

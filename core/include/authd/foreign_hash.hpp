@@ -1,8 +1,9 @@
 // Password hashes made by other systems (docs/operations.md, "Migrating users"): which format a
 // hash string is in, what verifying it costs, and the verification itself, with the libraries
-// made for each format (libxcrypt's crypt_rn for modular crypt, OpenSSL for PBKDF2, libsodium
-// for argon2 and passlib's scrypt). authctl imports such hashes; at login they verify like argon2id
-// (in the hash helper process) and are replaced by an argon2id hash on the first success.
+// made for each format (libxcrypt's crypt_rn for modular crypt, apr-util for Apache's apr1, OpenSSL
+// for PBKDF2, libsodium for argon2 and passlib's scrypt). authctl imports such hashes; at login
+// they verify like argon2id (in the hash helper process) and are replaced by an argon2id hash on
+// the first success.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +22,7 @@ enum class hash_format {
     sha256_crypt,           // $5$
     yescrypt,               // $y$
     md5_crypt,              // $1$ (weak)
+    apr1,                   // $apr1$ (weak; apr-util, htpasswd -m)
     scrypt,                 // $7$ (libxcrypt: mkpasswd -m scrypt)
     passlib_scrypt,         // $scrypt$ln=..,r=..,p=..$salt$hash
     passlib_pbkdf2_sha1,    // $pbkdf2$
