@@ -104,7 +104,8 @@ Commands:
                       the bounds is reported by line and skipped
   user import --keycloak FILE
                       the same from a Keycloak realm export (realm.json or
-                      users-N.json): each user's password credential
+                      users-N.json): each user's password credential; users
+                      without one (service accounts) are counted, not imported
   key generate PATH   write a new signing key file to PATH, mode 0600; an
                       existing file is never overwritten. HS256 (default): 32
                       random bytes; --alg EdDSA: a key ring of one Ed25519 key
@@ -619,8 +620,11 @@ int user_import_hashes(const global_options& opts, const std::string& file) {
         const auto counts = opts.keycloak ? authctl::import_keycloak(*store, in.fd, import)
                                           : authctl::import_hash_lines(*store, in.fd, import);
         std::cout << "added: " << counts.added << ", existed already: " << counts.existed
-                  << (opts.keycloak ? ", users skipped: " : ", lines skipped: ") << counts.skipped
-                  << std::endl;
+                  << (opts.keycloak ? ", users skipped: " : ", lines skipped: ") << counts.skipped;
+        if (opts.keycloak) {
+            std::cout << ", without a password: " << counts.without_password;
+        }
+        std::cout << std::endl;
         return counts.skipped == 0 ? exit_ok : exit_failed;
     } catch (const authctl::import_error& e) {
         throw command_error(file + ": " + e.what());

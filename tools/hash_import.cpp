@@ -309,6 +309,7 @@ class keycloak_handler {
     bool on_comment(json::string_view, json::error_code&) { return true; }
 
     std::size_t users_seen() const noexcept { return users_; }
+    std::size_t without_password() const noexcept { return without_password_; }
 
   private:
     struct frame {
@@ -344,7 +345,7 @@ class keycloak_handler {
         if (username_.empty()) {
             writer_.skip(where, "no username");
         } else if (!have_password_) {
-            writer_.skip(where, "no password credential");
+            ++without_password_;  // a service account, a federated user: nothing to keep
         } else {
             std::string problem;
             std::string hash = keycloak_hash(secret_, credential_, problem);
@@ -372,6 +373,7 @@ class keycloak_handler {
     std::string credential_;
     bool have_password_ = false;
     std::size_t users_ = 0;
+    std::size_t without_password_ = 0;
 };
 
 }  // namespace
@@ -393,7 +395,9 @@ import_counts import_keycloak(authd::user_store& store, int fd, const hash_impor
     if (parser.handler().users_seen() == 0) {
         std::cerr << "authctl: warning: no users in the export (no top-level \"users\" array)\n";
     }
-    return writer.finish();
+    auto counts = writer.finish();
+    counts.without_password = parser.handler().without_password();
+    return counts;
 }
 
 std::size_t list_legacy_users(authd::user_store& store, std::ostream& out) {

@@ -28,6 +28,9 @@ struct import_counts {
     std::size_t added = 0;
     std::size_t existed = 0;  // a user of that name was there already (or earlier in the file)
     std::size_t skipped = 0;  // reported on standard error, by line or user
+    // Keycloak users without a password credential (service accounts, federated or social
+    // logins): nothing to import, and no error.
+    std::size_t without_password = 0;
 };
 
 // Lines "NAME<TAB>HASH" from fd; blank lines are ignored. Throws import_error when fd cannot be
