@@ -67,15 +67,14 @@ class batch_writer {
 
     // Reports by line or user and reason only: never a hash.
     void skip(const std::string& where, std::string_view why) {
+        end_progress_line();
         std::cerr << "authctl: " << where << ": " << why << "; skipped\n";
         ++counts_.skipped;
     }
 
     import_counts finish() {
         flush();
-        if (opts_.progress) {
-            std::cerr << '\n';
-        }
+        end_progress_line();
         return counts_;
     }
 
@@ -95,6 +94,14 @@ class batch_writer {
             std::cerr << "\rauthctl: imported " << counts_.added << ", skipped " << counts_.skipped
                       << std::flush;
             last_progress_ = clock::now();
+            progress_line_open_ = true;
+        }
+    }
+
+    void end_progress_line() {
+        if (progress_line_open_) {
+            std::cerr << '\n';
+            progress_line_open_ = false;
         }
     }
 
@@ -104,6 +111,7 @@ class batch_writer {
     std::unordered_set<std::string> names_;  // this batch's
     import_counts counts_;
     clock::time_point last_progress_;
+    bool progress_line_open_ = false;  // a "\rimported N" line without its newline yet
 };
 
 constexpr std::size_t max_line_bytes = 4096;
