@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -226,17 +227,39 @@ TEST(LegacyHashPg, ImportedHashesUpgradeOnPostgresql) {
                 argv[i + 1] = uri;
             }
         }
-        authd_process authd(argv);
-        const auto port = authd.wait_listening();
-        ASSERT_TRUE(port);
-        http_client c(*port);
+        // Two nodes on the database: b caches the imported hash, a upgrades it, and b's change
+        // feed drops what it cached (its next login is a cache miss, not a hit on the old hash).
+        authd_process a(argv);
+        authd_process b(argv);
+        const auto port_a = a.wait_listening();
+        const auto port_b = b.wait_listening();
+        ASSERT_TRUE(port_a && port_b);
+        http_client c(*port_a);
+        http_client other(*port_b);
+        EXPECT_EQ(status_line(other.roundtrip(login_request("pg_user", "wrong"))),
+                  "HTTP/1.1 404 Not Found");
+        EXPECT_EQ(metric(*port_b, "authd_user_cache_misses_total"), "1");
         EXPECT_EQ(status_line(c.roundtrip(login_request("pg_user", "wrong"))),
                   "HTTP/1.1 404 Not Found");
         EXPECT_EQ(psql(uri, "SELECT phc FROM users").out, bcrypt + "\n");
         EXPECT_EQ(status_line(c.roundtrip(login_request("pg_user", password))), "HTTP/1.1 200 OK");
-        EXPECT_EQ(psql(uri, "SELECT phc FROM users").out.rfind("$argon2id$v=19$m=64,t=1,p=1$", 0),
-                  0U);
-        EXPECT_EQ(authd.terminate(), 0);
+        const auto upgraded = psql(uri, "SELECT phc FROM users").out;
+        EXPECT_EQ(upgraded.rfind("$argon2id$v=19$m=64,t=1,p=1$", 0), 0U) << upgraded;
+        EXPECT_EQ(metric(*port_a, "authd_legacy_hash_upgrades_total"), "1");
+        // The notification arrives within a second or so (docs/operations.md); wait up to 10 s.
+        for (int i = 0; i < 100 && metric(*port_b, "authd_user_cache_misses_total") == "1"; ++i) {
+            EXPECT_EQ(status_line(other.roundtrip(login_request("pg_user", password))),
+                      "HTTP/1.1 200 OK");
+            std::this_thread::sleep_for(100ms);
+        }
+        EXPECT_EQ(status_line(other.roundtrip(login_request("pg_user", password))),
+                  "HTTP/1.1 200 OK");
+        EXPECT_NE(metric(*port_b, "authd_user_cache_misses_total"), "1")
+            << "node b never dropped the imported hash it cached";
+        EXPECT_EQ(metric(*port_b, "authd_legacy_hash_upgrades_total"), "0");
+        EXPECT_EQ(psql(uri, "SELECT phc FROM users").out, upgraded);
+        EXPECT_EQ(a.terminate(), 0);
+        EXPECT_EQ(b.terminate(), 0);
     }
     psql(admin, "DROP DATABASE " + name + " WITH (FORCE)");
 }
