@@ -72,7 +72,7 @@ struct global_options {
     std::string alg;                 // --alg, for key generate and key rotate; empty: HS256
     bool hashes = false;             // user import --hashes: NAME<TAB>HASH (hash_import.hpp)
     bool keycloak = false;           // user import --keycloak: a realm export
-    bool allow_weak = false;         // ... md5-crypt, PBKDF2 under 1000 iterations
+    bool allow_weak = false;         // ... md5-crypt, apr1, PBKDF2 under 1000 iterations
     std::string max_hash_ms;         // ... the cost bound of one verification; empty: default
     std::string max_hash_memory;     // ... its memory bound; empty: default
     bool legacy = false;             // user list --legacy
@@ -144,7 +144,7 @@ po::options_description visible_options(global_options& opts) {
                                         "user import: the file holds hashes (NAME<TAB>HASH)")(
         "keycloak", po::bool_switch(&opts.keycloak), "user import: the file is a Keycloak export")(
         "allow-weak", po::bool_switch(&opts.allow_weak),
-        "user import --hashes/--keycloak: accept weak formats (md5-crypt, PBKDF2 < 1000)")(
+        "user import --hashes/--keycloak: accept weak formats (md5-crypt, apr1, PBKDF2 < 1000)")(
         "max-hash-ms", po::value(&opts.max_hash_ms)->value_name("MS"),
         "user import --hashes/--keycloak: refuse hashes whose verification costs more "
         "(estimated; default 1000)")(

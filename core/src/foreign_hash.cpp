@@ -35,6 +35,9 @@ constexpr double argon2_ms_per_mib_pass = 1.5;         // Django's 100 MiB, t=2,
 constexpr double scrypt_ms_per_mib = 4.5;              // 64 MiB (passlib, mkpasswd): ~250-330 ms
 constexpr double yescrypt_ms_per_mib = 2.0;            // 16 MiB (Debian's default): ~30 ms
 
+// OpenSSL's PKCS5_PBKDF2_HMAC takes an int.
+constexpr std::uint64_t max_pbkdf2_rounds = 0x7fffffff;
+
 // PBKDF2 with fewer iterations than this is a fast hash: weak.
 constexpr std::uint64_t pbkdf2_weak_below = 1000;
 
@@ -215,7 +218,8 @@ std::uint64_t crypt64_number(std::string_view s) {
 
 std::optional<parsed_hash> scrypt_cost(hash_format format, int n_log2, std::uint64_t r,
                                        std::uint64_t p, std::string& problem) {
-    if (n_log2 < 1 || n_log2 > 40 || r == 0 || p == 0 || r * p >= (1U << 30)) {
+    if (n_log2 < 1 || n_log2 > 40 || r == 0 || p == 0 || r >= (1U << 30) || p >= (1U << 30) ||
+        r * p >= (1U << 30)) {
         return fail(problem, "malformed scrypt parameters");
     }
     const double memory = std::ldexp(128.0 * static_cast<double>(r), n_log2);
@@ -289,7 +293,7 @@ std::optional<parsed_hash> parse_passlib_pbkdf2(std::string_view h, hash_format 
     std::uint64_t rounds = 0;
     std::string bytes;
     if (parts.size() != 3 || !parse_number(parts[0], rounds) || rounds == 0 ||
-        rounds > 0xffffffffU || !decode_ab64(parts[1], bytes, 0, 1024) ||
+        rounds > max_pbkdf2_rounds || !decode_ab64(parts[1], bytes, 0, 1024) ||
         !decode_ab64(parts[2], bytes, 16, 128)) {
         return fail(problem, "malformed passlib pbkdf2 hash");
     }
@@ -304,7 +308,7 @@ std::optional<parsed_hash> parse_django_pbkdf2(std::string_view h, hash_format f
     std::uint64_t rounds = 0;
     std::string bytes;
     if (parts.size() != 3 || !parse_number(parts[0], rounds) || rounds == 0 ||
-        rounds > 0xffffffffU || parts[1].empty() ||
+        rounds > max_pbkdf2_rounds || parts[1].empty() ||
         !decode_base64(parts[2], sodium_base64_VARIANT_ORIGINAL, bytes, 16, 128)) {
         return fail(problem, "malformed Django pbkdf2 hash");
     }

@@ -119,6 +119,10 @@ TEST(ForeignHash, MalformedAndUnsupportedHashesAreRefusedAndNeverMatch) {
         "$argon2id$v=16$m=256,t=1,p=4$MOZci/F+r1VKKWXsPUcoZQ$s8rC2MdYvhxijoCS4o48JA",
         "$argon2id$v=19$m=4,t=1,p=4$MOZci/F+r1VKKWXsPUcoZQ$s8rC2MdYvhxijoCS4o48JA",
         "$scrypt$ln=99,r=8,p=2$sJbS+v/fm5Py/j+HEAIAwA$TGTySvUrZuM0GmAUC5ccrlpMXe46ONeFvJjfAFXHXZs",
+        "$scrypt$ln=6,r=8589934592,p=2147483648$sJbS+v/fm5Py/"
+        "j+HEAIAwA$TGTySvUrZuM0GmAUC5ccrlpMXe46ONeFvJjfAFXHXZs",
+        "$pbkdf2-sha256$4294967295$sBZCCGFsTem99x7DWKsVYg$GRF5v4qr11.yHoUUDMgSydAOo74Ks//"
+        "qGNNRWT.yYU0",
         "$y$j75$VOd/Ds7zTJzu8Qk/3ZJPx1$VtrieHXo4Hjh9bFp",
         "{SHA}abc=",
         "$6$UqQmwEhB0deE0SwS$uGnYI96zOAm0FWJCMtEJUGv903j0mDCd/0SgM3DuDW2/"
