@@ -92,6 +92,12 @@ def keycloak_export(password):
          "realmRoles": ["default-roles-test"]}
         for i, (name, cred) in enumerate(users)]}
     export["users"].append({"username": "kc_no_password", "credentials": []})
+    # Keycloak before 11 kept the hash's fields in the credential itself.
+    export["users"].append({"username": "kc_before_11", "credentials": [{
+        "type": "password", "hashIterations": 1000, "algorithm": "pbkdf2-sha256",
+        "hashedSaltedValue": base64.b64encode(
+            hashlib.pbkdf2_hmac("sha256", secret, salt, 1000, 64)).decode(),
+        "salt": base64.b64encode(salt).decode(), "digits": 0, "period": 0, "config": {}}]})
     return json.dumps(export, indent=2)
 
 

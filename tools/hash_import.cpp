@@ -263,10 +263,26 @@ class keycloak_handler {
         if (at_credential()) {
             if (type_ == "password" && !have_password_) {
                 have_password_ = true;
+                if (pending_secret_.empty() && old_form_.contains("hashedSaltedValue")) {
+                    // Keycloak before 11: the hash's fields in the credential itself.
+                    json::object secret;
+                    secret["value"] = old_form_["hashedSaltedValue"];
+                    secret["salt"] = old_form_.contains("salt") ? old_form_["salt"] : "";
+                    json::object data;
+                    data["algorithm"] =
+                        old_form_.contains("algorithm") ? old_form_["algorithm"] : "pbkdf2-sha256";
+                    data["hashIterations"] =
+                        old_form_.contains("hashIterations") ? old_form_["hashIterations"] : 0;
+                    pending_secret_ = json::serialize(secret);
+                    pending_credential_ = json::serialize(data);
+                }
                 secret_ = std::move(pending_secret_);
                 credential_ = std::move(pending_credential_);
             }
             type_.clear();
+            pending_secret_.clear();
+            pending_credential_.clear();
+            old_form_.clear();
         } else if (at_user()) {
             end_user();
         }
@@ -301,6 +317,8 @@ class keycloak_handler {
                 pending_secret_ = text_;
             } else if (key_ == "credentialData") {
                 pending_credential_ = text_;
+            } else if (key_ == "hashedSaltedValue" || key_ == "salt" || key_ == "algorithm") {
+                old_form_[key_] = text_;
             }
         }
         text_.clear();
@@ -308,7 +326,12 @@ class keycloak_handler {
         return true;
     }
     bool on_number_part(json::string_view, json::error_code&) { return true; }
-    bool on_int64(std::int64_t, json::string_view, json::error_code&) { return scalar(); }
+    bool on_int64(std::int64_t value, json::string_view, json::error_code&) {
+        if (at_credential() && key_ == "hashIterations") {
+            old_form_["hashIterations"] = value;
+        }
+        return scalar();
+    }
     bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return scalar(); }
     bool on_double(double, json::string_view, json::error_code&) { return scalar(); }
     bool on_bool(bool, json::error_code&) { return scalar(); }
@@ -377,6 +400,7 @@ class keycloak_handler {
     std::string type_;
     std::string pending_secret_;
     std::string pending_credential_;
+    json::object old_form_;  // a credential's hashedSaltedValue, salt, algorithm, hashIterations
     std::string secret_;
     std::string credential_;
     bool have_password_ = false;

@@ -153,9 +153,9 @@ TEST_F(LegacyHashTest, KeycloakExportWithKnownPbkdf2AndArgon2ParametersLogsIn) {
     EXPECT_EQ(imported.exit_code, 0) << imported.err;
     // kc_no_password (a service account, say) has nothing to import: counted, no error.
     EXPECT_EQ(imported.out,
-              "added: 4, existed already: 0, users skipped: 0, without a password: 1\n");
+              "added: 5, existed already: 0, users skipped: 0, without a password: 1\n");
     const auto before = stored_hashes(env_);
-    EXPECT_EQ(before.size(), 4U) << imported.out;
+    EXPECT_EQ(before.size(), 5U) << imported.out;
     start();
     log_everyone_in(before);
 }
