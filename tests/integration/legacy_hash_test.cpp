@@ -220,6 +220,9 @@ TEST(LegacyHashPg, ImportedHashesUpgradeOnPostgresql) {
         const auto imported =
             run_command({authctl_bin(), "--store", uri, "user", "import", "--hashes", file});
         ASSERT_EQ(imported.exit_code, 0) << imported.err;
+        const std::vector<std::string> list_legacy{authctl_bin(), "--store", uri,
+                                                   "user",        "list",    "--legacy"};
+        EXPECT_EQ(run_command(list_legacy).out, "pg_user\tbcrypt\n");
         authd_args args;
         auto argv = args.build(env);
         for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
@@ -258,6 +261,7 @@ TEST(LegacyHashPg, ImportedHashesUpgradeOnPostgresql) {
             << "node b never dropped the imported hash it cached";
         EXPECT_EQ(metric(*port_b, "authd_legacy_hash_upgrades_total"), "0");
         EXPECT_EQ(psql(uri, "SELECT phc FROM users").out, upgraded);
+        EXPECT_EQ(run_command(list_legacy).out, "");
         EXPECT_EQ(a.terminate(), 0);
         EXPECT_EQ(b.terminate(), 0);
     }
