@@ -24,7 +24,7 @@ constexpr double mib = 1024.0 * 1024.0;
 
 // The cost model's rates: milliseconds per unit, measured on one core of the 2-core x86-64 build
 // machine (Debian 12's libxcrypt 4.4.33, OpenSSL 3.0, libsodium 1.0.18) verifying each format at
-// its tools' defaults; the estimate is within a factor of about 1.5 of what that took.
+// its tools' defaults; the estimate is within a factor of about 2 of what that took.
 constexpr double bcrypt_ms_per_round = 0.11;       // cost 12 (4096 rounds): ~460 ms
 constexpr double sha_crypt_ms_per_round = 0.0008;  // passlib's 656,000 rounds: ~510 ms
 constexpr double md5_crypt_ms = 0.3;
