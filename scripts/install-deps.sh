@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libssl-dev libsodium-dev libsqlite3-dev libpq-dev
+  libssl-dev libsodium-dev libsqlite3-dev libpq-dev libcrypt-dev libaprutil1-dev
   libgtest-dev libbenchmark-dev
   python3 python3-jwt python3-cryptography curl openssl
   python3-yaml python3-jsonschema  # tests/openapi_check.py: answers against docs/openapi.yaml
@@ -16,6 +16,8 @@ packages=(
   systemd  # systemd-analyze verify: the installed unit (tests/integration/config_test.cpp)
   clang-14 libclang-rt-14-dev
   clang-format-14 clang-tidy-14  # scripts/lint.sh: formatting and static analysis
+  # Other systems' hashes, made by their own tools (tests/integration/legacy_hash_test.cpp)
+  apache2-utils whois python3-passlib python3-django python3-argon2 python3-bcrypt
   "$@"
 )
 

@@ -27,6 +27,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "authd/crypto/foreign_hash.hpp"
 #include "authd/crypto/key_file_edit.hpp"
 #include "authd/crypto/keyring.hpp"
 #include "authd/crypto/password_hasher.hpp"
@@ -34,6 +35,8 @@
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 #include "authd/util/units.hpp"
+
+#include "hash_import.hpp"
 
 namespace {
 
@@ -70,6 +73,12 @@ struct global_options {
     std::string hash_memory;
     std::string hash_ops;
     std::string alg;                 // --alg, for key generate and key rotate; empty: HS256
+    bool hashes = false;             // user import --hashes: NAME<TAB>HASH (hash_import.hpp)
+    bool keycloak = false;           // user import --keycloak: a realm export
+    bool allow_weak = false;         // ... md5-crypt, apr1, PBKDF2 under 1000 iterations
+    std::string max_hash_ms;         // ... the cost bound of one verification; empty: default
+    std::string max_hash_memory;     // ... its memory bound; empty: default
+    bool legacy = false;             // user list --legacy
     std::vector<std::string> words;  // the command and its arguments
 };
 
@@ -83,11 +92,23 @@ Commands:
   user add NAME       add a user; the password is read from standard input
   user passwd NAME    change a user's password, read from standard input
   user remove NAME    remove a user
-  user list           print the user names, one per line, in byte order
+  user list           print the user names, one per line, in byte order;
+                      --legacy: only users still on an imported hash of another
+                      format, as "NAME<TAB>FORMAT" (the migration's progress)
   user import FILE    add the users of FILE ('-' for standard input), one
                       "NAME<TAB>PASSWORD" per line; blank lines are ignored,
                       invalid lines reported (by number) and skipped, users
                       that exist already kept as they are
+  user import --hashes FILE
+                      add users with the hashes another system made, one
+                      "NAME<TAB>HASH" per line (formats below); each is
+                      replaced by argon2id at the user's first login. A hash
+                      in no supported format, malformed, weak or costlier than
+                      the bounds is reported by line and skipped
+  user import --keycloak FILE
+                      the same from a Keycloak realm export (realm.json or
+                      users-N.json): each user's password credential; users
+                      without one (service accounts) are counted, not imported
   key generate PATH   write a new signing key file to PATH, mode 0600; an
                       existing file is never overwritten. HS256 (default): 32
                       random bytes; --alg EdDSA: a key ring of one Ed25519 key
@@ -109,6 +130,7 @@ without a space or tab at either end (HTTP strips those from the Password
 header, so such a password could never log in). A NAME that starts with '-'
 goes after '--'.
 
+%FORMATS%
 Exit status: 0 done; 1 the command failed (or import skipped a line);
 2 usage error.
 )";
@@ -121,8 +143,19 @@ po::options_description visible_options(global_options& opts) {
         "hash-memory", po::value(&opts.hash_memory)->default_value("19MiB")->value_name("SIZE"),
         "argon2id memory per hash (B, KiB, MiB, GiB)")(
         "hash-ops", po::value(&opts.hash_ops)->default_value("2")->value_name("N"),
-        "argon2id iterations per hash")("alg", po::value(&opts.alg)->value_name("ALG"),
-                                        "key generate/rotate: HS256 (default) or EdDSA");
+        "argon2id iterations per hash")("hashes", po::bool_switch(&opts.hashes),
+                                        "user import: the file holds hashes (NAME<TAB>HASH)")(
+        "keycloak", po::bool_switch(&opts.keycloak), "user import: the file is a Keycloak export")(
+        "allow-weak", po::bool_switch(&opts.allow_weak),
+        "user import --hashes/--keycloak: accept weak formats (md5-crypt, apr1, PBKDF2 < 1000)")(
+        "max-hash-ms", po::value(&opts.max_hash_ms)->value_name("MS"),
+        "user import --hashes/--keycloak: refuse hashes whose verification costs more "
+        "(estimated; default 1000)")(
+        "max-hash-memory", po::value(&opts.max_hash_memory)->value_name("SIZE"),
+        "user import --hashes/--keycloak: refuse hashes that need more memory (default 128MiB)")(
+        "legacy", po::bool_switch(&opts.legacy), "user list: users on imported hashes only")(
+        "alg", po::value(&opts.alg)->value_name("ALG"),
+        "key generate/rotate: HS256 (default) or EdDSA");
     return desc;
 }
 
@@ -143,7 +176,9 @@ std::optional<global_options> parse_command_line(int argc, char** argv) {
         throw usage_error(e.what());
     }
     if (vm.count("help") != 0) {
-        std::cout << usage_text << '\n' << visible;
+        std::string text(usage_text);
+        text.replace(text.find("%FORMATS%"), 9, authd::supported_hash_formats_help);
+        std::cout << text << '\n' << visible;
         return std::nullopt;
     }
     return opts;
@@ -375,6 +410,14 @@ int user_remove(const global_options& opts, const std::string& name) {
 }
 
 int user_list(const global_options& opts, const std::string& /*unused*/) {
+    if (opts.legacy) {
+        authctl::list_legacy_users(*open_user_store(opts), std::cout);
+        std::cout.flush();
+        if (!std::cout) {
+            throw command_error("cannot write to standard output");
+        }
+        return exit_ok;
+    }
     open_user_store(opts)->for_each_name([](std::string_view name) { std::cout << name << '\n'; });
     std::cout.flush();
     if (!std::cout) {
@@ -555,7 +598,46 @@ std::vector<authd::user_record> hash_all(const authd::password_hasher& hasher,
     return records;
 }
 
+// user import --hashes / --keycloak (hash_import.hpp): no argon2id work, so no hasher.
+int user_import_hashes(const global_options& opts, const std::string& file) {
+    authctl::hash_import_options import;
+    import.limits.allow_weak = opts.allow_weak;
+    if (!opts.max_hash_ms.empty()) {
+        import.limits.max_milliseconds =
+            static_cast<double>(parse_count(opts.max_hash_ms, "max-hash-ms"));
+    }
+    if (!opts.max_hash_memory.empty()) {
+        try {
+            import.limits.max_memory_bytes = authd::parse_size(opts.max_hash_memory);
+        } catch (const std::invalid_argument& e) {
+            throw usage_error(std::string("--max-hash-memory: ") + e.what());
+        }
+    }
+    import.progress = ::isatty(STDERR_FILENO) != 0;
+    const auto store = open_user_store(opts);
+    const fd_closer in{file == "-" ? STDIN_FILENO : ::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (in.fd < 0) {
+        throw command_error("cannot open " + file + ": " + std::strerror(errno));
+    }
+    try {
+        const auto counts = opts.keycloak ? authctl::import_keycloak(*store, in.fd, import)
+                                          : authctl::import_hash_lines(*store, in.fd, import);
+        std::cout << "added: " << counts.added << ", existed already: " << counts.existed
+                  << (opts.keycloak ? ", users skipped: " : ", lines skipped: ") << counts.skipped;
+        if (opts.keycloak) {
+            std::cout << ", without a password: " << counts.without_password;
+        }
+        std::cout << std::endl;
+        return counts.skipped == 0 ? exit_ok : exit_failed;
+    } catch (const authctl::import_error& e) {
+        throw command_error(file + ": " + e.what());
+    }
+}
+
 int user_import(const global_options& opts, const std::string& file) {
+    if (opts.hashes || opts.keycloak) {
+        return user_import_hashes(opts, file);
+    }
     const auto hasher = make_hasher(opts);
     const auto store = open_user_store(opts);  // fails before the long part, if it fails
     wiped_string content;
@@ -693,6 +775,17 @@ int run(int argc, char** argv) {
     const auto argument = argument_of(cmd, opts->words);
     if (!opts->alg.empty() && !cmd.takes_alg) {
         throw usage_error("--alg applies to key generate and key rotate only");
+    }
+    const bool import = cmd.group == "user" && cmd.verb == "import";
+    if ((opts->hashes && opts->keycloak) || (!import && (opts->hashes || opts->keycloak)) ||
+        (!(opts->hashes || opts->keycloak) &&
+         (opts->allow_weak || !opts->max_hash_ms.empty() || !opts->max_hash_memory.empty()))) {
+        throw usage_error(
+            "--hashes or --keycloak (one of them) go with user import, and "
+            "--allow-weak, --max-hash-ms, --max-hash-memory with either");
+    }
+    if (opts->legacy && !(cmd.group == "user" && cmd.verb == "list")) {
+        throw usage_error("--legacy applies to user list only");
     }
     return cmd.run(*opts, argument);
 }

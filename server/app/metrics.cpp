@@ -125,6 +125,10 @@ std::string metrics_registry::render() const {
     sample(out, "authd_user_cache_hits_total", static_cast<double>(service_.cache_hits()));
     header(out, "authd_user_cache_misses_total", "counter", "User lookups that went to the store.");
     sample(out, "authd_user_cache_misses_total", static_cast<double>(service_.cache_misses()));
+    header(out, "authd_legacy_hash_upgrades_total", "counter",
+           "Imported hashes of another format replaced by argon2id at a login.");
+    sample(out, "authd_legacy_hash_upgrades_total",
+           static_cast<double>(service_.legacy_upgrades()));
 
     header(out, "authd_connections_open", "gauge", "Client connections open now.");
     std::int64_t open = 0;

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "authd/crypto/foreign_hash.hpp"
 #include "authd/crypto/secret.hpp"
 #include "authd/crypto/sodium.hpp"
 
@@ -32,6 +33,9 @@ password_hasher::password_hasher(argon2_params params) : params_(params) {
 }
 
 bool argon2_verify_here(const std::string& phc, std::string_view password) {
+    if (phc.rfind("$argon2id$", 0) != 0) {
+        return verify_any_hash(phc, password);  // imported from another system (foreign_hash.hpp)
+    }
     return crypto_pwhash_str_verify(phc.c_str(), password.data(), password.size()) == 0;
 }
 
@@ -85,8 +89,10 @@ void password_hasher::verify_dummy(std::string_view password, argon2_runner& run
 }
 
 bool password_hasher::needs_rehash(const std::string& phc) const {
-    // 0: same parameters; 1: other parameters; -1: not an argon2id string at all.
-    return crypto_pwhash_str_needs_rehash(phc.c_str(), params_.ops, params_.memory_bytes) != 0;
+    // 0: same parameters; 1: other parameters; -1: not an argon2id string at all. libsodium says
+    // 0 for p > 1 or another salt or hash length too: such an imported hash is replaced as well.
+    return !is_native_argon2id(phc) ||
+           crypto_pwhash_str_needs_rehash(phc.c_str(), params_.ops, params_.memory_bytes) != 0;
 }
 
 }  // namespace authd

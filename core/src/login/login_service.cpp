@@ -6,6 +6,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "authd/crypto/foreign_hash.hpp"
 #include "authd/http/api.hpp"
 #include "authd/util/clock.hpp"
 
@@ -161,6 +162,9 @@ login_result login_service::login(std::string_view user, std::string_view passwo
         login_result result{api_code::ok, {}, {}, false};
         if (hasher_.needs_rehash(phc)) {
             result.rehashed = rehash(user, password, phc, runner, result.log_note);
+            if (result.rehashed && !is_native_argon2id(phc)) {
+                legacy_upgrades_.fetch_add(1, std::memory_order_relaxed);  // foreign_hash.hpp
+            }
         }
         // Issued no earlier than the cutoff read with the record: a login in the very second of
         // a password change (the cutoff is that second + 1) gets a token one second ahead,

@@ -310,5 +310,52 @@ TEST(ParseDuration, UnitsAndErrors) {
     }
 }
 
+// --- imported hashes of other systems (issue 13, foreign_hash.hpp) ---------------------------
+
+// htpasswd -B -C 4's hash of "s3cret pw".
+constexpr const char* imported_bcrypt =
+    "$2y$04$xLpJAAGpVzbC.ccvLuiv7.LGh1twor2es2J61AzMFe6p6MFiDq2k2";
+
+TEST_F(LoginService, ImportedHashVerifiesInTheRunnerAndIsUpgradedOnceToArgon2id) {
+    store.users["legacy"] = imported_bcrypt;
+    counting_runner runner;
+    EXPECT_EQ(service.login("legacy", "s3cret pW", runner).code, api_code::not_found);
+    EXPECT_EQ(store.users["legacy"], imported_bcrypt);  // a wrong password upgrades nothing
+    EXPECT_EQ(service.legacy_upgrades(), 0U);
+    EXPECT_EQ(runner.verifications, 1);
+
+    const auto r = service.login("legacy", "s3cret pw", runner);
+    EXPECT_EQ(r.code, api_code::ok) << r.log_note;
+    EXPECT_TRUE(r.rehashed);
+    EXPECT_EQ(runner.verifications, 2);  // in the runner (authd: the hash helper), not here
+    EXPECT_EQ(runner.hashes, 1);
+    const auto upgraded = store.users["legacy"];
+    EXPECT_EQ(upgraded.rfind("$argon2id$v=19$m=8,t=1,p=1$", 0), 0U) << upgraded;
+    EXPECT_TRUE(hasher.verify(upgraded, "s3cret pw"));
+    EXPECT_EQ(service.legacy_upgrades(), 1U);
+
+    const auto again = service.login("legacy", "s3cret pw", runner);
+    EXPECT_EQ(again.code, api_code::ok);
+    EXPECT_FALSE(again.rehashed);
+    EXPECT_EQ(service.legacy_upgrades(), 1U);
+}
+
+TEST_F(LoginService, FailedRewriteOfAnImportedHashKeepsItAndTheLogin) {
+    store.users["legacy"] = imported_bcrypt;
+    store.fail_writes = true;
+    const auto r = service.login("legacy", "s3cret pw");
+    EXPECT_EQ(r.code, api_code::ok);
+    EXPECT_FALSE(r.rehashed);
+    EXPECT_NE(r.log_note.find("rehash not stored"), std::string::npos) << r.log_note;
+    EXPECT_EQ(store.users["legacy"], imported_bcrypt);
+    EXPECT_EQ(service.legacy_upgrades(), 0U);
+}
+
+TEST_F(LoginService, ARehashOfAuthdsOwnArgon2idIsNoLegacyUpgrade) {
+    store.users["old"] = password_hasher({1, 16 * 1024}).hash("pw");
+    EXPECT_TRUE(service.login("old", "pw").rehashed);
+    EXPECT_EQ(service.legacy_upgrades(), 0U);
+}
+
 }  // namespace
 }  // namespace authd

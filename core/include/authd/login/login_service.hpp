@@ -66,6 +66,10 @@ class login_service final : public change_listener {
     std::uint64_t cache_misses() const noexcept {
         return cache_misses_.load(std::memory_order_relaxed);
     }
+    // Imported hashes of another format (foreign_hash.hpp) replaced by argon2id after a login.
+    std::uint64_t legacy_upgrades() const noexcept {
+        return legacy_upgrades_.load(std::memory_order_relaxed);
+    }
 
     // False while the store is failing: its last call failed less than 5 s ago, or it says it is
     // not usable (its file is gone) (/readyz).
@@ -95,6 +99,7 @@ class login_service final : public change_listener {
     mutable std::atomic<std::uint64_t> generation_{0};  // bumped when the cache is dropped
     mutable std::atomic<std::uint64_t> cache_hits_{0};
     mutable std::atomic<std::uint64_t> cache_misses_{0};
+    mutable std::atomic<std::uint64_t> legacy_upgrades_{0};
     mutable std::atomic<std::int64_t> store_failed_at_{0};  // steady_clock ticks; 0: never
     mutable token_cutoff_map cutoffs_;                      // thread-safe
     // The store changed since the cutoffs were last read (a login found it out): check_store()

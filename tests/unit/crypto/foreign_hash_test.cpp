@@ -1,0 +1,211 @@
+#include "authd/crypto/foreign_hash.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "authd/crypto/password_hasher.hpp"
+
+namespace authd {
+namespace {
+
+// Made by the real tools (htpasswd -B -C 4, mkpasswd, openssl passwd, Django 3.2's hashers and
+// passlib 1.7 from Debian 12) for the password "s3cret pw", at low costs: see
+// tests/integration/legacy_hash_test.cpp for the same tools at their defaults, through the server.
+struct vector {
+    const char* tool;
+    hash_format format;
+    const char* hash;
+};
+
+const vector vectors[] = {
+    {"htpasswd -B -C 4", hash_format::bcrypt,
+     R"($2y$04$xLpJAAGpVzbC.ccvLuiv7.LGh1twor2es2J61AzMFe6p6MFiDq2k2)"},
+    {"mkpasswd -m bcrypt-a", hash_format::bcrypt,
+     R"($2a$05$kp.4nScnCp/Jw2UPeaP3TuvrgQV7dO2QfAFUNBA5nicfliIQeVbPy)"},
+    {"mkpasswd -m sha512crypt -R 1000", hash_format::sha512_crypt,
+     R"($6$rounds=1000$ixYm5ScHbpTnBsS8$ek6M1SxVhHi1hniXSboUDbLrm9qFMGDc2f5E/fG3gIZxMd5aHcD2iMNUtSbsCGdv9fpovXDmiHdFfsWUiJem90)"},
+    {"openssl passwd -6", hash_format::sha512_crypt,
+     R"($6$UqQmwEhB0deE0SwS$uGnYI96zOAm0FWJCMtEJUGv903j0mDCd/0SgM3DuDW2/ZMfNFEnSfPnEGqtwYbMLUP7P7tz9FhivCODDYOizM.)"},
+    {"openssl passwd -5", hash_format::sha256_crypt,
+     R"($5$c9rGi.7hacEzLBnU$5j95jRbljkRF9SjKiHXZcfsQ.tAEZ4vxKZfeoBG8hI7)"},
+    {"mkpasswd -m sha256crypt", hash_format::sha256_crypt,
+     R"($5$Vf/sctpLsXoprKKE$qtoiKimK3DhbOd9BBvtJSBgyYspeyd/NgeVJBXHKXB5)"},
+    {"mkpasswd -m yescrypt -R 1", hash_format::yescrypt,
+     R"($y$j75$VOd/Ds7zTJzu8Qk/3ZJPx1$VtrieHXo4Hjh9bFpak0OrVYdJJtq4Nc5ijZr/LelHC0)"},
+    {"htpasswd -m", hash_format::apr1, R"($apr1$7g.11bdQ$PmZbmVpTift3MoXizIGTr.)"},
+    {"openssl passwd -apr1", hash_format::apr1, R"($apr1$8hhCPFC1$oNPuR6gHaG7sucTDURAEz0)"},
+    {"openssl passwd -1", hash_format::md5_crypt, R"($1$kDBWicZV$do73DALz2rx.TwoOYAN8u.)"},
+    {"mkpasswd -m scrypt -R 6", hash_format::scrypt,
+     R"($7$BU..../....JerEiqJjgxvmYqshe2m7i/$IvUdUsVhxpDlThUF8X9fZ.aCb9RNDd1UjmdVcRGz3dB)"},
+    {"dj_pbkdf2_sha256", hash_format::django_pbkdf2_sha256,
+     R"(pbkdf2_sha256$1000$83ABwqXPRtwj1VFn0njvNl$8c6J1j4UUkifU8OuVXoAsQNN7HeN3RvAwdIn1jPFpy0=)"},
+    {"dj_pbkdf2_sha1", hash_format::django_pbkdf2_sha1,
+     R"(pbkdf2_sha1$1000$RY1wZFUX8PW8ys3a11gFti$AgK9TJ/eRErnF7yG6VwTK20YVXQ=)"},
+    {"dj_argon2", hash_format::django_argon2,
+     R"(argon2$argon2id$v=19$m=256,t=1,p=8$T1JUd2ppUGk0NzJPSmh0d2ZlVkRncQ$2lNaQOetC0X75o1LfivriQ)"},
+    {"dj_bcrypt_sha256", hash_format::django_bcrypt_sha256,
+     R"(bcrypt_sha256$$2b$04$HHqRMJsXSbRnM7UYs4u05eKbUG0e7Q.ctclh7RWNa260GouiEiDx.)"},
+    {"dj_bcrypt", hash_format::django_bcrypt,
+     R"(bcrypt$$2b$04$bY/e.4AsZqY5LS9K1dLDgOlCzQvVGdFQVLjaL4xr5RBPl8mJa1dai)"},
+    {"pl_pbkdf2_sha256", hash_format::passlib_pbkdf2_sha256,
+     R"($pbkdf2-sha256$1000$sBZCCGFsTem99x7DWKsVYg$GRF5v4qr11.yHoUUDMgSydAOo74Ks//qGNNRWT.yYU0)"},
+    {"pl_pbkdf2_sha512", hash_format::passlib_pbkdf2_sha512,
+     R"($pbkdf2-sha512$1000$OGeMMUbofY.Rsrb2Pud8Lw$4Nl360l5D08o5SwxsX3ubL4041kLD1bdotDKJNb/9Ue2QDQHoJVaIcdOBa5q7ajZ1sCXqqgP/lI.8.eYxbt/QQ)"},
+    {"pl_pbkdf2_sha1", hash_format::passlib_pbkdf2_sha1,
+     R"($pbkdf2$1000$EUKI8V4rRSjFeC9FyJkzhg$UZJe5U99gj6sClcrlriDDNZAzHI)"},
+    {"pl_scrypt", hash_format::passlib_scrypt,
+     R"($scrypt$ln=6,r=8,p=2$sJbS+v/fm5Py/j+HEAIAwA$TGTySvUrZuM0GmAUC5ccrlpMXe46ONeFvJjfAFXHXZs)"},
+    {"pl_argon2id", hash_format::argon2id,
+     R"($argon2id$v=19$m=256,t=1,p=4$MOZci/F+r1VKKWXsPUcoZQ$s8rC2MdYvhxijoCS4o48JA)"},
+    {"pl_argon2i", hash_format::argon2i,
+     R"($argon2i$v=19$m=64,t=2,p=1$RCgFIGQModSas5aSci5l7A$ECR3vpPJs23q52RIjK9KZg)"},
+};
+
+constexpr const char* password = "s3cret pw";
+
+TEST(ForeignHash, EveryToolsHashVerifiesTheRightPasswordOnly) {
+    for (const auto& v : vectors) {
+        SCOPED_TRACE(v.tool);
+        std::string problem;
+        const auto parsed = parse_hash(v.hash, problem);
+        ASSERT_TRUE(parsed) << problem;
+        EXPECT_EQ(parsed->format, v.format) << hash_format_name(parsed->format);
+        EXPECT_TRUE(verify_any_hash(v.hash, password));
+        EXPECT_FALSE(verify_any_hash(v.hash, "s3cret pW"));
+        EXPECT_FALSE(verify_any_hash(v.hash, "s3cret p"));
+        EXPECT_FALSE(verify_any_hash(v.hash, ""));
+        EXPECT_FALSE(is_native_argon2id(v.hash));
+    }
+}
+
+TEST(ForeignHash, TheHasherVerifiesForeignHashesAndAlwaysRehashesThem) {
+    const password_hasher hasher(argon2_params{1, 8 * 1024});
+    for (const auto& v : vectors) {
+        SCOPED_TRACE(v.tool);
+        EXPECT_TRUE(hasher.verify(v.hash, password));
+        EXPECT_FALSE(hasher.verify(v.hash, "wrong"));
+        EXPECT_TRUE(hasher.needs_rehash(v.hash));
+    }
+    const auto native = hasher.hash(password);
+    EXPECT_TRUE(is_native_argon2id(native));
+    EXPECT_FALSE(hasher.needs_rehash(native));
+}
+
+TEST(ForeignHash, Argon2idWithOtherLanesOrLengthsIsRehashedAtTheSameMemoryAndTime) {
+    // python3-argon2 at m=19456, t=2 (authd's defaults) but p=4 and a 16-byte hash: libsodium
+    // itself calls it current.
+    const std::string p4 =
+        "$argon2id$v=19$m=19456,t=2,p=4$tUcfzxeEVWCHE6HaSrYbFw$07POGBqxIOf1ABSEUCMliw";
+    const password_hasher hasher(argon2_params{});
+    EXPECT_FALSE(is_native_argon2id(p4));
+    EXPECT_TRUE(hasher.needs_rehash(p4));
+}
+
+TEST(ForeignHash, MalformedAndUnsupportedHashesAreRefusedAndNeverMatch) {
+    const char* bad[] = {
+        "",
+        "plaintext",
+        "$apr1$8hhCPFC1$oNPuR6gHaG7sucTDURAEz",
+        "$2x$05$ED/qXO2k7s1sr7B3iFk4HeLjNIwyr4JhvqvUy9EkONVCK.981lEU.",
+        "$2y$03$ED/qXO2k7s1sr7B3iFk4HeLjNIwyr4JhvqvUy9EkONVCK.981lEU.",
+        "$2y$05$ED/qXO2k7s1sr7B3iFk4HeLjNIwyr4JhvqvUy9EkONVCK.981lEU",
+        "$6$rounds=10$ixYm5ScHbpTnBsS8$ek6M1SxVhHi1hniXSboUDbLrm9qFMGDc2f5E/"
+        "fG3gIZxMd5aHcD2iMNUtSbsCGdv9fpovXDmiHdFfsWUiJem90",
+        "$6$UqQmwEhB0deE0SwS$uGnYI96zOAm0",
+        "$pbkdf2-sha256$0$sBZCCGFsTem99x7DWKsVYg$GRF5v4qr11.yHoUUDMgSydAOo74Ks//qGNNRWT.yYU0",
+        "$pbkdf2-sha256$1000$sBZCCGFsTem99x7DWKsVYg$GRF5v4qr11+yHoUUDMgSydAOo74Ks//qGNNRWT.yYU0",
+        "pbkdf2_sha256$1000$83ABwqXPRtwj1VFn0njvNl$8c6J1j4UUkifU8OuVXoAsQNN7HeN3RvAwdIn1jPFpy0",
+        "$argon2id$v=16$m=256,t=1,p=4$MOZci/F+r1VKKWXsPUcoZQ$s8rC2MdYvhxijoCS4o48JA",
+        "$argon2id$v=19$m=4,t=1,p=4$MOZci/F+r1VKKWXsPUcoZQ$s8rC2MdYvhxijoCS4o48JA",
+        "$scrypt$ln=99,r=8,p=2$sJbS+v/fm5Py/j+HEAIAwA$TGTySvUrZuM0GmAUC5ccrlpMXe46ONeFvJjfAFXHXZs",
+        "$scrypt$ln=6,r=8589934592,p=2147483648$sJbS+v/fm5Py/"
+        "j+HEAIAwA$TGTySvUrZuM0GmAUC5ccrlpMXe46ONeFvJjfAFXHXZs",
+        "$pbkdf2-sha256$4294967295$sBZCCGFsTem99x7DWKsVYg$GRF5v4qr11.yHoUUDMgSydAOo74Ks//"
+        "qGNNRWT.yYU0",
+        "$y$j75$VOd/Ds7zTJzu8Qk/3ZJPx1$VtrieHXo4Hjh9bFp",
+        "{SHA}abc=",
+        "$6$UqQmwEhB0deE0SwS$uGnYI96zOAm0FWJCMtEJUGv903j0mDCd/0SgM3DuDW2/"
+        "ZMfNFEnSfPnEGqtwYbMLUP7P7tz9FhivCODDYOizM. ",
+    };
+    for (const char* h : bad) {
+        SCOPED_TRACE(h);
+        std::string problem;
+        EXPECT_FALSE(parse_hash(h, problem));
+        EXPECT_FALSE(problem.empty());
+        EXPECT_FALSE(import_problem(h, import_limits{}).empty());
+        EXPECT_FALSE(verify_any_hash(h, password));
+    }
+    EXPECT_FALSE(verify_any_hash(std::string(100000, '$'), password));
+}
+
+TEST(ForeignHash, TheDefaultsOfTheSystemsPeopleMigrateFromImportWithDefaultLimits) {
+    const char* defaults[] = {
+        // Django 3.2 (Debian 12) and 5.x PBKDF2; its argon2 (100 MiB, t=2, p=8); bcrypt_sha256 12.
+        "pbkdf2_sha256$260000$HaPyExhtZCZSQpgBC09uOS$pgY6S6hePBmniqnrOzQN2soBYnMiAXT4w+epPKEqvRE=",
+        "pbkdf2_sha256$1000000$HaPyExhtZCZSQpgBC09uOS$pgY6S6hePBmniqnrOzQN2soBYnMiAXT4w+epPKEqvRE=",
+        "argon2$argon2id$v=19$m=102400,t=2,p=8$aU9iSzFPdFZUNG5tYmlFNEJNUmpxdw$nwYTzO02tvOV0/"
+        "CTsqVH9Q",
+        "bcrypt_sha256$$2b$12$qMOya/ZcrGGV/yb2QlApW.WGR3.l7P2pFJa6tnzYNOAn4PL.x.Cme",
+        // passlib's defaults.
+        "$pbkdf2-sha256$29000$/18rRcj5v1fq/V8LgVDqfQ$mmrQLmQqxr8m3vNAMa34qnjVRbc/j.w3Jg4d.oPJBjs",
+        "$scrypt$ln=16,r=8,p=1$oxTivHfufW/tvZcSIkRojQ$4AfKqzTy1i+nNm2uYz59ezMh2IoaL30oXyRxtqecsZk",
+        "$6$rounds=656000$TdQXkS0LVT0ewGtk$VJpDcOwXmoK2p9gYPQeWj7K8PB."
+        "iPLNj1R5ri3RYvpWpI9Xd4o71hpMXk76XUyhMlk2ImfqYZSyQPzfniFiPt1",
+        // Keycloak: PBKDF2-SHA512 210,000 (as authctl stores it), argon2 7 MiB t=5.
+        "$pbkdf2-sha512$210000$OGeMMUbofY.Rsrb2Pud8Lw$4Nl360l5D08o5SwxsX3ubL4041kLD1bdotDKJNb/"
+        "9Ue2QDQHoJVaIcdOBa5q7ajZ1sCXqqgP/lI.8.eYxbt/QQ",
+        "$argon2id$v=19$m=7168,t=5,p=1$MOZci/F+r1VKKWXsPUcoZQ$s8rC2MdYvhxijoCS4o48JA",
+        // PHP password_hash (bcrypt 10; 12 since PHP 8.4); Debian's yescrypt and openssl's sha512.
+        "$2y$12$ED/qXO2k7s1sr7B3iFk4HeLjNIwyr4JhvqvUy9EkONVCK.981lEU.",
+        "$y$j9T$3SlP1fm0iA7d3r6KpULmv.$DrZAyPLCezpOYrrvvZP4ibUU9.ZAQK6xxi1wuRJ8Gy.",
+        "$7$CU..../....539MPWds4goS9XpM.wDx4.$NiqPZtwubAcEOLSnQAzEShWiwr5Rc9bEXT/trh9IQ54",
+    };
+    for (const char* h : defaults) {
+        SCOPED_TRACE(h);
+        EXPECT_EQ(import_problem(h, import_limits{}), "");
+    }
+}
+
+TEST(ForeignHash, CostsBeyondTheBoundsAreRefusedUnlessRaised) {
+    const char* costly[] = {
+        "$2y$16$ED/qXO2k7s1sr7B3iFk4HeLjNIwyr4JhvqvUy9EkONVCK.981lEU.",
+        "$pbkdf2-sha256$100000000$sBZCCGFsTem99x7DWKsVYg$GRF5v4qr11.yHoUUDMgSydAOo74Ks//"
+        "qGNNRWT.yYU0",
+        "$scrypt$ln=24,r=8,p=1$oxTivHfufW/tvZcSIkRojQ$4AfKqzTy1i+nNm2uYz59ezMh2IoaL30oXyRxtqecsZk",
+        "$argon2id$v=19$m=4194304,t=1,p=1$MOZci/F+r1VKKWXsPUcoZQ$s8rC2MdYvhxijoCS4o48JA",
+        "$y$jFT$ZIYM.hPcerhmne0YQNPX5/$V6QVyPdFl25P8IP5PUOkC0AvmkLvCYu2mueLbWMTi04",
+        "$6$rounds=999999999$TdQXkS0LVT0ewGtk$VJpDcOwXmoK2p9gYPQeWj7K8PB."
+        "iPLNj1R5ri3RYvpWpI9Xd4o71hpMXk76XUyhMlk2ImfqYZSyQPzfniFiPt1",
+    };
+    import_limits raised;
+    raised.max_milliseconds = 1e7;
+    raised.max_memory_bytes = std::uint64_t{32} << 30;
+    for (const char* h : costly) {
+        SCOPED_TRACE(h);
+        const auto problem = import_problem(h, import_limits{});
+        EXPECT_NE(problem.find("--max-hash-"), std::string::npos) << problem;
+        EXPECT_EQ(import_problem(h, raised), "");
+    }
+}
+
+TEST(ForeignHash, WeakFormatsNeedAnExplicitAllowance) {
+    const char* md5 = "$1$kDBWicZV$do73DALz2rx.TwoOYAN8u.";
+    const char* few_rounds =
+        "$pbkdf2-sha256$999$sBZCCGFsTem99x7DWKsVYg$GRF5v4qr11.yHoUUDMgSydAOo74Ks//qGNNRWT.yYU0";
+    import_limits allowed;
+    allowed.allow_weak = true;
+    const char* apr1 = "$apr1$8hhCPFC1$oNPuR6gHaG7sucTDURAEz0";
+    for (const char* h : {md5, few_rounds, apr1}) {
+        EXPECT_NE(import_problem(h, import_limits{}).find("weak"), std::string::npos);
+        EXPECT_EQ(import_problem(h, allowed), "");
+    }
+}
+
+TEST(ForeignHash, ProblemsNeverQuoteTheHash) {
+    const std::string h = "$2y$16$ED/qXO2k7s1sr7B3iFk4HeLjNIwyr4JhvqvUy9EkONVCK.981lEU.";
+    EXPECT_EQ(import_problem(h, import_limits{}).find("ED/qX"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace authd
