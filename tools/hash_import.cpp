@@ -252,7 +252,7 @@ class keycloak_handler {
     static constexpr std::size_t max_object_size = std::size_t(-1);
     static constexpr std::size_t max_array_size = std::size_t(-1);
     static constexpr std::size_t max_key_size = 4096;
-    static constexpr std::size_t max_string_size = 64 * 1024;
+    static constexpr std::size_t max_string_size = std::size_t{64} * 1024;
 
     explicit keycloak_handler(batch_writer& writer) : writer_(writer) {}
 

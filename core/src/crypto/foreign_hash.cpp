@@ -444,7 +444,8 @@ bool verify_django_bcrypt_sha256(std::string_view bcrypt_hash, std::string_view 
     SHA256(reinterpret_cast<const unsigned char*>(password.data()), password.size(), digest);
     char hex[2 * SHA256_DIGEST_LENGTH + 1];
     sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-    const bool match = crypt_matches(bcrypt_hash, std::string_view(hex, 2 * SHA256_DIGEST_LENGTH));
+    const bool match =
+        crypt_matches(bcrypt_hash, std::string_view(hex, std::size_t{2} * SHA256_DIGEST_LENGTH));
     sodium_memzero(digest, sizeof digest);
     sodium_memzero(hex, sizeof hex);
     return match;
