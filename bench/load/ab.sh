@@ -3,7 +3,8 @@
 # the full harness).
 #
 #   bench/load/ab.sh OLD_AUTHD NEW_AUTHD [ROUNDS] [PATH]     the cheap path, next to nginx
-#   AB_CASE=login bench/load/ab.sh OLD_AUTHD NEW_AUTHD [ROUNDS]   logins at saturation
+#   AB_CASE=login bench/load/ab.sh OLD_AUTHD NEW_AUTHD [ROUNDS]   logins at saturation, and the
+#                                  isolation of cheap requests meanwhile
 #
 # Cheap path: each round runs `wrk -t1 -c64 -d5s` against the old authd, the new one and nginx
 # (1 worker, bench/load/nginx.conf.in), servers on CPU 0 and wrk on CPU 1 (as run.sh's case 1), and
@@ -14,7 +15,9 @@
 # prints logins/s (all answers 200: anything else is counted and shown) and CPU time per login
 # (authd's and its hash helpers'), the old one first in odd rounds and last in even ones, then
 # the medians, their ratio, and what each one's hash helpers said about argon2's memory at start
-# (docs/architecture.md). Build the old binary from another worktree,
+# (docs/architecture.md). Isolation (run.sh's case 3): during each login round, a paced client
+# (tools/authd_paced_client, one cheap request every 5 ms, latency counted from its schedule) asks
+# the same authd, and the round prints that cheap request's p99 in ms; the medians follow. Build the old binary from another worktree,
 # e.g. `git worktree add /tmp/old HEAD~1 && cmake -S /tmp/old -B /tmp/old/build
 # -DCMAKE_BUILD_TYPE=Release && cmake --build /tmp/old/build --target authd`.
 set -euo pipefail
@@ -28,7 +31,8 @@ ab_case=${AB_CASE:-cheap}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 authctl="$root/build/release/tools/authctl"
-for tool in wrk nginx taskset "$old" "$new" "$authctl"; do
+paced="$root/build/release/tools/authd_paced_client"
+for tool in wrk nginx taskset "$old" "$new" "$authctl" "$paced"; do
     command -v "$tool" >/dev/null || { echo "ab.sh: $tool is missing" >&2; exit 1; }
 done
 
@@ -95,9 +99,10 @@ function response(status) if status ~= 200 then others = others + 1 end end
 function done() io.stderr:write("non-200: " .. others .. "\n") end
 LUA
     sleep 1
-    printf '%-6s %-30s %-30s\n' round "old: logins/s, CPU ms/login" "new: logins/s, CPU ms/login"
+    printf '%-6s %-40s %-40s\n' round "old: logins/s, CPU ms/login, p99 ms" \
+        "new: logins/s, CPU ms/login, p99 ms"
     declare -A result
-    rates_old=() rates_new=()
+    rates_old=() rates_new=() p99_old=() p99_new=()
     for ((r = 1; r <= rounds; r++)); do
         # Old first in odd rounds, new first in even ones: drift of the machine falls on both.
         order=(old new)
@@ -108,8 +113,16 @@ LUA
                 new) port=$new_port pid=$new_pid ;;
             esac
             t0=$(tree_ticks "$pid")
+            # The paced cheap requests start after wrk's first second and end before it does.
+            (sleep 1 && "$paced" --port "$port" --interval-ms 5 --expect-status 400 \
+                --duration-s 3 >"$work/paced.json" 2>"$work/paced.err") &
+            paced_pid=$!
             out=$(wrk -t1 -c16 -d5s -s "$work/login.lua" "http://127.0.0.1:$port/login" 2>&1)
             t1=$(tree_ticks "$pid")
+            wait "$paced_pid" || true
+            p99=$(python3 -c "import json, sys
+print(json.load(open(sys.argv[1]))['p99'])" "$work/paced.json" 2>/dev/null || echo "?")
+            if [[ $server == old ]]; then p99_old+=("$p99"); else p99_new+=("$p99"); fi
             rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
             bad=$(awk '/non-200:/ {print $2}' <<<"$out")
             if [[ $server == old ]]; then rates_old+=("$rps"); else rates_new+=("$rps"); fi
@@ -117,14 +130,17 @@ LUA
 rps, ticks, hz, bad = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 note = '' if bad == '0' else f' ({bad} not 200)'
 print(f'{rps:,.1f}, {ticks / hz / (rps * 5) * 1e3:.2f}{note}')" "$rps" $((t1 - t0)) "$hz" "${bad:-?}")
+            result[$server]+=", $p99"
         done
-        printf '%-6s %-30s %-30s\n' "$r" "${result[old]}" "${result[new]}"
+        printf '%-6s %-40s %-40s\n' "$r" "${result[old]}" "${result[new]}"
     done
     python3 -c "import statistics, sys
-old, new = ([float(x) for x in a.split()] for a in sys.argv[1:3])
+old, new, p_old, p_new = ([float(x) for x in a.split() if x != '?'] or [float('nan')] for a in sys.argv[1:5])
 mo, mn = statistics.median(old), statistics.median(new)
-print(f'median logins/s: old {mo:,.1f}, new {mn:,.1f}, new / old {mn / mo:.2f}')" \
-        "${rates_old[*]}" "${rates_new[*]}"
+print(f'median logins/s: old {mo:,.1f}, new {mn:,.1f}, new / old {mn / mo:.2f}')
+po, pn = statistics.median(p_old), statistics.median(p_new)
+print(f'median p99 of a cheap request meanwhile: old {po:.2f} ms, new {pn:.2f} ms')" \
+        "${rates_old[*]}" "${rates_new[*]}" "${p99_old[*]}" "${p99_new[*]}"
     # What each binary's hash helpers said at start (argon2's memory kept or not, and the page
     # faults of their self-check's verification).
     for server in old new; do
