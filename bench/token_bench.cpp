@@ -26,8 +26,8 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 
+#include "authd/crypto/jwt.hpp"
 #include "authd/crypto/secret.hpp"
-#include "authd/crypto/token_signer.hpp"
 #include "authd/login/token_cutoffs.hpp"
 
 namespace {
@@ -54,8 +54,8 @@ std::array<unsigned char, 32> key_bytes() {
     return key;
 }
 
-const authd::token_signer& signer() {
-    static const authd::token_signer instance{[] {
+const authd::hs256_key& signer() {
+    static const authd::hs256_key instance{[] {
         const auto key = key_bytes();
         return authd::secret_bytes(key.data(), key.size());
     }()};
@@ -84,7 +84,7 @@ byte_span input_span() {
     return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
 }
 
-// A keyed HMAC-SHA256 context, fetched and keyed once (what token_signer keeps per thread).
+// A keyed HMAC-SHA256 context, fetched and keyed once (what hs256_key keeps per thread).
 class prepared_hmac {
   public:
     prepared_hmac() {
@@ -273,7 +273,7 @@ BENCHMARK(openssl_sha256_reused_ctx);
 
 // --- authd ---
 
-// Proves the benchmarks below measure a correct MAC: token_signer::mac() must agree with both
+// Proves the benchmarks below measure a correct MAC: hs256_key::mac() must agree with both
 // raw OpenSSL ways of computing it.
 bool mac_agrees_with_openssl() {
     unsigned char ours[mac_bytes];
@@ -294,7 +294,7 @@ bool mac_agrees_with_openssl() {
 // The MAC alone, through the signer's per-thread context.
 void token_mac(benchmark::State& state) {
     if (!mac_agrees_with_openssl()) {
-        state.SkipWithError("token_signer::mac differs from OpenSSL's HMAC-SHA256");
+        state.SkipWithError("hs256_key::mac differs from OpenSSL's HMAC-SHA256");
         return;
     }
     unsigned char out[mac_bytes];

@@ -97,7 +97,7 @@ io_thread::io_thread(const shared_state& shared, const tcp::endpoint& endpoint)
       sweeper_(context_),
       metrics_(shared.metrics.add_thread()),
       host_(shared, metrics_),
-      handler_(shared.limiter, shared.service, shared.signer, shared.revocations, host_) {
+      handler_(shared.limiter, shared.service, shared.keys, shared.revocations, host_) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
     acceptor_.set_option(reuse_port(true));

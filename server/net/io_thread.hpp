@@ -33,7 +33,7 @@ struct shared_state {
     hash_pool& pool;
     attempt_limiter& limiter;
     const login_service& service;
-    const keyring_holder& signer;
+    const keyring_holder& keys;  // the key ring in use (swapped on SIGHUP)
     revocation_list& revocations;
     metrics_registry& metrics;
     address_connections& per_address;  // --max-connections-per-address, across threads

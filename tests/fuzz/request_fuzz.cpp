@@ -14,7 +14,7 @@
 //   - write_response_head() gives a head that ends in CRLF CRLF, parses as an HTTP response with
 //     the code's status and a Content-Length equal to the body's size;
 //   - a login answers 200 exactly for the right credentials, with a token for the requested user
-//     that both the service's key ring and a token_signer with the same key accept;
+//     that both the service's key ring and a hs256_key with the same key accept;
 //   - /verify, /forward-auth and /logout accept exactly the tokens this input's logins got,
 //     /verify refuses a token after its /logout (the fuzzer cannot forge a token: a 200 for any
 //     other is a bug); /forward-auth's 200 names the token's user in Remote-User;
@@ -53,11 +53,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "authd/crypto/jwt.hpp"
 #include "authd/crypto/keyring.hpp"
 #include "authd/crypto/keyring_holder.hpp"
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/crypto/secret.hpp"
-#include "authd/crypto/token_signer.hpp"
 #include "authd/http/api.hpp"
 #include "authd/http/http_response.hpp"
 #include "authd/http/request.hpp"
@@ -106,7 +106,7 @@ authd::secret_bytes fixed_key() {
 
 // Everything a login needs, real but cheap: argon2id at libsodium's smallest cost (t=1, 8 KiB),
 // so that a verification costs microseconds, not the 20 ms of the production parameters. The
-// service signs with a key ring of one HS256 key (a raw key file); a token_signer with the same
+// service signs with a key ring of one HS256 key (a raw key file); a hs256_key with the same
 // key checks its tokens independently.
 // The handler's host: a hash queue with room, no metrics, audit lines dropped; the in-memory
 // store never fails, so an internal error is a bug.
@@ -133,7 +133,7 @@ struct login_world {
 
     authd::password_hasher hasher{params};
     authd::keyring_holder keys{authd::keyring::from_secret(fixed_key())};
-    authd::token_signer signer{fixed_key()};
+    authd::hs256_key signer{fixed_key()};
     memory_store store;
     std::unique_ptr<authd::user_cache> cache = authd::make_user_cache(1024);
     authd::login_service service{store, *cache, hasher, keys, std::chrono::minutes(30)};
@@ -362,7 +362,7 @@ void login(const authd::request_head& head, const authd::client_ref& client, boo
     check(claims->user == head.user_name.value, "the token names another user", r.body);
     const auto again = world().signer.verify(token, now);
     check(again.has_value() && again->user == claims->user,
-          "token_signer::verify refuses the token authd issued", r.body);
+          "hs256_key::verify refuses the token authd issued", r.body);
     state.last_token = token;
     state.issued.insert(token);
 }

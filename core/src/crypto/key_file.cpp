@@ -5,8 +5,8 @@
 
 #include <sodium.h>
 
+#include "authd/crypto/jwt.hpp"
 #include "authd/crypto/sodium.hpp"
-#include "authd/crypto/token_signer.hpp"
 
 namespace authd {
 

@@ -2,8 +2,8 @@
 
 #include <sodium.h>
 
+#include "authd/crypto/jwt.hpp"
 #include "authd/crypto/sodium.hpp"
-#include "authd/crypto/token_signer.hpp"
 #include "authd/util/files.hpp"
 
 namespace authd {

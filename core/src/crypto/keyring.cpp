@@ -13,9 +13,9 @@ namespace authd {
 struct keyring::key {
     std::string kid;
     key_algorithm alg = key_algorithm::hs256;
-    std::string kid_header_b64;          // {"typ":"JWT","alg":..,"kid":..}; empty without kid
-    std::unique_ptr<token_signer> hmac;  // HS256
-    secret_bytes ed_secret;              // EdDSA: libsodium's secret key (seed and public key)
+    std::string kid_header_b64;       // {"typ":"JWT","alg":..,"kid":..}; empty without kid
+    std::unique_ptr<hs256_key> hmac;  // HS256
+    secret_bytes ed_secret;           // EdDSA: libsodium's secret key (seed and public key)
     unsigned char ed_public[crypto_sign_PUBLICKEYBYTES] = {};
 
     // The signature check alone: none, malformed or bad_signature.
@@ -50,7 +50,7 @@ void keyring::add(std::string kid, key_algorithm alg, secret_bytes secret) {
     k->kid = std::move(kid);
     k->alg = alg;
     if (alg == key_algorithm::hs256) {
-        k->hmac = std::make_unique<token_signer>(std::move(secret));
+        k->hmac = std::make_unique<hs256_key>(std::move(secret));
     } else {
         k->ed_secret = secret_bytes(crypto_sign_SECRETKEYBYTES);
         crypto_sign_seed_keypair(k->ed_public, k->ed_secret.data(), secret.data());

@@ -1,5 +1,7 @@
 #include "authd/http/request.hpp"
 
+#include <optional>
+
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -185,8 +187,9 @@ decision respond(api_code code, std::string_view body) {
     return decision{decision::kind::respond, code, body};
 }
 
-// Checks one credential header; a decision of kind::login means "present and usable".
-decision check(const credential_header& h, credential_field f) noexcept {
+// Checks one credential header: the refusal when it is missing, repeated or empty, nothing when it
+// is usable.
+std::optional<decision> refusal(const credential_header& h, credential_field f) noexcept {
     const auto i = static_cast<std::size_t>(f);
     if (h.count == 0) {
         return respond(api_code::field_missing, canned().missing[i]);
@@ -197,7 +200,7 @@ decision check(const credential_header& h, credential_field f) noexcept {
     if (h.value.empty()) {
         return respond(api_code::field_missing, canned().empty[i]);
     }
-    return decision{decision::kind::login, api_code::ok, {}};
+    return std::nullopt;
 }
 
 std::string_view bearer_credentials(std::string_view authorization) noexcept {
@@ -223,20 +226,17 @@ decision decide_verify(const request_head& head) noexcept {
     if (head.token.count > 0 && head.authorization.count > 0) {
         return respond(api_code::bad_request, canned().duplicated[2]);  // two tokens: which?
     }
-    auto d = check(head.token, credential_field::token);
-    if (d.what == decision::kind::login) {
-        d.what = decision::kind::verify;
-    }
-    return d;
+    return refusal(head.token, credential_field::token)
+        .value_or(decision{decision::kind::verify, api_code::ok, {}});
 }
 
 decision decide_login(const request_head& head) noexcept {
     // Password first: the seed's parameter table lists it first.
-    if (auto d = check(head.password, credential_field::password);
-        d.what != decision::kind::login) {
-        return d;
+    if (auto r = refusal(head.password, credential_field::password)) {
+        return *r;
     }
-    return check(head.user_name, credential_field::user_name);
+    return refusal(head.user_name, credential_field::user_name)
+        .value_or(decision{decision::kind::login, api_code::ok, {}});
 }
 
 }  // namespace

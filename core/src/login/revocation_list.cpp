@@ -1,6 +1,6 @@
 #include "authd/login/revocation_list.hpp"
 
-#include "authd/crypto/token_signer.hpp"
+#include "authd/crypto/jwt.hpp"
 
 namespace authd {
 

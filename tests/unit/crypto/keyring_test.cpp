@@ -14,9 +14,9 @@
 
 #include <gtest/gtest.h>
 
+#include "authd/crypto/jwt.hpp"
 #include "authd/crypto/key_file_edit.hpp"
 #include "authd/crypto/keyring_holder.hpp"
-#include "authd/crypto/token_signer.hpp"
 
 namespace authd {
 namespace {
@@ -90,7 +90,7 @@ std::string payload_b64(std::int64_t exp, std::string_view user = "alice") {
 // An HS256 token with any header, MACed with any key of at least 32 bytes (forgeries).
 std::string hs256_token(const std::string& header_json, std::string_view key,
                         std::int64_t exp = later) {
-    const token_signer mac_with(
+    const hs256_key mac_with(
         secret_bytes(reinterpret_cast<const unsigned char*>(key.data()), key.size()));
     std::string token;
     mac_with.sign_into(token, b64(header_json), "alice", exp, std::nullopt);
@@ -118,7 +118,7 @@ TEST_F(KeyringTest, RawFileIsOneKeyWithTheSeedHeader) {
     EXPECT_EQ(header_of(token), R"({"typ":"JWT","alg":"HS256"})");
     // What authd signed before key rings (same header, same key): each verifies the other's tokens
     // (tokens differ byte for byte only by their random jti).
-    const token_signer old_signer(read_private_file(path_, 4096));
+    const hs256_key old_signer(read_private_file(path_, 4096));
     EXPECT_TRUE(old_signer.verify(token, now).has_value());
     EXPECT_TRUE(ring->verify(old_signer.sign("alice", later), now).has_value());
     const auto claims = ring->verify(token, now);
@@ -146,7 +146,7 @@ TEST_F(KeyringTest, RefusesWhatTheSignerRefuses) {
               token_error::expired);
     EXPECT_EQ(refusal(*ring, good.substr(0, dot2) + ".AAAA"), token_error::malformed);
     EXPECT_EQ(refusal(*ring, good + ".x"), token_error::malformed);
-    EXPECT_EQ(refusal(*ring, good + std::string(token_signer::max_token_bytes, 'A')),
+    EXPECT_EQ(refusal(*ring, good + std::string(hs256_key::max_token_bytes, 'A')),
               token_error::malformed);
     // Base64url is strict: a last character with non-zero padding bits is not the same signature.
     std::string sloppy = good;
@@ -178,7 +178,7 @@ TEST_F(KeyringTest, RefusesTokensNotYetValidWithEveryKind) {
                   token_error::not_yet_valid);
     }
     // nbf, in a token MACed by hand with the raw key (authd issues none).
-    const token_signer mac_with(
+    const hs256_key mac_with(
         secret_bytes(reinterpret_cast<const unsigned char*>(raw_key.data()), raw_key.size()));
     const auto with_payload = [&](const std::string& json) {
         std::string token = std::string(jwt_header_b64) + "." + b64(json);

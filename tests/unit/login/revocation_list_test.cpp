@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "authd/crypto/token_signer.hpp"
+#include "authd/crypto/jwt.hpp"
 
 namespace authd {
 namespace {

@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "authd/crypto/jwt.hpp"
 #include "authd/crypto/key_file.hpp"
 #include "authd/crypto/secret.hpp"
-#include "authd/crypto/token_signer.hpp"
 
 namespace authd {
 

@@ -36,7 +36,7 @@ class keyring_holder {
     void replace(std::shared_ptr<const keyring> next);
 
     // Shortcuts for get().sign(...) and get().verify(...), so that a holder can stand where a
-    // token_signer stood.
+    // hs256_key stood.
     std::string sign(std::string_view user, std::int64_t exp,
                      std::optional<std::int64_t> iat = std::nullopt) const {
         return get().sign(user, exp, iat);

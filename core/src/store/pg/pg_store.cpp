@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "authd/crypto/token_signer.hpp"
+#include "authd/crypto/jwt.hpp"
 #include "authd/store/user_store.hpp"
 #include "authd/util/clock.hpp"
 

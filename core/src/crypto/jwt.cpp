@@ -1,4 +1,4 @@
-#include "authd/crypto/token_signer.hpp"
+#include "authd/crypto/jwt.hpp"
 
 #include <atomic>
 #include <charconv>
@@ -68,7 +68,7 @@ thread_local thread_mac_cache tls_macs;
 
 }  // namespace
 
-struct token_signer::impl {
+struct hs256_key::impl {
     secret_bytes key;
     EVP_MAC* mac = nullptr;
     EVP_MAC_CTX* keyed = nullptr;
@@ -85,7 +85,7 @@ struct token_signer::impl {
     }
 };
 
-token_signer::token_signer(secret_bytes key) : impl_(std::make_unique<impl>()) {
+hs256_key::hs256_key(secret_bytes key) : impl_(std::make_unique<impl>()) {
     if (key.size() < min_key_bytes) {
         throw std::invalid_argument("signing key shorter than 32 bytes");
     }
@@ -107,9 +107,9 @@ token_signer::token_signer(secret_bytes key) : impl_(std::make_unique<impl>()) {
     }
 }
 
-token_signer::~token_signer() = default;
+hs256_key::~hs256_key() = default;
 
-void token_signer::mac(std::string_view data, unsigned char out[32]) const {
+void hs256_key::mac(std::string_view data, unsigned char out[32]) const {
     EVP_MAC_CTX* ctx = impl_->thread_context();
     std::size_t len = 0;
     // EVP_MAC_init with no key restarts HMAC from the key's precomputed inner state.
@@ -231,8 +231,8 @@ void append_signing_input(std::string& out, std::string_view header_b64, std::st
     base64url_append(out, reinterpret_cast<const unsigned char*>(payload.data()), payload.size());
 }
 
-void token_signer::sign_into(std::string& out, std::string_view header_b64, std::string_view user,
-                             std::int64_t exp, std::optional<std::int64_t> iat) const {
+void hs256_key::sign_into(std::string& out, std::string_view header_b64, std::string_view user,
+                          std::int64_t exp, std::optional<std::int64_t> iat) const {
     out.clear();
     append_signing_input(out, header_b64, user, exp, iat);
     unsigned char sig[mac_bytes];
@@ -241,13 +241,13 @@ void token_signer::sign_into(std::string& out, std::string_view header_b64, std:
     base64url_append(out, sig, sizeof sig);
 }
 
-void token_signer::sign_into(std::string& out, std::string_view user, std::int64_t exp,
-                             std::optional<std::int64_t> iat) const {
+void hs256_key::sign_into(std::string& out, std::string_view user, std::int64_t exp,
+                          std::optional<std::int64_t> iat) const {
     sign_into(out, jwt_header_b64, user, exp, iat);
 }
 
-std::string token_signer::sign(std::string_view user, std::int64_t exp,
-                               std::optional<std::int64_t> iat) const {
+std::string hs256_key::sign(std::string_view user, std::int64_t exp,
+                            std::optional<std::int64_t> iat) const {
     std::string out;
     sign_into(out, user, exp, iat);
     return out;
@@ -337,7 +337,7 @@ std::string new_token_id() {
 }
 
 std::optional<token_parts> split_token(std::string_view token) {
-    if (token.size() > token_signer::max_token_bytes) {
+    if (token.size() > hs256_key::max_token_bytes) {
         return std::nullopt;
     }
     const auto dot1 = token.find('.');
@@ -349,8 +349,8 @@ std::optional<token_parts> split_token(std::string_view token) {
                        token.substr(dot2 + 1), token.substr(0, dot2)};
 }
 
-token_error token_signer::check_mac(std::string_view signing_input,
-                                    std::string_view signature_b64) const {
+token_error hs256_key::check_mac(std::string_view signing_input,
+                                 std::string_view signature_b64) const {
     // The expected MAC is encoded and compared as text, in constant time: no decoding of the
     // client's bytes, and a non-canonical encoding of the right MAC is refused too.
     constexpr std::size_t encoded_bytes = 43;  // 32 bytes in unpadded base64url
@@ -368,8 +368,8 @@ token_error token_signer::check_mac(std::string_view signing_input,
                : token_error::bad_signature;
 }
 
-std::optional<token_claims> token_signer::verify(std::string_view token, std::int64_t now,
-                                                 token_error* error) const {
+std::optional<token_claims> hs256_key::verify(std::string_view token, std::int64_t now,
+                                              token_error* error) const {
     token_error scratch = token_error::none;
     token_error& err = error != nullptr ? *error : scratch;
     err = token_error::malformed;

@@ -1,4 +1,4 @@
-#include "authd/crypto/token_signer.hpp"
+#include "authd/crypto/jwt.hpp"
 
 #include <cstring>
 #include <optional>
@@ -34,7 +34,7 @@ std::string hex(const unsigned char* p, std::size_t n) {
 // RFC 4231 section 4.7, test case 6: a key longer than the block size (the only HMAC-SHA-256
 // vector whose key meets authd's 32-byte minimum).
 TEST(TokenSignerKnownAnswer, Rfc4231TestCase6) {
-    const token_signer signer(key_of(std::string(131, '\xaa')));
+    const hs256_key signer(key_of(std::string(131, '\xaa')));
     unsigned char mac[32];
     signer.mac("Test Using Larger Than Block-Size Key - Hash Key First", mac);
     EXPECT_EQ(hex(mac, 32), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
@@ -45,7 +45,7 @@ TEST(TokenSignerKnownAnswer, Rfc7515AppendixA1) {
     const auto key = base64url_decode(
         "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow");
     ASSERT_TRUE(key.has_value());
-    const token_signer signer(key_of(*key));
+    const hs256_key signer(key_of(*key));
     unsigned char mac[32];
     signer.mac(
         "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
@@ -61,7 +61,7 @@ TEST(TokenSignerKnownAnswer, Rfc7515AppendixA1) {
 // same user and exp, then the token id /logout revokes (its key is unknown, so the signature
 // differs).
 TEST(TokenSignerKnownAnswer, SeedExampleHeaderAndPayload) {
-    const token_signer signer(test_key());
+    const hs256_key signer(test_key());
     const auto token = signer.sign("user_test", 1628605206, 1628603406);
     const std::string seed_header = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.";
     ASSERT_EQ(token.substr(0, seed_header.size()), seed_header);
@@ -78,7 +78,7 @@ TEST(TokenSignerKnownAnswer, SeedExampleHeaderAndPayload) {
 }
 
 TEST(TokenSigner, EveryTokenHasItsOwnId) {
-    const token_signer signer(test_key());
+    const hs256_key signer(test_key());
     const auto a = signer.verify(signer.sign("u", 2'000'000'000), 1'700'000'000);
     const auto b = signer.verify(signer.sign("u", 2'000'000'000), 1'700'000'000);
     ASSERT_TRUE(a && b);
@@ -87,7 +87,7 @@ TEST(TokenSigner, EveryTokenHasItsOwnId) {
 }
 
 TEST(TokenSigner, RoundTrip) {
-    const token_signer signer(test_key());
+    const hs256_key signer(test_key());
     const auto token = signer.sign("J\xc3\xa9r\xc3\xb4me \"q\"", 2'000'000'000);
     token_error err = token_error::malformed;
     const auto claims = signer.verify(token, 1'700'000'000, &err);
@@ -104,8 +104,8 @@ struct reject_row {
 };
 
 TEST(TokenSigner, RejectsWhatItMustReject) {
-    const token_signer signer(test_key());
-    const token_signer other(test_key('o'));
+    const hs256_key signer(test_key());
+    const hs256_key other(test_key('o'));
     const auto good = signer.sign("alice", 2'000'000'000);
     const auto dot2 = good.rfind('.');
     auto tampered = good;
@@ -127,8 +127,7 @@ TEST(TokenSigner, RejectsWhatItMustReject) {
         {"two parts", good.substr(0, dot2), token_error::malformed},
         {"four parts", good + ".x", token_error::malformed},
         {"empty", "", token_error::malformed},
-        {"over-long", good + std::string(token_signer::max_token_bytes, 'A'),
-         token_error::malformed},
+        {"over-long", good + std::string(hs256_key::max_token_bytes, 'A'), token_error::malformed},
     };
     for (const auto& row : rows) {
         SCOPED_TRACE(row.name);
@@ -139,7 +138,7 @@ TEST(TokenSigner, RejectsWhatItMustReject) {
 }
 
 // A token with any payload, signed with signer's key and the seed's header.
-std::string token_with_payload(const token_signer& signer, std::string_view payload_json) {
+std::string token_with_payload(const hs256_key& signer, std::string_view payload_json) {
     std::string token(jwt_header_b64);
     token += '.';
     base64url_append(token, reinterpret_cast<const unsigned char*>(payload_json.data()),
@@ -159,7 +158,7 @@ struct times_row {
 
 // RFC 7519 sections 4.1.4-4.1.6: exp, nbf and iat, each with the same leeway.
 TEST(TokenSigner, HonoursExpNbfAndIatWithOneLeeway) {
-    const token_signer signer(test_key());
+    const hs256_key signer(test_key());
     constexpr std::int64_t now = 1'700'000'000;
     constexpr std::int64_t leeway = token_clock_leeway_seconds;
     const auto at = [](std::int64_t t) { return std::to_string(t); };
@@ -201,7 +200,7 @@ TEST(TokenSigner, HonoursExpNbfAndIatWithOneLeeway) {
 }
 
 TEST(TokenSigner, IssuedAtRoundTrips) {
-    const token_signer signer(test_key());
+    const hs256_key signer(test_key());
     const auto with = signer.verify(signer.sign("u", 2'000'000'000, 1'699'999'999), 1'700'000'000);
     ASSERT_TRUE(with.has_value());
     EXPECT_EQ(with->iat, 1'699'999'999);
@@ -212,14 +211,14 @@ TEST(TokenSigner, IssuedAtRoundTrips) {
 }
 
 TEST(TokenSigner, RefusesShortKeys) {
-    EXPECT_THROW(token_signer(key_of(std::string(31, 'k'))), std::invalid_argument);
+    EXPECT_THROW(hs256_key(key_of(std::string(31, 'k'))), std::invalid_argument);
 }
 
 TEST(TokenSigner, ThreadsAndSignersDoNotShareKeyedContexts) {
     // Each thread keeps a keyed context per signer: alternating two signers on several threads
     // must still give each signer's own MAC.
-    const token_signer a(test_key('a'));
-    const token_signer b(test_key('b'));
+    const hs256_key a(test_key('a'));
+    const hs256_key b(test_key('b'));
     // A fixed signing input, so that the MACs themselves can be compared (tokens carry a jti).
     const std::string input = "header.payload";
     unsigned char expected_a[32];
@@ -264,7 +263,7 @@ TEST(Base64url, FastEncoderMatchesTheConstantTimeOneAtEveryLength) {
 }
 
 TEST(TokenSigner, SignatureMustBeTheCanonicalEncoding) {
-    const token_signer signer(test_key());
+    const hs256_key signer(test_key());
     const auto good = signer.sign("alice", 2'000'000'000);
     auto last = good;
     // The 43rd character of a 32-byte MAC carries 4 bits: flipping a low bit gives another text

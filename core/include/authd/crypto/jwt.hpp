@@ -44,15 +44,17 @@ enum class token_error : std::uint8_t {
     not_yet_valid,  // nbf or iat later than now + leeway
 };
 
-// Signs and checks tokens with one secret key. Thread-safe: each thread keeps its own keyed
-// HMAC context, made once (no per-token algorithm fetch or key setup).
-class token_signer {
+// One HS256 key (HMAC-SHA256): the key ring signs and checks its HS256 tokens with these; tests,
+// benchmarks and the fuzzer use one alone as a second checker of the seed's token format.
+// Thread-safe: each thread keeps its own keyed HMAC context, made once (no per-token algorithm
+// fetch or key setup).
+class hs256_key {
   public:
     // Throws std::invalid_argument when the key is shorter than min_key_bytes.
-    explicit token_signer(secret_bytes key);
-    ~token_signer();
-    token_signer(const token_signer&) = delete;
-    token_signer& operator=(const token_signer&) = delete;
+    explicit hs256_key(secret_bytes key);
+    ~hs256_key();
+    hs256_key(const hs256_key&) = delete;
+    hs256_key& operator=(const hs256_key&) = delete;
 
     // header.payload.signature with the seed's header {"typ":"JWT","alg":"HS256"}. user must be
     // valid UTF-8 (it is JSON-escaped). Without iat, the token has no iat claim (as tokens of
@@ -104,7 +106,7 @@ struct token_parts {
     std::string_view signing_input;  // header.payload: what the signature covers
 };
 
-// Splits a token at its two dots; nullopt when it is longer than token_signer::max_token_bytes or
+// Splits a token at its two dots; nullopt when it is longer than hs256_key::max_token_bytes or
 // does not have exactly three parts.
 std::optional<token_parts> split_token(std::string_view token);
 
