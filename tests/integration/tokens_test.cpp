@@ -122,5 +122,23 @@ TEST_F(TokenCutoffTest, RemovalVoidsTheUsersTokensForGood) {
     EXPECT_EQ(verify(bob), 200);
 }
 
+// The void lasts as long as the tokens it voids could (ttl + leeway), not until the store checks
+// (twice a second) purge the cutoffs: seconds after the change, the old token is still refused.
+TEST_F(TokenCutoffTest, TheVoidOutlastsTheStoreChecks) {
+    env_.add_user("alice", "old password");
+    start();
+    const auto old_token = login_token("alice", "old password");
+    const auto r = authctl({"user", "passwd", "alice"}, "new password\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto changed = unix_now();
+    EXPECT_EQ(verify_until_refused(old_token), 401);
+    // The cutoff is the change's second + 1: two seconds past that, several checks have run.
+    while (unix_now() < changed + 3) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(verify(old_token), 401);
+    EXPECT_EQ(verify(login_token("alice", "new password")), 200);
+}
+
 }  // namespace
 }  // namespace authd_it
