@@ -321,6 +321,14 @@ void test_env::add_user(const std::string& name, const std::string& password,
     }
 }
 
+run_result test_env::authctl(const std::vector<std::string>& args, std::string_view input,
+                             const hash_cost& cost) const {
+    std::vector<std::string> argv{authctl_bin(), "--store",    store_uri(), "--hash-memory",
+                                  cost.memory,   "--hash-ops", cost.ops};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, input);
+}
+
 void test_env::generate_key(const std::string& path) {
     const auto r = run_command({authctl_bin(), "key", "generate", path});
     if (r.exit_code != 0) {
@@ -1183,6 +1191,18 @@ std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+long metric_value(std::uint16_t port, std::string_view name) {
+    http_client c(port);
+    const auto r = c.roundtrip(make_request("GET", "/metrics", {}, /*close=*/true));
+    const auto line = "\n" + std::string(name) + " ";
+    const auto at = r.body().find(line);
+    if (at == std::string::npos) {
+        ADD_FAILURE() << "no " << name << " in:\n" << r.body();
+        return -1;
+    }
+    return std::stol(r.body().substr(at + line.size()));
 }
 
 // --- fixture ---------------------------------------------------------------------------------

@@ -101,6 +101,10 @@ class test_env {
     const std::string& key_file() const noexcept { return key_file_; }
     std::string store_uri() const { return "sqlite:" + db_path_; }
 
+    // authctl --store <this store> --hash-memory M --hash-ops N ARGS..., input on standard input.
+    run_result authctl(const std::vector<std::string>& args, std::string_view input = {},
+                       const hash_cost& cost = cheap_hash) const;
+
     // authctl --store ... --hash-memory M --hash-ops N user add NAME, password on stdin.
     // Fails the test (ADD_FAILURE) when authctl does not exit 0.
     void add_user(const std::string& name, const std::string& password,
@@ -315,6 +319,10 @@ run_result jwt_check(const std::string& key_file, const std::string& user,
                      const std::string& token);
 
 std::int64_t unix_now();
+
+// The value of the unlabelled sample NAME in authd's /metrics, read on a connection of its own
+// that is closed at once; -1 (and a test failure) when there is none.
+long metric_value(std::uint16_t port, std::string_view name);
 
 // --- clients from other loopback addresses ----------------------------------------------------
 

@@ -10,26 +10,12 @@ namespace {
 
 class OutsideChange : public authd_test {
   protected:
-    run_result authctl(const std::vector<std::string>& args, const std::string& input = {}) const {
-        std::vector<std::string> argv{authctl_bin(),   "--store",         env_.store_uri(),
-                                      "--hash-memory", cheap_hash.memory, "--hash-ops",
-                                      cheap_hash.ops};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return run_command(argv, input);
-    }
-
     int login_status(const std::string& user, const std::string& password) {
         http_client c(port());
         return c.roundtrip(login_request(user, password)).result_int();
     }
 
-    long cache_hits() {
-        http_client c(port());
-        const auto body = c.roundtrip(make_request("GET", "/metrics", {})).body();
-        const std::string name = "\nauthd_user_cache_hits_total ";
-        const auto at = body.find(name);
-        return at == std::string::npos ? -1 : std::stol(body.substr(at + name.size()));
-    }
+    long cache_hits() { return metric_value(port(), "authd_user_cache_hits_total"); }
 };
 
 TEST_F(OutsideChange, AuthctlPasswdAndRemoveWhileServingDropTheCachedUser) {
@@ -40,13 +26,13 @@ TEST_F(OutsideChange, AuthctlPasswdAndRemoveWhileServingDropTheCachedUser) {
     ASSERT_EQ(login_status("alice", "old password"), 200);
     ASSERT_EQ(cache_hits(), hits + 1) << "the second login did not come from the cache";
 
-    const auto changed = authctl({"user", "passwd", "alice"}, "new password\n");
+    const auto changed = env_.authctl({"user", "passwd", "alice"}, "new password\n");
     ASSERT_EQ(changed.exit_code, 0) << changed.err;
     EXPECT_EQ(login_status("alice", "old password"), 404);
     EXPECT_EQ(login_status("alice", "new password"), 200);
     EXPECT_EQ(login_status("alice", "new password"), 200);  // cached again
 
-    const auto removed = authctl({"user", "remove", "alice"});
+    const auto removed = env_.authctl({"user", "remove", "alice"});
     ASSERT_EQ(removed.exit_code, 0) << removed.err;
     EXPECT_EQ(login_status("alice", "new password"), 404);
 }

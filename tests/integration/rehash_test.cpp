@@ -12,9 +12,7 @@ class RehashTest : public authd_test {
     // authctl user passwd NAME, the password on standard input, hashed at cost.
     void passwd(const std::string& user, const std::string& password,
                 const hash_cost& cost = cheap_hash) const {
-        const auto r = run_command({authctl_bin(), "--store", env_.store_uri(), "--hash-memory",
-                                    cost.memory, "--hash-ops", cost.ops, "user", "passwd", user},
-                                   password + "\n");
+        const auto r = env_.authctl({"user", "passwd", user}, password + "\n", cost);
         ASSERT_EQ(r.exit_code, 0) << r.err;
     }
 
@@ -38,13 +36,7 @@ class RehashTest : public authd_test {
     }
 
     // The hash workers verifying a password now, from /metrics.
-    int busy_workers() {
-        http_client c(port());
-        const auto body = c.roundtrip(make_request("GET", "/metrics", {})).body();
-        const std::string name = "\nauthd_hash_workers_busy ";
-        const auto at = body.find(name);
-        return at == std::string::npos ? -1 : std::stoi(body.substr(at + name.size()));
-    }
+    long busy_workers() { return metric_value(port(), "authd_hash_workers_busy"); }
 };
 
 // authd's parameters (cheap) differ from the stored hash's: the first login rehashes.

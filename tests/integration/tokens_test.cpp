@@ -15,11 +15,7 @@ namespace {
 class TokenCutoffTest : public authd_test {
   protected:
     run_result authctl(const std::vector<std::string>& args, const std::string& input = {}) const {
-        std::vector<std::string> argv{authctl_bin(),   "--store",         env_.store_uri(),
-                                      "--hash-memory", cheap_hash.memory, "--hash-ops",
-                                      cheap_hash.ops};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return run_command(argv, input);
+        return env_.authctl(args, input);
     }
 
     std::string login_token(const std::string& user, const std::string& password) {
