@@ -238,15 +238,7 @@ TEST_F(LifecycleTest, BusyConnectionOutlivesTheIdleTimeout) {
 // authd_connections_parked from /metrics, read on a connection of its own that is closed at
 // once (so that it is never parked itself).
 long parked_connections(std::uint16_t port) {
-    http_client c(port);
-    const auto r = c.roundtrip(make_request("GET", "/metrics", {}, /*close=*/true));
-    const std::string name = "\nauthd_connections_parked ";
-    const auto at = r.body().find(name);
-    if (at == std::string::npos) {
-        ADD_FAILURE() << "no authd_connections_parked in:\n" << r.body();
-        return -1;
-    }
-    return std::stol(r.body().substr(at + name.size()));
+    return metric_value(port, "authd_connections_parked");
 }
 
 // Waits until authd reports `want` parked connections; false after 10 s.

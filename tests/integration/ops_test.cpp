@@ -46,7 +46,7 @@ TEST_F(OpsTest, VerifyRefusesWhatItMust) {
     const auto invalid = error_body(401, "Invalid or expired token.");
     for (const auto& t : {forged, none_alg, std::string("not-a-token"), token + "x"}) {
         const auto r = c.roundtrip(make_request("GET", "/verify", {"Token: " + t}));
-        EXPECT_EQ(r.result_int(), 401) << t;
+        EXPECT_EQ(status_line(r), "HTTP/1.1 401 Unauthorized") << t;
         EXPECT_EQ(r.body(), invalid);
         EXPECT_EQ(header(r, "WWW-Authenticate"), R"(Bearer error="invalid_token")");
     }

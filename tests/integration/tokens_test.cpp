@@ -15,11 +15,7 @@ namespace {
 class TokenCutoffTest : public authd_test {
   protected:
     run_result authctl(const std::vector<std::string>& args, const std::string& input = {}) const {
-        std::vector<std::string> argv{authctl_bin(),   "--store",         env_.store_uri(),
-                                      "--hash-memory", cheap_hash.memory, "--hash-ops",
-                                      cheap_hash.ops};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return run_command(argv, input);
+        return env_.authctl(args, input);
     }
 
     std::string login_token(const std::string& user, const std::string& password) {
@@ -120,6 +116,24 @@ TEST_F(TokenCutoffTest, RemovalVoidsTheUsersTokensForGood) {
     EXPECT_EQ(verify(old_token), 401) << "the cutoff is in the store";
     EXPECT_EQ(verify(new_alice), 200);
     EXPECT_EQ(verify(bob), 200);
+}
+
+// The void lasts as long as the tokens it voids could (ttl + leeway), not until the store checks
+// (twice a second) purge the cutoffs: seconds after the change, the old token is still refused.
+TEST_F(TokenCutoffTest, TheVoidOutlastsTheStoreChecks) {
+    env_.add_user("alice", "old password");
+    start();
+    const auto old_token = login_token("alice", "old password");
+    const auto r = authctl({"user", "passwd", "alice"}, "new password\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto changed = unix_now();
+    EXPECT_EQ(verify_until_refused(old_token), 401);
+    // The cutoff is the change's second + 1: two seconds past that, several checks have run.
+    while (unix_now() < changed + 3) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(verify(old_token), 401);
+    EXPECT_EQ(verify(login_token("alice", "new password")), 200);
 }
 
 }  // namespace

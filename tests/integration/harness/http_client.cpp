@@ -17,6 +17,7 @@
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <gtest/gtest.h>
 
 namespace authd_it {
 
@@ -413,6 +414,18 @@ std::uint16_t free_port() {
     }
     ::close(fd);
     return ntohs(addr.sin_port);
+}
+
+long metric_value(std::uint16_t port, std::string_view name) {
+    http_client c(port);
+    const auto r = c.roundtrip(make_request("GET", "/metrics", {}, /*close=*/true));
+    const auto line = "\n" + std::string(name) + " ";
+    const auto at = r.body().find(line);
+    if (at == std::string::npos) {
+        ADD_FAILURE() << "no " << name << " in:\n" << r.body();
+        return -1;
+    }
+    return std::stol(r.body().substr(at + line.size()));
 }
 
 }  // namespace authd_it

@@ -127,4 +127,8 @@ inline const std::string not_found_body =
 // A port on 127.0.0.1 that was free a moment ago.
 std::uint16_t free_port();
 
+// The value of the unlabelled sample NAME in authd's /metrics, read on a connection of its own
+// that is closed at once; -1 (and a test failure) when there is none.
+long metric_value(std::uint16_t port, std::string_view name);
+
 }  // namespace authd_it

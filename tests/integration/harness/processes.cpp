@@ -251,6 +251,14 @@ void test_env::add_user(const std::string& name, const std::string& password,
     }
 }
 
+run_result test_env::authctl(const std::vector<std::string>& args, std::string_view input,
+                             const hash_cost& cost) const {
+    std::vector<std::string> argv{authctl_bin(), "--store",    store_uri(), "--hash-memory",
+                                  cost.memory,   "--hash-ops", cost.ops};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, input);
+}
+
 void test_env::generate_key(const std::string& path) {
     const auto r = run_command({authctl_bin(), "key", "generate", path});
     if (r.exit_code != 0) {

@@ -58,6 +58,10 @@ class test_env {
     const std::string& key_file() const noexcept { return key_file_; }
     std::string store_uri() const { return "sqlite:" + db_path_; }
 
+    // authctl --store <this store> --hash-memory M --hash-ops N ARGS..., input on standard input.
+    run_result authctl(const std::vector<std::string>& args, std::string_view input = {},
+                       const hash_cost& cost = cheap_hash) const;
+
     // authctl --store ... --hash-memory M --hash-ops N user add NAME, password on stdin.
     // Fails the test (ADD_FAILURE) when authctl does not exit 0.
     void add_user(const std::string& name, const std::string& password,

@@ -18,6 +18,7 @@ struct code_row {
 constexpr code_row code_table[] = {
     {api_code::ok, 200, 200, "OK"},
     {api_code::bad_request, 400, 400, "Bad Request"},
+    {api_code::invalid_token, 401, 401, "Unauthorized"},
     {api_code::field_missing, 402, 400, "Bad Request"},
     {api_code::not_found, 404, 404, "Not Found"},
     {api_code::method_not_allowed, 405, 405, "Method Not Allowed"},

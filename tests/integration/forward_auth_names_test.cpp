@@ -1,0 +1,38 @@
+// Forward auth (docs/forward-auth.md) puts the token's user into a header line: a token for a name
+// authd never issues (a CR LF in it, made by whoever holds the HS256 key) is refused, never
+// turned into header lines of its own.
+#include <string>
+
+#include "harness.hpp"
+
+namespace authd_it {
+namespace {
+
+class ForwardAuthNames : public authd_test {};
+
+TEST_F(ForwardAuthNames, ATokenForANameWithCrLfIsRefusedWithoutInjectedHeaders) {
+    start();
+    const auto exp = std::to_string(unix_now() + 600);
+    for (const std::string name :
+         {R"(alice\r\nX-Injected: 1)", R"(alice\nX-Injected: 1)", R"(tab\there)"}) {
+        // A token with the seed's header, signed by PyJWT with the server's own key.
+        const auto made = run_command({python_bin(), tests_dir() + "/jwt_make.py"},
+                                      R"({"user":")" + name + R"(","exp":)" + exp + "}",
+                                      {{"JWT_KEY_FILE", env_.key_file()}}, 60s);
+        ASSERT_EQ(made.exit_code, 0) << made.err;
+        const auto token = made.out.substr(0, made.out.find('\n'));
+        http_client c(port());
+        // /verify says it verifies (a JSON body can carry any name) ...
+        EXPECT_EQ(c.roundtrip(make_request("GET", "/verify", {"Token: " + token})).result_int(),
+                  200)
+            << name;
+        // ... but forward auth refuses it, and no header line comes out of the name.
+        const auto r = c.roundtrip(make_request("GET", "/forward-auth", {"Token: " + token}));
+        EXPECT_EQ(status_line(r), "HTTP/1.1 401 Unauthorized") << name;
+        EXPECT_EQ(header_count(r, "Remote-User"), 0U) << name;
+        EXPECT_EQ(header_count(r, "X-Injected"), 0U) << name;
+    }
+}
+
+}  // namespace
+}  // namespace authd_it
