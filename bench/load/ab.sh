@@ -121,7 +121,7 @@ LUA
             t1=$(tree_ticks "$pid")
             wait "$paced_pid" || true
             p99=$(python3 -c "import json, sys
-print(json.load(open(sys.argv[1]))['p99'])" "$work/paced.json" 2>/dev/null || echo "?")
+print(json.load(open(sys.argv[1]))['latency_ms']['p99'])" "$work/paced.json" 2>/dev/null || echo "?")
             if [[ $server == old ]]; then p99_old+=("$p99"); else p99_new+=("$p99"); fi
             rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
             bad=$(awk '/non-200:/ {print $2}' <<<"$out")
