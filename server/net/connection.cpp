@@ -152,29 +152,76 @@ std::unique_ptr<connection::active_state> connection::make_active_state() const 
     return std::make_unique<active_state>(connection_buffer_bytes(owner_.shared().config.limits));
 }
 
+// Feeds what was read to the parser: a whole request, a refused one, or more bytes needed.
+connection::parse_step connection::parse_buffered(request_parser& parser, error_code& parse_ec) {
+    while (active_->in.size() > 0) {
+        error_code ec;
+        const auto used = parser.put(active_->in.data(), ec);
+        active_->in.consume(used);
+        if (!ec && parser.is_done()) {
+            return parse_step::request;
+        }
+        if (ec && ec != http::error::need_more) {
+            parse_ec = ec;
+            return parse_step::error;
+        }
+        if (ec) {
+            break;  // need_more
+        }
+        // parsed a part (the header), the rest may be in the buffer already
+    }
+    return parse_step::more;
+}
+
+// Before a read: is the connection idle (between requests), and until when may the read take?
+// Between requests the idle deadline applies; once a request has begun (or before the first one),
+// it must arrive whole by one deadline that later bytes do not extend (a slowloris client
+// trickling a byte at a time is closed all the same). False: idle while draining, close now.
+bool connection::arm_read_deadline(const request_parser& parser) {
+    const auto& config = owner_.shared().config;
+    const bool was_idle = idle_;
+    idle_ = !parser.got_some() && active_->in.size() == 0;
+    if (idle_ && draining_) {
+        return false;
+    }
+    const auto now = clock::now();
+    if (idle_ && !was_idle) {
+        idle_since_ = now;
+    }
+    if (!idle_ && request_deadline_ == clock::time_point::max()) {
+        request_deadline_ = now + config.request_timeout;
+    }
+    deadline_ = idle_ && requests_ > 0 ? now + config.idle_timeout : request_deadline_;
+    return true;
+}
+
+// The client ended its stream: a clean close between requests, or the end of a request whose
+// length is its end (put_eof), or a request cut short.
+connection::read_status connection::at_eof(request_parser& parser, error_code& parse_ec) {
+    if (!parser.got_some() && active_->in.size() == 0) {
+        return read_status::closed;
+    }
+    error_code ec;
+    parser.put_eof(ec);
+    if (!ec && parser.is_done()) {
+        return read_status::request;
+    }
+    parse_ec = ec ? ec : http::error::partial_message;
+    return read_status::parse_error;
+}
+
 asio::awaitable<connection::read_status> connection::read_request(request_parser& parser,
                                                                   error_code& parse_ec) {
-    const auto& config = owner_.shared().config;
     for (;;) {
         if (active_->out.size() >= max_unsent_bytes) {
             if (!co_await flush()) {
                 co_return read_status::failed;
             }
         }
-        if (active_->in.size() > 0) {
-            error_code ec;
-            const auto used = parser.put(active_->in.data(), ec);
-            active_->in.consume(used);
-            if (!ec && parser.is_done()) {
-                co_return read_status::request;
-            }
-            if (ec && ec != http::error::need_more) {
-                parse_ec = ec;
-                co_return read_status::parse_error;
-            }
-            if (!ec) {
-                continue;  // parsed a part (the header), the rest may be in the buffer already
-            }
+        const auto parsed = parse_buffered(parser, parse_ec);
+        if (parsed != parse_step::more) {
+            co_return parsed == parse_step::request ? read_status::request
+                                                    : read_status::parse_error;
         }
         // Nothing more to parse without reading: first write what is owed (pipelining).
         if (!active_->out.empty()) {
@@ -188,22 +235,9 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
                 co_return read_status::failed;
             }
         }
-        const bool was_idle = idle_;
-        idle_ = !parser.got_some() && active_->in.size() == 0;
-        if (idle_ && draining_) {
+        if (!arm_read_deadline(parser)) {
             co_return read_status::closed;
         }
-        // Between requests the idle deadline applies; once a request has begun (or before the
-        // first one), it must arrive whole by one deadline that later bytes do not extend (a
-        // slowloris client trickling a byte at a time is closed all the same).
-        const auto now = clock::now();
-        if (idle_ && !was_idle) {
-            idle_since_ = now;
-        }
-        if (!idle_ && request_deadline_ == clock::time_point::max()) {
-            request_deadline_ = now + config.request_timeout;
-        }
-        deadline_ = idle_ && requests_ > 0 ? now + config.idle_timeout : request_deadline_;
         const auto room = active_->in.max_size() - active_->in.size();
         if (room == 0) {
             parse_ec = http::error::header_limit;
@@ -236,15 +270,7 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             }
         }
         if (ec == asio::error::eof) {
-            if (!parser.got_some() && active_->in.size() == 0) {
-                co_return read_status::closed;  // a clean close between requests
-            }
-            parser.put_eof(ec);
-            if (!ec && parser.is_done()) {
-                co_return read_status::request;
-            }
-            parse_ec = ec ? ec : http::error::partial_message;
-            co_return read_status::parse_error;
+            co_return at_eof(parser, parse_ec);
         }
         if (ec) {
             co_return draining_ ? read_status::closed : read_status::failed;

@@ -82,8 +82,14 @@ class connection {
     bool read_on_wake();
     boost::asio::awaitable<bool> handshake();
 
+    // Reads and parses until a request is whole (or refused, or the connection ends or parks);
+    // writes the answers owed to pipelined requests before it waits for more bytes.
     boost::asio::awaitable<read_status> read_request(request_parser& parser,
                                                      boost::beast::error_code& parse_ec);
+    enum class parse_step { request, error, more };
+    parse_step parse_buffered(request_parser& parser, boost::beast::error_code& parse_ec);
+    bool arm_read_deadline(const request_parser& parser);
+    read_status at_eof(request_parser& parser, boost::beast::error_code& parse_ec);
     // Writes the responses owed: at once when the socket takes them whole (write_now), else
     // through the event loop (flush_pending).
     enum class write_result { done, failed, pending };

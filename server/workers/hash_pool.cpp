@@ -125,7 +125,7 @@ bool hash_pool::take(std::unique_lock<std::mutex>& lock, std::optional<job>& out
     return true;
 }
 
-void hash_pool::complete(job& j, std::optional<login_result> result) {
+void hash_pool::complete(job& j, std::optional<service_result> result) {
     wipe(j.password);
     auto executor = j.work.get_executor();
     // The handler resumes its coroutine on the I/O thread that owns the connection.
@@ -137,24 +137,24 @@ void hash_pool::complete(job& j, std::optional<login_result> result) {
 
 // One login attempt under the brute-force limits: admitted (counted) before its hash, settled by
 // its outcome after it. Refused: 429 without hashing.
-login_result hash_pool::attempt(const job& j, argon2_runner& runner) const {
+service_result hash_pool::attempt(const job& j, argon2_runner& runner) const {
     if (j.password.size() > max_password_bytes) {
-        return service_.login(j.user, j.password, runner);  // refused unhashed: nothing to count
+        return service_.login(j.subject, j.password, runner);  // refused unhashed: nothing to count
     }
-    if (const auto wait = limiter_.admit(j.user, j.client, clock::now()); wait > 0) {
-        return login_result{
+    if (const auto wait = limiter_.admit(j.subject, j.client, clock::now()); wait > 0) {
+        return service_result{
             api_code::too_many_attempts,
             error_body(api_code::too_many_attempts, message_too_many_attempts(wait)),
             {},
             false,
             wait};
     }
-    auto result = service_.login(j.user, j.password, runner);  // argon2 in this worker's helper
+    auto result = service_.login(j.subject, j.password, runner);  // argon2 in this worker's helper
     using outcome = attempt_limiter::outcome;
     const auto settled = result.code == api_code::not_found ? outcome::failure
                          : result.code == api_code::ok      ? outcome::success
                                                             : outcome::abandoned;
-    limiter_.settle(j.user, j.client, settled, clock::now());
+    limiter_.settle(j.subject, j.client, settled, clock::now());
     return result;
 }
 
@@ -185,7 +185,7 @@ void hash_pool::run_worker(int nice) {
         } else if (clock::now() > j->deadline) {
             complete(*j, std::nullopt);  // waited too long: 503 now, without hashing
         } else {
-            auto result = j->revoke_until > 0 ? service_.revoke(j->user, j->revoke_until)
+            auto result = j->revoke_until > 0 ? service_.revoke(j->subject, j->revoke_until)
                                               : attempt(*j, helper);
             complete(*j, std::move(result));
         }

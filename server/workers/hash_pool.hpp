@@ -37,7 +37,7 @@
 namespace authd::server {
 
 // Completes with the login's result, or with nullopt when the queue was full.
-using login_signature = void(std::optional<login_result>);
+using job_signature = void(std::optional<service_result>);
 
 class hash_pool {
   public:
@@ -61,7 +61,7 @@ class hash_pool {
     template <class CompletionToken>
     auto async_login(boost::asio::io_context::executor_type io, std::uint64_t client,
                      std::string_view user, std::string_view password, CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken, login_signature>(
+        return boost::asio::async_initiate<CompletionToken, job_signature>(
             [this, io, client](auto handler, std::string_view u, std::string_view p) {
                 submit(client, job{std::string(u), std::string(p), clock::now() + queue_timeout_,
                                    boost::asio::make_work_guard(io),
@@ -75,7 +75,7 @@ class hash_pool {
     template <class CompletionToken>
     auto async_revoke(boost::asio::io_context::executor_type io, std::uint64_t client,
                       std::string_view jti, std::int64_t exp, CompletionToken&& token) {
-        return boost::asio::async_initiate<CompletionToken, login_signature>(
+        return boost::asio::async_initiate<CompletionToken, job_signature>(
             [this, io, client, exp](auto handler, std::string_view id) {
                 job j{std::string(id),
                       {},
@@ -105,15 +105,16 @@ class hash_pool {
     std::size_t workers() const noexcept { return threads_.size(); }
 
   private:
-    using handler_type = boost::asio::any_completion_handler<login_signature>;
+    using handler_type = boost::asio::any_completion_handler<job_signature>;
+    // A login (revoke_until == 0) or a logout's stored revocation (revoke_until > 0).
     struct job {
-        std::string user;
-        std::string password;
+        std::string subject;   // a login: the user name; a revocation: the token id (jti)
+        std::string password;  // a login's only (wiped after)
         clock::time_point deadline;
         boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
         handler_type handler;
         std::uint64_t client = 0;       // the caller's address key
-        std::int64_t revoke_until = 0;  // > 0: store the revocation of token id `user` until then
+        std::int64_t revoke_until = 0;  // a revocation: the token's exp, when it may be forgotten
     };
 
     void submit(std::uint64_t client, job&& j);
@@ -121,8 +122,8 @@ class hash_pool {
     // stopping.
     bool take(std::unique_lock<std::mutex>& lock, std::optional<job>& out);
     void run_worker(int nice);
-    static void complete(job& j, std::optional<login_result> result);
-    login_result attempt(const job& j, argon2_runner& runner) const;
+    static void complete(job& j, std::optional<service_result> result);
+    service_result attempt(const job& j, argon2_runner& runner) const;
 
     const login_service& service_;
     attempt_limiter& limiter_;

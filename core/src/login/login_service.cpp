@@ -23,8 +23,8 @@ login_service::login_service(user_store& store, user_cache& cache, const passwor
 
 namespace {
 
-login_result failure(api_code code, std::string note = {}) {
-    return login_result{code, std::string(canned_body(code)), std::move(note), false};
+service_result failure(api_code code, std::string note = {}) {
+    return service_result{code, std::string(canned_body(code)), std::move(note), false};
 }
 
 }  // namespace
@@ -135,8 +135,8 @@ void login_service::tokens_cut(std::string_view name, std::int64_t not_before) {
     cutoffs_.raise(name, not_before, unix_now());
 }
 
-login_result login_service::login(std::string_view user, std::string_view password,
-                                  argon2_runner& runner) const {
+service_result login_service::login(std::string_view user, std::string_view password,
+                                    argon2_runner& runner) const {
     // A password longer than any authctl stores cannot match: refused before any hashing.
     if (password.size() > max_password_bytes) {
         return failure(api_code::not_found);
@@ -159,7 +159,7 @@ login_result login_service::login(std::string_view user, std::string_view passwo
         if (!hasher_.verify(phc, password, runner)) {
             return failure(api_code::not_found);
         }
-        login_result result{api_code::ok, {}, {}, false};
+        service_result result{api_code::ok, {}, {}, false};
         if (hasher_.needs_rehash(phc)) {
             result.rehashed = rehash(user, password, phc, runner, result.log_note);
             if (result.rehashed && !is_native_argon2id(phc)) {
@@ -185,10 +185,10 @@ login_result login_service::login(std::string_view user, std::string_view passwo
     }
 }
 
-login_result login_service::revoke(std::string_view jti, std::int64_t exp) const {
+service_result login_service::revoke(std::string_view jti, std::int64_t exp) const {
     try {
         store_.revoke_token(jti, exp);
-        return login_result{api_code::ok, std::string(ok_body()), {}, false};
+        return service_result{api_code::ok, std::string(ok_body()), {}, false};
     } catch (const store_unavailable& e) {
         note_store_failure();
         return failure(api_code::busy, e.what());

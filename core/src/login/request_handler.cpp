@@ -116,7 +116,7 @@ response request_handler::respond_rate_limited(std::uint32_t wait) {
 }
 
 response request_handler::login_done(const request_head& head, const client_ref& client,
-                                     const std::optional<login_result>& result) {
+                                     const std::optional<service_result>& result) {
     const auto user = head.user_name.value;
     if (!result) {
         host_.audit_login(login_outcome::busy, client, user);
@@ -208,7 +208,7 @@ step request_handler::logout(const request_head& head, std::int64_t now) {
     return s;
 }
 
-response request_handler::logout_done(const std::optional<login_result>& result) {
+response request_handler::logout_done(const std::optional<service_result>& result) {
     if (!result) {
         return canned_response(api_code::busy, 1);
     }

@@ -56,7 +56,7 @@ TEST_F(LoginService, GoodPasswordGetsAThirtyMinuteToken) {
 }
 
 // The claims of a login's token (its signature checked).
-std::optional<token_claims> token_claims_of(const keyring_holder& keys, const login_result& r) {
+std::optional<token_claims> token_claims_of(const keyring_holder& keys, const service_result& r) {
     const std::string prefix = R"({"code":200,"status":"ok","token":")";
     if (r.code != api_code::ok || r.body.size() < prefix.size() + 2) {
         return std::nullopt;

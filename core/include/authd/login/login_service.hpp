@@ -19,11 +19,12 @@
 
 namespace authd {
 
-struct login_result {
+// What a call of the login service (a login, or a logout's stored revocation) answers.
+struct service_result {
     api_code code = api_code::internal_error;
-    std::string body;      // the JSON body for the client
-    std::string log_note;  // what went wrong, for the log only (never a password or token)
-    bool rehashed = false;
+    std::string body;       // the JSON body for the client
+    std::string log_note;   // what went wrong, for the log only (never a password or token)
+    bool rehashed = false;  // a login: the hash was replaced by one of the current parameters
     std::uint32_t retry_after = 0;  // seconds, for a 429 refusal (Retry-After)
 };
 
@@ -36,11 +37,11 @@ class login_service final : public change_listener {
     // argon2 runs where runner runs it: a hash worker passes its helper process
     // (server/workers/hash_helper.hpp). Never throws: a store or runner failure becomes code 500
     // with a log note, an unreachable store 503.
-    login_result login(std::string_view user, std::string_view password,
-                       argon2_runner& runner = argon2_in_this_thread()) const;
+    service_result login(std::string_view user, std::string_view password,
+                         argon2_runner& runner = argon2_in_this_thread()) const;
 
     // Stores a token's revocation (/logout). Blocking, like login(); never throws.
-    login_result revoke(std::string_view jti, std::int64_t exp) const;
+    service_result revoke(std::string_view jti, std::int64_t exp) const;
 
     // True when the token was void by its user's cutoff (a password change or removal since it was
     // issued). Never blocks: /verify asks it on the I/O thread.

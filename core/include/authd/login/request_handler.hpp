@@ -91,10 +91,10 @@ class request_handler {
 
     // The answer to a login, from the hash pool's result (nullopt: the queue was full).
     response login_done(const request_head& head, const client_ref& client,
-                        const std::optional<login_result>& result);
+                        const std::optional<service_result>& result);
 
     // The answer to a logout, from the hash pool's result (nullopt: the queue was full).
-    response logout_done(const std::optional<login_result>& result);
+    response logout_done(const std::optional<service_result>& result);
 
     // The answer to a request the parser refused (431, 413, 400); the connection closes after it.
     static response parse_error(const boost::beast::error_code& ec) noexcept;
