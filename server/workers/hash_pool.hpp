@@ -52,14 +52,14 @@ class hash_pool {
     };
 
     hash_pool(const login_service& service, attempt_limiter& limiter, const options& opts);
-    ~hash_pool();
+    ~hash_pool();  // NOLINT(bugprone-exception-escape): see hash_pool.cpp
     hash_pool(const hash_pool&) = delete;
     hash_pool& operator=(const hash_pool&) = delete;
 
     // Queues one login. The completion runs on io (whose run() is kept from returning meanwhile).
     // client is the caller's address key (attempt_limiter's address_key).
     template <class CompletionToken>
-    auto async_login(boost::asio::io_context::executor_type io, std::uint64_t client,
+    auto async_login(const boost::asio::io_context::executor_type& io, std::uint64_t client,
                      std::string_view user, std::string_view password, CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, job_signature>(
             [this, io, client](auto handler, std::string_view u, std::string_view p) {
@@ -73,7 +73,7 @@ class hash_pool {
     // Queues the storing of a token's revocation (/logout): a blocking store write, so it runs
     // here too, never on an I/O thread.
     template <class CompletionToken>
-    auto async_revoke(boost::asio::io_context::executor_type io, std::uint64_t client,
+    auto async_revoke(const boost::asio::io_context::executor_type& io, std::uint64_t client,
                       std::string_view jti, std::int64_t exp, CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, job_signature>(
             [this, io, client, exp](auto handler, std::string_view id) {

@@ -31,6 +31,9 @@ class memory_store final : public authd::user_store {
     bool fail_writes = false;
     // What the next poll_external_changes() returns (it then goes back to false).
     bool changed_externally = false;
+    // Called by poll_external_changes() once it has taken changed_externally (tests of what
+    // another thread sees meanwhile).
+    std::function<void()> after_poll;
     std::int64_t finds = 0;  // calls of find_hash (find_login included)
 
     std::optional<std::string> find_hash(std::string_view name) override {
@@ -105,7 +108,11 @@ class memory_store final : public authd::user_store {
         if (fail_reads) {
             throw authd::store_error("database disk image is malformed");
         }
-        return std::exchange(changed_externally, false);
+        const bool changed = std::exchange(changed_externally, false);
+        if (after_poll) {
+            after_poll();
+        }
+        return changed;
     }
 
     void revoke_token(std::string_view jti, std::int64_t exp) override {

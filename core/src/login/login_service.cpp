@@ -62,6 +62,10 @@ bool login_service::lookup(std::string_view user, std::string& phc,
 void login_service::drop_cache_if_store_changed() const {
     // A store that cannot say whether it changed is failing: keep serving from the cache what it
     // holds (a miss then fails on its own), rather than fail logins the cache could answer.
+    // The store says "changed" once, to the first thread that asks: until that thread has dropped
+    // the cache, another one asking would hear "unchanged" and read the stale record. So asking
+    // and dropping are one step (a mutex of the hash workers': logins and store checks only).
+    const std::lock_guard lock(poll_mutex_);
     try {
         if (!store_.poll_external_changes()) {
             return;

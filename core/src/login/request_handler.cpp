@@ -199,11 +199,9 @@ step request_handler::logout(const request_head& head, std::int64_t now) {
     if (!revocations_.add(claims->jti, claims->exp, now)) {
         return respond(canned_response(api_code::busy, 1));
     }
-    // The claims are this call's own: the token id is kept here until the job is queued.
-    header_ = claims->jti;
     step s;
     s.what = step::kind::store_revocation;
-    s.jti = header_;
+    s.jti = claims->jti;  // the step's own copy: this handler serves the thread's other connections
     s.exp = claims->exp;
     return s;
 }

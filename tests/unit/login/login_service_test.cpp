@@ -1,9 +1,11 @@
 #include "authd/login/login_service.hpp"
 
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -216,6 +218,30 @@ class counting_runner final : public argon2_runner {
     int hashes = 0;
     bool fail = false;
 };
+
+// Two workers, one change: the store says "changed" once, to the first thread that asks. A login
+// on another worker that asks right after must not be served the cached record the first thread
+// has not dropped yet (it was: a login right after `authctl user passwd` answered 404 with the
+// old hash, seen in TokenCutoffTest.LoginRightAfterAPasswordChangeGetsAValidToken).
+TEST_F(LoginService, ALoginWhileAnotherThreadDropsTheCacheReadsTheChangedRecord) {
+    ASSERT_EQ(service.login("user_test", "password_test").code, api_code::ok);  // cached now
+    store.users["user_test"] = hasher.hash("new password");
+    store.changed_externally = true;
+    std::future<service_result> other;
+    bool raced = false;
+    store.after_poll = [&] {
+        if (std::exchange(raced, true)) {
+            return;  // the other login's own poll
+        }
+        // Between the first poll and the cache's drop: another worker's login.
+        other = std::async(std::launch::async,
+                           [&] { return service.login("user_test", "new password"); });
+        other.wait_for(std::chrono::milliseconds(300));  // a bound, not a measurement
+    };
+    service.check_store();  // the first thread to ask: the periodic store check
+    const auto r = other.get();
+    EXPECT_EQ(r.code, api_code::ok) << "the other login verified against the dropped record";
+}
 
 TEST_F(LoginService, EveryArgon2CallGoesToTheRunnerItIsGiven) {
     store.users["old"] = password_hasher({1, 16 * 1024}).hash("pw");  // other parameters

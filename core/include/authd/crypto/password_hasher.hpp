@@ -14,8 +14,8 @@ namespace authd {
 // argon2id cost parameters. The defaults are OWASP's minimum (19 MiB, t=2, p=1); libsodium
 // always uses p=1.
 struct argon2_params {
-    std::uint64_t ops = 2;                           // t, iterations
-    std::size_t memory_bytes = 19U * 1024U * 1024U;  // m
+    std::uint64_t ops = 2;                                     // t, iterations
+    std::size_t memory_bytes = std::size_t{19} * 1024 * 1024;  // m
 };
 
 // The longest password authd hashes or verifies, in bytes. Longer ones are refused before any

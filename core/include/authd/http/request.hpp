@@ -34,11 +34,11 @@ std::string_view route_name(route r) noexcept;
 
 // Limits on one request (docs/api.md, "Limits").
 struct request_limits {
-    std::uint32_t header_bytes = 8 * 1024;  // request line + all headers; past it: 431
-    std::uint32_t target_bytes = 2 * 1024;  // the request-target; past it: 431
-    std::uint32_t field_bytes = 4 * 1024;   // one header's value; past it: 431
-    std::uint32_t fields = 64;              // number of headers; past it: 431
-    std::uint64_t body_bytes = 8 * 1024;    // the body is ignored; past it: 413
+    std::uint32_t header_bytes = 8 * 1024;               // request line + all headers; past it: 431
+    std::uint32_t target_bytes = 2 * 1024;               // the request-target; past it: 431
+    std::uint32_t field_bytes = 4 * 1024;                // one header's value; past it: 431
+    std::uint32_t fields = 64;                           // number of headers; past it: 431
+    std::uint64_t body_bytes = std::uint64_t{8} * 1024;  // the body is ignored; past it: 413
 };
 
 // A connection reads at most this much at a time (requests are a few hundred bytes).

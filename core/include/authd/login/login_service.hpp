@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -98,6 +99,7 @@ class login_service final : public change_listener {
     const keyring_holder& keys_;
     std::chrono::seconds ttl_;
     mutable std::atomic<std::uint64_t> generation_{0};  // bumped when the cache is dropped
+    mutable std::mutex poll_mutex_;  // asking the store whether it changed, and dropping the cache
     mutable std::atomic<std::uint64_t> cache_hits_{0};
     mutable std::atomic<std::uint64_t> cache_misses_{0};
     mutable std::atomic<std::uint64_t> legacy_upgrades_{0};

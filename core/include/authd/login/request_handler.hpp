@@ -46,7 +46,7 @@ struct step {
         store_revocation,  // queue the revocation of token `jti` until `exp`, then logout_done()
     } what = kind::respond;
     response answer;
-    std::string_view jti;  // store_revocation: a part of the request's token
+    std::string jti;  // store_revocation: the token's id (the step's own: the handler is shared)
     std::int64_t exp = 0;
     bool logged = true;    // false: health checks and scrapes, which are frequent and say nothing
     bool attempt = false;  // a login attempt, answered here or not (/metrics times them all)
