@@ -87,7 +87,7 @@ run_result authctl(const test_env& env, std::vector<std::string> args) {
 std::string metric(std::uint16_t port, std::string_view name) {
     http_client c(port);
     const auto body = c.roundtrip(make_request("GET", "/metrics", {})).body();
-    const auto at = body.find("\n" + std::string(name) + " ");
+    const auto at = body.find(std::string("\n").append(name).append(" "));
     return at == std::string::npos
                ? "absent"
                : body.substr(at + name.size() + 2, body.find('\n', at + 1) - at - name.size() - 2);

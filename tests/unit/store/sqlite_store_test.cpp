@@ -324,7 +324,10 @@ TEST_F(SqliteStore, CallsWhileTheFileIsReplacedAgainAndAgain) {
                     if (!phc || phc->empty() || (*phc)[0] != 'c') {
                         bad.fetch_add(1);
                     }
-                    store->revoke_token("t" + std::to_string(t) + "-" + std::to_string(i),
+                    store->revoke_token(std::string("t")
+                                            .append(std::to_string(t))
+                                            .append("-")
+                                            .append(std::to_string(i)),
                                         far_future);
                     answers.fetch_add(1);
                 } catch (const store_error&) {
@@ -335,7 +338,7 @@ TEST_F(SqliteStore, CallsWhileTheFileIsReplacedAgainAndAgain) {
     }
     for (int round = 1; round <= 20; ++round) {
         const std::string next = dir_.path() + "/next.db";
-        make_store_file(next, "common", "c" + std::to_string(round));
+        make_store_file(next, "common", std::string("c").append(std::to_string(round)));
         ASSERT_EQ(std::rename(next.c_str(), db_path().c_str()), 0);
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
