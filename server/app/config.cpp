@@ -88,9 +88,10 @@ struct duration_texts {
           account_max(format_duration(c.attempts.account.max_backoff)),
           account_forgive(format_duration(c.attempts.account.forgive_every)),
           address_max(format_duration(c.attempts.address.max_backoff)),
-          address_forgive(format_duration(c.attempts.address.forgive_every)) {}
+          address_forgive(format_duration(c.attempts.address.forgive_every)),
+          known_window(format_duration(c.attempts.known_address_window)) {}
     std::string ttl, idle, request, write, shutdown, queue_timeout, account_max, account_forgive,
-        address_max, address_forgive;
+        address_max, address_forgive, known_window;
 };
 
 struct settings {
@@ -186,6 +187,9 @@ po::options_description describe(settings& s) {
             "one failed login of an address is forgotten per this interval")
         ("attempt-entries", po::value(&c.attempts.max_entries)->default_value(c.attempts.max_entries),
             "accounts and addresses whose failures are remembered (each)")
+        ("known-address-window", po::value(&t.known_window)->default_value(t.known_window),
+            "an address the account logged in from within this window has a budget of its own "
+            "for that account (failures elsewhere never make it wait); 0: off")
         ("log-level", po::value(&s.log_level)->default_value(s.log_level),
             "debug, info, warn or error");
     // clang-format on
@@ -208,7 +212,7 @@ with AUTHD_TEST_ are ignored. Exit status: 0 after SIGTERM or SIGINT; 1 authd co
 const std::set<std::string, std::less<>> duration_options{
     "token-ttl",           "idle-timeout",       "request-timeout",     "write-timeout",
     "shutdown-timeout",    "hash-queue-timeout", "account-max-backoff", "account-forgive",
-    "address-max-backoff", "address-forgive"};
+    "address-max-backoff", "address-forgive",    "known-address-window"};
 
 // Options whose 0 means nothing useful.
 const std::set<std::string, std::less<>> positive_options{
@@ -478,6 +482,7 @@ void convert(settings& s, const setting_origins& from) {
     c.attempts.account.forgive_every = seconds(t.account_forgive);
     c.attempts.address.max_backoff = seconds(t.address_max);
     c.attempts.address.forgive_every = seconds(t.address_forgive);
+    c.attempts.known_address_window = seconds(t.known_window);
     c.argon2.memory_bytes = parse_memory(s.memory);
     if (c.tls_cert.empty() != c.tls_key.empty()) {
         throw usage_error(from.name("tls-cert") + " and " + from.name("tls-key") + " go together");

@@ -163,6 +163,24 @@ std::string metrics_registry::render() const {
            "(raise --attempt-entries).");
     sample(out, "authd_attempt_protected_evictions_total",
            static_cast<double>(limiter_.protected_evictions()));
+    out += "authd_attempt_entries{table=\"known_address\"} " +
+           std::to_string(limiter_.known_address_entries()) + "\n";
+    header(out, "authd_limits_shared", "gauge",
+           "1 while the brute-force counters are shared with every node through PostgreSQL; 0 "
+           "while this node counts by itself (SQLite, memory, or PostgreSQL unreachable).");
+    sample(out, "authd_limits_shared", limiter_.sharing() ? 1.0 : 0.0);
+    header(out, "authd_limits_local_admissions_total", "counter",
+           "Attempts this node admitted by itself because its limit store did not answer (merged "
+           "into the store once it answers).");
+    sample(out, "authd_limits_local_admissions_total",
+           static_cast<double>(limiter_.local_admissions()));
+    header(out, "authd_limit_refusals_total", "counter",
+           "Login attempts refused by the brute-force limits, by the budget that refused them.");
+    for (const auto budget :
+         {limit_budget::account, limit_budget::known_address, limit_budget::address}) {
+        out += "authd_limit_refusals_total{budget=\"" + std::string(budget_name(budget)) + "\"} " +
+               std::to_string(limiter_.refusals(budget)) + "\n";
+    }
     header(out, "authd_login_attempts_refused_total", "counter",
            "Login attempts refused by the brute-force limits (429), before any hashing.");
     sample(

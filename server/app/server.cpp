@@ -125,8 +125,8 @@ constexpr std::size_t max_revocations = 1'000'000;
 // service's, store events to the log.
 class store_events final : public change_listener {
   public:
-    store_events(login_service& service, revocation_list& revocations)
-        : service_(service), revocations_(revocations) {}
+    store_events(login_service& service, revocation_list& revocations, attempt_limiter& limiter)
+        : service_(service), revocations_(revocations), limiter_(limiter) {}
     void user_changed(std::string_view name) override { service_.user_changed(name); }
     void all_changed() override { service_.all_changed(); }
     void token_revoked(std::string_view jti, std::int64_t exp) override {
@@ -138,11 +138,31 @@ class store_events final : public change_listener {
     void tokens_cut(std::string_view name, std::int64_t not_before) override {
         service_.tokens_cut(name, not_before);
     }
+    void known_address(std::string_view name, std::uint64_t address, double age_seconds) override {
+        limiter_.learn_known_address(name, address, age_seconds, attempt_limiter::clock::now());
+    }
 
   private:
     login_service& service_;
     revocation_list& revocations_;
+    attempt_limiter& limiter_;
 };
+
+// The brute-force counters: in the store's limit store when it has one (PostgreSQL: shared by
+// every node; SQLite: a file beside the store), which tells of its outages through the log.
+std::unique_ptr<attempt_limiter> make_limiter(const limiter_config& config, user_store& store) {
+    auto limiter = std::make_unique<attempt_limiter>(config, store.limits());
+    limiter->set_event_sink([](std::string_view event, std::string_view detail) {
+        log(log_level::error, event, {{"detail", detail}});
+    });
+    if (limiter->has_store()) {
+        limiter->load_known_addresses(attempt_limiter::clock::now());
+        log(log_level::info, "limits_store",
+            {{"shared", limiter->sharing() ? "true" : "false"},
+             {"known_addresses", std::to_string(limiter->known_address_entries())}});
+    }
+    return limiter;
+}
 
 // A token verifies until exp + the clock leeway: its revocation is kept (and read) as long.
 void load_revocations(user_store& store, revocation_list& revocations) {
@@ -288,7 +308,9 @@ int run(const server_config& config) {
     revocation_list revocations(max_revocations);
     load_revocations(*store, revocations);
     service.load_token_cutoffs();
-    store_events events(service, revocations);
+    const auto limiter_owner = make_limiter(config.attempts, *store);
+    auto& limiter = *limiter_owner;
+    store_events events(service, revocations, limiter);
     store->set_change_listener(&events);
     struct unregister {
         user_store& store;
@@ -305,7 +327,6 @@ int run(const server_config& config) {
             : std::max<std::size_t>(8, pool_options.queue_capacity / 4);
     pool_options.queue_timeout = config.hash_queue_timeout;
     pool_options.nice = config.hash_nice;
-    attempt_limiter limiter(config.attempts);
     hash_pool pool(service, limiter, pool_options);
     const auto workers = pool_options.workers;
 

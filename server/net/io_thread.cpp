@@ -79,9 +79,15 @@ std::string thread_host::metrics_text() const {
 
 // One audit line per login outcome.
 void thread_host::audit_login(login_outcome outcome, const client_ref& client,
-                              std::string_view user) {
+                              std::string_view user, limit_budget refused_by) {
     if (outcome == login_outcome::rate_limited) {
         thread_metrics::bump(metrics_.rate_limited);
+        log(log_level::info, "login",
+            {{"outcome", outcome_name(outcome)},
+             {"client", client.address},
+             {"user", user},
+             {"budget", budget_name(refused_by)}});
+        return;
     }
     log(log_level::info, "login",
         {{"outcome", outcome_name(outcome)}, {"client", client.address}, {"user", user}});

@@ -49,8 +49,8 @@ class thread_host final : public handler_host {
         : shared_(shared), metrics_(metrics) {}
     bool hash_queue_has_room() const override;
     std::string metrics_text() const override;
-    void audit_login(login_outcome outcome, const client_ref& client,
-                     std::string_view user) override;
+    void audit_login(login_outcome outcome, const client_ref& client, std::string_view user,
+                     limit_budget refused_by) override;
     void internal_error(std::string_view event, std::string_view detail) override;
 
   private:

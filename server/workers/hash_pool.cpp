@@ -141,20 +141,22 @@ service_result hash_pool::attempt(const job& j, argon2_runner& runner) const {
     if (j.password.size() > max_password_bytes) {
         return service_.login(j.subject, j.password, runner);  // refused unhashed: nothing to count
     }
-    if (const auto wait = limiter_.admit(j.subject, j.client, clock::now()); wait > 0) {
+    const auto admitted = limiter_.admit(j.subject, j.client, clock::now());
+    if (admitted.wait > 0) {
         return service_result{
             api_code::too_many_attempts,
-            error_body(api_code::too_many_attempts, message_too_many_attempts(wait)),
+            error_body(api_code::too_many_attempts, message_too_many_attempts(admitted.wait)),
             {},
             false,
-            wait};
+            admitted.wait,
+            admitted.refused_by};
     }
     auto result = service_.login(j.subject, j.password, runner);  // argon2 in this worker's helper
     using outcome = attempt_limiter::outcome;
     const auto settled = result.code == api_code::not_found ? outcome::failure
                          : result.code == api_code::ok      ? outcome::success
                                                             : outcome::abandoned;
-    limiter_.settle(j.subject, j.client, settled, clock::now());
+    limiter_.settle(j.subject, j.client, admitted, settled, clock::now());
     return result;
 }
 
@@ -182,6 +184,7 @@ void hash_pool::run_worker(int nice) {
         }
         if (!j) {
             service_.check_store();
+            limiter_.maintain(clock::now());
         } else if (clock::now() > j->deadline) {
             complete(*j, std::nullopt);  // waited too long: 503 now, without hashing
         } else {

@@ -114,7 +114,8 @@ class fuzz_host final : public authd::handler_host {
   public:
     bool hash_queue_has_room() const override { return true; }
     std::string metrics_text() const override { return "authd_up 1\n"; }
-    void audit_login(authd::login_outcome, const authd::client_ref&, std::string_view) override {}
+    void audit_login(authd::login_outcome, const authd::client_ref&, std::string_view,
+                     authd::limit_budget) override {}
     void internal_error(std::string_view event, std::string_view detail) override {
         fail("the handler reports an internal error",
              std::string(event) + ": " + std::string(detail));

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <sodium.h>
@@ -109,6 +110,30 @@ class attempt_limiter::table {
         }
     }
 
+    // Takes the store's word for a count (the node's view of it).
+    void assign(std::uint64_t key, const counter_view& v, clock::time_point now) {
+        auto& s = shard_of(key);
+        const std::lock_guard lock(s.mutex);
+        auto it = s.entries.find(key);
+        const auto until = v.blocked_seconds > 0
+                               ? now + std::chrono::duration_cast<clock::duration>(
+                                           std::chrono::duration<double>(v.blocked_seconds))
+                               : clock::time_point{};
+        if (it == s.entries.end()) {
+            if (v.failures <= 0 && v.blocked_seconds <= 0) {
+                return;
+            }
+            make_room(s, now);
+            it = s.entries.emplace(key, entry{}).first;
+        }
+        it->second.failures = v.failures;
+        it->second.updated = now;
+        it->second.blocked_until = until;
+        if (it->second.pending == 0 && v.failures <= 0 && v.blocked_seconds <= 0) {
+            s.entries.erase(it);
+        }
+    }
+
     std::size_t size() const {
         std::size_t n = 0;
         for (const auto& s : shards_) {
@@ -133,18 +158,13 @@ class attempt_limiter::table {
 
     // Failures left after forgiving one per forgive_every since the last update.
     double forgiven(const entry& e, clock::time_point now) const {
-        const auto elapsed = std::chrono::duration<double>(now - e.updated).count();
-        const auto per = std::chrono::duration<double>(policy_.forgive_every).count();
-        return std::max(0.0, e.failures - elapsed / per);
+        return forgiven_failures(e.failures, std::chrono::duration<double>(now - e.updated).count(),
+                                 policy_);
     }
 
-    // first_backoff doubled for each failure past the free ones, at most max_backoff.
     clock::duration backoff(double excess) const {
-        const double doublings = std::min(std::ceil(excess) - 1, 30.0);
-        const double seconds = std::min(
-            std::chrono::duration<double>(policy_.first_backoff).count() * std::exp2(doublings),
-            std::chrono::duration<double>(policy_.max_backoff).count());
-        return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+        return std::chrono::duration_cast<clock::duration>(
+            std::chrono::duration<double>(backoff_seconds(excess, policy_)));
     }
 
     // The seconds an attempt on e must wait, 0 when it may go now. Admitted one after the other,
@@ -227,11 +247,125 @@ std::uint64_t address_key(const std::array<unsigned char, 16>& ip) noexcept {
     return prefix & ~(std::uint64_t{1} << 63);
 }
 
-attempt_limiter::attempt_limiter(const limiter_config& config)
-    : accounts_(std::make_unique<table>(config.account, config.max_entries)),
+// The addresses each account logged in from lately: sharded like the counters, each account's
+// list bounded (the most recent kept), the accounts bounded by max_entries.
+class attempt_limiter::known_table {
+  public:
+    known_table(std::size_t max_entries, std::size_t per_account, clock::duration window)
+        : shard_capacity_(std::max<std::size_t>(1, max_entries / shard_count)),
+          per_account_(std::max<std::size_t>(1, per_account)),
+          window_(window) {}
+
+    bool known(std::uint64_t account, std::uint64_t address, clock::time_point now) const {
+        auto& s = shard_of(account);
+        const std::lock_guard lock(s.mutex);
+        const auto it = s.accounts.find(account);
+        if (it == s.accounts.end()) {
+            return false;
+        }
+        return std::any_of(it->second.begin(), it->second.end(), [&](const seen& a) {
+            return a.address == address && now - a.last < window_;
+        });
+    }
+
+    void learn(std::uint64_t account, std::uint64_t address, clock::time_point when) {
+        auto& s = shard_of(account);
+        const std::lock_guard lock(s.mutex);
+        auto it = s.accounts.find(account);
+        if (it == s.accounts.end()) {
+            if (s.accounts.size() >= shard_capacity_) {
+                evict(s);
+            }
+            it = s.accounts.emplace(account, std::vector<seen>{}).first;
+        }
+        auto& list = it->second;
+        const auto same = std::find_if(list.begin(), list.end(),
+                                       [&](const seen& a) { return a.address == address; });
+        if (same != list.end()) {
+            same->last = std::max(same->last, when);
+            return;
+        }
+        if (list.size() >= per_account_) {
+            // The least recent one goes.
+            list.erase(std::min_element(list.begin(), list.end(), [](const seen& a, const seen& b) {
+                return a.last < b.last;
+            }));
+        }
+        list.push_back({address, when});
+    }
+
+    std::size_t size() const {
+        std::size_t n = 0;
+        for (const auto& s : shards_) {
+            const std::lock_guard lock(s.mutex);
+            n += s.accounts.size();
+        }
+        return n;
+    }
+
+  private:
+    struct seen {
+        std::uint64_t address;
+        clock::time_point last;
+    };
+    struct shard {
+        mutable std::mutex mutex;
+        std::unordered_map<std::uint64_t, std::vector<seen>> accounts;
+        std::size_t cursor = 0;
+    };
+
+    shard& shard_of(std::uint64_t key) const { return shards_[key % shard_count]; }
+
+    // A full shard loses one account's list, the stalest of a small sample. Lists are made only
+    // by successful logins, so cycling them out costs an attacker a right password per entry.
+    static void evict(shard& s) {
+        const auto buckets = s.accounts.bucket_count();
+        auto victim = s.accounts.end();
+        std::size_t seen_lists = 0;
+        for (std::size_t i = 0; i < buckets && seen_lists < 8; ++i) {
+            const auto b = (s.cursor + i) % buckets;
+            for (auto it = s.accounts.begin(b); it != s.accounts.end(b); ++it, ++seen_lists) {
+                const auto last = [](const std::vector<seen>& l) {
+                    clock::time_point t{};
+                    for (const auto& a : l) {
+                        t = std::max(t, a.last);
+                    }
+                    return t;
+                };
+                if (victim == s.accounts.end() || last(it->second) < last(victim->second)) {
+                    victim = s.accounts.find(it->first);
+                }
+            }
+        }
+        s.cursor = (s.cursor + 1 + seen_lists) % std::max<std::size_t>(1, buckets);
+        if (victim != s.accounts.end()) {
+            s.accounts.erase(victim);
+        }
+    }
+
+    std::size_t shard_capacity_;
+    std::size_t per_account_;
+    clock::duration window_;
+    mutable std::array<shard, shard_count> shards_;
+};
+
+// Failures counted by this node while the store did not answer, by budget and key, to merge.
+struct attempt_limiter::unshared {
+    std::mutex mutex;
+    std::unordered_map<std::string, unshared_count> counts;
+};
+
+attempt_limiter::attempt_limiter(const limiter_config& config, limit_store* store)
+    : config_(config),
+      store_(store),
+      accounts_(std::make_unique<table>(config.account, config.max_entries)),
       addresses_(std::make_unique<table>(config.address, config.max_entries)),
+      known_(std::make_unique<known_table>(config.max_entries, config.known_addresses_per_account,
+                                           config.known_address_window)),
+      unshared_(std::make_unique<unshared>()),
       account_enabled_(config.account.enabled()),
-      address_enabled_(config.address.enabled()) {
+      address_enabled_(config.address.enabled()),
+      known_enabled_(config.known_addresses_on()) {
     init_sodium();
     crypto_shorthash_keygen(hash_key_);
 }
@@ -251,58 +385,336 @@ std::uint64_t attempt_limiter::user_key(std::string_view user) const noexcept {
     return key;
 }
 
-std::uint32_t attempt_limiter::retry_after(std::string_view user, std::uint64_t address,
-                                           clock::time_point now) const {
-    auto until = clock::time_point{};
-    if (account_enabled_) {
-        until = accounts_->blocked_until(user_key(user));
+// The key of an account's budget at one of its known addresses: the name, a NUL (no user name
+// holds one) and the address, hashed as one.
+std::uint64_t attempt_limiter::known_key(std::string_view user,
+                                         std::uint64_t address) const noexcept {
+    std::string bytes;
+    bytes.reserve(user.size() + 9);
+    bytes.append(user);
+    bytes.push_back('\0');
+    for (int i = 7; i >= 0; --i) {
+        bytes.push_back(static_cast<char>((address >> (8 * i)) & 0xff));
     }
-    if (address_enabled_) {
-        until = std::max(until, addresses_->blocked_until(address));
-    }
-    return until <= now ? 0 : wait_seconds(until - now);
+    return user_key(bytes);
 }
 
-std::uint32_t attempt_limiter::admit(std::string_view user, std::uint64_t address,
-                                     clock::time_point now) {
+attempt_limiter::check_result attempt_limiter::refused(std::uint32_t account_wait,
+                                                       std::uint32_t address_wait,
+                                                       bool known) const noexcept {
+    if (account_wait == 0 && address_wait == 0) {
+        return {};
+    }
+    if (account_wait >= address_wait) {
+        return {account_wait, known ? limit_budget::known_address : limit_budget::account};
+    }
+    return {address_wait, limit_budget::address};
+}
+
+attempt_limiter::check_result attempt_limiter::retry_after(std::string_view user,
+                                                           std::uint64_t address,
+                                                           clock::time_point now) const {
+    const auto wait = [now](clock::time_point until) {
+        return until <= now ? 0 : wait_seconds(until - now);
+    };
+    std::uint32_t account_wait = 0;
+    bool known = false;
+    if (account_enabled_) {
+        const auto account = user_key(user);
+        known = known_enabled_ && known_->known(account, address, now);
+        account_wait = wait(accounts_->blocked_until(known ? known_key(user, address) : account));
+    }
+    const auto address_wait = address_enabled_ ? wait(addresses_->blocked_until(address)) : 0;
+    const auto refusal = refused(account_wait, address_wait, known);
+    if (refusal.wait > 0) {
+        refusals_[static_cast<std::size_t>(refusal.refused_by)].fetch_add(
+            1, std::memory_order_relaxed);
+    }
+    return refusal;
+}
+
+attempt_limiter::admission attempt_limiter::admit(std::string_view user, std::uint64_t address,
+                                                  clock::time_point now) {
     // A refusal makes no entry (and so evicts none): both counts are checked, waits and attempts
     // in flight alike, before either is reserved. (Only two attempts racing between the check and
     // the reservation can still make and drop an entry, never more than hashes admitted.)
-    const auto account = user_key(user);
+    const bool known = known_enabled_ && known_->known(user_key(user), address, now);
+    const auto account = known ? known_key(user, address) : user_key(user);
     const auto account_wait = account_enabled_ ? accounts_->check(account, now) : 0;
     const auto address_wait = address_enabled_ ? addresses_->check(address, now) : 0;
-    if (account_wait > 0 || address_wait > 0) {
-        return std::max(account_wait, address_wait);
+    if (const auto refusal = refused(account_wait, address_wait, known); refusal.wait > 0) {
+        refusals_[static_cast<std::size_t>(refusal.refused_by)].fetch_add(
+            1, std::memory_order_relaxed);
+        return {refusal.wait, refusal.refused_by, known, false, 0};
     }
+    if (!account_enabled_ && !address_enabled_) {
+        return {};
+    }
+    if (store_ != nullptr) {
+        return admit_by_store(user, address, known, now);
+    }
+    return admit_locally(user, address, known, now);
+}
+
+attempt_limiter::admission attempt_limiter::admit_locally(std::string_view user,
+                                                          std::uint64_t address, bool known,
+                                                          clock::time_point now) {
+    const auto account = known ? known_key(user, address) : user_key(user);
+    admission a{0, limit_budget::none, known, false, 0};
     if (account_enabled_) {
         if (const auto wait = accounts_->reserve(account, now); wait > 0) {
-            return wait;
+            a.wait = wait;
+            a.refused_by = known ? limit_budget::known_address : limit_budget::account;
         }
     }
-    if (address_enabled_) {
+    if (a.wait == 0 && address_enabled_) {
         if (const auto wait = addresses_->reserve(address, now); wait > 0) {
             if (account_enabled_) {
                 accounts_->settle(account, table::settlement::release, true, now);
             }
-            return wait;
+            a.wait = wait;
+            a.refused_by = limit_budget::address;
         }
     }
-    return 0;
+    if (a.wait > 0) {
+        refusals_[static_cast<std::size_t>(a.refused_by)].fetch_add(1, std::memory_order_relaxed);
+    } else if (store_ != nullptr) {
+        local_admissions_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return a;
 }
 
-void attempt_limiter::settle(std::string_view user, std::uint64_t address, outcome result,
-                             clock::time_point now) {
+attempt_limiter::admission attempt_limiter::admit_by_store(std::string_view user,
+                                                           std::uint64_t address, bool known,
+                                                           clock::time_point now) {
+    std::uint64_t attempt = 0;
+    while (attempt == 0) {
+        randombytes_buf(&attempt, sizeof attempt);
+        attempt &= ~(std::uint64_t{1} << 63);  // a positive bigint in SQL
+    }
+    limit_verdict verdict;
+    try {
+        verdict = store_->admit(user, address, config_, attempt);
+    } catch (const std::exception& e) {
+        store_failed("admit", e);
+        return admit_locally(user, address, known, now);
+    }
+    store_answered();
+    const auto account = verdict.known ? known_key(user, address) : user_key(user);
+    view(account, address, verdict, now);
+    if (verdict.known && !known) {
+        known_->learn(user_key(user), address, now);  // another node's success
+    }
+    if (verdict.wait > 0) {
+        refusals_[static_cast<std::size_t>(verdict.refused_by)].fetch_add(
+            1, std::memory_order_relaxed);
+        return {verdict.wait, verdict.refused_by, verdict.known, true, 0};
+    }
+    return {0, limit_budget::none, verdict.known, true, attempt};
+}
+
+void attempt_limiter::view(std::uint64_t account, std::uint64_t address,
+                           const limit_verdict& verdict, clock::time_point now) {
+    if (account_enabled_) {
+        accounts_->assign(account, verdict.account, now);
+    }
+    if (address_enabled_) {
+        addresses_->assign(address, verdict.address, now);
+    }
+}
+
+void attempt_limiter::settle(std::string_view user, std::uint64_t address,
+                             const admission& admitted, outcome result, clock::time_point now) {
+    if (admitted.wait > 0 || (!account_enabled_ && !address_enabled_)) {
+        return;
+    }
+    if (admitted.by_store) {
+        settle_by_store(user, address, admitted, result, now);
+    } else {
+        settle_locally(user, address, admitted, result, now);
+    }
+    if (result == outcome::success && known_enabled_) {
+        known_->learn(user_key(user), address, now);
+    }
+}
+
+void attempt_limiter::settle_locally(std::string_view user, std::uint64_t address,
+                                     const admission& admitted, outcome result,
+                                     clock::time_point now) {
     using s = table::settlement;
     if (account_enabled_) {
         const auto how = result == outcome::failure   ? s::failure
                          : result == outcome::success ? s::clear
                                                       : s::release;
-        accounts_->settle(user_key(user), how, true, now);
+        const auto account = admitted.known ? known_key(user, address) : user_key(user);
+        accounts_->settle(account, how, true, now);
     }
     if (address_enabled_) {
         addresses_->settle(address, result == outcome::failure ? s::failure : s::release, true,
                            now);
     }
+    if (store_ != nullptr && result == outcome::failure) {
+        note_unshared(user, address, admitted.known, now);
+    }
+}
+
+void attempt_limiter::settle_by_store(std::string_view user, std::uint64_t address,
+                                      const admission& admitted, outcome result,
+                                      clock::time_point now) {
+    const auto account = admitted.known ? known_key(user, address) : user_key(user);
+    try {
+        switch (result) {
+            case outcome::failure:
+                return;  // counted when admitted
+            case outcome::success: {
+                const auto verdict =
+                    store_->succeed(user, address, admitted.known, config_, admitted.attempt);
+                view(account, address, verdict, now);
+                break;
+            }
+            case outcome::abandoned:
+                store_->release(user, address, admitted.known, config_, admitted.attempt);
+                break;
+        }
+        store_answered();
+    } catch (const std::exception& e) {
+        // The store keeps the attempt counted as a failure: on the safe side.
+        store_failed(result == outcome::success ? "succeed" : "release", e);
+        if (result == outcome::success && account_enabled_) {
+            accounts_->assign(account, {}, now);
+        }
+    }
+}
+
+void attempt_limiter::note_unshared(std::string_view user, std::uint64_t address, bool known,
+                                    clock::time_point now) {
+    (void)now;
+    const auto add = [&](limit_budget budget, std::string_view name, std::uint64_t addr) {
+        std::string key(1, static_cast<char>(budget));
+        key.append(name);
+        key.push_back('\0');
+        key.append(std::to_string(addr));
+        const std::lock_guard lock(unshared_->mutex);
+        auto it = unshared_->counts.find(key);
+        if (it == unshared_->counts.end()) {
+            if (unshared_->counts.size() >= config_.max_entries) {
+                return;  // the local counts still hold; only the merge of this one is lost
+            }
+            it = unshared_->counts
+                     .emplace(std::move(key), unshared_count{budget, std::string(name), addr, 0})
+                     .first;
+        }
+        it->second.failures += 1;
+    };
+    if (account_enabled_) {
+        add(known ? limit_budget::known_address : limit_budget::account, user, known ? address : 0);
+    }
+    if (address_enabled_) {
+        add(limit_budget::address, "", address);
+    }
+}
+
+void attempt_limiter::store_failed(const char* during, const std::exception& e) noexcept {
+    if (store_up_.exchange(false, std::memory_order_relaxed)) {
+        try {
+            if (events_) {
+                events_(
+                    "limits_store_unreachable",
+                    std::string("counting locally until it answers (") + during + "): " + e.what());
+            }
+        } catch (...) {
+            // Nothing to tell it with: the metric says it.
+        }
+    }
+}
+
+void attempt_limiter::store_answered() noexcept {
+    if (store_up_.load(std::memory_order_relaxed)) {
+        return;
+    }
+    // Back: what was counted meanwhile goes to the store first.
+    std::vector<unshared_count> counts;
+    try {
+        {
+            const std::lock_guard lock(unshared_->mutex);
+            counts.reserve(unshared_->counts.size());
+            for (auto& [key, count] : unshared_->counts) {
+                counts.push_back(std::move(count));
+            }
+            unshared_->counts.clear();
+        }
+        if (!counts.empty()) {
+            store_->merge(counts, config_);
+        }
+        store_up_.store(true, std::memory_order_relaxed);
+        if (events_) {
+            events_("limits_store_answers", "counting in the store again; merged " +
+                                                std::to_string(counts.size()) +
+                                                " counters counted meanwhile");
+        }
+    } catch (const std::exception&) {
+        // Not yet: keep them for the next time it answers.
+        try {
+            const std::lock_guard lock(unshared_->mutex);
+            for (auto& c : counts) {
+                std::string key(1, static_cast<char>(c.budget));
+                key.append(c.name);
+                key.push_back('\0');
+                key.append(std::to_string(c.address));
+                auto [it, fresh] = unshared_->counts.emplace(std::move(key), c);
+                if (!fresh) {
+                    it->second.failures += c.failures;
+                }
+            }
+        } catch (...) {
+            // Out of memory: those counts stay local only.
+        }
+    }
+}
+
+void attempt_limiter::maintain(clock::time_point now) noexcept {
+    if (store_ == nullptr) {
+        return;
+    }
+    const std::unique_lock lock(maintain_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+        return;
+    }
+    if (!store_up_.load(std::memory_order_relaxed)) {
+        store_answered();  // tries the merge; stays down if the store still does not answer
+    }
+    if (now < next_prune_) {
+        return;
+    }
+    next_prune_ = now + std::chrono::seconds(60);
+    try {
+        store_->prune(config_);
+    } catch (const std::exception& e) {
+        store_failed("prune", e);
+    }
+}
+
+void attempt_limiter::learn_known_address(std::string_view name, std::uint64_t address,
+                                          double age_seconds, clock::time_point now) {
+    if (!known_enabled_) {
+        return;
+    }
+    known_->learn(user_key(name), address,
+                  now - std::chrono::duration_cast<clock::duration>(
+                            std::chrono::duration<double>(std::max(0.0, age_seconds))));
+}
+
+void attempt_limiter::load_known_addresses(clock::time_point now) {
+    if (store_ == nullptr || !known_enabled_) {
+        return;
+    }
+    for (const auto& k : store_->known_addresses(config_)) {
+        learn_known_address(k.name, k.address, k.age_seconds, now);
+    }
+}
+
+bool attempt_limiter::sharing() const noexcept {
+    return store_ != nullptr && store_->shared() && store_up_.load(std::memory_order_relaxed);
 }
 
 void attempt_limiter::record_failure(std::string_view user, std::uint64_t address,
@@ -327,8 +739,17 @@ std::size_t attempt_limiter::account_entries() const {
 std::size_t attempt_limiter::address_entries() const {
     return addresses_->size();
 }
+std::size_t attempt_limiter::known_address_entries() const {
+    return known_->size();
+}
 std::uint64_t attempt_limiter::protected_evictions() const {
     return accounts_->protected_evictions() + addresses_->protected_evictions();
+}
+std::uint64_t attempt_limiter::refusals(limit_budget budget) const noexcept {
+    return refusals_[static_cast<std::size_t>(budget)].load(std::memory_order_relaxed);
+}
+std::uint64_t attempt_limiter::local_admissions() const noexcept {
+    return local_admissions_.load(std::memory_order_relaxed);
 }
 
 }  // namespace authd

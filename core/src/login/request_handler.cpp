@@ -99,11 +99,12 @@ step request_handler::login(const request_head& head, const client_ref& client) 
     }
     // The cheap check first (read only, no counter entry is made): a waiting account or address
     // costs no queue slot. The attempt is admitted, and counted, by the worker that hashes it.
-    const auto wait =
+    const auto check =
         limiter_.retry_after(head.user_name.value, client.key, attempt_limiter::clock::now());
-    if (wait != 0) {
-        host_.audit_login(login_outcome::rate_limited, client, head.user_name.value);
-        s.answer = respond_rate_limited(wait);
+    if (check.wait != 0) {
+        host_.audit_login(login_outcome::rate_limited, client, head.user_name.value,
+                          check.refused_by);
+        s.answer = respond_rate_limited(check.wait);
         return s;
     }
     s.what = step::kind::hash_login;
@@ -130,7 +131,7 @@ response request_handler::login_done(const request_head& head, const client_ref&
             host_.audit_login(login_outcome::failure, client, user);
             break;
         case api_code::too_many_attempts:
-            host_.audit_login(login_outcome::rate_limited, client, user);
+            host_.audit_login(login_outcome::rate_limited, client, user, result->refused_by);
             break;
         case api_code::busy:
             host_.audit_login(login_outcome::busy, client, user);

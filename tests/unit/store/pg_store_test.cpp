@@ -199,10 +199,10 @@ TEST_F(PgStore, AddUsersIsOneTransaction) {
     EXPECT_TRUE(store->add_user("alice", "a"));  // the connection is usable again
 }
 
-TEST_F(PgStore, SchemaIsVersionThreeWithTriggers) {
+TEST_F(PgStore, SchemaIsVersionFourWithTriggers) {
     open();
     auto db = raw();
-    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"4"});
     EXPECT_EQ(db.column("SELECT collation_name FROM information_schema.columns "
                         "WHERE table_name = 'users' AND column_name = 'name'"),
               std::vector<std::string>{"C"});
@@ -235,15 +235,18 @@ TEST_F(PgStore, TimestampsAreSet) {
 TEST_F(PgStore, ReopenKeepsSchemaVersion) {
     ASSERT_TRUE(open()->add_user("alice", "a"));
     open();
-    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
+    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"4"});
 }
 
 // The schema as version 1 left it: no revoked_tokens or token_cutoffs, nor their trigger
-// functions.
+// functions, nor the counters of version 4 and their functions.
 void downgrade_to_version_one(raw_pg& db) {
     db.exec(
         "DROP TABLE revoked_tokens; DROP FUNCTION authd_token_revoked(); "
         "DROP TABLE token_cutoffs; DROP FUNCTION authd_tokens_cut(); "
+        "DROP FUNCTION authd_limit_admit, authd_limit_succeed, authd_limit_uncount, "
+        "authd_limit_merge, authd_limit_prune, authd_forgiven, authd_backoff; "
+        "DROP TABLE limit_counters, known_addresses; DROP FUNCTION authd_known_address_seen; "
         "UPDATE schema_version SET version = 1");
 }
 
@@ -258,7 +261,7 @@ TEST_F(PgStore, VersionOneIsMigratedKeepingItsUsers) {
     }
     auto store = open();
     EXPECT_EQ(store->find_hash("alice"), "a");
-    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
+    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"4"});
     recorder heard;
     store->set_change_listener(&heard);
     auto other = open();
@@ -296,9 +299,9 @@ TEST_F(PgStore, ConcurrentOpenMigratesOnce) {
 
 TEST_F(PgStore, NewerSchemaRefused) {
     open();
-    raw().exec("UPDATE schema_version SET version = 4");
+    raw().exec("UPDATE schema_version SET version = 5");
     const std::string message = open_error(uri());
-    EXPECT_NE(message.find("schema version 4 is newer"), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version 5 is newer"), std::string::npos) << message;
     EXPECT_NE(message.find(uri()), std::string::npos) << message;
 }
 
@@ -593,6 +596,9 @@ TEST_F(PgStore, RuntimeRoleWithLeastPrivilege) {
     raw().exec("GRANT UPDATE (phc, updated_at) ON users TO authd_runtime");
     raw().exec("GRANT SELECT, INSERT, DELETE ON revoked_tokens TO authd_runtime");
     raw().exec("GRANT SELECT ON token_cutoffs TO authd_runtime");
+    raw().exec(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON limit_counters, known_addresses TO "
+        "authd_runtime");
 
     auto runtime = open_store(uri("authd_runtime"));
     EXPECT_EQ(runtime->find_hash("alice"), "a");

@@ -2,47 +2,44 @@
 // further attempts are refused before any hashing, for a time that doubles with each further
 // failure and shrinks as failures are forgiven with time (docs/security.md).
 //
-// An attempt counts from the moment it is admitted to hashing (admit), not from its outcome: it
-// holds a reservation in both counts until settle() says how it ended. So attempts that arrive
-// together are admitted exactly as if they had come one after the other, on any number of
-// threads: with F free failures, at most F + 1 are hashed before the first refusal.
+// An attempt counts from the moment it is admitted to hashing (admit), not from its outcome. So
+// attempts that arrive together are admitted exactly as if they had come one after the other, on
+// any number of threads: with F free failures, at most F + 1 are hashed before the first refusal.
 //
-// Thread-safe; every call takes one short-held shard mutex and never does I/O, so I/O threads may
-// call it. Memory is bounded: each table holds at most max_entries keys, and keys are 64-bit keyed
-// hashes (SipHash), so a long user name costs no more than a short one. Only admit() and
-// record_failure() create entries (retry_after() never does), and an entry that matters (past its
-// free failures, waiting, or with an attempt in flight) is evicted only when a whole sample of
-// the table holds nothing else (docs/security.md says what that takes).
+// The owner's budget: an address from which the account logged in within the known-address
+// window counts that account's failures in a budget of its own (the account's policy), so that
+// failures from elsewhere never make the owner there wait. Every other address shares the
+// account's budget. The address's own budget (across accounts) applies to every attempt.
+//
+// With a limit store (PostgreSQL: shared by every node; SQLite: a file that outlives authd), the
+// store admits and counts; this node keeps a view of what it answered, so that an attempt the view
+// refuses costs no call. While the store does not answer, the node counts by itself (never
+// unlimited), says so, and merges what it counted once the store answers again.
+//
+// Thread-safe. retry_after() takes one short-held shard mutex and never does I/O, so I/O threads
+// may call it; admit() and settle() call the store, if any. Memory is bounded: each table holds
+// at most max_entries keys, and keys are 64-bit keyed hashes (SipHash), so a long user name costs
+// no more than a short one. Only admissions and failures create entries (retry_after() never
+// does), and an entry that matters (past its free failures, waiting, or with an attempt in
+// flight) is evicted only when a whole sample of the table holds nothing else (docs/security.md
+// says what that takes).
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
+
+#include "authd/store/limit_store.hpp"
 
 namespace authd {
-
-// One table's policy. Its defaults are limiter_config's (a policy made without values is off).
-struct limit_policy {
-    std::uint32_t free_failures = 0;        // failures allowed before any wait; 0: off
-    std::chrono::seconds first_backoff{0};  // the wait after the first failure past them
-    std::chrono::seconds max_backoff{0};    // the wait never grows past this
-    std::chrono::seconds forgive_every{0};  // one failure is forgotten per interval
-
-    bool enabled() const noexcept { return free_failures > 0; }
-};
-
-// The defaults of authd's settings (docs/configuration.md takes them from --help).
-struct limiter_config {
-    limit_policy account{10, std::chrono::seconds(1), std::chrono::minutes(15),
-                         std::chrono::seconds(60)};
-    limit_policy address{30, std::chrono::seconds(1), std::chrono::minutes(5),
-                         std::chrono::seconds(10)};
-    std::size_t max_entries = 100'000;  // per table (accounts, addresses)
-};
 
 // A client address reduced to what identifies a client: an IPv4 address, or the /64 prefix of an
 // IPv6 address (one host usually owns a whole /64). IPv4-mapped IPv6 counts as IPv4.
@@ -53,52 +50,128 @@ class attempt_limiter {
   public:
     using clock = std::chrono::steady_clock;
 
-    explicit attempt_limiter(const limiter_config& config);
+    // store: where the counters live beyond this process (nullptr: in memory only). It must
+    // outlive the limiter.
+    explicit attempt_limiter(const limiter_config& config, limit_store* store = nullptr);
     ~attempt_limiter();
     attempt_limiter(const attempt_limiter&) = delete;
     attempt_limiter& operator=(const attempt_limiter&) = delete;
 
-    // Seconds the client must wait before this attempt is allowed (rounded up), 0 when allowed.
-    // Reads only (creates no entry): the cheap check before a login is queued.
-    std::uint32_t retry_after(std::string_view user, std::uint64_t address,
-                              clock::time_point now) const;
+    struct check_result {
+        std::uint32_t wait = 0;  // seconds to wait, rounded up; 0 when allowed
+        limit_budget refused_by = limit_budget::none;
+    };
 
-    // Admits one attempt to hashing, or refuses it: 0 when admitted (the attempt now counts, as a
-    // reservation, in the account's and the address's counts until settle()), else the seconds to
-    // wait. An attempt is refused while the count waits, and also when the reservations already
-    // in flight would use up the free failures (Retry-After 1: their outcome is due shortly).
-    std::uint32_t admit(std::string_view user, std::uint64_t address, clock::time_point now);
+    // Whether this attempt must wait, by this node's view (never asks the store, creates no
+    // entry): the cheap check before a login is queued.
+    check_result retry_after(std::string_view user, std::uint64_t address,
+                             clock::time_point now) const;
+
+    // An attempt admitted to hashing (wait 0), or refused (the seconds to wait and the budget
+    // that refused it).
+    struct admission {
+        std::uint32_t wait = 0;
+        limit_budget refused_by = limit_budget::none;
+        bool known = false;     // counted in the known address's budget, not the account's
+        bool by_store = false;  // admitted (and counted) by the limit store
+        std::uint64_t attempt = 0;
+    };
+
+    // Admits one attempt to hashing, or refuses it. Admitted, the attempt counts at once (in
+    // memory: as a reservation in the account's or known address's count and the address's,
+    // until settle(); in the store: as a failure, until settle() says otherwise). An attempt is
+    // refused while a count waits, and also when the reservations already in flight would use up
+    // the free failures (Retry-After 1: their outcome is due shortly). A refusal that this node's
+    // view decides costs no call to the store.
+    admission admit(std::string_view user, std::uint64_t address, clock::time_point now);
 
     enum class outcome : std::uint8_t {
         failure,   // wrong password or unknown user: the reservation becomes a failure
-        success,   // the account's count is cleared (the address keeps its own)
+        success,   // the budget used is cleared, the address becomes known (the address keeps
+                   // its own count)
         abandoned  // not decided (store error, shutdown): the reservation is released
     };
-    // Ends an admitted attempt. Call exactly once per admit() that returned 0.
-    void settle(std::string_view user, std::uint64_t address, outcome result,
-                clock::time_point now);
+    // Ends an admitted attempt. Call exactly once per admit() that returned wait 0, with it.
+    void settle(std::string_view user, std::uint64_t address, const admission& admitted,
+                outcome result, clock::time_point now);
 
-    // A failure without a reservation (as admit() then settle(failure)).
+    // A failure without a reservation (as admit() then settle(failure)), in memory only.
     void record_failure(std::string_view user, std::uint64_t address, clock::time_point now);
 
-    // A success without a reservation: clears the account's count (the address keeps its own: one
-    // right password among many wrong ones does not excuse the others).
+    // A success without a reservation, in memory only: clears the account's count (the address
+    // keeps its own: one right password among many wrong ones does not excuse the others).
     void record_success(std::string_view user, clock::time_point now);
+
+    // An address that name logged in from age_seconds ago (another node's success, or the store's
+    // list at start).
+    void learn_known_address(std::string_view name, std::uint64_t address, double age_seconds,
+                             clock::time_point now);
+
+    // Reads the known addresses from the store (at start). Throws store_error.
+    void load_known_addresses(clock::time_point now);
+
+    // Periodic upkeep (a hash worker calls it when idle): merges what was counted while the store
+    // could not be reached, and lets the store forget what it need not keep. Never throws.
+    void maintain(clock::time_point now) noexcept;
+
+    // Where the limiter tells of the store failing and answering again (event, detail), for the
+    // log. Set before any other call; called from the thread that saw it.
+    using event_sink = std::function<void(std::string_view event, std::string_view detail)>;
+    void set_event_sink(event_sink sink) { events_ = std::move(sink); }
+
+    // True while the limit store is shared by other nodes and answering.
+    bool sharing() const noexcept;
+    bool has_store() const noexcept { return store_ != nullptr; }
 
     std::size_t account_entries() const;
     std::size_t address_entries() const;
+    std::size_t known_address_entries() const;
     // Entries that mattered but were evicted all the same (a table full of them): see
     // docs/security.md. Zero unless max_entries is far too small for the traffic.
     std::uint64_t protected_evictions() const;
+    // Refusals by the budget that refused (account, known_address, address).
+    std::uint64_t refusals(limit_budget budget) const noexcept;
+    // Attempts admitted by this node alone because the store did not answer.
+    std::uint64_t local_admissions() const noexcept;
 
   private:
     class table;
+    class known_table;
+    struct unshared;
     std::uint64_t user_key(std::string_view user) const noexcept;
+    std::uint64_t known_key(std::string_view user, std::uint64_t address) const noexcept;
+    admission admit_locally(std::string_view user, std::uint64_t address, bool known,
+                            clock::time_point now);
+    admission admit_by_store(std::string_view user, std::uint64_t address, bool known,
+                             clock::time_point now);
+    void settle_locally(std::string_view user, std::uint64_t address, const admission& admitted,
+                        outcome result, clock::time_point now);
+    void settle_by_store(std::string_view user, std::uint64_t address, const admission& admitted,
+                         outcome result, clock::time_point now);
+    void view(std::uint64_t account, std::uint64_t address, const limit_verdict& verdict,
+              clock::time_point now);
+    void store_failed(const char* during, const std::exception& e) noexcept;
+    void store_answered() noexcept;
+    void note_unshared(std::string_view user, std::uint64_t address, bool known,
+                       clock::time_point now);
+    check_result refused(std::uint32_t account_wait, std::uint32_t address_wait,
+                         bool known) const noexcept;
 
-    std::unique_ptr<table> accounts_;
+    limiter_config config_;
+    limit_store* store_;
+    std::unique_ptr<table> accounts_;  // accounts' budgets and known addresses' budgets
     std::unique_ptr<table> addresses_;
+    std::unique_ptr<known_table> known_;
+    std::unique_ptr<unshared> unshared_;
     bool account_enabled_;
     bool address_enabled_;
+    bool known_enabled_;
+    std::atomic<bool> store_up_{true};
+    mutable std::atomic<std::uint64_t> refusals_[4] = {};
+    std::atomic<std::uint64_t> local_admissions_{0};
+    event_sink events_;
+    clock::time_point next_prune_{};
+    std::mutex maintain_mutex_;
     unsigned char hash_key_[16];  // crypto_shorthash key, random per process
 };
 

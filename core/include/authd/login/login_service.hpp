@@ -16,6 +16,7 @@
 #include "authd/http/api.hpp"
 #include "authd/login/token_cutoffs.hpp"
 #include "authd/login/user_cache.hpp"
+#include "authd/store/limit_store.hpp"
 #include "authd/store/user_store.hpp"
 
 namespace authd {
@@ -27,6 +28,8 @@ struct service_result {
     std::string log_note;   // what went wrong, for the log only (never a password or token)
     bool rehashed = false;  // a login: the hash was replaced by one of the current parameters
     std::uint32_t retry_after = 0;  // seconds, for a 429 refusal (Retry-After)
+    limit_budget refused_by =
+        limit_budget::none;  // for a 429: the budget that refused, for the log
 };
 
 class login_service final : public change_listener {

@@ -72,8 +72,9 @@ class handler_host {
     // /metrics: the Prometheus text of the whole process.
     virtual std::string metrics_text() const = 0;
     // One login's outcome (the audit line; rate_limited is counted in /metrics too).
-    virtual void audit_login(login_outcome outcome, const client_ref& client,
-                             std::string_view user) = 0;
+    // refused_by: for a rate_limited outcome, the budget that refused (for the log only).
+    virtual void audit_login(login_outcome outcome, const client_ref& client, std::string_view user,
+                             limit_budget refused_by = limit_budget::none) = 0;
     // Something went wrong that only the log is told about (never a secret).
     virtual void internal_error(std::string_view event, std::string_view detail) = 0;
 };

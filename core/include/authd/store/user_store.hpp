@@ -18,6 +18,8 @@
 
 namespace authd {
 
+class limit_store;
+
 class store_error : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
@@ -54,6 +56,13 @@ class change_listener {
     virtual void tokens_cut(std::string_view name, std::int64_t not_before) {
         (void)name;
         (void)not_before;
+    }
+    // name logged in (on another node) from address, age_seconds ago: the address is known to
+    // the account (the owner's budget, docs/security.md).
+    virtual void known_address(std::string_view name, std::uint64_t address, double age_seconds) {
+        (void)name;
+        (void)address;
+        (void)age_seconds;
     }
 };
 
@@ -137,6 +146,11 @@ class user_store {
     // False while the store knows that its calls fail until an operator acts (its file was
     // deleted, or replaced by one that is not a store). Never blocks: /readyz asks it.
     virtual bool usable() const noexcept { return true; }
+
+    // Where this store keeps the brute-force counters, or nullptr when it keeps none (they stay
+    // in memory). Opened on the first call (authctl never needs it); throws store_error when it
+    // cannot be opened. The store owns it.
+    virtual limit_store* limits() { return nullptr; }
 
     // A warning about how the store is kept (an SQLite file that group or others may read: it
     // holds every password hash), or "" when there is none. authd and authctl show it at start.

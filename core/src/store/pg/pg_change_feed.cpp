@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <utility>
 
+#include "pg_limits.hpp"
+
 namespace authd::detail {
 
 namespace {
@@ -34,8 +36,10 @@ constexpr std::chrono::seconds heartbeat_interval{2};
 constexpr std::chrono::seconds heartbeat_timeout{2};
 
 constexpr pg_statement listen_statement{
-    nullptr, "LISTEN authd_users; LISTEN authd_revocations; LISTEN authd_token_cutoffs", 0,
-    "cannot listen for changes"};
+    nullptr,
+    "LISTEN authd_users; LISTEN authd_revocations; LISTEN authd_token_cutoffs; LISTEN "
+    "authd_known_addresses",
+    0, "cannot listen for changes"};
 
 struct notify_freer {
     void operator()(PGnotify* notify) const noexcept { PQfreemem(notify); }
@@ -95,12 +99,13 @@ std::optional<pg_cutoff> parse_cutoff(std::string_view payload) noexcept {
 
 pg_change_feed::pg_change_feed(const pg_target& target, change_listener* listener,
                                std::function<void()> reconnected, pg_revocation_source revocations,
-                               pg_cutoff_source cutoffs)
+                               pg_cutoff_source cutoffs, pg_known_source known)
     : target_(target),
       listener_(listener),
       reconnected_(std::move(reconnected)),
       revocations_(std::move(revocations)),
-      cutoffs_(std::move(cutoffs)) {
+      cutoffs_(std::move(cutoffs)),
+      known_(std::move(known)) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) {
         target_.fail(std::string("cannot create an eventfd: ") + std::strerror(errno));
@@ -231,6 +236,8 @@ void pg_change_feed::dispatch_notifications() {
             token_revoked(payload);
         } else if (channel == pg_cutoffs_channel) {
             tokens_cut(payload);
+        } else if (channel == pg_known_addresses_channel) {
+            known_address(payload);
         } else {
             user_changed(payload);
         }
@@ -292,9 +299,37 @@ void pg_change_feed::tokens_cut(std::string_view payload) {
     }
 }
 
+void pg_change_feed::known_address(std::string_view payload) {
+    const auto known = parse_known_address(payload);
+    if (!known) {
+        return;  // not the trigger's: ignored
+    }
+    const std::lock_guard lock(listener_mutex_);
+    if (listener_ != nullptr) {
+        listener_->known_address(known->name, known->address, 0);
+    }
+}
+
 void pg_change_feed::resync() {
     resync_revocations();
     resync_cutoffs();
+    if (known_) {
+        // The known addresses only spare this node a refusal its view would make wrongly (the
+        // store decides): a store that cannot list them (a runtime role without the grant)
+        // must not stop the feed.
+        std::vector<known_address_entry> rows;
+        try {
+            rows = known_();  // outside the lock
+        } catch (const store_error&) {
+            return;
+        }
+        const std::lock_guard lock(listener_mutex_);
+        if (listener_ != nullptr) {
+            for (const auto& k : rows) {
+                listener_->known_address(k.name, k.address, k.age_seconds);
+            }
+        }
+    }
 }
 
 void pg_change_feed::resync_revocations() {

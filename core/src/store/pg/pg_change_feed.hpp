@@ -1,7 +1,7 @@
 // The PostgreSQL store's change feed, private to core/: a thread with a connection of its own that
 // LISTENs for the names the users table's trigger NOTIFYs, for the tokens the revoked_tokens
-// table's trigger NOTIFYs and for the cutoffs the token_cutoffs table's trigger NOTIFYs, and
-// passes them to a change_listener.
+// table's trigger NOTIFYs, for the cutoffs the token_cutoffs table's trigger NOTIFYs and for the
+// addresses the known_addresses table's trigger NOTIFYs, and passes them to a change_listener.
 #pragma once
 
 #include <atomic>
@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "authd/store/limit_store.hpp"
 #include "authd/store/user_store.hpp"
 
 #include "pg_connection.hpp"
@@ -51,6 +52,8 @@ std::optional<pg_cutoff> parse_cutoff(std::string_view payload) noexcept;
 using pg_revocation_source = std::function<std::vector<std::pair<std::string, std::int64_t>>()>;
 // Every token cutoff that may still void a token, as (name, not_before): token_cutoffs(since).
 using pg_cutoff_source = pg_revocation_source;
+// Every address known to an account (the limit store's list).
+using pg_known_source = std::function<std::vector<known_address_entry>()>;
 
 class pg_change_feed {
   public:
@@ -64,7 +67,7 @@ class pg_change_feed {
     // outlive the feed.
     pg_change_feed(const pg_target& target, change_listener* listener,
                    std::function<void()> reconnected, pg_revocation_source revocations,
-                   pg_cutoff_source cutoffs);
+                   pg_cutoff_source cutoffs, pg_known_source known = {});
     // Stops the thread (at once: it waits on an eventfd besides the socket).
     ~pg_change_feed();
     pg_change_feed(const pg_change_feed&) = delete;
@@ -84,6 +87,7 @@ class pg_change_feed {
     void all_changed();
     void token_revoked(std::string_view payload);
     void tokens_cut(std::string_view payload);
+    void known_address(std::string_view payload);
     // Reads every revocation and passes each on. Throws when they cannot be read.
     void resync_revocations();
     // The same for the token cutoffs.
@@ -104,6 +108,7 @@ class pg_change_feed {
     std::function<void()> reconnected_;
     pg_revocation_source revocations_;
     pg_cutoff_source cutoffs_;
+    pg_known_source known_;
     std::thread thread_;
 };
 

@@ -21,7 +21,7 @@ constexpr std::string_view mask = "***";
 
 // The OID of PostgreSQL's text type (catalog/pg_type.h, which libpq-dev does not ship).
 constexpr Oid text_oid = 25;
-constexpr std::size_t max_params = 4;
+constexpr std::size_t max_params = 12;  // the most any statement of the store takes
 
 // Connection defaults, given before the URI so that the URI may override each of them. Bounded
 // waits everywhere: a connection attempt, unacknowledged data (tcp_user_timeout, in ms), and
@@ -210,7 +210,11 @@ class text_params {
     int count_ = 0;
 };
 
-const std::array<Oid, max_params> text_types{text_oid, text_oid, text_oid, text_oid};
+constexpr auto text_types = [] {
+    std::array<Oid, max_params> types{};
+    types.fill(text_oid);
+    return types;
+}();
 
 bool send(PGconn* conn, const pg_statement& statement, const text_params& params) {
     if (statement.name != nullptr) {
@@ -397,6 +401,9 @@ void pg_run_rows(const pg_target& target, PGconn* conn, const pg_statement& stat
 }
 
 void pg_prepare(const pg_target& target, PGconn* conn, const pg_statement& statement) {
+    if (statement.params < 0 || static_cast<std::size_t>(statement.params) > max_params) {
+        target.fail(std::string(statement.what) + ": too many parameters to prepare");
+    }
     const auto deadline = pg_clock::now() + pg_statement_timeout;
     if (PQsendPrepare(conn, statement.name, statement.sql, statement.params, text_types.data()) !=
         1) {

@@ -23,6 +23,7 @@
 
 #include "pg_change_feed.hpp"
 #include "pg_connection.hpp"
+#include "pg_limits.hpp"
 
 namespace authd::detail {
 
@@ -32,7 +33,7 @@ using namespace std::chrono_literals;
 
 // Entry i takes the schema from version i to i + 1, in the transaction that opens the store.
 // Append only: never edit a released entry, databases out there have run it already.
-constexpr std::array<const char*, 3> migrations{
+const std::array<const char*, 4> migrations{
     // 1: the users table, the same as SQLite's, and its change notifications. Names compare and
     // sort by bytes (COLLATE "C"), as in SQLite, whatever the database's locale. Only updates and
     // deletes notify: the cache holds only users that exist, so an insert never makes it stale
@@ -104,8 +105,11 @@ $$;
 CREATE TRIGGER tokens_cut AFTER INSERT OR UPDATE ON token_cutoffs
     FOR EACH ROW EXECUTE FUNCTION authd_tokens_cut();
 )sql",
+    // 4: the brute-force counters every node shares, and the addresses known to each account
+    // (pg_limits.cpp).
+    pg_limits_migration,
 };
-constexpr std::int64_t current_schema_version = migrations.size();
+constexpr std::int64_t current_schema_version = std::tuple_size_v<decltype(migrations)>;
 
 // Waiting for another node's migration is fine; hanging forever is not.
 constexpr auto schema_timeout = 30s;
@@ -271,12 +275,19 @@ void migrate(const pg_target& target, PGconn* conn) {
     }
 }
 
+void prepare_all(const pg_target& target, PGconn* conn) {
+    for (const auto* statement : prepared) {
+        pg_prepare(target, conn, *statement);
+    }
+    for (const auto* statement : pg_limit_statements) {
+        pg_prepare(target, conn, *statement);
+    }
+}
+
 // A new connection with every statement prepared.
 pg_conn open_connection(const pg_target& target) {
     auto conn = pg_connect(target);
-    for (const auto* statement : prepared) {
-        pg_prepare(target, conn.get(), *statement);
-    }
+    prepare_all(target, conn.get());
     return conn;
 }
 
@@ -457,14 +468,12 @@ class pool_lease {
 
 // --- the store ---------------------------------------------------------------------------------
 
-class pg_store final : public user_store {
+class pg_store final : public user_store, private pg_runner {
   public:
     explicit pg_store(std::string uri) : target_(std::move(uri)), pool_(target_) {
         auto conn = pg_connect(target_);
         migrate(target_, conn.get());
-        for (const auto* statement : prepared) {
-            pg_prepare(target_, conn.get(), *statement);
-        }
+        prepare_all(target_, conn.get());
         pool_.add(std::move(conn));
     }
 
@@ -586,12 +595,41 @@ class pg_store final : public user_store {
             feed_ = std::make_unique<pg_change_feed>(
                 target_, listener, [this] { pool_.reachable(); },
                 [this] { return revoked_tokens(unix_now() - token_clock_leeway_seconds); },
-                [this] { return token_cutoffs(unix_now() - max_token_ttl_seconds); });
+                [this] { return token_cutoffs(unix_now() - max_token_ttl_seconds); },
+                [this] { return limits_list(); });
         }
+    }
+
+    limit_store* limits() override {
+        const std::lock_guard lock(limits_mutex_);
+        if (!limits_) {
+            limits_ = make_pg_limits(target_, *this);
+        }
+        return limits_.get();
     }
 
   private:
     enum class retry { never, once };
+
+    pg_result run(const pg_statement& statement, std::initializer_list<std::string_view> params,
+                  ExecStatusType expected, bool idempotent) override {
+        return with_connection(idempotent ? retry::once : retry::never, [&](PGconn* conn) {
+            return pg_run(target_, conn, statement, params, expected);
+        });
+    }
+
+    void rows(const pg_statement& statement, std::initializer_list<std::string_view> params,
+              const std::function<void(const PGresult&)>& row) override {
+        with_connection(retry::once,
+                        [&](PGconn* conn) { pg_run_rows(target_, conn, statement, params, row); });
+    }
+
+    // Every known address, for the change feed's resync (the limiter applies its own window).
+    std::vector<known_address_entry> limits_list() {
+        limiter_config everything;
+        everything.known_address_window = std::chrono::hours(24 * 3660);
+        return limits()->known_addresses(everything);
+    }
 
     // Runs fn(conn) on a pooled connection. A read that finds its pooled connection dead (the
     // server restarted since it was last used) is tried once more on a new connection, which also
@@ -637,6 +675,8 @@ class pg_store final : public user_store {
 
     pg_target target_;
     connection_pool pool_;
+    std::mutex limits_mutex_;
+    std::unique_ptr<limit_store> limits_;  // guarded by limits_mutex_, made on demand
     std::mutex feed_mutex_;
     std::unique_ptr<pg_change_feed> feed_;  // guarded by feed_mutex_; destroyed first
 };

@@ -29,13 +29,12 @@
 #include "authd/store/user_store.hpp"
 #include "authd/util/clock.hpp"
 
+#include "sqlite_db.hpp"
+#include "sqlite_limits.hpp"
+
 namespace authd::detail {
 
 namespace {
-
-// How long a statement waits for another connection's (or process's) write lock before failing
-// with "database is locked".
-constexpr int busy_timeout_ms = 5000;
 
 // Entry i takes the schema from version i to i + 1. Append only: never edit a released entry,
 // databases out there have run it already. Each runs inside the transaction that opens the store.
@@ -70,219 +69,6 @@ CREATE INDEX token_cutoffs_not_before ON token_cutoffs(not_before);
 )sql",
 };
 constexpr std::int64_t current_schema_version = migrations.size();
-
-std::string store_name(const std::string& path) {
-    return "sqlite:" + path;
-}
-
-[[noreturn]] void fail(const std::string& path, std::string_view what) {
-    throw store_error(store_name(path) + ": " + std::string(what));
-}
-
-// A failed SQLite call: the message names the database, what we tried and SQLite's reason.
-[[noreturn]] void fail(const std::string& path, std::string_view what, sqlite3* db) {
-    const char* reason = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
-    fail(path, std::string(what) + ": " + reason);
-}
-
-struct db_closer {
-    void operator()(sqlite3* db) const noexcept { sqlite3_close(db); }
-};
-using db_handle = std::unique_ptr<sqlite3, db_closer>;
-
-// A statement prepared once for the life of its connection.
-class statement {
-  public:
-    statement(sqlite3* db, const std::string& path, std::string_view sql) : db_(db), path_(&path) {
-        if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
-                               SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
-            fail(path, "cannot prepare '" + std::string(sql) + "'", db);
-        }
-    }
-    ~statement() { sqlite3_finalize(stmt_); }
-    statement(const statement&) = delete;
-    statement& operator=(const statement&) = delete;
-
-    sqlite3_stmt* get() const noexcept { return stmt_; }
-    sqlite3* db() const noexcept { return db_; }
-
-    [[noreturn]] void fail_on(std::string_view action) const {
-        fail(*path_, std::string(action) + " '" + sqlite3_sql(stmt_) + "'", db_);
-    }
-
-  private:
-    sqlite3* db_;
-    const std::string* path_;
-    sqlite3_stmt* stmt_ = nullptr;
-};
-
-// One use of a prepared statement. Parameters are bound without copying (the caller's views
-// outlive the query); on scope exit the statement is reset and its bindings cleared, so that it
-// starts clean next time and holds no pointer to the caller's data.
-class query {
-  public:
-    explicit query(const statement& stmt) : stmt_(stmt) {}
-    ~query() {
-        sqlite3_reset(stmt_.get());
-        sqlite3_clear_bindings(stmt_.get());
-    }
-    query(const query&) = delete;
-    query& operator=(const query&) = delete;
-
-    query& bind(int index, std::string_view text) {
-        // A null pointer would bind SQL NULL, not an empty string.
-        const char* data = text.data() != nullptr ? text.data() : "";
-        check_bind(
-            sqlite3_bind_text64(stmt_.get(), index, data, text.size(), SQLITE_STATIC, SQLITE_UTF8));
-        return *this;
-    }
-
-    query& bind(int index, std::int64_t value) {
-        check_bind(sqlite3_bind_int64(stmt_.get(), index, value));
-        return *this;
-    }
-
-    // True when a row is ready, false when the statement is done.
-    bool next_row() {
-        const int rc = sqlite3_step(stmt_.get());
-        if (rc == SQLITE_ROW) {
-            return true;
-        }
-        if (rc != SQLITE_DONE) {
-            stmt_.fail_on("cannot run");
-        }
-        return false;
-    }
-
-    // Runs the statement to its end; returns how many rows it inserted, changed or deleted.
-    int run() {
-        while (next_row()) {
-        }
-        return sqlite3_changes(stmt_.db());
-    }
-
-    // The text of a column of the current row; valid until the next step.
-    std::string_view text(int column) const {
-        const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_.get(), column));
-        if (data == nullptr) {
-            if (sqlite3_errcode(stmt_.db()) == SQLITE_NOMEM) {
-                stmt_.fail_on("out of memory reading a row of");
-            }
-            return {};  // SQL NULL
-        }
-        return {data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), column))};
-    }
-
-    std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
-
-  private:
-    void check_bind(int rc) const {
-        if (rc != SQLITE_OK) {
-            stmt_.fail_on("cannot bind a parameter of");
-        }
-    }
-
-    const statement& stmt_;
-};
-
-// For statements that run once (setup, migrations): several statements in one string allowed.
-void exec(sqlite3* db, const std::string& path, std::string_view sql, std::string_view what) {
-    if (sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
-        fail(path, what, db);
-    }
-}
-
-// The first column of the first row of a one-off statement.
-std::int64_t query_integer(sqlite3* db, const std::string& path, std::string_view sql) {
-    const statement stmt(db, path, sql);
-    query q(stmt);
-    if (!q.next_row()) {
-        stmt.fail_on("no row from");
-    }
-    return q.integer(0);
-}
-
-std::string query_text(sqlite3* db, const std::string& path, std::string_view sql) {
-    const statement stmt(db, path, sql);
-    query q(stmt);
-    if (!q.next_row()) {
-        stmt.fail_on("no row from");
-    }
-    return std::string(q.text(0));
-}
-
-// SQLite's own message for all of these is "unable to open database file".
-void check_location(const std::string& path) {
-    std::filesystem::path dir = std::filesystem::path(path).parent_path();
-    if (dir.empty()) {
-        dir = ".";
-    }
-    std::error_code ec;
-    const auto dir_type = std::filesystem::status(dir, ec).type();
-    if (dir_type == std::filesystem::file_type::not_found) {
-        fail(path, "directory " + dir.string() + " does not exist");
-    }
-    if (!ec && dir_type != std::filesystem::file_type::directory) {
-        fail(path, dir.string() + " is not a directory");
-    }
-    // Even for an existing file: WAL mode keeps its -wal and -shm files beside the database.
-    if (access(dir.c_str(), W_OK | X_OK) != 0) {
-        fail(path, "directory " + dir.string() + " is not writable");
-    }
-    if (std::filesystem::is_directory(path, ec)) {
-        fail(path, "it is a directory, not a database file");
-    }
-}
-
-void configure(sqlite3* db, const std::string& path) {
-    // First, so that the statements below wait for a lock held by another process.
-    sqlite3_busy_timeout(db, busy_timeout_ms);
-    // SQLite opens lazily: this first read is what finds a file that is not a database.
-    exec(db, path, "SELECT count(*) FROM sqlite_master", "cannot read the file");
-    // Readers never block the writer and the writer never blocks readers: logins go on while
-    // authctl imports. The mode is stored in the file; setting it again is a no-op.
-    const std::string mode = query_text(db, path, "PRAGMA journal_mode = WAL");
-    if (mode != "wal") {
-        fail(path, "cannot switch to WAL journal mode (still " + mode + ")");
-    }
-    exec(db, path, "PRAGMA foreign_keys = ON", "cannot enable foreign keys");
-}
-
-// Creates a missing store file readable and writable by its owner only, whatever the umask: it
-// holds every password hash. SQLite gives the -wal, -shm and -journal files it creates beside it
-// the database file's permissions, so they are private too. A file that exists is left as it is.
-void create_private(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0) {
-        ::close(fd);  // an empty file is an empty database
-    } else if (errno != EEXIST) {
-        fail(path, std::string("cannot create the file: ") + std::strerror(errno));
-    }
-}
-
-// A new, configured connection. Each is used by one thread at a time (the pool sees to it), so
-// SQLite's per-connection mutex is not needed. Only the store's first open may create the file:
-// one that disappears later is not silently replaced by an empty store.
-db_handle open_db(const std::string& path, bool create = false) {
-    check_location(path);
-    if (create) {
-        create_private(path);
-    }
-    sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(
-        path.c_str(), &raw,
-        SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, nullptr);
-    db_handle db(raw);  // closed on every path, even when the open failed
-    if (rc != SQLITE_OK) {
-        fail(path, "cannot open", raw);
-    }
-    // SQLite falls back to read-only for a write-protected file; a store must take writes.
-    if (sqlite3_db_readonly(raw, "main") == 1) {
-        fail(path, "the file is read-only (no write permission)");
-    }
-    configure(raw, path);
-    return db;
-}
 
 // The schema version of the file: 0 for a new, empty file.
 std::int64_t read_schema_version(sqlite3* db, const std::string& path) {
@@ -614,6 +400,16 @@ class sqlite_store final : public user_store {
 
     bool usable() const noexcept override { return usable_.load(std::memory_order_relaxed); }
 
+    // The counters live in a file of their own beside the store (sqlite_limits.hpp), opened when
+    // authd first asks (authctl never does).
+    limit_store* limits() override {
+        const std::lock_guard lock(limits_mutex_);
+        if (!limits_) {
+            limits_ = open_sqlite_limits(path_ + ".limits");
+        }
+        return limits_.get();
+    }
+
     std::string access_warning() const override {
         struct stat st {};
         if (::stat(path_.c_str(), &st) != 0) {
@@ -931,6 +727,8 @@ class sqlite_store final : public user_store {
     std::mutex pool_mutex_;
     std::vector<std::unique_ptr<connection>> free_;
     std::mutex watch_mutex_;  // serialises watch_->changed()
+    std::mutex limits_mutex_;
+    std::unique_ptr<limit_store> limits_;  // guarded by limits_mutex_, made on demand
     std::atomic<bool> usable_{true};
     std::atomic<bool> changed_{false};  // the file served changed: the next poll says so
 };

@@ -1,0 +1,350 @@
+// The counters' file: one connection (a login's two short transactions are far cheaper than the
+// hash they guard), in WAL mode with synchronous=NORMAL: a commit is in the file (the kernel's
+// page cache) before the hash starts, so it survives authd crashing or being killed; only the
+// machine losing power can lose the last commits (the users' file keeps SQLite's default).
+// The arithmetic is limit_store.cpp's, the same as the PostgreSQL store's SQL.
+#include "sqlite_limits.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <optional>
+
+#include "authd/store/user_store.hpp"
+
+#include "sqlite_db.hpp"
+
+namespace authd::detail {
+
+namespace {
+
+constexpr std::int64_t limits_schema_version = 1;
+
+constexpr std::string_view schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS limit_counters(
+    kind INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    address INTEGER NOT NULL,
+    failures REAL NOT NULL,
+    updated REAL NOT NULL,
+    blocked_until REAL NOT NULL,
+    blocked_by INTEGER NOT NULL,
+    PRIMARY KEY (kind, name, address)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS known_addresses(
+    name TEXT NOT NULL,
+    address INTEGER NOT NULL,
+    last_success REAL NOT NULL,
+    PRIMARY KEY (name, address)
+) WITHOUT ROWID;
+PRAGMA user_version = 1;
+)sql";
+
+// kind: as in the PostgreSQL store.
+constexpr std::int64_t kind_account = 0;
+constexpr std::int64_t kind_known = 1;
+constexpr std::int64_t kind_address = 2;
+
+double unix_seconds() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+struct row {
+    double failures = 0;
+    double updated = 0;
+    double blocked_until = 0;
+    std::int64_t blocked_by = 0;
+};
+
+struct statements {
+    explicit statements(sqlite3* db, const std::string& path)
+        : get(db, path,
+              "SELECT failures, updated, blocked_until, blocked_by FROM limit_counters "
+              "WHERE kind = ?1 AND name = ?2 AND address = ?3"),
+          put(db, path,
+              "INSERT OR REPLACE INTO limit_counters VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+          erase(db, path,
+                "DELETE FROM limit_counters WHERE kind = ?1 AND name = ?2 AND address = ?3"),
+          known(db, path,
+                "SELECT 1 FROM known_addresses WHERE name = ?1 AND address = ?2 AND last_success "
+                "> ?3"),
+          remember(db, path,
+                   "INSERT INTO known_addresses VALUES (?1, ?2, ?3) ON CONFLICT (name, address) "
+                   "DO UPDATE SET last_success = excluded.last_success"),
+          trim(db, path,
+               "DELETE FROM known_addresses WHERE name = ?1 AND address NOT IN (SELECT address "
+               "FROM known_addresses WHERE name = ?1 ORDER BY last_success DESC LIMIT ?2)"),
+          list(db, path,
+               "SELECT name, address, ?1 - last_success FROM known_addresses WHERE "
+               "last_success > ?1 - ?2"),
+          prune(db, path,
+                "DELETE FROM limit_counters WHERE blocked_until <= ?1 AND updated + failures * "
+                "CASE WHEN kind = 2 THEN ?2 ELSE ?3 END <= ?1"),
+          prune_known(db, path, "DELETE FROM known_addresses WHERE last_success <= ?1 - ?2"),
+          begin(db, path, "BEGIN IMMEDIATE"),
+          commit(db, path, "COMMIT"),
+          rollback(db, path, "ROLLBACK") {}
+
+    statement get, put, erase, known, remember, trim, list, prune, prune_known, begin, commit,
+        rollback;
+};
+
+double seconds(std::chrono::seconds s) {
+    return static_cast<double>(s.count());
+}
+
+class sqlite_limits final : public limit_store {
+  public:
+    explicit sqlite_limits(std::string path) : path_(std::move(path)), db_(open(path_)) {
+        statements_ = std::make_unique<statements>(db_.get(), path_);
+    }
+
+    ~sqlite_limits() override { statements_.reset(); }  // finalized before the connection
+    sqlite_limits(const sqlite_limits&) = delete;
+    sqlite_limits& operator=(const sqlite_limits&) = delete;
+
+    limit_verdict admit(std::string_view name, std::uint64_t address, const limiter_config& c,
+                        std::uint64_t attempt) override {
+        const std::lock_guard lock(mutex_);
+        transaction tx(*statements_);
+        const double t = unix_seconds();
+        const auto addr = static_cast<std::int64_t>(address);
+        limit_verdict v;
+        v.known = c.known_addresses_on() && is_known(name, addr, t, c);
+        const auto kind = v.known ? kind_known : kind_account;
+        const auto account_addr = v.known ? addr : 0;
+        const bool account_on = c.account.enabled();
+        const bool address_on = c.address.enabled();
+        auto a = account_on ? get(kind, name, account_addr) : row{};
+        auto i = address_on ? get(kind_address, "", addr) : row{};
+        v.account = view(a, t, c.account);
+        v.address = view(i, t, c.address);
+        if (v.account.blocked_seconds > 0 || v.address.blocked_seconds > 0) {
+            const auto longest = std::max(v.account.blocked_seconds, v.address.blocked_seconds);
+            v.wait = static_cast<std::uint32_t>(std::max(1.0, std::ceil(longest)));
+            v.refused_by = v.account.blocked_seconds >= v.address.blocked_seconds
+                               ? (v.known ? limit_budget::known_address : limit_budget::account)
+                               : limit_budget::address;
+            tx.commit();
+            return v;
+        }
+        if (account_on) {
+            v.account = count(a, t, c.account, attempt);
+            put(kind, name, account_addr, a);
+        }
+        if (address_on) {
+            v.address = count(i, t, c.address, attempt);
+            put(kind_address, "", addr, i);
+        }
+        tx.commit();
+        return v;
+    }
+
+    limit_verdict succeed(std::string_view name, std::uint64_t address, bool known,
+                          const limiter_config& c, std::uint64_t attempt) override {
+        const std::lock_guard lock(mutex_);
+        transaction tx(*statements_);
+        const double t = unix_seconds();
+        const auto addr = static_cast<std::int64_t>(address);
+        limit_verdict v;
+        v.known = known;
+        if (c.account.enabled()) {
+            query(statements_->erase)
+                .bind(1, known ? kind_known : kind_account)
+                .bind(2, name)
+                .bind(3, known ? addr : std::int64_t{0})
+                .run();
+        }
+        if (c.address.enabled()) {
+            v.address = uncount(kind_address, "", addr, t, c.address, attempt);
+        }
+        if (c.known_addresses_on()) {
+            query(statements_->remember).bind(1, name).bind(2, addr).bind(3, t).run();
+            query(statements_->trim)
+                .bind(1, name)
+                .bind(2, static_cast<std::int64_t>(c.known_addresses_per_account))
+                .run();
+        }
+        tx.commit();
+        return v;
+    }
+
+    void release(std::string_view name, std::uint64_t address, bool known, const limiter_config& c,
+                 std::uint64_t attempt) override {
+        const std::lock_guard lock(mutex_);
+        transaction tx(*statements_);
+        const double t = unix_seconds();
+        const auto addr = static_cast<std::int64_t>(address);
+        if (c.account.enabled()) {
+            uncount(known ? kind_known : kind_account, name, known ? addr : 0, t, c.account,
+                    attempt);
+        }
+        if (c.address.enabled()) {
+            uncount(kind_address, "", addr, t, c.address, attempt);
+        }
+        tx.commit();
+    }
+
+    void merge(const std::vector<unshared_count>& counts, const limiter_config& c) override {
+        const std::lock_guard lock(mutex_);
+        transaction tx(*statements_);
+        const double t = unix_seconds();
+        for (const auto& n : counts) {
+            const auto kind = n.budget == limit_budget::account         ? kind_account
+                              : n.budget == limit_budget::known_address ? kind_known
+                                                                        : kind_address;
+            const auto& policy = kind == kind_address ? c.address : c.account;
+            const auto addr = static_cast<std::int64_t>(n.address);
+            auto r = get(kind, n.name, addr);
+            r.failures = forgiven_failures(r.failures, t - r.updated, policy) + n.failures;
+            r.updated = t;
+            if (r.failures > policy.free_failures) {
+                r.blocked_until =
+                    std::max(r.blocked_until,
+                             t + backoff_seconds(r.failures - policy.free_failures, policy));
+            }
+            put(kind, n.name, addr, r);
+        }
+        tx.commit();
+    }
+
+    std::vector<known_address_entry> known_addresses(const limiter_config& c) override {
+        std::vector<known_address_entry> out;
+        if (!c.known_addresses_on()) {
+            return out;
+        }
+        const std::lock_guard lock(mutex_);
+        query q(statements_->list);
+        q.bind(1, unix_seconds()).bind(2, seconds(c.known_address_window));
+        while (q.next_row()) {
+            out.push_back(
+                {std::string(q.text(0)), static_cast<std::uint64_t>(q.integer(1)), q.real(2)});
+        }
+        return out;
+    }
+
+    void prune(const limiter_config& c) override {
+        const std::lock_guard lock(mutex_);
+        const double t = unix_seconds();
+        query(statements_->prune)
+            .bind(1, t)
+            .bind(2, seconds(c.address.forgive_every))
+            .bind(3, seconds(c.account.forgive_every))
+            .run();
+        query(statements_->prune_known).bind(1, t).bind(2, seconds(c.known_address_window)).run();
+    }
+
+    bool shared() const noexcept override { return false; }
+
+  private:
+    // BEGIN IMMEDIATE (the write lock first: authd is this file's only writer, but an operator's
+    // sqlite3 shell may hold it), rolled back unless committed.
+    class transaction {
+      public:
+        explicit transaction(statements& s) : s_(s) { query(s_.begin).run(); }
+        ~transaction() {
+            if (!done_) {
+                sqlite3_reset(s_.rollback.get());
+                sqlite3_step(s_.rollback.get());
+                sqlite3_reset(s_.rollback.get());
+            }
+        }
+        transaction(const transaction&) = delete;
+        transaction& operator=(const transaction&) = delete;
+        void commit() {
+            query(s_.commit).run();
+            done_ = true;
+        }
+
+      private:
+        statements& s_;
+        bool done_ = false;
+    };
+
+    static db_handle open(const std::string& path) {
+        auto db = open_db(path, true);
+        exec(db.get(), path, "PRAGMA synchronous = NORMAL", "cannot set synchronous mode");
+        const auto version = query_integer(db.get(), path, "PRAGMA user_version");
+        if (version > limits_schema_version) {
+            fail(path, "counters' schema version " + std::to_string(version) +
+                           " is newer than this authd knows; use a newer authd");
+        }
+        exec(db.get(), path, schema_sql, "cannot create the counters' tables");
+        return db;
+    }
+
+    bool is_known(std::string_view name, std::int64_t addr, double t, const limiter_config& c) {
+        query q(statements_->known);
+        q.bind(1, name).bind(2, addr).bind(3, t - seconds(c.known_address_window));
+        return q.next_row();
+    }
+
+    row get(std::int64_t kind, std::string_view name, std::int64_t addr) {
+        query q(statements_->get);
+        q.bind(1, kind).bind(2, name).bind(3, addr);
+        if (!q.next_row()) {
+            return {};
+        }
+        return {q.real(0), q.real(1), q.real(2), q.integer(3)};
+    }
+
+    void put(std::int64_t kind, std::string_view name, std::int64_t addr, const row& r) {
+        query(statements_->put)
+            .bind(1, kind)
+            .bind(2, name)
+            .bind(3, addr)
+            .bind(4, r.failures)
+            .bind(5, r.updated)
+            .bind(6, r.blocked_until)
+            .bind(7, r.blocked_by)
+            .run();
+    }
+
+    static counter_view view(const row& r, double t, const limit_policy& policy) {
+        return {forgiven_failures(r.failures, t - r.updated, policy),
+                std::max(0.0, r.blocked_until - t)};
+    }
+
+    // Counts an admitted attempt in r as a failure (the wait it sets is the attempt's).
+    static counter_view count(row& r, double t, const limit_policy& policy, std::uint64_t attempt) {
+        r.failures = forgiven_failures(r.failures, t - r.updated, policy) + 1;
+        r.updated = t;
+        if (r.failures > policy.free_failures) {
+            r.blocked_until = t + backoff_seconds(r.failures - policy.free_failures, policy);
+            r.blocked_by = static_cast<std::int64_t>(attempt);
+        }
+        return view(r, t, policy);
+    }
+
+    // Takes an attempt's count back: one failure fewer, its own wait lifted.
+    counter_view uncount(std::int64_t kind, std::string_view name, std::int64_t addr, double t,
+                         const limit_policy& policy, std::uint64_t attempt) {
+        auto r = get(kind, name, addr);
+        r.failures = std::max(0.0, forgiven_failures(r.failures, t - r.updated, policy) - 1);
+        r.updated = t;
+        if (r.blocked_by == static_cast<std::int64_t>(attempt)) {
+            r.blocked_until = 0;
+        }
+        if (r.failures <= 0 && r.blocked_until <= t) {
+            query(statements_->erase).bind(1, kind).bind(2, name).bind(3, addr).run();
+        } else {
+            put(kind, name, addr, r);
+        }
+        return view(r, t, policy);
+    }
+
+    std::string path_;
+    std::mutex mutex_;
+    db_handle db_;
+    std::unique_ptr<statements> statements_;  // guarded by mutex_
+};
+
+}  // namespace
+
+std::unique_ptr<limit_store> open_sqlite_limits(const std::string& path) {
+    return std::make_unique<sqlite_limits>(path);
+}
+
+}  // namespace authd::detail
