@@ -284,6 +284,113 @@ TEST(AttemptLimiter, ATableFullOfWaitingEntriesStillTakesNewOnesAndSaysSo) {
     EXPECT_GT(limiter.protected_evictions(), 0U);
 }
 
+// --- the owner's budget: known addresses (issue #14) ---------------------------------------------
+
+limiter_config owner_config() {
+    auto c = small_config();
+    c.address.free_failures = 0;  // the account's budgets alone
+    c.known_address_window = 24h;
+    return c;
+}
+
+// One whole attempt: admitted, then settled with result. False when refused.
+bool attempt(attempt_limiter& limiter, std::string_view user, std::uint64_t address,
+             attempt_limiter::outcome result, clock_type::time_point now) {
+    const auto admitted = limiter.admit(user, address, now);
+    if (admitted.wait > 0) {
+        return false;
+    }
+    limiter.settle(user, address, admitted, result, now);
+    return true;
+}
+
+TEST(AttemptLimiter, FailuresElsewhereNeverMakeTheOwnerWait) {
+    attempt_limiter limiter(owner_config());  // 3 free failures per account
+    const auto t0 = clock_type::now();
+    using o = attempt_limiter::outcome;
+    ASSERT_TRUE(attempt(limiter, "alice", addr_a, o::success, t0));  // the owner, at addr_a
+    for (int i = 0; i < 4; ++i) {
+        ASSERT_TRUE(attempt(limiter, "alice", addr_b, o::failure, t0)) << i;
+    }
+    const auto refused = limiter.admit("alice", addr_b, t0);
+    EXPECT_EQ(refused.wait, 1U);
+    EXPECT_EQ(refused.refused_by, limit_budget::account);
+    // The owner is let in at addr_a, by the cheap check and by admission.
+    EXPECT_EQ(limiter.retry_after("alice", addr_a, t0).wait, 0U);
+    const auto owner = limiter.admit("alice", addr_a, t0);
+    EXPECT_EQ(owner.wait, 0U);
+    EXPECT_TRUE(owner.known);
+    limiter.settle("alice", addr_a, owner, o::success, t0);
+    // Fresh addresses share the account's budget: all refused, no guess gained.
+    for (std::uint32_t i = 0; i < 50; ++i) {
+        const auto fresh = address_key(0x0a000000U + i);
+        EXPECT_EQ(limiter.retry_after("alice", fresh, t0).refused_by, limit_budget::account);
+        EXPECT_GT(limiter.admit("alice", fresh, t0).wait, 0U) << i;
+    }
+    // The owner's success at the known address did not clear the attacker's count.
+    EXPECT_GT(limiter.admit("alice", addr_b, t0).wait, 0U);
+    EXPECT_EQ(limiter.refusals(limit_budget::account), 1U + 50U + 50U + 1U);
+}
+
+TEST(AttemptLimiter, FailuresAtAKnownAddressCountInItsOwnBudgetOnly) {
+    attempt_limiter limiter(owner_config());
+    const auto t0 = clock_type::now();
+    using o = attempt_limiter::outcome;
+    ASSERT_TRUE(attempt(limiter, "alice", addr_a, o::success, t0));
+    for (int i = 0; i < 4; ++i) {
+        ASSERT_TRUE(attempt(limiter, "alice", addr_a, o::failure, t0)) << i;
+    }
+    const auto refused = limiter.retry_after("alice", addr_a, t0);
+    EXPECT_EQ(refused.wait, 1U);
+    EXPECT_EQ(refused.refused_by, limit_budget::known_address);
+    // The shared budget was not touched: another address has its free failures.
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_TRUE(attempt(limiter, "alice", addr_b, o::failure, t0)) << i;
+    }
+}
+
+TEST(AttemptLimiter, AKnownAddressIsForgottenAfterTheWindowOrWithTheWindowOff) {
+    using o = attempt_limiter::outcome;
+    const auto t0 = clock_type::now();
+    {
+        attempt_limiter limiter(owner_config());  // a 24 h window
+        ASSERT_TRUE(attempt(limiter, "alice", addr_a, o::success, t0));
+        EXPECT_TRUE(limiter.admit("alice", addr_a, t0 + 23h).known);
+        EXPECT_FALSE(limiter.admit("alice", addr_a, t0 + 25h).known);
+    }
+    auto off = owner_config();
+    off.known_address_window = 0s;
+    attempt_limiter limiter(off);
+    ASSERT_TRUE(attempt(limiter, "alice", addr_a, o::success, t0));
+    EXPECT_FALSE(limiter.admit("alice", addr_a, t0).known);
+    EXPECT_EQ(limiter.known_address_entries(), 0U);
+}
+
+TEST(AttemptLimiter, EachAccountKeepsItsMostRecentKnownAddresses) {
+    attempt_limiter limiter(owner_config());  // 4 per account
+    const auto t0 = clock_type::now();
+    for (std::uint32_t i = 0; i < 6; ++i) {
+        ASSERT_TRUE(attempt(limiter, "alice", address_key(0x0a000000U + i),
+                            attempt_limiter::outcome::success, t0 + std::chrono::seconds(i)));
+    }
+    const auto later = t0 + 10s;
+    EXPECT_FALSE(limiter.admit("alice", address_key(0x0a000000U), later).known);
+    EXPECT_FALSE(limiter.admit("alice", address_key(0x0a000001U), later).known);
+    for (std::uint32_t i = 2; i < 6; ++i) {
+        EXPECT_TRUE(limiter.admit("alice", address_key(0x0a000000U + i), later).known) << i;
+    }
+    EXPECT_EQ(limiter.known_address_entries(), 1U);
+}
+
+TEST(AttemptLimiter, AnotherNodesKnownAddressIsLearned) {
+    attempt_limiter limiter(owner_config());
+    const auto t0 = clock_type::now();
+    limiter.learn_known_address("alice", addr_a, 60, t0);
+    EXPECT_TRUE(limiter.admit("alice", addr_a, t0).known);
+    limiter.learn_known_address("bob", addr_a, 25 * 3600, t0);  // past the window
+    EXPECT_FALSE(limiter.admit("bob", addr_a, t0).known);
+}
+
 TEST(AddressKey, Ipv6SlashSixtyFourAndMappedIpv4) {
     std::array<unsigned char, 16> a{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
     auto b = a;

@@ -22,8 +22,7 @@
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 
-#include "support/pg_test_support.hpp"
-#include "support/temp_dir.hpp"
+#include "support/store_backends.hpp"
 
 namespace {
 
@@ -31,40 +30,8 @@ using authd::open_store;
 using authd::user_record;
 using authd::user_store;
 
-// SQLite: a file in a fresh directory under /tmp, removed with everything in it.
-class sqlite_backend {
-  public:
-    static std::optional<std::string> skip_reason() { return std::nullopt; }
-
-    std::unique_ptr<user_store> open() const {
-        return open_store("sqlite:" + dir_.path() + "/users.db");
-    }
-
-  private:
-    authd_test_support::temp_dir dir_;
-};
-
-// PostgreSQL: a database of its own on the AUTHD_TEST_PG_URI server, dropped at the end, as the
-// PgStore tests get.
-class postgres_backend {
-  public:
-    static std::optional<std::string> skip_reason() {
-        if (!authd_pg_test::base_uri()) {
-            return authd_pg_test::skip_message;
-        }
-        return std::nullopt;
-    }
-
-    postgres_backend()
-        : address_(authd_pg_test::server_address::of(*authd_pg_test::base_uri())),
-          db_(*authd_pg_test::base_uri()) {}
-
-    std::unique_ptr<user_store> open() const { return open_store(address_.uri(db_.name())); }
-
-  private:
-    authd_pg_test::server_address address_;
-    authd_pg_test::test_database db_;
-};
+using authd_test_support::postgres_backend;
+using authd_test_support::sqlite_backend;
 
 template <typename Backend>
 class StoreContract : public ::testing::Test {

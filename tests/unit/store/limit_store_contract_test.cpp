@@ -1,0 +1,228 @@
+// The contract of limit_store (authd/store/limit_store.hpp) that every backend keeps, run against
+// each: SQLite (the counters' file beside a store in a temporary directory) and PostgreSQL (a
+// database of the test's own; skipped without AUTHD_TEST_PG_URI). Two store objects on the same
+// data stand for two nodes, or for authd before and after a restart.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "authd/login/attempt_limiter.hpp"
+#include "authd/store/limit_store.hpp"
+#include "authd/store/user_store.hpp"
+
+#include "support/store_backends.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using authd::limit_budget;
+using authd::limit_store;
+using authd::limiter_config;
+using authd_test_support::postgres_backend;
+using authd_test_support::sqlite_backend;
+
+limiter_config config() {
+    limiter_config c;
+    c.account = {3, 1s, 60s, 60s};  // 3 free failures; the 4th waits 1 s
+    c.address = {5, 1s, 60s, 60s};
+    return c;
+}
+
+const std::uint64_t addr_a = authd::address_key(0x0a000001U);
+const std::uint64_t addr_b = authd::address_key(0x0a000002U);
+
+std::uint64_t next_attempt() {
+    static std::atomic<std::uint64_t> n{1};
+    return n++;
+}
+
+template <typename Backend>
+class LimitStoreContract : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (const auto reason = Backend::skip_reason()) {
+            GTEST_SKIP() << *reason;
+        }
+        backend_.emplace();
+        store_ = backend_->open();
+        limits_ = store_->limits();
+        ASSERT_NE(limits_, nullptr);
+    }
+
+    authd::limit_verdict admit(const std::string& name, std::uint64_t address,
+                               limit_store* on = nullptr) {
+        return (on != nullptr ? on : limits_)->admit(name, address, config_, next_attempt());
+    }
+
+    std::optional<Backend> backend_;
+    std::unique_ptr<authd::user_store> store_;
+    limit_store* limits_ = nullptr;
+    limiter_config config_ = config();
+};
+
+using backends = ::testing::Types<sqlite_backend, postgres_backend>;
+TYPED_TEST_SUITE(LimitStoreContract, backends);
+
+TYPED_TEST(LimitStoreContract, TheFreeFailuresAndOneMoreAreAdmittedThenTheAccountWaits) {
+    for (int i = 0; i < 4; ++i) {
+        const auto v = this->admit("alice", addr_a);
+        EXPECT_EQ(v.wait, 0U) << i;
+        EXPECT_NEAR(v.account.failures, i + 1, 0.01) << "counted when admitted";
+    }
+    const auto refused = this->admit("alice", addr_a);
+    EXPECT_EQ(refused.wait, 1U);
+    EXPECT_EQ(refused.refused_by, limit_budget::account);
+    EXPECT_GT(refused.account.blocked_seconds, 0.5);
+    // Another account from another address is not concerned.
+    EXPECT_EQ(this->admit("bob", addr_b).wait, 0U);
+}
+
+TYPED_TEST(LimitStoreContract, TheAddressBudgetRefusesAcrossAccounts) {
+    for (int i = 0; i < 6; ++i) {
+        EXPECT_EQ(this->admit("user" + std::to_string(i), addr_a).wait, 0U) << i;
+    }
+    const auto refused = this->admit("user9", addr_a);
+    EXPECT_GT(refused.wait, 0U);
+    EXPECT_EQ(refused.refused_by, limit_budget::address);
+}
+
+// Two "nodes" (store objects), four threads each, forty attempts at once: exactly as many are
+// admitted as one after the other would be.
+TYPED_TEST(LimitStoreContract, SimultaneousAttemptsOnTwoNodesAreAdmittedAsIfSequential) {
+    auto other = this->backend_->open();
+    std::vector<limit_store*> nodes{this->limits_, other->limits()};
+    std::atomic<int> admitted{0};
+    std::atomic<int> failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 5; ++i) {
+                try {
+                    const auto v = nodes[static_cast<std::size_t>(t % 2)]->admit(
+                        "alice", authd::address_key(static_cast<std::uint32_t>(0x0b000000 + t)),
+                        config(), next_attempt());
+                    admitted += v.wait == 0 ? 1 : 0;
+                } catch (const std::exception&) {
+                    ++failed;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(admitted.load(), 4);
+}
+
+TYPED_TEST(LimitStoreContract, ASuccessClearsItsBudgetAndMakesTheAddressKnown) {
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(this->admit("alice", addr_a).wait, 0U);
+    }
+    const auto id = next_attempt();
+    ASSERT_EQ(this->limits_->admit("alice", addr_a, this->config_, id).wait, 0U);
+    const auto after = this->limits_->succeed("alice", addr_a, false, this->config_, id);
+    EXPECT_NEAR(after.address.failures, 2, 0.01) << "the success's own count is taken back";
+    // The account's shared budget is clear again; addr_a is known now.
+    const auto elsewhere = this->admit("alice", addr_b);
+    EXPECT_FALSE(elsewhere.known);
+    EXPECT_NEAR(elsewhere.account.failures, 1, 0.01);
+    const auto home = this->admit("alice", addr_a);
+    EXPECT_TRUE(home.known);
+    EXPECT_NEAR(home.account.failures, 1, 0.01) << "the known address's own budget";
+    const auto listed = this->limits_->known_addresses(this->config_);
+    ASSERT_EQ(listed.size(), 1U);
+    EXPECT_EQ(listed[0].name, "alice");
+    EXPECT_EQ(listed[0].address, addr_a);
+    EXPECT_LT(listed[0].age_seconds, 60);
+}
+
+TYPED_TEST(LimitStoreContract, FailuresElsewhereNeverMakeAKnownAddressWait) {
+    const auto id = next_attempt();
+    ASSERT_EQ(this->limits_->admit("alice", addr_a, this->config_, id).wait, 0U);
+    this->limits_->succeed("alice", addr_a, false, this->config_, id);
+    auto c = this->config_;
+    c.address.free_failures = 0;  // only the account's budgets
+    for (int i = 0; i < 4; ++i) {
+        ASSERT_EQ(this->limits_->admit("alice", addr_b, c, next_attempt()).wait, 0U);
+    }
+    EXPECT_EQ(this->limits_->admit("alice", addr_b, c, next_attempt()).refused_by,
+              limit_budget::account);
+    // The owner at addr_a has its own budget, and its failures stay in it.
+    for (int i = 0; i < 4; ++i) {
+        const auto v = this->limits_->admit("alice", addr_a, c, next_attempt());
+        EXPECT_EQ(v.wait, 0U) << i;
+        EXPECT_TRUE(v.known);
+    }
+    EXPECT_EQ(this->limits_->admit("alice", addr_a, c, next_attempt()).refused_by,
+              limit_budget::known_address);
+    // With the window off, addr_a is an address like any other.
+    c.known_address_window = 0s;
+    EXPECT_EQ(this->limits_->admit("alice", addr_a, c, next_attempt()).refused_by,
+              limit_budget::account);
+}
+
+TYPED_TEST(LimitStoreContract, AReleaseTakesBackItsCountAndItsWait) {
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(this->admit("alice", addr_a).wait, 0U);
+    }
+    const auto id = next_attempt();
+    ASSERT_EQ(this->limits_->admit("alice", addr_a, this->config_, id).wait, 0U);
+    ASSERT_GT(this->admit("alice", addr_a).wait, 0U) << "the 4th count set a wait";
+    this->limits_->release("alice", addr_a, false, this->config_, id);
+    const auto v = this->admit("alice", addr_a);
+    EXPECT_EQ(v.wait, 0U) << "the wait was the released attempt's";
+    EXPECT_NEAR(v.account.failures, 4, 0.01);
+}
+
+TYPED_TEST(LimitStoreContract, MergedFailuresCount) {
+    this->limits_->merge({{limit_budget::account, "alice", 0, 4}}, this->config_);
+    const auto v = this->admit("alice", addr_a);
+    EXPECT_GT(v.wait, 0U);
+    EXPECT_EQ(v.refused_by, limit_budget::account);
+    this->limits_->merge({{limit_budget::address, "", addr_b, 6}}, this->config_);
+    EXPECT_EQ(this->admit("bob", addr_b).refused_by, limit_budget::address);
+}
+
+// authd restarted (or crashed: the counts are committed before the hash starts) finds them.
+TYPED_TEST(LimitStoreContract, CountsOutliveTheProcessThatMadeThem) {
+    for (int i = 0; i < 4; ++i) {
+        ASSERT_EQ(this->admit("alice", addr_a).wait, 0U);
+    }
+    this->store_.reset();
+    auto again = this->backend_->open();
+    const auto v = this->admit("alice", addr_a, again->limits());
+    EXPECT_GT(v.wait, 0U);
+    EXPECT_NEAR(v.account.failures, 4, 0.01);
+}
+
+TYPED_TEST(LimitStoreContract, EachAccountKeepsItsMostRecentKnownAddresses) {
+    for (std::uint32_t i = 0; i < 6; ++i) {
+        const auto id = next_attempt();
+        const auto address = authd::address_key(0x0c000000U + i);
+        ASSERT_EQ(this->limits_->admit("alice", address, this->config_, id).wait, 0U);
+        this->limits_->succeed("alice", address, false, this->config_, id);
+        std::this_thread::sleep_for(2ms);  // distinct times: "most recent" is well defined
+    }
+    auto listed = this->limits_->known_addresses(this->config_);
+    ASSERT_EQ(listed.size(), this->config_.known_addresses_per_account);
+    std::vector<std::uint64_t> addresses;
+    for (const auto& k : listed) {
+        addresses.push_back(k.address);
+    }
+    std::sort(addresses.begin(), addresses.end());
+    for (std::uint32_t i = 2; i < 6; ++i) {
+        EXPECT_TRUE(std::binary_search(addresses.begin(), addresses.end(),
+                                       authd::address_key(0x0c000000U + i)))
+            << i;
+    }
+}
+
+}  // namespace
