@@ -212,7 +212,16 @@ with AUTHD_TEST_ are ignored. Exit status: 0 after SIGTERM or SIGINT; 1 authd co
 const std::set<std::string, std::less<>> duration_options{
     "token-ttl",           "idle-timeout",       "request-timeout",     "write-timeout",
     "shutdown-timeout",    "hash-queue-timeout", "account-max-backoff", "account-forgive",
-    "address-max-backoff", "address-forgive",    "known-address-window"};
+    "address-max-backoff", "address-forgive"};
+
+// A duration whose 0 turns its feature off (--known-address-window 0); any other value is a
+// duration as parse_duration() reads it.
+std::chrono::seconds parse_window(std::string_view text) {
+    if (text == "0" || text == "0s" || text == "0m" || text == "0h" || text == "0d") {
+        return std::chrono::seconds(0);
+    }
+    return parse_duration(text);
+}
 
 // Options whose 0 means nothing useful.
 const std::set<std::string, std::less<>> positive_options{
@@ -282,6 +291,8 @@ void check_text(const po::value_semantic* semantic, const std::string& option,
         if (option == "hash-nice" && (value < 0 || value > 19)) {
             throw std::invalid_argument("expected 0 to 19, got '" + text + "'");
         }
+    } else if (option == "known-address-window") {
+        parse_window(text);
     } else if (duration_options.contains(option)) {
         parse_duration(text);
     } else if (option == "hash-memory") {
@@ -482,7 +493,7 @@ void convert(settings& s, const setting_origins& from) {
     c.attempts.account.forgive_every = seconds(t.account_forgive);
     c.attempts.address.max_backoff = seconds(t.address_max);
     c.attempts.address.forgive_every = seconds(t.address_forgive);
-    c.attempts.known_address_window = seconds(t.known_window);
+    c.attempts.known_address_window = parse_window(t.known_window);
     c.argon2.memory_bytes = parse_memory(s.memory);
     if (c.tls_cert.empty() != c.tls_key.empty()) {
         throw usage_error(from.name("tls-cert") + " and " + from.name("tls-key") + " go together");

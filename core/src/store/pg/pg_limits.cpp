@@ -155,12 +155,17 @@ CREATE FUNCTION authd_limit_succeed(
 LANGUAGE plpgsql AS $$
 DECLARE
     t DOUBLE PRECISION := extract(epoch FROM clock_timestamp());
+    changed INTEGER;
+    oldest_kept DOUBLE PRECISION;
 BEGIN
     i_failures := 0; i_blocked := 0;
     IF a_free > 0 THEN
-        DELETE FROM limit_counters
+        -- Cleared, not deleted: the owner's next login updates the row in place (a HOT update)
+        -- instead of inserting it again; authd_limit_prune removes it once idle.
+        UPDATE limit_counters SET failures = 0, updated = t, blocked_until = 0
          WHERE kind = CASE WHEN p_known THEN 1 ELSE 0 END AND name = p_name
-           AND address = CASE WHEN p_known THEN p_address ELSE 0 END;
+           AND address = CASE WHEN p_known THEN p_address ELSE 0 END
+           AND (failures <> 0 OR blocked_until <> 0);
     END IF;
     IF i_free > 0 THEN
         SELECT u.failures, u.blocked INTO i_failures, i_blocked
@@ -170,11 +175,15 @@ BEGIN
         INSERT INTO known_addresses AS ka VALUES (p_name, p_address, t)
             ON CONFLICT (name, address) DO UPDATE SET last_success = EXCLUDED.last_success
             WHERE ka.last_success < EXCLUDED.last_success - 3600;
-        DELETE FROM known_addresses AS ka
-         WHERE ka.name = p_name
-           AND ka.address NOT IN (SELECT k2.address FROM known_addresses AS k2
-                                   WHERE k2.name = p_name
-                                   ORDER BY k2.last_success DESC LIMIT p_per_account);
+        GET DIAGNOSTICS changed = ROW_COUNT;
+        IF changed > 0 THEN
+            SELECT k.last_success INTO oldest_kept FROM known_addresses AS k
+             WHERE k.name = p_name ORDER BY k.last_success DESC OFFSET p_per_account - 1 LIMIT 1;
+            IF oldest_kept IS NOT NULL THEN
+                DELETE FROM known_addresses AS k
+                 WHERE k.name = p_name AND k.last_success < oldest_kept;
+            END IF;
+        END IF;
     END IF;
 END
 $$;
