@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <atomic>
 #include <fcntl.h>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <netinet/in.h>
@@ -25,10 +24,6 @@
 
 #include "harness.hpp"
 
-#ifndef AUTHD_PG_CLUSTER_SCRIPT
-#error "AUTHD_PG_CLUSTER_SCRIPT must name scripts/pg-cluster.sh (tests/CMakeLists.txt)"
-#endif
-
 extern char** environ;
 
 namespace authd_it {
@@ -37,42 +32,6 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 const std::string busy_body = error_body(503, "Server busy, retry later.");
-
-// A cluster of the test's own (scripts/pg-cluster.sh), for tests that stop the server.
-class private_cluster {
-  public:
-    private_cluster() {
-        std::string dir = "/tmp/authd-pg-private-XXXXXX";
-        if (::mkdtemp(dir.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        dir_ = dir;
-        run("start");
-        std::ifstream in(dir_ + "/uri");
-        std::getline(in, uri_);
-    }
-    ~private_cluster() {
-        const auto r = run_command({AUTHD_PG_CLUSTER_SCRIPT, "remove", dir_});
-        EXPECT_EQ(r.exit_code, 0) << r.err;
-    }
-    private_cluster(const private_cluster&) = delete;
-    private_cluster& operator=(const private_cluster&) = delete;
-
-    const std::string& uri() const noexcept { return uri_; }
-    void stop() const { run("stop"); }
-    void start() const { run("start"); }
-
-  private:
-    void run(const std::string& command) const {
-        const auto r = run_command({AUTHD_PG_CLUSTER_SCRIPT, command, dir_});
-        if (r.exit_code != 0) {
-            throw std::runtime_error("pg-cluster.sh " + command + " failed: " + r.err);
-        }
-    }
-
-    std::string dir_;
-    std::string uri_;
-};
 
 response login(std::uint16_t port, const std::string& user, const std::string& password) {
     http_client client(port, 10s);

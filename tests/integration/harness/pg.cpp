@@ -1,10 +1,16 @@
 #include "pg.hpp"
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <unistd.h>
+
+#ifndef AUTHD_PG_CLUSTER_SCRIPT
+#error "AUTHD_PG_CLUSTER_SCRIPT must name scripts/pg-cluster.sh (tests/CMakeLists.txt)"
+#endif
 
 namespace authd_it {
 
@@ -56,6 +62,29 @@ pg_database::~pg_database() {
         psql(admin_uri_, "DROP DATABASE " + name_ + " WITH (FORCE)");
     } catch (const std::exception& e) {
         ADD_FAILURE() << e.what();
+    }
+}
+
+private_cluster::private_cluster() {
+    std::string dir = "/tmp/authd-pg-private-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) {
+        throw std::runtime_error("mkdtemp failed");
+    }
+    dir_ = dir;
+    run("start");
+    std::ifstream in(dir_ + "/uri");
+    std::getline(in, uri_);
+}
+
+private_cluster::~private_cluster() {
+    const auto r = run_command({AUTHD_PG_CLUSTER_SCRIPT, "remove", dir_});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+void private_cluster::run(const std::string& command) const {
+    const auto r = run_command({AUTHD_PG_CLUSTER_SCRIPT, command, dir_});
+    if (r.exit_code != 0) {
+        throw std::runtime_error("pg-cluster.sh " + command + " failed: " + r.err);
     }
 }
 

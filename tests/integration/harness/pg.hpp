@@ -1,6 +1,7 @@
 // The integration tests on PostgreSQL: a database of the test's own on the cluster scripts/test.sh
-// starts (AUTHD_TEST_PG_URI; the tests skip without it), and the PgTest fixture, which runs
-// authctl on that database and starts authd nodes on it.
+// starts (AUTHD_TEST_PG_URI; the tests skip without it), a cluster of the test's own for tests
+// that stop it, and the PgTest fixture, which runs authctl on the database and starts authd nodes
+// on it.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,26 @@ class pg_database {
 std::vector<std::string> pg_node_args(const std::string& store, const std::string& key_file,
                                       const std::vector<std::string>& extra = {},
                                       const hash_cost& cost = cheap_hash);
+
+// A cluster of the test's own (scripts/pg-cluster.sh start DIR), for tests that stop the server;
+// removed at the end.
+class private_cluster {
+  public:
+    private_cluster();
+    ~private_cluster();
+    private_cluster(const private_cluster&) = delete;
+    private_cluster& operator=(const private_cluster&) = delete;
+
+    const std::string& uri() const noexcept { return uri_; }
+    void stop() const { run("stop"); }
+    void start() const { run("start"); }
+
+  private:
+    void run(const std::string& command) const;
+
+    std::string dir_;
+    std::string uri_;
+};
 
 // A database of the test's own, a signing key, authctl on that database and authd nodes started
 // on demand (each stopped with SIGTERM at the end, expecting exit status 0). Skips without
