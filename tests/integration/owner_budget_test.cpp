@@ -24,7 +24,18 @@ std::vector<std::string> limits(std::vector<std::string> extra = {}) {
 }
 
 // authd on the test's SQLite store (authd_test: stopped at the end, its log shown on failure).
-class OwnerBudget : public authd_test {};
+class OwnerBudget : public authd_test {
+  protected:
+    // Starts authd with the account limit and extra, and the owner of "alice" (password "right")
+    // logs in from 127.0.0.2, which becomes a known address; returns authd's port.
+    std::uint16_t start_with_known_owner(const std::vector<std::string>& extra) {
+        env_.add_user("alice", "right");
+        start(authd_args{}.with(limits(extra)));
+        const auto owner = login_from("127.0.0.2", port(), "alice", "right");
+        EXPECT_EQ(classify(owner), login_answer::ok) << owner;
+        return port();
+    }
+};
 class LimitsSurviveRestart : public authd_test {};
 
 // Wrong passwords for user from one address until the first 429; how many were hashed.
@@ -41,10 +52,7 @@ login_answer login_answer_from(const std::string& from, std::uint16_t port, cons
 using budgets = std::vector<std::string>;
 
 TEST_F(OwnerBudget, AnAttackerElsewhereCannotMakeTheOwnerWait) {
-    env_.add_user("alice", "right");
-    start(authd_args{}.with(limits(no_address_limit)));
-    const auto port = this->port();
-    ASSERT_EQ(login_answer_from("127.0.0.2", port, "alice", "right"), login_answer::ok);
+    const auto port = start_with_known_owner(no_address_limit);
 
     EXPECT_EQ(attack(port, "alice", "127.0.0.3"), 4);  // the account's 3 free failures and one
     const auto owner = login_from("127.0.0.2", port, "alice", "right");
@@ -53,10 +61,7 @@ TEST_F(OwnerBudget, AnAttackerElsewhereCannotMakeTheOwnerWait) {
 }
 
 TEST_F(OwnerBudget, FreshAddressesGainNoGuesses) {
-    env_.add_user("alice", "right");
-    start(authd_args{}.with(limits(no_address_limit)));
-    const auto port = this->port();
-    ASSERT_EQ(login_answer_from("127.0.0.2", port, "alice", "right"), login_answer::ok);
+    const auto port = start_with_known_owner(no_address_limit);
     EXPECT_EQ(attack(port, "alice", "127.0.0.3"), 4);
 
     // Unknown addresses share the account's budget: each one's first guess is refused.
@@ -76,10 +81,7 @@ TEST_F(OwnerBudget, FreshAddressesGainNoGuesses) {
 }
 
 TEST_F(OwnerBudget, FailuresAtAKnownAddressCountAgainstItsOwnBudgetOnly) {
-    env_.add_user("alice", "right");
-    start(authd_args{}.with(limits(no_address_limit)));
-    const auto port = this->port();
-    ASSERT_EQ(login_answer_from("127.0.0.2", port, "alice", "right"), login_answer::ok);
+    const auto port = start_with_known_owner(no_address_limit);
 
     // The known address's own budget: the same policy as the account's.
     EXPECT_EQ(attack(port, "alice", "127.0.0.2"), 4);
@@ -90,11 +92,8 @@ TEST_F(OwnerBudget, FailuresAtAKnownAddressCountAgainstItsOwnBudgetOnly) {
 }
 
 TEST_F(OwnerBudget, WindowZeroTurnsItOff) {
-    env_.add_user("alice", "right");
-    start(
-        authd_args{}.with(limits({"--address-free-failures", "0", "--known-address-window", "0"})));
-    const auto port = this->port();
-    ASSERT_EQ(login_answer_from("127.0.0.2", port, "alice", "right"), login_answer::ok);
+    const auto port =
+        start_with_known_owner({"--address-free-failures", "0", "--known-address-window", "0"});
 
     EXPECT_EQ(attack(port, "alice", "127.0.0.3"), 4);
     EXPECT_EQ(login_answer_from("127.0.0.2", port, "alice", "right"), login_answer::refused);
@@ -103,14 +102,11 @@ TEST_F(OwnerBudget, WindowZeroTurnsItOff) {
 
 // /metrics counts refusals by the budget that refused them (and says the counters are local).
 TEST_F(OwnerBudget, RefusalsAreCountedByBudgetInMetrics) {
-    env_.add_user("alice", "right");
-    start(authd_args{}.with(limits({"--address-free-failures", "6"})));
-    const auto port = this->port();
+    const auto port = start_with_known_owner({"--address-free-failures", "6"});
     const auto refusals = [&](const std::string& budget) {
         return metric_value(port, "authd_limit_refusals_total", {{"budget", budget}});
     };
     EXPECT_EQ(metric_value(port, "authd_limits_shared"), 0);
-    ASSERT_EQ(login_answer_from("127.0.0.2", port, "alice", "right"), login_answer::ok);
 
     EXPECT_EQ(attack(port, "alice", "127.0.0.2"), 4);  // the known address's own budget
     EXPECT_EQ(refusals("known_address"), 1);
