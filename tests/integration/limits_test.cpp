@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fstream>
-#include <functional>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <thread>
@@ -16,34 +15,6 @@ namespace authd_it {
 namespace {
 
 const std::string too_many_prefix = "HTTP/1.1 429 Too Many Requests\r\n";
-
-struct outcome_counts {
-    int hashed_failures = 0;  // 404: admitted, hashed, wrong
-    int refused = 0;          // 429: refused before hashing
-    int other = 0;
-};
-
-// Sends one wrong login on each connection first, then reads every answer: the requests reach
-// authd together, as a burst of concurrent guesses does.
-outcome_counts burst(std::vector<std::unique_ptr<client_from>>& clients,
-                     const std::function<std::string(std::size_t)>& request_for) {
-    for (std::size_t i = 0; i < clients.size(); ++i) {
-        EXPECT_TRUE(clients[i]->send(request_for(i))) << i;
-    }
-    outcome_counts counts;
-    for (auto& c : clients) {
-        const auto r = c->read_response();
-        if (body_of(r) == not_found_body) {
-            ++counts.hashed_failures;
-        } else if (r.rfind(too_many_prefix, 0) == 0) {
-            ++counts.refused;
-        } else {
-            ++counts.other;
-            ADD_FAILURE() << r;
-        }
-    }
-    return counts;
-}
 
 // Item 1: 40 concurrent wrong passwords for one account (from four addresses, so that no
 // per-address queue bound interferes) hash exactly as many as 40 guesses one after the other would:

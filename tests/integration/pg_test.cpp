@@ -3,21 +3,18 @@
 // two nodes behind nginx with the configuration of docs/nginx-authd.conf.
 //
 // scripts/test.sh starts a throw-away cluster and sets AUTHD_TEST_PG_URI; without it these tests
-// are skipped. Each test uses a database of its own; the outage test starts a private cluster.
+// are skipped. Each test uses a database of its own (the PgTest fixture, harness/pg.hpp); the
+// outage test starts a private cluster.
 #include <arpa/inet.h>
 #include <atomic>
-#include <cstdlib>
 #include <fcntl.h>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <netinet/in.h>
 #include <optional>
-#include <random>
 #include <regex>
 #include <signal.h>
 #include <spawn.h>
-#include <sstream>
 #include <string>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -27,10 +24,6 @@
 
 #include "harness.hpp"
 
-#ifndef AUTHD_PG_CLUSTER_SCRIPT
-#error "AUTHD_PG_CLUSTER_SCRIPT must name scripts/pg-cluster.sh (tests/CMakeLists.txt)"
-#endif
-
 extern char** environ;
 
 namespace authd_it {
@@ -38,123 +31,7 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-constexpr const char* skip_message =
-    "AUTHD_TEST_PG_URI is not set: run scripts/test.sh, or start a cluster with "
-    "scripts/pg-cluster.sh start DIR and export AUTHD_TEST_PG_URI=$(cat DIR/uri)";
-
-const std::string not_found_body = error_body(404, "Data not found.");
 const std::string busy_body = error_body(503, "Server busy, retry later.");
-
-std::optional<std::string> base_uri() {
-    const char* uri = std::getenv("AUTHD_TEST_PG_URI");
-    if (uri == nullptr || *uri == '\0') {
-        return std::nullopt;
-    }
-    return uri;
-}
-
-// The URI of another database (and user, password) on the server of uri, which has the form
-// postgresql://USER@HOST:PORT/DATABASE (scripts/pg-cluster.sh).
-std::string uri_for(const std::string& uri, const std::string& database,
-                    const std::string& user = "authd", const std::string& password = "") {
-    const auto at = uri.find('@');
-    const auto slash = uri.find('/', at);
-    return "postgresql://" + user + (password.empty() ? "" : ":" + password) +
-           uri.substr(at, slash - at) + "/" + database;
-}
-
-void psql(const std::string& uri, const std::string& sql) {
-    const auto r = run_command({"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", uri, "-c", sql});
-    if (r.exit_code != 0) {
-        throw std::runtime_error("psql " + sql + ": " + r.err);
-    }
-}
-
-std::string random_suffix() {
-    std::random_device random;
-    std::ostringstream out;
-    out << std::hex << random() << random();
-    return out.str();
-}
-
-// A fresh database on the server of admin_uri, dropped at the end.
-class pg_database {
-  public:
-    explicit pg_database(std::string admin_uri)
-        : admin_uri_(std::move(admin_uri)), name_("t_" + random_suffix()) {
-        psql(admin_uri_, "CREATE DATABASE " + name_);
-    }
-    ~pg_database() {
-        try {
-            psql(admin_uri_, "DROP DATABASE " + name_ + " WITH (FORCE)");
-        } catch (const std::exception& e) {
-            ADD_FAILURE() << e.what();
-        }
-    }
-    pg_database(const pg_database&) = delete;
-    pg_database& operator=(const pg_database&) = delete;
-
-    std::string uri() const { return uri_for(admin_uri_, name_); }
-
-  private:
-    std::string admin_uri_;
-    std::string name_;
-};
-
-// A cluster of the test's own (scripts/pg-cluster.sh), for tests that stop the server.
-class private_cluster {
-  public:
-    private_cluster() {
-        std::string dir = "/tmp/authd-pg-private-XXXXXX";
-        if (::mkdtemp(dir.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        dir_ = dir;
-        run("start");
-        std::ifstream in(dir_ + "/uri");
-        std::getline(in, uri_);
-    }
-    ~private_cluster() {
-        const auto r = run_command({AUTHD_PG_CLUSTER_SCRIPT, "remove", dir_});
-        EXPECT_EQ(r.exit_code, 0) << r.err;
-    }
-    private_cluster(const private_cluster&) = delete;
-    private_cluster& operator=(const private_cluster&) = delete;
-
-    const std::string& uri() const noexcept { return uri_; }
-    void stop() const { run("stop"); }
-    void start() const { run("start"); }
-
-  private:
-    void run(const std::string& command) const {
-        const auto r = run_command({AUTHD_PG_CLUSTER_SCRIPT, command, dir_});
-        if (r.exit_code != 0) {
-            throw std::runtime_error("pg-cluster.sh " + command + " failed: " + r.err);
-        }
-    }
-
-    std::string dir_;
-    std::string uri_;
-};
-
-std::vector<std::string> node_args(const std::string& store, const std::string& key_file) {
-    return {"--listen",
-            "127.0.0.1:0",
-            "--store",
-            store,
-            "--key-file",
-            key_file,
-            "--threads",
-            "2",
-            "--hash-workers",
-            "2",
-            "--hash-memory",
-            cheap_hash.memory,
-            "--hash-ops",
-            cheap_hash.ops,
-            "--shutdown-timeout",
-            "20s"};
-}
 
 response login(std::uint16_t port, const std::string& user, const std::string& password) {
     http_client client(port, 10s);
@@ -178,65 +55,6 @@ std::optional<std::chrono::milliseconds> time_until_refused(std::uint16_t port,
     }
     return std::nullopt;
 }
-
-// A database of the test's own, a signing key, authctl on that database and authd nodes started
-// on demand (each stopped with SIGTERM at the end, expecting exit status 0).
-class PgTest : public ::testing::Test {
-  protected:
-    void SetUp() override {
-        const auto uri = base_uri();
-        if (!uri) {
-            GTEST_SKIP() << skip_message;
-        }
-        db_ = std::make_unique<pg_database>(*uri);
-        store_ = db_->uri();
-        key_file_ = dir_.file("signing.key");
-        test_env::generate_key(key_file_);
-    }
-
-    void TearDown() override {
-        for (auto& node : nodes_) {
-            if (!node->exited()) {
-                EXPECT_EQ(node->terminate(15s), 0) << "authd's exit status after SIGTERM";
-            }
-            if (HasFailure()) {
-                std::cerr << "--- authd's standard error ---\n"
-                          << node->stderr_text() << "--- end ---\n";
-            }
-        }
-        nodes_.clear();
-    }
-
-    run_result authctl(const std::vector<std::string>& args, const std::string& input = {}) const {
-        std::vector<std::string> argv{authctl_bin(),   "--store",         store_,
-                                      "--hash-memory", cheap_hash.memory, "--hash-ops",
-                                      cheap_hash.ops};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return run_command(argv, input);
-    }
-
-    void add_user(const std::string& name, const std::string& password) const {
-        const auto r = authctl({"user", "add", name}, password + "\n");
-        ASSERT_EQ(r.exit_code, 0) << r.err;
-    }
-
-    // Starts a node and waits until it listens; returns its port.
-    std::uint16_t start_node() {
-        nodes_.push_back(std::make_unique<authd_process>(node_args(store_, key_file_)));
-        const auto port = nodes_.back()->wait_listening(10s);
-        if (!port) {
-            throw std::runtime_error("authd did not start; its stderr:\n" +
-                                     nodes_.back()->stderr_text());
-        }
-        return *port;
-    }
-
-    temp_dir dir_;
-    std::unique_ptr<pg_database> db_;
-    std::string store_;
-    std::string key_file_;
-    std::vector<std::unique_ptr<authd_process>> nodes_;
-};
 
 // --- the login contract ------------------------------------------------------------------------
 
@@ -439,7 +257,7 @@ TEST_F(PgTest, ChangedOrRemovedUsersTokensRefusedOnEveryNode) {
 // --- start-up failures -------------------------------------------------------------------------
 
 TEST_F(PgTest, BadStoreStopsAuthdWithAClearMessage) {
-    const std::string base = *base_uri();
+    const std::string base = *pg_base_uri();
     const auto port_of = [&] {
         const auto colon = base.rfind(':');
         return base.substr(colon + 1, base.find('/', colon) - colon - 1);
@@ -450,18 +268,18 @@ TEST_F(PgTest, BadStoreStopsAuthdWithAClearMessage) {
     };
     // Each with a password, which must not show in the message.
     const test_case cases[] = {
-        {uri_for(base, "authd_test", "authd", "hunter2secret") + "?nonsense=1",
+        {pg_uri_for(base, "authd_test", "authd", "hunter2secret") + "?nonsense=1",
          "invalid URI query parameter: \"nonsense\""},
-        {uri_for(base, "authd_test", "authd_pw", "hunter2secret"),
+        {pg_uri_for(base, "authd_test", "authd_pw", "hunter2secret"),
          "password authentication failed for user \"authd_pw\""},
-        {uri_for(base, "no_such_database", "authd", "hunter2secret"),
+        {pg_uri_for(base, "no_such_database", "authd", "hunter2secret"),
          "database \"no_such_database\" does not exist"},
         {"postgresql://authd:hunter2secret@127.0.0.2:" + port_of() + "/authd_test",
          "Connection refused"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.uri);
-        authd_process authd(node_args(c.uri, key_file_));
+        authd_process authd(pg_node_args(c.uri, key_file_));
         const auto status = authd.wait_exit(10s);
         ASSERT_TRUE(status) << "authd still runs";
         EXPECT_EQ(*status, 1);

@@ -429,4 +429,61 @@ long metric_value(std::uint16_t port, std::string_view name) {
     return std::stol(r.body().substr(at + line.size()));
 }
 
+namespace {
+
+// The labels of a sample's {a="x",b="y"} (values without escapes, as authd's are), sorted.
+std::vector<std::pair<std::string, std::string>> parse_labels(std::string_view text) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!text.empty()) {
+        const auto eq = text.find("=\"");
+        const auto close = eq == std::string_view::npos ? eq : text.find('"', eq + 2);
+        if (close == std::string_view::npos) {
+            break;
+        }
+        out.emplace_back(std::string(text.substr(0, eq)),
+                         std::string(text.substr(eq + 2, close - eq - 2)));
+        text.remove_prefix(close + 1);
+        if (!text.empty() && text.front() == ',') {
+            text.remove_prefix(1);
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
+long metric_value(std::uint16_t port, std::string_view name,
+                  const std::vector<std::pair<std::string, std::string>>& labels) {
+    http_client c(port);
+    const auto r = c.roundtrip(make_request("GET", "/metrics", {}, /*close=*/true));
+    auto wanted = labels;
+    std::sort(wanted.begin(), wanted.end());
+    const std::string_view body = r.body();
+    for (std::size_t begin = 0; begin < body.size();) {
+        auto end = body.find('\n', begin);
+        if (end == std::string_view::npos) {
+            end = body.size();
+        }
+        const auto line = body.substr(begin, end - begin);
+        begin = end + 1;
+        if (line.size() <= name.size() || line.substr(0, name.size()) != name ||
+            line[name.size()] != '{') {
+            continue;
+        }
+        const auto close = line.find("} ", name.size());
+        if (close == std::string_view::npos ||
+            parse_labels(line.substr(name.size() + 1, close - name.size() - 1)) != wanted) {
+            continue;
+        }
+        return std::stol(std::string(line.substr(close + 2)));
+    }
+    std::string shown;
+    for (const auto& [k, v] : labels) {
+        shown.append(shown.empty() ? "" : ",").append(k).append("=\"").append(v).append("\"");
+    }
+    ADD_FAILURE() << "no " << name << "{" << shown << "} in:\n" << body;
+    return -1;
+}
+
 }  // namespace authd_it

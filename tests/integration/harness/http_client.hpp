@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -130,5 +131,11 @@ std::uint16_t free_port();
 // The value of the unlabelled sample NAME in authd's /metrics, read on a connection of its own
 // that is closed at once; -1 (and a test failure) when there is none.
 long metric_value(std::uint16_t port, std::string_view name);
+
+// The value of the sample NAME{LABELS} in authd's /metrics whose labels are exactly labels (in
+// any order), e.g. metric_value(port, "authd_limit_refusals_total", {{"budget", "account"}}); -1
+// (and a test failure) when there is none.
+long metric_value(std::uint16_t port, std::string_view name,
+                  const std::vector<std::pair<std::string, std::string>>& labels);
 
 }  // namespace authd_it
