@@ -25,6 +25,8 @@
 
 #include <gtest/gtest.h>
 
+#include "authd/login/attempt_limiter.hpp"
+#include "authd/store/limit_store.hpp"
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 
@@ -582,6 +584,49 @@ TEST_F(PgStore, RecoversFromKilledConnections) {
     ASSERT_TRUE(other->set_hash("alice", "b"));
     EXPECT_TRUE(heard.wait_for_name("alice", 1s));
     store->set_change_listener(nullptr);
+}
+
+// --- the shared brute-force counters (issue #14) -------------------------------------------------
+
+// An admission decides on the count as another node's commit leaves it, never on one read before:
+// while another transaction holds alice's row (here: the test's own, standing for a node's
+// admission in progress), an admission waits for it, then sees what it committed. (Without the
+// row lock, both would count from the same old value and one count would be lost: concurrent
+// guesses on several nodes would get more than the policy allows.)
+TEST_F(PgStore, AnAdmissionWaitsForTheRowAndCountsFromWhatTheOtherCommitted) {
+    using namespace std::chrono_literals;
+    auto store = open();
+    auto* limits = store->limits();
+    authd::limiter_config c;
+    c.account = {3, 1s, 60s, 60s};
+    c.address.free_failures = 0;
+    ASSERT_EQ(limits->admit("alice", 7, c, 1).wait, 0U);  // alice's row exists
+    auto holder = raw();
+    holder.exec("BEGIN");
+    holder.exec("SELECT 1 FROM limit_counters WHERE kind = 0 AND name = 'alice' FOR UPDATE");
+    std::optional<authd::limit_verdict> verdict;
+    std::thread admission([&] { verdict = limits->admit("alice", 7, c, 2); });
+    // Until the admission waits for the row lock (it is then past anything it read unlocked).
+    auto watcher = raw();
+    bool waiting = false;
+    for (int i = 0; i < 500 && !waiting; ++i) {
+        waiting =
+            watcher.column(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND wait_event_type = 'Lock'") == std::vector<std::string>{"1"};
+        if (!waiting) {
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+    EXPECT_TRUE(waiting) << "the admission never waited for the row";
+    holder.exec(
+        "UPDATE limit_counters SET failures = 10, blocked_until = "
+        "extract(epoch FROM clock_timestamp()) + 60 WHERE kind = 0 AND name = 'alice'");
+    holder.exec("COMMIT");
+    admission.join();
+    ASSERT_TRUE(verdict);
+    EXPECT_GT(verdict->wait, 30U) << "admitted on a count read before the other commit";
+    EXPECT_EQ(verdict->refused_by, authd::limit_budget::account);
 }
 
 // --- roles -------------------------------------------------------------------------------------
