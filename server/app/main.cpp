@@ -30,9 +30,15 @@ void raise_file_limit() {
 
 int main(int argc, char** argv) {
     using namespace authd::server;
-    if (argc == 2 && argv[1] == hash_helper_argument) {
+    if ((argc == 2 || argc == 3) && argv[1] == hash_helper_argument) {
         // A hash worker's argon2 process (server/workers/hash_helper.hpp): nothing else of authd
-        // runs.
+        // runs. Its one setting is the log level of the authd that started it.
+        for (const auto level :
+             {log_level::debug, log_level::info, log_level::warn, log_level::error}) {
+            if (argc == 3 && argv[2] == level_name(level)) {
+                set_log_level(level);
+            }
+        }
         return run_hash_helper(hash_helper_fd);
     }
     std::signal(SIGPIPE, SIG_IGN);

@@ -116,7 +116,16 @@ bool hash_helper::start() {
     posix_spawn_file_actions_addclosefrom_np(&actions, hash_helper_fd + 1);
     std::string arg0 = "authd";
     std::string arg1(hash_helper_argument);
-    char* argv[] = {arg0.data(), arg1.data(), nullptr};
+    // The helper logs (its memory self-check) at this authd's level: --log-level warn keeps its
+    // info lines out too.
+    std::string arg2(level_name(log_level::error));
+    for (const auto level : {log_level::debug, log_level::info, log_level::warn}) {
+        if (log_enabled(level)) {
+            arg2 = level_name(level);
+            break;
+        }
+    }
+    char* argv[] = {arg0.data(), arg1.data(), arg2.data(), nullptr};
     char* envp[] = {nullptr};  // the environment may hold secrets (AUTHD_*): none is needed
     pid_t pid = -1;
     const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, envp);

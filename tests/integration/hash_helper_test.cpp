@@ -46,11 +46,12 @@ struct helper_stats {
     std::uint64_t nonzero_bytes = 0;
 };
 
-// One `authd --hash-helper`, its socket on descriptor 3 as authd gives it, its standard error in
-// a file.
+// One `authd --hash-helper [LEVEL]`, its socket on descriptor 3 as authd gives it, its standard
+// error in a file.
 class helper_process {
   public:
-    explicit helper_process(const temp_dir& dir) : log_path_(dir.file("helper.log")) {
+    explicit helper_process(const temp_dir& dir, std::string level = "info")
+        : log_path_(dir.file("helper.log")) {
         boost::asio::local::stream_protocol::socket child_end(io_);
         boost::system::error_code ec;
         boost::asio::local::connect_pair(socket_, child_end, ec);
@@ -68,7 +69,7 @@ class helper_process {
                                          O_WRONLY | O_CREAT | O_TRUNC, 0600);
         std::string arg0 = "authd";
         std::string arg1 = "--hash-helper";
-        char* argv[] = {arg0.data(), arg1.data(), nullptr};
+        char* argv[] = {arg0.data(), arg1.data(), level.data(), nullptr};
         char* envp[] = {nullptr};
         const std::string bin = authd_bin();
         const int rc = ::posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv, envp);
@@ -211,6 +212,22 @@ TEST_F(HashHelperTest, StartUpSelfCheckSaysWhetherArgon2MemoryIsKept) {
         EXPECT_FALSE(stats->active);
         EXPECT_EQ(stats->kept_bytes, 0U);
         EXPECT_GE(faults, 512) << log;
+    }
+}
+
+// A helper logs at the level authd gives it (authd passes its --log-level, which
+// LifecycleTest.EachHashWorkerHasAHelperProcessWithoutEnvironment sees in its command line): under
+// warn, its self-check's info line is not written. (Before, a helper knew no level and wrote it
+// under any.)
+TEST(HashHelperLevelTest, AHelperLogsAtTheLevelItIsGiven) {
+    temp_dir dir;
+    helper_process helper(dir, "warn");
+    const auto stats = helper.stats();  // answered after the self-check
+    ASSERT_TRUE(stats.has_value()) << helper.log();
+    const std::string log = helper.log();
+    EXPECT_EQ(log.find(R"("level":"info")"), std::string::npos) << log;
+    if (fast_path_expected) {
+        EXPECT_EQ(log, "") << "a fast path that is on says nothing under warn";
     }
 }
 
