@@ -24,6 +24,15 @@ struct entry {
     std::uint32_t pending = 0;  // admitted attempts not settled yet
 };
 
+// The key of a count noted while the store did not answer: its budget, name and address.
+std::string unshared_key(limit_budget budget, std::string_view name, std::uint64_t address) {
+    std::string key(1, static_cast<char>(budget));
+    key.append(name);
+    key.push_back('\0');
+    key.append(std::to_string(address));
+    return key;
+}
+
 std::uint32_t wait_seconds(attempt_limiter::clock::duration left) {
     const auto wait = std::chrono::ceil<std::chrono::seconds>(left).count();
     return static_cast<std::uint32_t>(std::max<std::int64_t>(1, wait));
@@ -492,6 +501,9 @@ attempt_limiter::admission attempt_limiter::admit_by_store(std::string_view user
         randombytes_buf(&attempt, sizeof attempt);
         attempt &= ~(std::uint64_t{1} << 63);  // a positive bigint in SQL
     }
+    if (!store_up_.load(std::memory_order_relaxed)) {
+        store_answered();  // what this node counted meanwhile first, if the store answers now
+    }
     limit_verdict verdict;
     try {
         verdict = store_->admit(user, address, config_, attempt);
@@ -590,11 +602,9 @@ void attempt_limiter::note_unshared(std::string_view user, std::uint64_t address
                                     clock::time_point now) {
     (void)now;
     const auto add = [&](limit_budget budget, std::string_view name, std::uint64_t addr) {
-        std::string key(1, static_cast<char>(budget));
-        key.append(name);
-        key.push_back('\0');
-        key.append(std::to_string(addr));
+        auto key = unshared_key(budget, name, addr);
         const std::lock_guard lock(unshared_->mutex);
+        unshared_pending_.store(true, std::memory_order_relaxed);
         auto it = unshared_->counts.find(key);
         if (it == unshared_->counts.end()) {
             if (unshared_->counts.size() >= config_.max_entries) {
@@ -629,45 +639,60 @@ void attempt_limiter::store_failed(const char* during, const std::exception& e) 
 }
 
 void attempt_limiter::store_answered() noexcept {
-    if (store_up_.load(std::memory_order_relaxed)) {
+    if (store_up_.load(std::memory_order_relaxed) &&
+        !unshared_pending_.load(std::memory_order_relaxed)) {
         return;
     }
-    // Back: what was counted meanwhile goes to the store first.
-    std::vector<unshared_count> counts;
-    try {
-        {
-            const std::lock_guard lock(unshared_->mutex);
-            counts.reserve(unshared_->counts.size());
-            for (auto& [key, count] : unshared_->counts) {
-                counts.push_back(std::move(count));
-            }
-            unshared_->counts.clear();
-        }
-        if (!counts.empty()) {
-            store_->merge(counts, config_);
-        }
-        store_up_.store(true, std::memory_order_relaxed);
-        if (events_) {
-            events_("limits_store_answers", "counting in the store again; merged " +
-                                                std::to_string(counts.size()) +
-                                                " counters counted meanwhile");
-        }
-    } catch (const std::exception&) {
-        // Not yet: keep them for the next time it answers.
+    // Back: what was counted meanwhile goes to the store first, by one thread (the others go on
+    // counting by themselves until it has merged). Counts noted while it merges are merged too,
+    // before the store counts as answering; a straggler noted after (an attempt admitted locally
+    // that settles later) is merged by the next upkeep.
+    const std::unique_lock merging(merge_mutex_, std::try_to_lock);
+    if (!merging.owns_lock()) {
+        return;
+    }
+    std::size_t merged = 0;
+    for (;;) {
+        std::vector<unshared_count> counts;
         try {
-            const std::lock_guard lock(unshared_->mutex);
-            for (auto& c : counts) {
-                std::string key(1, static_cast<char>(c.budget));
-                key.append(c.name);
-                key.push_back('\0');
-                key.append(std::to_string(c.address));
-                auto [it, fresh] = unshared_->counts.emplace(std::move(key), c);
-                if (!fresh) {
-                    it->second.failures += c.failures;
+            {
+                const std::lock_guard lock(unshared_->mutex);
+                if (unshared_->counts.empty()) {
+                    unshared_pending_.store(false, std::memory_order_relaxed);
+                    break;
                 }
+                counts.reserve(unshared_->counts.size());
+                for (auto& [key, count] : unshared_->counts) {
+                    counts.push_back(std::move(count));
+                }
+                unshared_->counts.clear();
             }
+            store_->merge(counts, config_);
+            merged += counts.size();
+        } catch (const std::exception&) {
+            // Not yet: keep them for the next time it answers.
+            try {
+                const std::lock_guard lock(unshared_->mutex);
+                for (auto& c : counts) {
+                    auto [it, fresh] =
+                        unshared_->counts.emplace(unshared_key(c.budget, c.name, c.address), c);
+                    if (!fresh) {
+                        it->second.failures += c.failures;
+                    }
+                }
+            } catch (...) {
+                // Out of memory: those counts stay local only.
+            }
+            return;
+        }
+    }
+    if (!store_up_.exchange(true, std::memory_order_relaxed) && events_) {
+        try {
+            events_("limits_store_answers", "counting in the store again; merged " +
+                                                std::to_string(merged) +
+                                                " counters counted meanwhile");
         } catch (...) {
-            // Out of memory: those counts stay local only.
+            // Nothing to tell it with: the metric says it.
         }
     }
 }
@@ -680,7 +705,8 @@ void attempt_limiter::maintain(clock::time_point now) noexcept {
     if (!lock.owns_lock()) {
         return;
     }
-    if (!store_up_.load(std::memory_order_relaxed)) {
+    if (!store_up_.load(std::memory_order_relaxed) ||
+        unshared_pending_.load(std::memory_order_relaxed)) {
         store_answered();  // tries the merge; stays down if the store still does not answer
     }
     if (now < next_prune_) {

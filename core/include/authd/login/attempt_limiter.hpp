@@ -167,11 +167,13 @@ class attempt_limiter {
     bool address_enabled_;
     bool known_enabled_;
     std::atomic<bool> store_up_{true};
+    std::atomic<bool> unshared_pending_{false};  // counts noted that no merge has taken yet
     mutable std::atomic<std::uint64_t> refusals_[4] = {};
     std::atomic<std::uint64_t> local_admissions_{0};
     event_sink events_;
     clock::time_point next_prune_{};
     std::mutex maintain_mutex_;
+    std::mutex merge_mutex_;      // held by the one thread merging after an outage
     unsigned char hash_key_[16];  // crypto_shorthash key, random per process
 };
 
