@@ -153,10 +153,18 @@ class store_events final : public change_listener {
 std::unique_ptr<attempt_limiter> make_limiter(const limiter_config& config, user_store& store) {
     auto limiter = std::make_unique<attempt_limiter>(config, store.limits());
     limiter->set_event_sink([](std::string_view event, std::string_view detail) {
-        log(log_level::error, event, {{"detail", detail}});
+        // Losing the store is an error; its return is worth a line, not an alert.
+        log(event == "limits_store_answers" ? log_level::warn : log_level::error, event,
+            {{"detail", detail}});
     });
     if (limiter->has_store()) {
-        limiter->load_known_addresses(attempt_limiter::clock::now());
+        try {
+            limiter->load_known_addresses(attempt_limiter::clock::now());
+        } catch (const store_error& e) {
+            // A runtime role without the known_addresses grant (docs/operations.md): the store
+            // still decides; this node's view learns them as they come.
+            log(log_level::warn, "known_addresses_unreadable", {{"detail", e.what()}});
+        }
         log(log_level::info, "limits_store",
             {{"shared", limiter->sharing() ? "true" : "false"},
              {"known_addresses", std::to_string(limiter->known_address_entries())}});
