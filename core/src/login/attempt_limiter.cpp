@@ -566,7 +566,7 @@ void attempt_limiter::settle_locally(std::string_view user, std::uint64_t addres
                            now);
     }
     if (store_ != nullptr && result == outcome::failure) {
-        note_unshared(user, address, admitted.known, now);
+        note_unshared(user, address, admitted.known);
     }
 }
 
@@ -598,9 +598,7 @@ void attempt_limiter::settle_by_store(std::string_view user, std::uint64_t addre
     }
 }
 
-void attempt_limiter::note_unshared(std::string_view user, std::uint64_t address, bool known,
-                                    clock::time_point now) {
-    (void)now;
+void attempt_limiter::note_unshared(std::string_view user, std::uint64_t address, bool known) {
     const auto add = [&](limit_budget budget, std::string_view name, std::uint64_t addr) {
         auto key = unshared_key(budget, name, addr);
         const std::lock_guard lock(unshared_->mutex);

@@ -135,7 +135,7 @@ TEST(AttemptLimiterStore, WhileTheStoreFailsTheNodeCountsByItselfAndMergesWhenIt
     EXPECT_DOUBLE_EQ(store.merged[0].failures, 4);
     EXPECT_TRUE(limiter.sharing());
     EXPECT_EQ(events.back(), "limits_store_answers");
-    // And the store, which now holds them, refuses bob's... no: alice's next attempt.
+    // And the store, which now holds them, refuses alice's next attempt.
     EXPECT_EQ(limiter.admit("alice", addr_b, t0 + 10s).wait, 5U);
 }
 
