@@ -189,7 +189,7 @@ po::options_description describe(settings& s) {
             "accounts and addresses whose failures are remembered (each)")
         ("known-address-window", po::value(&t.known_window)->default_value(t.known_window),
             "an address the account logged in from within this window has a budget of its own "
-            "for that account (failures elsewhere never make it wait); 0: off")
+            "for that account (failures elsewhere never make it wait); 0: off, else at least 2h")
         ("log-level", po::value(&s.log_level)->default_value(s.log_level),
             "debug, info, warn or error");
     // clang-format on
@@ -215,12 +215,19 @@ const std::set<std::string, std::less<>> duration_options{
     "address-max-backoff", "address-forgive"};
 
 // A duration whose 0 turns its feature off (--known-address-window 0); any other value is a
-// duration as parse_duration() reads it.
+// duration as parse_duration() reads it, of at least min_known_address_window: a store records a
+// known address's last success at most hourly (limit_store.hpp, known_address_refresh), so a
+// shorter window could forget the address of an owner who logs in all the time.
 std::chrono::seconds parse_window(std::string_view text) {
     if (text == "0" || text == "0s" || text == "0m" || text == "0h" || text == "0d") {
         return std::chrono::seconds(0);
     }
-    return parse_duration(text);
+    const auto window = parse_duration(text);
+    if (window < min_known_address_window) {
+        throw std::invalid_argument("expected 0 (off) or at least 2h, got '" + std::string(text) +
+                                    "'");
+    }
+    return window;
 }
 
 // Options whose 0 means nothing useful.

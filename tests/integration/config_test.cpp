@@ -212,6 +212,10 @@ TEST_F(ConfigTest, BadValueInEachSourceExits2NamingTheSetting) {
                    {"authd: AUTHD_MAX_CONNECTIONS: must be at least 1"});
     // An empty variable is a mistake, not "unset".
     expect_refused({"--key-file", key}, {{"AUTHD_TOKEN_TTL", ""}}, {"authd: AUTHD_TOKEN_TTL: "});
+    // A known-address window shorter than twice the stores' hourly refresh of a known address
+    // could forget an owner who logs in all the time: refused (0 is off, and accepted).
+    expect_refused({"--key-file", key, "--known-address-window", "90m"}, {},
+                   {"authd: --known-address-window: expected 0 (off) or at least 2h, got '90m'"});
 }
 
 TEST_F(ConfigTest, BadValueIsReportedEvenWhenOverridden) {

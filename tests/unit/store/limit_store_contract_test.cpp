@@ -144,6 +144,26 @@ TYPED_TEST(LimitStoreContract, ASuccessClearsItsBudgetAndMakesTheAddressKnown) {
     EXPECT_LT(listed[0].age_seconds, 60);
 }
 
+// Both stores record a known address's success again only once the recorded one is older than
+// known_address_refresh: the owner's frequent logins write no row of it (and PostgreSQL's nodes
+// hear no change feed per login), and the two backends forget an address alike.
+TYPED_TEST(LimitStoreContract, ASuccessWithinTheRefreshKeepsTheRecordedOne) {
+    for (int i = 0; i < 2; ++i) {
+        const auto id = next_attempt();
+        const auto v = this->limits_->admit("alice", addr_a, this->config_, id);
+        ASSERT_EQ(v.wait, 0U);
+        EXPECT_EQ(v.known, i == 1);
+        this->limits_->succeed("alice", addr_a, v.known, this->config_, id);
+        if (i == 0) {
+            std::this_thread::sleep_for(1100ms);
+        }
+    }
+    const auto listed = this->limits_->known_addresses(this->config_);
+    ASSERT_EQ(listed.size(), 1U);
+    EXPECT_GE(listed[0].age_seconds, 1.0) << "the first success is the one recorded";
+    EXPECT_LT(listed[0].age_seconds, 60);
+}
+
 TYPED_TEST(LimitStoreContract, FailuresElsewhereNeverMakeAKnownAddressWait) {
     const auto id = next_attempt();
     ASSERT_EQ(this->limits_->admit("alice", addr_a, this->config_, id).wait, 0U);

@@ -34,6 +34,15 @@ struct limit_policy {
     bool enabled() const noexcept { return free_failures > 0; }
 };
 
+// A store records a known address's last success again only once the one it holds is older than
+// this (a success at a known address costs no write of it otherwise; PostgreSQL's
+// authd_limit_succeed spells the same 3600 s), so an address stays known from its last recorded
+// success for the window: between window - 1 h and the window after the owner's last success.
+constexpr std::chrono::seconds known_address_refresh{3600};
+// The shortest known-address window: twice the refresh, so that an owner who logs in at least
+// every (window - refresh) is never forgotten.
+constexpr std::chrono::seconds min_known_address_window{2 * known_address_refresh};
+
 // The defaults of authd's settings (docs/configuration.md takes them from --help).
 struct limiter_config {
     // An account's budget, shared by every address not known to it; also the policy of each
@@ -44,7 +53,8 @@ struct limiter_config {
                          std::chrono::seconds(10)};
     std::size_t max_entries = 100'000;  // per table (accounts, addresses, known addresses)
     // An address the account logged in from within this window has a budget of its own for the
-    // account; 0 turns known addresses off.
+    // account; 0 turns known addresses off, and any other value is at least
+    // min_known_address_window.
     std::chrono::seconds known_address_window{std::chrono::hours(24 * 30)};
     // The most recent addresses kept per account.
     std::size_t known_addresses_per_account = 4;

@@ -72,7 +72,8 @@ struct statements {
                 "> ?3"),
           remember(db, path,
                    "INSERT INTO known_addresses VALUES (?1, ?2, ?3) ON CONFLICT (name, address) "
-                   "DO UPDATE SET last_success = excluded.last_success"),
+                   "DO UPDATE SET last_success = excluded.last_success "
+                   "WHERE last_success < excluded.last_success - ?4"),
           trim(db, path,
                "DELETE FROM known_addresses WHERE name = ?1 AND address NOT IN (SELECT address "
                "FROM known_addresses WHERE name = ?1 ORDER BY last_success DESC LIMIT ?2)"),
@@ -160,12 +161,21 @@ class sqlite_limits final : public limit_store {
         if (c.address.enabled()) {
             v.address = uncount(kind_address, "", addr, t, c.address, attempt);
         }
+        // Recorded when new or older than known_address_refresh, and trimmed only then: a
+        // success at an address recorded within the hour writes nothing more (as PostgreSQL's).
         if (c.known_addresses_on()) {
-            query(statements_->remember).bind(1, name).bind(2, addr).bind(3, t).run();
-            query(statements_->trim)
+            query(statements_->remember)
                 .bind(1, name)
-                .bind(2, static_cast<std::int64_t>(c.known_addresses_per_account))
+                .bind(2, addr)
+                .bind(3, t)
+                .bind(4, seconds(known_address_refresh))
                 .run();
+            if (sqlite3_changes(db_.get()) > 0) {
+                query(statements_->trim)
+                    .bind(1, name)
+                    .bind(2, static_cast<std::int64_t>(c.known_addresses_per_account))
+                    .run();
+            }
         }
         tx.commit();
         return v;
