@@ -2,7 +2,8 @@
 # Is the gap between authd's logins/s and the compute bound authd's, or the machine's? In
 # interleaved rounds, on the release build:
 #
-#   bench/load/contention.sh [ROUNDS]     (default 6; about 15 s per round)
+#   bench/load/contention.sh [ROUNDS [AUTHD_OPTION...]]   (6 rounds; about 15 s each)
+#   bench/load/contention.sh 6 --threads 1                more options for authd
 #
 # each round times one OWASP verification over kept memory on one thread alone (authd_bench_hash
 # `argon2id_verify_kept/owasp_19MiB_t2`, CPU time), then the same in two benchmark processes at
@@ -18,6 +19,7 @@
 set -euo pipefail
 
 rounds=${1:-6}
+extra=("${@:2}")
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 bin="$root/build/release"
@@ -41,9 +43,10 @@ trap cleanup EXIT
 printf 'pw\n' | "$bin/tools/authctl" --store "sqlite:$work/db" user add u >/dev/null
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$bin/server/authd" --listen "127.0.0.1:$port" --store "sqlite:$work/db" --key-file "$work/key" \
-    --hash-workers 2 --log-level warn 2>"$work/authd.log" >/dev/null &
+    --hash-workers 2 --log-level warn "${extra[@]}" 2>"$work/authd.log" >/dev/null &
 authd_pid=$!
-python3 "$here/harness.py" wait-port "$port" 10 || { echo "authd did not start" >&2; exit 1; }
+python3 "$here/harness.py" wait-port "$port" 10 ||
+    { echo "authd did not start: $(tail -n 3 "$work/authd.log")" >&2; exit 1; }
 cat >"$work/login.lua" <<'LUA'
 wrk.headers["User-Name"] = "u"
 wrk.headers["Password"] = "pw"
