@@ -150,7 +150,7 @@ if command -v perf >/dev/null &&
     perf record -e sched:sched_switch -a -o "$work/sched.data" -- sleep 4 >/dev/null 2>&1 || true
     wait "$wrk_pid"
     perf script -i "$work/sched.data" -F trace 2>/dev/null >"$work/sched.txt" || true
-    python3 - "$work/sched.txt" "$work/wrk.txt" "$authd_pid" "$helpers" <<'PY'
+    python3 - "$work/sched.txt" "$work/wrk.txt" "$authd_pid" "$helpers" <<'PY' || true
 import collections, os, re, sys
 trace, wrk, authd, helpers = sys.argv[1], sys.argv[2], sys.argv[3], set(sys.argv[4].split())
 threads = set(os.listdir(f"/proc/{authd}/task"))
@@ -176,6 +176,8 @@ for (helper, taker), n in taken.items():
     else:
         by["authd's other threads" if taker in threads else taker] += n
 logins = rate * 4
+if not taken:
+    sys.exit("(perf recorded no switch of the helpers: no count of who takes their cores)")
 print("helpers switched out while runnable, per login (perf sched:sched_switch, 4 s at "
       f"{rate:.0f} logins/s): " + ", ".join(
           f"{k} {by[k] / logins:.2f}" for k in
