@@ -138,6 +138,9 @@ std::atomic<char*> base{nullptr};
 std::mutex lock;
 std::size_t capacity = 0;
 std::size_t lent_bytes = 0;  // 0: not lent
+// Deferred wipes (defer_argon2_memory_wipe): the bytes released but not yet wiped (0: none).
+bool defer_wipe = false;
+std::size_t unwiped_bytes = 0;
 bool retired = false;
 std::uint64_t lent_count = 0;
 std::uint64_t grown_count = 0;
@@ -186,7 +189,19 @@ char* make_region(std::size_t bytes, std::size_t& made) {
     return aligned;
 }
 
+// Wipes what a deferred release left; true when there was something to wipe.
+bool wipe_released_locked() {
+    char* const b = base.load(std::memory_order_relaxed);
+    if (b == nullptr || unwiped_bytes == 0) {
+        return false;
+    }
+    sodium_memzero(b, unwiped_bytes);
+    unwiped_bytes = 0;
+    return true;
+}
+
 void drop_region_locked() {
+    wipe_released_locked();  // given back to the kernel wiped, as every release is
     char* const b = base.load(std::memory_order_relaxed);
     if (b != nullptr) {
         base.store(nullptr, std::memory_order_release);
@@ -219,7 +234,11 @@ void* lend(std::size_t len) {
         return nullptr;
     }
     const std::lock_guard<std::mutex> guard(lock);
-    if (!on.load(std::memory_order_relaxed) || lent_bytes != 0 || !ensure_region_locked(len)) {
+    if (!on.load(std::memory_order_relaxed) || lent_bytes != 0) {
+        return nullptr;
+    }
+    wipe_released_locked();  // a deferred wipe not done yet: before anyone writes there again
+    if (!ensure_region_locked(len)) {
         return nullptr;
     }
     lent_bytes = len;
@@ -227,7 +246,8 @@ void* lend(std::size_t len) {
     return base.load(std::memory_order_relaxed);
 }
 
-// munmap(addr, len) over the region: true when it was the lent memory coming back (wiped, kept).
+// munmap(addr, len) over the region: true when it was the lent memory coming back (wiped, or with
+// deferred wipes marked to be wiped, and kept).
 // Anything else (a partial or repeated release: not libsodium 1.0.18's) retires the mechanism:
 // the part of the region nobody holds is unmapped, what was lent stays the caller's, to unmap.
 bool give_back(void* addr, std::size_t len) {
@@ -244,10 +264,15 @@ bool give_back(void* addr, std::size_t len) {
     // Writable again first, in case the caller changed that: the wipe must not fault.
     if (lent_bytes != 0 && p == region && len == lent_bytes &&
         ::mprotect(b, len, PROT_READ | PROT_WRITE) == 0) {
-        sodium_memzero(b, len);
+        if (defer_wipe) {
+            unwiped_bytes = len;
+        } else {
+            sodium_memzero(b, len);
+        }
         lent_bytes = 0;
         return true;
     }
+    wipe_released_locked();
     on.store(false, std::memory_order_relaxed);
     retired = true;
     base.store(nullptr, std::memory_order_release);
@@ -322,6 +347,19 @@ void disable_argon2_memory() noexcept {
     }
 }
 
+void defer_argon2_memory_wipe(bool deferred) noexcept {
+    const std::lock_guard<std::mutex> guard(lock);
+    defer_wipe = deferred;
+    if (!deferred) {
+        wipe_released_locked();
+    }
+}
+
+bool argon2_memory_wipe() noexcept {
+    const std::lock_guard<std::mutex> guard(lock);
+    return wipe_released_locked();
+}
+
 argon2_memory_stats argon2_memory_stats_now() noexcept {
     const std::lock_guard<std::mutex> guard(lock);
     argon2_memory_stats s;
@@ -360,6 +398,10 @@ bool enable_argon2_memory(std::size_t) noexcept {
     return false;
 }
 void disable_argon2_memory() noexcept {}
+void defer_argon2_memory_wipe(bool) noexcept {}
+bool argon2_memory_wipe() noexcept {
+    return false;
+}
 argon2_memory_stats argon2_memory_stats_now() noexcept {
     return {};
 }

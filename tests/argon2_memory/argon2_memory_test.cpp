@@ -30,7 +30,10 @@ constexpr std::string_view password = "password";
 class Argon2MemoryTest : public ::testing::Test {
   protected:
     void SetUp() override { ASSERT_GE(sodium_init(), 0); }
-    void TearDown() override { disable_argon2_memory(); }
+    void TearDown() override {
+        defer_argon2_memory_wipe(false);
+        disable_argon2_memory();
+    }
 
     // Requests lent the kept memory, and times it grew, since the test began (the counts are the
     // process's: all tests share it when the binary runs them in one process).
@@ -152,6 +155,42 @@ TEST_F(Argon2MemoryTest, ALargerMemoryCostGrowsTheKeptMemoryOnce) {
     EXPECT_EQ(grown(), on ? 1U : 0U);
     EXPECT_EQ(stats.region_bytes, on ? 4 * mib : 0U);  // 3 MiB, in whole huge pages
     EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);
+}
+
+// The hash helper's way (hash_helper.cpp): argon2's release of the kept memory leaves it to be
+// wiped once the answer is sent; a wipe still pending when argon2 asks again is done first.
+TEST_F(Argon2MemoryTest, DeferredWipesWaitForTheCallerAndComeBeforeTheNextLoan) {
+    const bool on = enable_argon2_memory(2 * mib);
+    defer_argon2_memory_wipe(true);
+    const std::string phc = hash(2 * mib);
+    EXPECT_EQ(argon2_memory_nonzero_bytes() > 0, on);  // the hash's blocks, until wiped
+    EXPECT_EQ(argon2_memory_wipe(), on);
+    EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);
+    EXPECT_FALSE(argon2_memory_wipe());  // nothing left to wipe
+
+    // Two calls with no wipe between: the second still gets the right answer, over memory the
+    // first's blocks were wiped from; a smaller call's loan leaves the rest of the region zero.
+    EXPECT_TRUE(verify(phc, password));
+    const std::string small = hash(mib);
+    EXPECT_TRUE(verify(small, password));
+    EXPECT_FALSE(verify(small, "wrong"));
+    const auto stats = argon2_memory_stats_now();
+    EXPECT_EQ(lent(), on ? 5U : 0U);
+    EXPECT_EQ(stats.region_bytes, on ? 2 * mib : 0U);
+    if (on) {
+        const char* const region = static_cast<const char*>(argon2_memory_region());
+        ASSERT_NE(region, nullptr);
+        std::size_t nonzero_beyond = 0;
+        for (std::size_t i = mib; i < 2 * mib; ++i) {
+            nonzero_beyond += region[i] != 0 ? 1 : 0;
+        }
+        EXPECT_EQ(nonzero_beyond, 0U);  // the 2 MiB verification's blocks were wiped
+        EXPECT_GT(argon2_memory_nonzero_bytes(), 0U);
+    }
+    defer_argon2_memory_wipe(false);  // switched off: what is pending is wiped now
+    EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);
+    EXPECT_FALSE(hash(mib).empty());
+    EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);  // off again: wiped at the release
 }
 
 // Last: an unexpected release of part of the kept memory (not libsodium 1.0.18's way) turns the
