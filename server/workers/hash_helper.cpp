@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <string>
 #include <sys/prctl.h>
@@ -86,6 +87,15 @@ bool get_string(int fd, std::string& out, std::uint32_t max) {
 struct wiped_request {
     std::string bytes;
     ~wiped_request() { wipe(bytes); }
+};
+
+// A deferred wipe of argon2's kept memory (argon2_memory.hpp) left pending, done however the
+// helper ends.
+struct wipe_kept_memory_at_end {
+    wipe_kept_memory_at_end() = default;
+    wipe_kept_memory_at_end(const wipe_kept_memory_at_end&) = delete;
+    wipe_kept_memory_at_end& operator=(const wipe_kept_memory_at_end&) = delete;
+    ~wipe_kept_memory_at_end() { argon2_memory_wipe(); }
 };
 
 }  // namespace
@@ -238,6 +248,9 @@ const std::string self_check_phc =
 constexpr std::size_t self_check_bytes = std::size_t{2048} * 1024;
 // From the kernel, 2 MiB cost 512 faults; from the kept memory, the few of libsodium's mallocs.
 constexpr long self_check_max_faults = 64;
+// How long after an answer the helper waits for the next request before it wipes the answered
+// call's memory itself (run_hash_helper).
+constexpr int wipe_wait_ms = 1;
 
 long minor_faults() {
     rusage usage{};
@@ -268,6 +281,9 @@ void start_argon2_memory() {
     const bool on = enabled && right && lent && faults <= self_check_max_faults;
     if (!on) {
         disable_argon2_memory();
+    } else {
+        // From now on a call's memory is wiped after its answer is sent (run_hash_helper).
+        defer_argon2_memory_wipe(true);
     }
     const std::string fault_count = std::to_string(faults);
     const std::string kept = std::to_string(argon2_memory_stats_now().region_bytes);
@@ -303,11 +319,22 @@ int run_hash_helper(int fd) {
     // Ends with the hash worker that started it (and when its socket closes, below).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     start_argon2_memory();
+    const wipe_kept_memory_at_end wipe_at_end;
     argon2_memory_stats kept = argon2_memory_stats_now();
     long last_faults = 0;
     std::string phc;
     std::string password;
     for (;;) {
+        // The last 'v' or 'h' answered, its blocks are still in the kept memory (deferred wipes):
+        // wiped at the next argon2 call's loan if a request comes within wipe_wait_ms, as it does
+        // while logins queue (the helper sleeps meanwhile, as before the answer, leaving the core
+        // to its worker's work between two verifications); otherwise now, before it waits on.
+        // So the wipe never delays an answer, and idle memory holds zeros within a millisecond
+        // or two.
+        pollfd next{fd, POLLIN, 0};
+        if (::poll(&next, 1, wipe_wait_ms) <= 0) {
+            argon2_memory_wipe();
+        }
         char op = 0;
         if (!read_exact(fd, &op, 1)) {
             return 0;  // authd closed the socket
