@@ -17,7 +17,9 @@
 # the medians, their ratio, and what each one's hash helpers said about argon2's memory at start
 # (docs/architecture.md). Isolation (run.sh's case 3): during each login round, a paced client
 # (tools/authd_paced_client, one cheap request every 5 ms, latency counted from its schedule) asks
-# the same authd, and the round prints that cheap request's p99 in ms; the medians follow. Build the old binary from another worktree,
+# the same authd, and the round prints that cheap request's p99 in ms; then `wrk -t1 -c1 -d2s`
+# (one login after another, the queue always empty) gives the median latency of one login alone;
+# the medians follow. Build the old binary from another worktree,
 # e.g. `git worktree add /tmp/old HEAD~1 && cmake -S /tmp/old -B /tmp/old/build
 # -DCMAKE_BUILD_TYPE=Release && cmake --build /tmp/old/build --target authd`.
 set -euo pipefail
@@ -98,13 +100,14 @@ wrk.headers["User-Name"] = "ab"
 wrk.headers["Password"] = "ab-password"
 local others = 0
 function response(status) if status ~= 200 then others = others + 1 end end
-function done() io.stderr:write("non-200: " .. others .. "\n") end
+function done(summary, latency) io.stderr:write("non-200: " .. others .. "\n")
+  io.stderr:write("median-us: " .. latency:percentile(50) .. "\n") end
 LUA
     sleep 1
-    printf '%-6s %-40s %-40s\n' round "old: logins/s, CPU ms/login, p99 ms" \
-        "new: logins/s, CPU ms/login, p99 ms"
+    printf '%-6s %-48s %-48s\n' round "old: logins/s, CPU ms/login, p99 ms, alone ms" \
+        "new: logins/s, CPU ms/login, p99 ms, alone ms"
     declare -A result
-    rates_old=() rates_new=() p99_old=() p99_new=()
+    rates_old=() rates_new=() p99_old=() p99_new=() alone_old=() alone_new=()
     for ((r = 1; r <= rounds; r++)); do
         # Old first in odd rounds, new first in even ones: drift of the machine falls on both.
         order=(old new)
@@ -133,16 +136,26 @@ rps, ticks, hz, bad = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sy
 note = '' if bad == '0' else f' ({bad} not 200)'
 print(f'{rps:,.1f}, {ticks / hz / (rps * 5) * 1e3:.2f}{note}')" "$rps" $((t1 - t0)) "$hz" "${bad:-?}")
             result[$server]+=", $p99"
+            # One login alone: one connection, one login after another (the queue always empty),
+            # the median latency.
+            alone=$(wrk -t1 -c1 -d2s -s "$work/login.lua" "http://127.0.0.1:$port/login" 2>&1 |
+                awk '/median-us:/ {printf "%.2f", $2 / 1000}')
+            if [[ $server == old ]]; then alone_old+=("${alone:-?}"); else alone_new+=("${alone:-?}"); fi
+            result[$server]+=", ${alone:-?}"
         done
-        printf '%-6s %-40s %-40s\n' "$r" "${result[old]}" "${result[new]}"
+        printf '%-6s %-48s %-48s\n' "$r" "${result[old]}" "${result[new]}"
     done
     python3 -c "import statistics, sys
 old, new, p_old, p_new = ([float(x) for x in a.split() if x != '?'] or [float('nan')] for a in sys.argv[1:5])
 mo, mn = statistics.median(old), statistics.median(new)
 print(f'median logins/s: old {mo:,.1f}, new {mn:,.1f}, new / old {mn / mo:.2f}')
 po, pn = statistics.median(p_old), statistics.median(p_new)
-print(f'median p99 of a cheap request meanwhile: old {po:.2f} ms, new {pn:.2f} ms')" \
-        "${rates_old[*]}" "${rates_new[*]}" "${p99_old[*]}" "${p99_new[*]}"
+print(f'median p99 of a cheap request meanwhile: old {po:.2f} ms, new {pn:.2f} ms')
+ao, an = ([float(x) for x in a.split() if x != '?'] or [float('nan')] for a in sys.argv[5:7])
+mao, man = statistics.median(ao), statistics.median(an)
+print(f'median latency of one login alone: old {mao:.2f} ms, new {man:.2f} ms, new / old {man / mao:.2f}')" \
+        "${rates_old[*]}" "${rates_new[*]}" "${p99_old[*]}" "${p99_new[*]}" \
+        "${alone_old[*]}" "${alone_new[*]}"
     # What each binary's hash helpers said at start (argon2's memory kept or not, and the page
     # faults of their self-check's verification).
     for server in old new; do
