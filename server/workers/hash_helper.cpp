@@ -326,11 +326,11 @@ int run_hash_helper(int fd) {
     std::string password;
     for (;;) {
         // The last 'v' or 'h' answered, its blocks are still in the kept memory (deferred wipes):
-        // wiped at the next argon2 call's loan if a request comes within wipe_wait_ms, as it does
-        // while logins queue (the helper sleeps meanwhile, as before the answer, leaving the core
-        // to its worker's work between two verifications); otherwise now, before it waits on.
-        // So the wipe never delays an answer, and idle memory holds zeros within a millisecond
-        // or two.
+        // wiped when the next 'v' or 'h' comes, before it is read any further, if it comes within
+        // wipe_wait_ms, as it does while logins queue (the helper sleeps meanwhile, as before
+        // the answer, leaving the core to its worker's work between two verifications);
+        // otherwise now, before the helper waits on. So the wipe never delays an answer, and idle
+        // memory holds zeros within a millisecond or two.
         pollfd next{fd, POLLIN, 0};
         if (::poll(&next, 1, wipe_wait_ms) <= 0) {
             argon2_memory_wipe();
@@ -338,6 +338,9 @@ int run_hash_helper(int fd) {
         char op = 0;
         if (!read_exact(fd, &op, 1)) {
             return 0;  // authd closed the socket
+        }
+        if (op != 's') {
+            argon2_memory_wipe();  // an imported hash's call lends nothing: wiped here, not there
         }
         if (op == 'v') {
             if (!get_string(fd, phc, max_phc_bytes) ||

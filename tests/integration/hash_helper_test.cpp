@@ -305,6 +305,25 @@ TEST_F(HashHelperTest, CallsBackToBackAreAnsweredRightAndWipedAfter) {
     EXPECT_EQ(stats->lent, fast_path_expected ? 6U : 0U);  // the self-check, the hash, four
 }
 
+// An imported hash's verification (sha512-crypt, libxcrypt) borrows none of the kept memory: the
+// argon2 call before it is wiped when it comes, not left until the next argon2 call or an idle
+// moment.
+TEST_F(HashHelperTest, AnImportedHashsCallFindsTheLastArgon2CallWiped) {
+    const auto phc = helper_.hash("password", 1, 4 * mib);
+    ASSERT_TRUE(phc.has_value()) << helper_.log();
+    ASSERT_EQ(helper_.verify(*phc, "password"), std::optional<bool>(true));
+    // The test vector of Drepper's SHA-crypt specification: "Hello world!", salt "saltstring".
+    const std::string sha512_crypt =
+        "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/"
+        "O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEO"
+        "faS35inz1";
+    EXPECT_EQ(helper_.verify(sha512_crypt, "Hello world!"), std::optional<bool>(true));
+    const auto stats = helper_.stats();  // at once: no idle moment needed
+    ASSERT_TRUE(stats.has_value());
+    EXPECT_EQ(stats->nonzero_bytes, 0U);
+    EXPECT_EQ(stats->lent, fast_path_expected ? 3U : 0U);  // the self-check, the hash, one verify
+}
+
 TEST_F(HashHelperTest, AnotherMemoryCostAtRunTimeIsServedToo) {
     // A store with hashes of an older, smaller cost and new hashes at a larger one (a rehash
     // after the cost was raised): the kept memory grows once, and serves both sizes.
