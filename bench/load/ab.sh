@@ -17,9 +17,9 @@
 # the medians, their ratio, and what each one's hash helpers said about argon2's memory at start
 # (docs/architecture.md). Isolation (run.sh's case 3): during each login round, a paced client
 # (tools/authd_paced_client, one cheap request every 5 ms, latency counted from its schedule) asks
-# the same authd, and the round prints that cheap request's p99 in ms; then `wrk -t1 -c1 -d2s`
-# (one login after another, the queue always empty) gives the median latency of one login alone;
-# the medians follow. Build the old binary from another worktree,
+# the same authd, and the round prints that cheap request's p99 in ms; then the paced client
+# logs in once every 60 ms for 3 s (each login finds a hash worker idle) and gives the median
+# latency of one login alone; the medians follow. Build the old binary from another worktree,
 # e.g. `git worktree add /tmp/old HEAD~1 && cmake -S /tmp/old -B /tmp/old/build
 # -DCMAKE_BUILD_TYPE=Release && cmake --build /tmp/old/build --target authd`.
 set -euo pipefail
@@ -100,8 +100,7 @@ wrk.headers["User-Name"] = "ab"
 wrk.headers["Password"] = "ab-password"
 local others = 0
 function response(status) if status ~= 200 then others = others + 1 end end
-function done(summary, latency) io.stderr:write("non-200: " .. others .. "\n")
-  io.stderr:write("median-us: " .. latency:percentile(50) .. "\n") end
+function done() io.stderr:write("non-200: " .. others .. "\n") end
 LUA
     sleep 1
     printf '%-6s %-48s %-48s\n' round "old: logins/s, CPU ms/login, p99 ms, alone ms" \
@@ -136,10 +135,14 @@ rps, ticks, hz, bad = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sy
 note = '' if bad == '0' else f' ({bad} not 200)'
 print(f'{rps:,.1f}, {ticks / hz / (rps * 5) * 1e3:.2f}{note}')" "$rps" $((t1 - t0)) "$hz" "${bad:-?}")
             result[$server]+=", $p99"
-            # One login alone: one connection, one login after another (the queue always empty),
-            # the median latency.
-            alone=$(wrk -t1 -c1 -d2s -s "$work/login.lua" "http://127.0.0.1:$port/login" 2>&1 |
-                awk '/median-us:/ {printf "%.2f", $2 / 1000}')
+            # One login alone: a login every 60 ms for 3 s (about a sixth of what two workers
+            # verify: each finds a hash worker idle), the median latency.
+            "$paced" --port "$port" --interval-ms 60 --duration-s 3 --expect-status 200 \
+                --header "User-Name: ab" --header "Password: ab-password" \
+                >"$work/alone.json" 2>"$work/alone.err" || true
+            alone=$(python3 -c "import json, sys
+print(f\"{json.load(open(sys.argv[1]))['latency_ms']['p50']:.2f}\")" "$work/alone.json" 2>/dev/null ||
+                echo "?")
             if [[ $server == old ]]; then alone_old+=("${alone:-?}"); else alone_new+=("${alone:-?}"); fi
             result[$server]+=", ${alone:-?}"
         done
