@@ -29,7 +29,9 @@ namespace authd::server {
 //           ->  '1', u32 length + PHC string; or '0' (argon2 could not get its memory)
 //   stats:  's'  ->  '1', u8 fast path on, u8 retired, u64 requests lent the kept memory,
 //           u64 times it grew, u64 bytes kept, u64 minor page faults of the last 'v' or 'h',
-//           u64 bytes of the kept memory that are not zero (tests and diagnostics; no secret)
+//           u64 bytes of the kept memory that are not zero (tests and diagnostics; no secret;
+//           's' wipes nothing: 0 once the last 'v' or 'h' is wiped, a millisecond or two after
+//           its answer)
 // The helper exits when the socket closes, or on anything else.
 
 namespace {
