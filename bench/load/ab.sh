@@ -94,6 +94,13 @@ tree_ticks() {
 }
 hz=$(getconf CLK_TCK)
 
+# A percentile (p50, p99) in ms of a paced client's JSON line in FILE; ? when it has none.
+paced_ms() {
+    python3 -c "import json, sys
+print(f\"{json.load(open(sys.argv[1]))['latency_ms'][sys.argv[2]]:.3f}\")" "$1" "$2" 2>/dev/null ||
+        echo "?"
+}
+
 if [[ $ab_case == login ]]; then
     cat >"$work/login.lua" <<'LUA'
 wrk.headers["User-Name"] = "ab"
@@ -124,8 +131,7 @@ LUA
             out=$(wrk -t1 -c16 -d5s -s "$work/login.lua" "http://127.0.0.1:$port/login" 2>&1)
             t1=$(tree_ticks "$pid")
             wait "$paced_pid" || true
-            p99=$(python3 -c "import json, sys
-print(json.load(open(sys.argv[1]))['latency_ms']['p99'])" "$work/paced.json" 2>/dev/null || echo "?")
+            p99=$(paced_ms "$work/paced.json" p99)
             if [[ $server == old ]]; then p99_old+=("$p99"); else p99_new+=("$p99"); fi
             rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
             bad=$(awk '/non-200:/ {print $2}' <<<"$out")
@@ -140,11 +146,9 @@ print(f'{rps:,.1f}, {ticks / hz / (rps * 5) * 1e3:.2f}{note}')" "$rps" $((t1 - t
             "$paced" --port "$port" --interval-ms 60 --duration-s 3 --expect-status 200 \
                 --header "User-Name: ab" --header "Password: ab-password" \
                 >"$work/alone.json" 2>"$work/alone.err" || true
-            alone=$(python3 -c "import json, sys
-print(f\"{json.load(open(sys.argv[1]))['latency_ms']['p50']:.2f}\")" "$work/alone.json" 2>/dev/null ||
-                echo "?")
-            if [[ $server == old ]]; then alone_old+=("${alone:-?}"); else alone_new+=("${alone:-?}"); fi
-            result[$server]+=", ${alone:-?}"
+            alone=$(paced_ms "$work/alone.json" p50)
+            if [[ $server == old ]]; then alone_old+=("$alone"); else alone_new+=("$alone"); fi
+            result[$server]+=", $alone"
         done
         printf '%-6s %-48s %-48s\n' "$r" "${result[old]}" "${result[new]}"
     done
