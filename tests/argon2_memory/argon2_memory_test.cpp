@@ -60,8 +60,14 @@ TEST_F(Argon2MemoryTest, OnlyWhereBuiltIn) {
     EXPECT_EQ(argon2_memory_stats_now().active, argon2_memory_built_in());
 #if defined(AUTHD_ARGON2_MEMORY_TEST_OFF)
     EXPECT_FALSE(argon2_memory_built_in());
-#elif defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#elif defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)  // GCC's sanitizers
     EXPECT_FALSE(argon2_memory_built_in());
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)  // clang's
+    EXPECT_FALSE(argon2_memory_built_in());
+#else
+    EXPECT_TRUE(argon2_memory_built_in());
+#endif
 #else
     EXPECT_TRUE(argon2_memory_built_in());
 #endif
