@@ -6,8 +6,8 @@
 #
 # TSan is never mixed with ASan: their runtimes cannot share a process. UBSan does not recover
 # (-fno-sanitize-recover=all): a finding aborts the process, so the test that hit it fails.
-# The presets "asan" and "tsan" (CMakePresets.json) set this option; scripts/sanitize.sh runs the
-# whole suite under both.
+# The presets "asan" (GCC 12) and "tsan" (clang 14, so that CI builds the whole tree warning-free
+# with both compilers) set this option; scripts/sanitize.sh runs the whole suite under both.
 #
 # AUTHD_BUILD_FUZZ with clang (the preset "fuzz"): libFuzzer needs the code it drives instrumented
 # for coverage, and checked by ASan+UBSan, so the whole tree also gets -fsanitize=fuzzer-no-link
@@ -53,7 +53,7 @@ elseif(authd_sanitizer STREQUAL "thread")
     # handler calls, detail/atomic_count.hpp's ref_count_down). TSan just does not see those
     # fences, so a report they would explain is a false positive (none seen so far; suppress one
     # with a reason in a tests/tsan.supp named by TSAN_OPTIONS in the "tsan" test preset).
-    # clang has no such warning.
+    # clang (the preset "tsan") has no such warning.
     list(APPEND authd_sanitizer_flags -Wno-tsan)
   endif()
 elseif(NOT authd_sanitizer STREQUAL "")
