@@ -77,8 +77,11 @@ void expect_login_ok(const response& r, std::string_view user) {
 TEST_F(LifecycleTest, SigtermAnswersTheLoginsInFlightThenExits0) {
     env_.add_user("slow_user", "slow_password", slow_hash);
     // One hash worker for 10 slow logins: most of them are still queued or hashing at SIGTERM.
-    // A long queue timeout: on a loaded machine the last of them may wait longer than 3 s.
-    start(authd_args().workers("1").hash(slow_hash).with({"--hash-queue-timeout", "60s"}));
+    // The harness's 60 s queue timeout: on a loaded machine the last of them may wait longer than
+    // authd's 3 s; and 60 s to drain them, not 20.
+    authd_args args = authd_args().workers("1").hash(slow_hash);
+    args.shutdown_timeout = "60s";
+    start(args);
     constexpr std::size_t in_flight = 10;
     std::vector<std::unique_ptr<http_client>> clients;
     std::vector<std::uint16_t> client_ports;
@@ -107,7 +110,7 @@ TEST_F(LifecycleTest, SigtermAnswersTheLoginsInFlightThenExits0) {
         EXPECT_EQ(to_string(clients[i]->wait_close(15s)), std::string("eof"));
         clients[i]->close();
     }
-    const auto status = server().wait_exit(20s);
+    const auto status = server().wait_exit(60s);
     ASSERT_TRUE(status) << "authd did not exit after SIGTERM";
     EXPECT_EQ(*status, 0) << server().stderr_text();
     // authd said it was draining.
@@ -220,9 +223,9 @@ TEST_F(LifecycleTest, IdleTimeoutClosesIdleConnections) {
 
 TEST_F(LifecycleTest, BusyConnectionOutlivesTheIdleTimeout) {
     // A connection that keeps sending requests is not closed by the idle timeout.
-    start(authd_args().with({"--idle-timeout", "1s"}));
+    start(authd_args().with({"--idle-timeout", "2s"}));
     http_client client(port());
-    const auto until = std::chrono::steady_clock::now() + 2500ms;
+    const auto until = std::chrono::steady_clock::now() + 5s;
     int answered = 0;
     while (std::chrono::steady_clock::now() < until) {
         expect_missing_password_answer(client.roundtrip(missing_password_request()));
@@ -303,7 +306,9 @@ TEST_F(LifecycleTest, ConnectionsPastTheHotIdleLimitAreParkedAtOnceAndServed) {
 }
 
 TEST_F(LifecycleTest, ParkedConnectionIsClosedByTheIdleTimeoutAndByTheClient) {
-    start(authd_args().with({"--idle-timeout", "3s"}));
+    // 8 s: the idle connection must still be open (parked) after both have parked and the other
+    // has closed, each waited for on a sweep of 250 ms and read from /metrics on a slow machine.
+    start(authd_args().with({"--idle-timeout", "8s"}));
     http_client idle(port());
     expect_missing_password_answer(idle.roundtrip(missing_password_request()));
     http_client leaving(port());
@@ -311,7 +316,7 @@ TEST_F(LifecycleTest, ParkedConnectionIsClosedByTheIdleTimeoutAndByTheClient) {
     ASSERT_TRUE(wait_parked(port(), 2));
     leaving.close();  // the client's FIN wakes the parked connection, which closes its side
     ASSERT_TRUE(wait_parked(port(), 1));
-    EXPECT_EQ(to_string(idle.wait_close(15s)), std::string("eof"));
+    EXPECT_EQ(to_string(idle.wait_close(30s)), std::string("eof"));
     EXPECT_EQ(parked_connections(port()), 0);
 }
 

@@ -63,16 +63,21 @@ TEST_F(OwnerBudget, AnAttackerElsewhereCannotMakeTheOwnerWait) {
 TEST_F(OwnerBudget, FreshAddressesGainNoGuesses) {
     const auto port = start_with_known_owner(no_address_limit);
     EXPECT_EQ(attack(port, "alice", "127.0.0.3"), 4);
+    // The wait grows to 4 s, so that the 20 guesses below all fall inside it on a slow machine.
+    lengthen_the_wait([&] { return login_from("127.0.0.3", port, "alice", "later"); });
 
     // Unknown addresses share the account's budget: each one's first guess is refused.
     int hashed = 0;
-    budgets refused_by;
     for (int i = 10; i < 30; ++i) {
         const auto from = "127.0.0." + std::to_string(i);
         const auto answer = login_answer_from(from, port, "alice", "guess" + std::to_string(i));
         EXPECT_EQ(answer, login_answer::refused) << from;
         hashed += answer == login_answer::hashed_failure ? 1 : 0;
-        for (const auto& budget : refusal_budgets(server(), "alice", from)) {
+    }
+    budgets refused_by;  // read after the guesses (the audit lines stay), not between them
+    for (int i = 10; i < 30; ++i) {
+        for (const auto& budget :
+             refusal_budgets(server(), "alice", "127.0.0." + std::to_string(i))) {
             refused_by.push_back(budget);
         }
     }
@@ -134,11 +139,13 @@ TEST_F(LimitsSurviveRestart, SigtermAndSigkill) {
     EXPECT_EQ(attack(port(), "alice", "127.0.0.3"), 4);
     lengthen_the_wait([&] { return login_from("127.0.0.3", port(), "alice", "wrong"); });
 
-    // SIGTERM: the account still waits after the restart, from any unknown address.
+    // SIGTERM: the account's count survives the restart. Counted, not timed: the 4 s wait may be
+    // over once authd is back on a slow machine, which lets one more guess through before the
+    // next, longer wait; a forgotten count would give the 3 free failures and one again. Right
+    // after that refusal, the account waits from any unknown address, even the right password.
     EXPECT_EQ(stop_server(), 0);
     start(args);
-    EXPECT_EQ(login_answer_from("127.0.0.3", port(), "alice", "wrong"), login_answer::refused)
-        << "a fresh budget after SIGTERM";
+    EXPECT_LE(attack(port(), "alice", "127.0.0.3"), 1) << "a fresh budget after SIGTERM";
     EXPECT_EQ(login_answer_from("127.0.0.9", port(), "alice", "right"), login_answer::refused);
 
     // SIGKILL (a crash): the same.
@@ -146,8 +153,7 @@ TEST_F(LimitsSurviveRestart, SigtermAndSigkill) {
     ASSERT_TRUE(server().wait_exit(10s));
     EXPECT_EQ(server().term_signal(), SIGKILL);
     start(args);
-    EXPECT_EQ(login_answer_from("127.0.0.3", port(), "alice", "wrong"), login_answer::refused)
-        << "a fresh budget after SIGKILL";
+    EXPECT_LE(attack(port(), "alice", "127.0.0.3"), 1) << "a fresh budget after SIGKILL";
 
     // And the owner's known address survived both: the owner is not made to wait. (Last: whether
     // the owner's success clears the account's shared count is not what this test is about.)

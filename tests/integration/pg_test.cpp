@@ -350,29 +350,38 @@ TEST_F(PgTest, PostgresRestartUnderLoad) {
     cluster.stop();
     const int ok_before_outage = load.ok();
 
-    // Uncached: 503 at once, again and again (no pile-up behind a dead server).
+    // Uncached: 503 at once, again and again (no pile-up behind a dead server: libpq's
+    // connect_timeout is 2 s, so 1 s tells the two apart even on a slow machine).
     for (int i = 0; i < 10; ++i) {
         const auto start = steady::now();
         const auto r = login(port, "cold", "c");
         EXPECT_EQ(status_line(r), "HTTP/1.1 503 Service Unavailable");
         EXPECT_EQ(r.body(), busy_body);
-        EXPECT_LT(steady::now() - start, 250ms);
+        EXPECT_LT(steady::now() - start, 1s);
         std::this_thread::sleep_for(50ms);
     }
-    std::this_thread::sleep_for(500ms);
+    // Cached logins go on during the outage: 20 more, waited for (at most 10 s), not counted in
+    // a time window.
+    const auto outage = steady::now();
+    while (load.ok() <= ok_before_outage + 20 && steady::now() - outage < 10s) {
+        std::this_thread::sleep_for(50ms);
+    }
     EXPECT_GT(load.ok(), ok_before_outage + 20) << "cached logins stopped during the outage";
 
     cluster.start();
     const auto back = steady::now();
     unsigned code = 0;
-    while (code != 200 && steady::now() - back < 6s) {
+    while (code != 200 && steady::now() - back < 20s) {
         code = login(port, "cold", "c").result_int();
         if (code != 200) {
             std::this_thread::sleep_for(50ms);
         }
     }
-    EXPECT_EQ(code, 200);
-    EXPECT_LT(steady::now() - back, 5s) << "authd did not serve normally within 5 s";
+    EXPECT_EQ(code, 200) << "authd did not serve normally within 20 s";
+    RecordProperty(
+        "served_again_after_ms",
+        static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - back).count()));
     std::this_thread::sleep_for(2500ms);  // past the feed's reconnection and cache drop
     load.finish();
     EXPECT_EQ(load.error(), "");

@@ -518,11 +518,24 @@ bool authd_process::wait_for_stderr(std::string_view needle, std::chrono::millis
 }
 
 std::vector<std::string> authd_args::build(const test_env& env) const {
-    std::vector<std::string> args{
-        "--listen",      "127.0.0.1:0", "--store",    env.store_uri(),  "--key-file",
-        env.key_file(),  "--threads",   threads,      "--hash-workers", hash_workers,
-        "--hash-memory", cost.memory,   "--hash-ops", cost.ops,         "--shutdown-timeout",
-        shutdown_timeout};
+    std::vector<std::string> args{"--listen",
+                                  "127.0.0.1:0",
+                                  "--store",
+                                  env.store_uri(),
+                                  "--key-file",
+                                  env.key_file(),
+                                  "--threads",
+                                  threads,
+                                  "--hash-workers",
+                                  hash_workers,
+                                  "--hash-memory",
+                                  cost.memory,
+                                  "--hash-ops",
+                                  cost.ops,
+                                  "--shutdown-timeout",
+                                  shutdown_timeout,
+                                  "--hash-queue-timeout",
+                                  hash_queue_timeout};
     if (hash_queue) {
         args.insert(args.end(), {"--hash-queue", *hash_queue});
     }

@@ -136,14 +136,17 @@ class authd_process {
 };
 
 // The arguments of a test authd: an ephemeral port on 127.0.0.1, env's store and key, cheap
-// hashes, two I/O threads and two hash workers. extra is appended (a later option of the same
-// name is an error for Program_options, so pass only options not set here, or use the fields).
+// hashes, two I/O threads and two hash workers, and a hash queue timeout of 60 s (authd's 3 s
+// default answers 503 to a login that a busy or sanitizer-slowed machine keeps waiting for its
+// hash worker, which no test but the ones about it wants). extra is appended (a later option of the
+// same name is an error for Program_options, so pass only options not set here, or use the fields).
 struct authd_args {
     std::string threads = "2";
     std::string hash_workers = "2";
     std::optional<std::string> hash_queue;
     hash_cost cost = cheap_hash;
     std::string shutdown_timeout = "20s";
+    std::string hash_queue_timeout = "60s";
     std::vector<std::string> extra;
 
     // Fluent setters: authd_args().workers("1").queue("1").hash(costly_hash).
