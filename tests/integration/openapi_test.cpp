@@ -250,10 +250,12 @@ TEST(OpenApi, EveryAnswerMatchesTheDocument) {
     }
     {
         // One hash worker and a queue of one: a burst of slow logins fills the queue (503), and
-        // /readyz says not ready (503) while it is full.
+        // /readyz says not ready (503) while it is full: for about one hash (some 100 ms here, so
+        // that the probe, sent after the logins are seen read, lands in it on a slow machine too).
+        const hash_cost slow_hash{"16MiB", "10"};
         test_env slow;
-        slow.add_user("slow", "right", costly_hash);
-        authd_process authd(authd_args{}.workers("1").queue("1").hash(costly_hash).build(slow));
+        slow.add_user("slow", "right", slow_hash);
+        authd_process authd(authd_args{}.workers("1").queue("1").hash(slow_hash).build(slow));
         const auto port = authd.wait_listening().value();
         const auto method_of = [](int i) { return i % 2 == 0 ? "GET" : "POST"; };
         bool login_busy = false;
