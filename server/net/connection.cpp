@@ -5,7 +5,6 @@
 #include <ctime>
 #include <tuple>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -16,6 +15,7 @@
 
 #include "app/log.hpp"
 #include "net/io_thread.hpp"
+#include "net/use_tuple.hpp"
 
 namespace authd::server {
 
@@ -25,7 +25,6 @@ using boost::beast::error_code;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // Answers owed to a client past which its connection is not read (nor its pipelined requests
 // parsed) until they are written: a client that sends without reading what it is sent cannot
 // make authd hold more than this plus one answer for it.

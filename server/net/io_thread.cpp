@@ -1,16 +1,15 @@
 #include "net/io_thread.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "authd/http/http_response.hpp"
 #include "authd/http/request.hpp"
 
 #include "app/log.hpp"
 #include "net/connection.hpp"
+#include "net/use_tuple.hpp"
 
 namespace authd::server {
 
@@ -19,7 +18,6 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // Deadlines are checked this often: a timeout fires up to this much late, and no per-request
 // timer is armed on the hot path.
 constexpr auto sweep_period = std::chrono::milliseconds(250);
