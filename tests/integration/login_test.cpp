@@ -2,6 +2,7 @@
 // real sockets (docs/api.md, ../shared/seed/login-api.md).
 #include <atomic>
 #include <barrier>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <sys/socket.h>
@@ -510,7 +511,15 @@ TEST_F(LoginTest, PipelinedAnswersWaitForAClientThatReadsSlowly) {
     for (int i = 0; i < count; ++i) {
         batch += make_request("GET", i % 10 == 9 ? "/healthz" : "/metrics", {});
     }
-    std::thread sender([&] { client.send(batch); });
+    // The sender's failure is the test's (an exception out of a thread would end the process).
+    std::exception_ptr send_failure;
+    std::thread sender([&] {
+        try {
+            client.send(batch);
+        } catch (...) {
+            send_failure = std::current_exception();
+        }
+    });
     std::this_thread::sleep_for(300ms);  // the answers pile up in authd meanwhile
     // Read raw bytes and split them into answers, in the order of the requests.
     std::string in;
@@ -536,10 +545,19 @@ TEST_F(LoginTest, PipelinedAnswersWaitForAClientThatReadsSlowly) {
             }
         }
         const auto n = ::recv(client.fd(), chunk.data(), chunk.size(), 0);
-        ASSERT_GT(n, 0) << "the connection ended after " << answers << " answers";
+        if (n <= 0) {
+            ADD_FAILURE() << "the connection ended after " << answers << " answers";
+            break;
+        }
         in.append(chunk.data(), static_cast<std::size_t>(n));
     }
+    if (HasFailure()) {
+        ::shutdown(client.fd(), SHUT_RDWR);  // a sender blocked on the full socket returns
+    }
     sender.join();
+    if (send_failure && !HasFailure()) {
+        ADD_FAILURE() << "sending the requests failed";
+    }
     EXPECT_EQ(answers, count);
     EXPECT_EQ(at, in.size());  // nothing more than the answers
 }
