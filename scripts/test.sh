@@ -32,7 +32,8 @@ beside_log=""
 beside() {  # WHAT SCRIPT
     beside_what=$1
     beside_log=$(mktemp "${TMPDIR:-/tmp}/authd-test-beside.XXXXXX")
-    setsid nice -n 19 bash -euo pipefail -c "$2" >"$beside_log" 2>&1 &
+    setsid nice -n 19 bash -euo pipefail -c "$2
+        echo \"test.sh: $1 (beside) was done in \$SECONDS s\"" >"$beside_log" 2>&1 &
     beside_pid=$!
     beside_started=$SECONDS
 }
@@ -46,7 +47,7 @@ joined() {  # waits for the command beside(); fails as it failed
         echo "test.sh: FAILED: $beside_what (exit status $status)" >&2
         exit 1
     fi
-    echo "test.sh: $beside_what (beside): $((SECONDS - beside_started)) s" >&2
+    echo "test.sh: $beside_what (beside) joined after $((SECONDS - beside_started)) s" >&2
 }
 pg_dir=""
 cleanup() {
@@ -66,14 +67,12 @@ scripts/pg-cluster.sh start "$pg_dir"
 AUTHD_TEST_PG_URI=$(cat "$pg_dir/uri")
 export AUTHD_TEST_PG_URI AUTHD_TEST_PG_DIR=$pg_dir
 
-# Formatting (.clang-format) and clang-tidy (.clang-tidy's checks): any finding fails.
-beside "lint (scripts/lint.sh)" "scripts/lint.sh build/debug"
+# Formatting (.clang-format) and clang-tidy (.clang-tidy's checks): any finding fails. And
+# docs/openapi.yaml, linted (Redocly CLI; the server's answers are checked by OpenApi.* tests).
+beside "lint and openapi-check" "scripts/lint.sh build/debug; scripts/openapi-check.sh"
 ctest --preset debug -j "$(nproc)"
 took "debug tests"
 joined
-# docs/openapi.yaml, linted (Redocly CLI; the server's answers are checked by OpenApi.* above).
-scripts/openapi-check.sh
-took "openapi-check"
 
 # The same suite under AddressSanitizer+UBSan (GCC), then ThreadSanitizer (clang), each built
 # while the run before it goes on (scripts/sanitize.sh runs them alone).
