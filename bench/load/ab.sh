@@ -34,8 +34,17 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 authctl="$root/build/release/tools/authctl"
 paced="$root/build/release/tools/authd_paced_client"
-for tool in wrk nginx taskset "$old" "$new" "$authctl" "$paced"; do
-    command -v "$tool" >/dev/null || { echo "ab.sh: $tool is missing" >&2; exit 1; }
+for tool in wrk nginx taskset; do
+    command -v "$tool" >/dev/null ||
+        { echo "ab.sh: $tool is missing (apt-get install -y wrk nginx-light util-linux)" >&2; exit 1; }
+done
+for tool in "$old" "$new"; do
+    command -v "$tool" >/dev/null ||
+        { echo "ab.sh: $tool is missing (how to build an old authd: the top of this script)" >&2; exit 1; }
+done
+for tool in "$authctl" "$paced"; do
+    command -v "$tool" >/dev/null ||
+        { echo "ab.sh: $tool is missing (cmake --preset release && cmake --build --preset release)" >&2; exit 1; }
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/authd-ab.XXXXXX")

@@ -32,9 +32,12 @@ extra=("${@:2}")
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 bin="$root/build/release"
-for tool in wrk taskset python3 "$bin/server/authd" "$bin/tools/authctl" \
-    "$bin/bench/authd_bench_hash"; do
+for tool in wrk taskset python3; do
     command -v "$tool" >/dev/null ||
+        { echo "contention.sh: $tool is missing (apt-get install -y wrk util-linux python3)" >&2; exit 1; }
+done
+for tool in "$bin/server/authd" "$bin/tools/authctl" "$bin/bench/authd_bench_hash"; do
+    [[ -x $tool ]] ||
         { echo "contention.sh: $tool is missing (cmake --preset release && cmake --build --preset release)" >&2; exit 1; }
 done
 
