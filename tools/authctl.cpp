@@ -124,7 +124,8 @@ Commands:
 
 Passwords never go on the command line. From a terminal authctl asks for the
 password twice without echo; otherwise it reads one line from standard input.
-A user name is 1 to 256 bytes of UTF-8 without control characters; a password
+A user name is 1 to 256 bytes of UTF-8 without control characters, and a new
+one has no space at either end (HTTP strips those from User-Name); a password
 is 1 to 1024 bytes, without control characters (a tab inside is fine) and
 without a space or tab at either end (HTTP strips those from the Password
 header, so such a password could never log in). A NAME that starts with '-'
@@ -227,6 +228,16 @@ void require_valid_name(const std::string& name) {
     if (!authd::valid_user_name(name)) {
         throw usage_error(
             "invalid user name: it must be 1 to 256 bytes of UTF-8 without control characters");
+    }
+}
+
+// A new account's name, also: one that a User-Name header can carry.
+void require_new_name(const std::string& name) {
+    require_valid_name(name);
+    if (authd::user_name_has_outer_space(name)) {
+        throw usage_error(
+            "invalid user name: a space at either end, which HTTP strips from User-Name: the "
+            "account could never log in");
     }
 }
 
@@ -370,7 +381,7 @@ void read_password(wiped_string& password) {
 // --- user add / passwd / remove / list --------------------------------------------------------
 
 int user_add(const global_options& opts, const std::string& name) {
-    require_valid_name(name);
+    require_new_name(name);
     const auto hasher = make_hasher(opts);
     const auto store = open_user_store(opts);
     const std::string exists = "user " + name + " exists already";
@@ -495,6 +506,9 @@ const char* import_line_problem(std::string_view line, import_entry& entry) {
     entry.password = line.substr(tab + 1);
     if (!authd::valid_user_name(entry.name)) {
         return "invalid user name";
+    }
+    if (authd::user_name_has_outer_space(entry.name)) {
+        return "user name begins or ends with a space, which HTTP strips: it could never log in";
     }
     if (entry.password.empty()) {
         return "empty password";

@@ -51,6 +51,12 @@ class batch_writer {
             skip(where, "invalid user name");
             return;
         }
+        if (authd::user_name_has_outer_space(name)) {
+            skip(where,
+                 "user name begins or ends with a space, which HTTP strips: it could never "
+                 "log in");
+            return;
+        }
         if (auto problem = authd::import_problem(hash, opts_.limits); !problem.empty()) {
             skip(where, problem);
             return;

@@ -338,6 +338,32 @@ TEST_F(AuthctlUser, InvalidNamesRefused) {
     EXPECT_EQ(authctl({"user", "list"}).out, "");
 }
 
+// HTTP strips the spaces around a header's value (docs/api.md), so no User-Name header could
+// name an account whose name begins or ends with one: such an account could never log in.
+TEST_F(AuthctlUser, NamesHttpCannotCarryRefused) {
+    for (const std::string name : {" lead", "trail ", " both ", " "}) {
+        SCOPED_TRACE("'" + name + "'");
+        const auto r = authctl({"user", "add", "--", name}, "secret\n");
+        EXPECT_EQ(r.status, 2) << r.err;
+        EXPECT_TRUE(contains(r.err, "a space at either end")) << r.err;
+    }
+    EXPECT_EQ(authctl({"user", "list"}).out, "");
+    EXPECT_EQ(authctl({"user", "add", "--", "inner space"}, "secret\n").status, 0);
+}
+
+// An account of such a name in a store written before (or by another tool) can still be given a
+// new password and removed.
+TEST_F(AuthctlUser, OldNameHttpCannotCarryCanStillBeRemoved) {
+    add_user("alice", "secret");
+    const auto phc = stored_hash("alice").value();
+    ASSERT_TRUE(authd::open_store("sqlite:" + db_path())->add_user(" old ", phc));
+    EXPECT_EQ(authctl({"user", "passwd", "--", " old "}, "new secret\n").status, 0);
+    EXPECT_TRUE(verifies(stored_hash(" old ").value(), "new secret"));
+    const auto removed = authctl({"user", "remove", "--", " old "});
+    EXPECT_EQ(removed.status, 0) << removed.err;
+    EXPECT_EQ(stored_hash(" old "), std::nullopt);
+}
+
 TEST_F(AuthctlUser, NameStartingWithDashAfterDoubleDash) {
     const auto r = authctl({"user", "add", "--", "-dash"}, "secret\n");
     EXPECT_EQ(r.status, 0) << r.err;
@@ -473,6 +499,17 @@ TEST_F(AuthctlImport, PasswordsHttpCannotCarrySkippedByLine) {
         contains(r.out, "added: 2, existed already: 0, lines skipped: " + std::to_string(skipped)))
         << r.out;
     EXPECT_TRUE(verifies(stored_hash("inner").value(), "in ner"));
+}
+
+TEST_F(AuthctlImport, NamesHttpCannotCarrySkippedByLine) {
+    const auto r = authctl({"user", "import", "-"}, "ok\tpw\n trail \tpw\n lead\tpw\nin ner\tpw\n");
+    EXPECT_EQ(r.status, 1);
+    for (const std::string expected :
+         {"line 2: user name begins or ends with a space", "line 3: user name begins or ends"}) {
+        EXPECT_TRUE(contains(r.err, expected)) << expected << "\n" << r.err;
+    }
+    EXPECT_TRUE(contains(r.out, "added: 2, existed already: 0, lines skipped: 2")) << r.out;
+    EXPECT_EQ(authctl({"user", "list"}).out, "in ner\nok\n");
 }
 
 TEST_F(AuthctlImport, MissingFileFails) {

@@ -160,6 +160,21 @@ TEST_F(LegacyHashTest, KeycloakExportWithKnownPbkdf2AndArgon2ParametersLogsIn) {
     log_everyone_in(before);
 }
 
+// HTTP strips the spaces around User-Name's value: an account whose name begins or ends with one
+// could never log in, so its line is reported and skipped (as authctl user add refuses it).
+TEST_F(LegacyHashTest, NamesHttpCannotCarryAreReportedByLineAndNotStored) {
+    const auto good = tool_hash({"htpasswd", "-niB", "-C", "4", "u"}, std::string(password) + "\n");
+    const auto file = env_.dir().file("hashes.tsv");
+    write_file(file, " lead\t" + good + "\ntrail \t" + good + "\nin ner\t" + good + "\n");
+    const auto r = authctl(env_, {"user", "import", "--hashes", file});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.out, "added: 1, existed already: 0, lines skipped: 2\n");
+    for (const char* expected : {"line 1: user name begins or ends with a space",
+                                 "line 2: user name begins or ends with a space"}) {
+        EXPECT_NE(r.err.find(expected), std::string::npos) << expected << "\n" << r.err;
+    }
+}
+
 TEST_F(LegacyHashTest, WeakMalformedCostlyAndUnsupportedHashesAreReportedByLineAndNotStored) {
     const std::string line = std::string(password) + "\n";
     const auto md5 = tool_hash({"openssl", "passwd", "-1", "-stdin"}, line);

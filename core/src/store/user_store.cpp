@@ -46,4 +46,8 @@ bool valid_user_name(std::string_view name) noexcept {
            std::none_of(name.begin(), name.end(), is_ascii_control);
 }
 
+bool user_name_has_outer_space(std::string_view name) noexcept {
+    return !name.empty() && (name.front() == ' ' || name.back() == ' ');
+}
+
 }  // namespace authd

@@ -162,4 +162,9 @@ class user_store {
 inline constexpr std::size_t max_user_name_bytes = 256;
 bool valid_user_name(std::string_view name) noexcept;
 
+// A valid name that begins or ends with a space. HTTP strips the spaces around a header's value
+// (RFC 9110 section 5.5), so no User-Name header can carry it and its account could never log
+// in: authctl refuses such a name for a new account (an old one can still be changed, removed).
+bool user_name_has_outer_space(std::string_view name) noexcept;
+
 }  // namespace authd
