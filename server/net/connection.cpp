@@ -222,7 +222,11 @@ asio::awaitable<connection::read_status> connection::read_request(request_parser
             co_return parsed == parse_step::request ? read_status::request
                                                     : read_status::parse_error;
         }
-        // Nothing more to parse without reading: first write what is owed (pipelining).
+        // Nothing more to parse without reading: first write what is owed (pipelining), and a
+        // "100 Continue" a client asked for before it sends the body.
+        if (parser.take_continue()) {
+            active_->out += "HTTP/1.1 100 Continue\r\n\r\n";
+        }
         if (!active_->out.empty()) {
             // Written at once nearly always: no coroutine to start for it.
             const auto now_written = write_now();

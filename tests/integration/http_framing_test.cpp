@@ -2,9 +2,12 @@
 // against the real authd over real sockets: Transfer-Encoding other than chunked, HEAD,
 // credentials in trailer fields, user names that are not UTF-8.
 #include <cerrno>
+#include <fstream>
 #include <poll.h>
 #include <string>
 #include <sys/socket.h>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "harness.hpp"
@@ -177,6 +180,116 @@ TEST_F(HttpFramingTest, MalformedHeadRequestIs400WithoutBody) {
     EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0U) << reply.bytes;
     EXPECT_NE(reply.bytes.find("\r\nContent-Length: 0\r\n"), std::string::npos) << reply.bytes;
     EXPECT_TRUE(reply.bytes.ends_with("\r\n\r\n")) << reply.bytes;
+}
+
+// ... and so does one whose request line is what the parser refuses (docs/api.md, "HEAD"): too
+// long a target (431), a malformed line (400).
+TEST_F(HttpFramingTest, HeadRefusedInItsRequestLineIsAnsweredWithoutBody) {
+    start();
+    const std::pair<std::string, std::string_view> cases[] = {
+        {"HEAD /login?" + std::string(3000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n",
+         "HTTP/1.1 431 Request Header Fields Too Large\r\n"},
+        {"HEAD /login?" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n",
+         "HTTP/1.1 431 Request Header Fields Too Large\r\n"},
+        {"HEAD /a b HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"HEAD /login HTTP/1.2\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"HEAD /login\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+    };
+    for (const auto& [request, status] : cases) {
+        SCOPED_TRACE(request.substr(0, 30));
+        http_client client(port());
+        client.send(request);
+        const auto reply = read_until_close(client);
+        ASSERT_FALSE(reply.timed_out) << reply.bytes;
+        EXPECT_EQ(reply.bytes.rfind(status, 0), 0U) << reply.bytes;
+        EXPECT_NE(reply.bytes.find("\r\nContent-Length: 0\r\n"), std::string::npos) << reply.bytes;
+        EXPECT_TRUE(reply.bytes.ends_with("\r\n\r\n")) << reply.bytes;
+    }
+}
+
+// --- the head's limit (docs/api.md, "Limits") -------------------------------------------------
+
+// The request line and headers together are at most 8 KiB, whether the client writes them at once
+// or in pieces that arrive in several reads (each field here within its own 4 KiB limit).
+TEST_F(HttpFramingTest, HeadOverEightKibIs431HoweverItArrives) {
+    start();
+    std::string head = "GET /login HTTP/1.1\r\nHost: x\r\nUser-Name: " + std::string(seed_user) +
+                       "\r\nPassword: " + std::string(seed_password) + "\r\n";
+    for (int i = 0; i < 6; ++i) {
+        head += "X" + std::to_string(i) + ": " + std::string(1500, 'a') + "\r\n";
+    }
+    head += "\r\n";
+    ASSERT_GT(head.size(), 8192U);
+    ASSERT_LT(head.size(), 10000U);
+    for (const std::size_t piece : {head.size(), std::size_t{1000}}) {
+        SCOPED_TRACE("pieces of " + std::to_string(piece));
+        http_client client(port());
+        for (std::size_t at = 0; at < head.size(); at += piece) {
+            client.send(std::string_view(head).substr(at, piece));
+            std::this_thread::sleep_for(5ms);  // one read each
+        }
+        const auto reply = read_until_close(client);
+        ASSERT_FALSE(reply.timed_out) << reply.bytes;
+        EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0), 0U)
+            << reply.bytes.substr(0, 200);
+    }
+}
+
+// --- what RFC 9112 and 9110 ask a server to accept ------------------------------------------
+
+// Section 10.1.1 of RFC 9110: a client that sends "Expect: 100-continue" may wait for the 100
+// before it sends the body. authd sends it once the head is in, then answers the request.
+TEST_F(HttpFramingTest, ExpectContinueGetsItsHundredBeforeTheBody) {
+    start();
+    http_client client(port());
+    client.send("POST /login HTTP/1.1\r\nHost: x\r\nUser-Name: " + std::string(seed_user) +
+                "\r\nPassword: " + std::string(seed_password) +
+                "\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    const auto interim = client.try_read_response(10s);  // the body is not sent yet
+    ASSERT_TRUE(interim.has_value()) << "no 100 Continue before the body";
+    EXPECT_EQ(status_line(*interim), "HTTP/1.1 100 Continue");
+    client.send("abcde");
+    const auto answer = client.read_response();
+    EXPECT_EQ(answer.result_int(), 200) << answer.body();
+    EXPECT_NE(answer.body().find(R"("token":"eyJ)"), std::string::npos) << answer.body();
+}
+
+// The same with curl, which waits up to a second for the 100 before it sends a body of more than
+// 1 KiB: its verbose output shows the 100, then the answer.
+TEST_F(HttpFramingTest, CurlWithExpectContinueIsAnswered) {
+    start();
+    const auto body = env_.dir().file("body.bin");
+    std::ofstream(body, std::ios::binary) << std::string(2048, 'b');
+    const auto r = run_command(
+        {"curl", "-sS", "-v", "-H", "Expect: 100-continue", "-H",
+         "User-Name: " + std::string(seed_user), "-H", "Password: " + std::string(seed_password),
+         "--data-binary", "@" + body, "http://127.0.0.1:" + std::to_string(port()) + "/login"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("< HTTP/1.1 100 Continue"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find(R"({"code":200,"status":"ok","token":"eyJ)"), std::string::npos) << r.out;
+}
+
+// Section 3.2.2 of RFC 9112: a server must accept a target in absolute-form.
+TEST_F(HttpFramingTest, AbsoluteFormTargetLogsIn) {
+    start();
+    http_client client(port());
+    const auto r = client.roundtrip(make_request(
+        "GET", "http://auth.example/login",
+        {"User-Name: " + std::string(seed_user), "Password: " + std::string(seed_password)}));
+    EXPECT_EQ(r.result_int(), 200) << r.body();
+}
+
+// Section 2.2 of RFC 9112: an empty line before a request line is ignored, such as the one some
+// clients send after a POST body, on a kept-alive connection.
+TEST_F(HttpFramingTest, EmptyLineAfterABodyIsIgnoredOnAKeptAliveConnection) {
+    start();
+    http_client client(port());
+    client.send("POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab\r\n" +
+                login_request(seed_user, seed_password));
+    EXPECT_EQ(client.read_response().result_int(), 200);
+    const auto login = client.read_response();
+    EXPECT_EQ(login.result_int(), 200) << login.body();
+    EXPECT_NE(login.body().find(R"("token":"eyJ)"), std::string::npos) << login.body();
 }
 
 // --- trailer fields (RFC 9112 section 7.1.2) --------------------------------------------------

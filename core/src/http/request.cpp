@@ -1,6 +1,8 @@
 #include "authd/http/request.hpp"
 
+#include <algorithm>
 #include <optional>
+#include <string_view>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -35,11 +37,52 @@ request_parser::request_parser(request_head& head, const request_limits& limits)
 
 std::size_t request_parser::put(boost::asio::const_buffer buffer, error_code& ec) {
     constexpr std::size_t shortest_chunked_end = 5;  // "0\r\n\r\n"
-    if (is_header_done() && chunked() && !is_done() && buffer.size() < shortest_chunked_end) {
-        ec = http::error::need_more;
-        return 0;
+    // RFC 9112 section 2.2: one empty line before the request line is ignored (some clients
+    // send one after a POST body). One only: a stream of them is not a request.
+    if (!got_some() && head_bytes_ == 0 && !skipped_empty_line_ && buffer.size() > 0 &&
+        *static_cast<const char*>(buffer.data()) == '\r') {
+        if (buffer.size() < 2) {
+            ec = http::error::need_more;
+            return 0;
+        }
+        if (static_cast<const char*>(buffer.data())[1] == '\n') {
+            skipped_empty_line_ = true;
+            ec = {};
+            return 2;
+        }
     }
-    return basic_parser::put(buffer, ec);
+    if (is_header_done()) {
+        if (chunked() && !is_done() && buffer.size() < shortest_chunked_end) {
+            ec = http::error::need_more;
+            return 0;
+        }
+        return basic_parser::put(buffer, ec);
+    }
+    // The head: Beast sees no more of it than the limit leaves, counted from the request's first
+    // byte (Beast's own limit counts from where each call begins, after the request line).
+    const std::size_t left =
+        limits_.header_bytes - std::min<std::size_t>(head_bytes_, limits_.header_bytes);
+    const bool cut = buffer.size() > left;
+    const auto used =
+        basic_parser::put(cut ? boost::asio::const_buffer(buffer.data(), left) : buffer, ec);
+    if (!is_header_done()) {
+        head_bytes_ += used;
+        if (ec == http::error::need_more && cut) {
+            ec = http::error::header_limit;  // the head goes on past the limit
+        }
+    }
+    // A request line refused before Beast named its method: a HEAD request's answer still has
+    // no body (docs/api.md, "HEAD"). Nothing of the request line has been consumed, so it is at
+    // the start of the buffer.
+    if (ec && ec != http::error::need_more && head_.method == http::verb::unknown) {
+        constexpr std::string_view head_method = "HEAD ";
+        const std::string_view start(static_cast<const char*>(buffer.data()),
+                                     std::min(buffer.size(), head_method.size()));
+        if (start == head_method) {
+            head_.method = http::verb::head;
+        }
+    }
+    return used;
 }
 
 namespace {
@@ -59,7 +102,27 @@ constexpr route_entry routes[] = {
     {"/.well-known/jwks.json", route::jwks},
 };
 
+// The path of a request-target in absolute-form (RFC 9112 section 3.2.2: "http://host/path?q",
+// which a server must accept), or the target as it is (origin-form, or anything else).
+std::string_view origin_form(std::string_view target) {
+    const auto scheme_end = target.find("://");
+    if (target.empty() || target.front() == '/' || scheme_end == std::string_view::npos) {
+        return target;
+    }
+    const auto scheme = target.substr(0, scheme_end);
+    if (!boost::beast::iequals(scheme, "http") && !boost::beast::iequals(scheme, "https")) {
+        return target;
+    }
+    const auto rest = target.substr(scheme_end + 3);
+    const auto path = rest.find_first_of("/?");
+    if (path == std::string_view::npos || rest[path] == '?') {
+        return "/";  // an empty path is "/" (RFC 9110 section 4.2.3); a query is ignored anyway
+    }
+    return rest.substr(path);
+}
+
 route route_of(std::string_view target) {
+    target = origin_form(target);
     const auto path = target.substr(0, target.find('?'));
     constexpr std::string_view forward_auth = "/forward-auth";
     if (path.substr(0, forward_auth.size()) == forward_auth &&
@@ -78,11 +141,11 @@ route route_of(std::string_view target) {
 
 void request_parser::on_request_impl(http::verb method, string_view, string_view target,
                                      int version, error_code& ec) {
+    head_.method = method;  // first: a refused HEAD request is answered without a body too
     if (target.size() > limits_.target_bytes) {
         ec = http::error::header_limit;
         return;
     }
-    head_.method = method;
     head_.route = route_of(target);
     head_.version = version;
 }
@@ -127,6 +190,9 @@ void request_parser::on_field_impl(http::field field, string_view name, string_v
     }
     if (field == http::field::content_length) {
         content_length_ = true;
+    } else if (field == http::field::expect) {
+        // RFC 9110 section 10.1.1; an HTTP/1.0 client's expectation is ignored.
+        continue_owed_ = head_.version >= 11 && boost::beast::iequals(value, "100-continue");
     } else if (field == http::field::transfer_encoding) {
         transfer_encoding_ = true;
         count_codings(value, codings_, other_coding_);

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/buffer.hpp>
@@ -360,6 +361,144 @@ TEST(RequestParse, CredentialsInTrailerFieldsDoNotCount) {
         head, "POST /login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + trailer + "\r\n");
     ASSERT_FALSE(many.done);
     EXPECT_EQ(decide_parse_error(many.ec).code, api_code::headers_too_large) << many.ec.message();
+}
+
+// A request head of `bytes` bytes in all (request line, fields, the empty line), made of fields of
+// at most 1,500 bytes each: every field is within its own limit, only the whole can be too long.
+std::string head_of(std::size_t bytes) {
+    std::string raw = "GET /login HTTP/1.1\r\nUser-Name: u\r\nPassword: p\r\n";
+    for (int i = 0;; ++i) {
+        const std::string name = "X-" + std::to_string(i) + ": ";
+        const std::size_t room = bytes - raw.size() - 2;  // for this field and those after it
+        const std::size_t whole = name.size() + 1500 + 2;
+        if (room < whole + name.size() + 3) {  // the last field: it fills the room
+            raw += name + std::string(room - name.size() - 2, 'a') + "\r\n";
+            break;
+        }
+        raw += name + std::string(1500, 'a') + "\r\n";
+    }
+    return raw + "\r\n";
+}
+
+// docs/api.md: the request line and the headers together are at most 8 KiB, however the bytes
+// arrive. Beast 1.81 counts its limit from where each call to put() begins, after the request
+// line: a head whose fields came in several reads, or whose fields Beast took in part before
+// the rest arrived, could have been longer.
+TEST(RequestParse, HeadLimitHoldsHoweverTheBytesArrive) {
+    const request_limits limits;
+    for (const std::size_t split : {std::size_t{0}, std::size_t{1}, std::size_t{100},
+                                    std::size_t{1000}, std::size_t{2048}, std::size_t{4000}}) {
+        SCOPED_TRACE("pieces of " + std::to_string(split));
+        const auto longest = head_of(limits.header_bytes);
+        ASSERT_EQ(longest.size(), limits.header_bytes);
+        request_head head;
+        const auto fits = parse(head, longest, split);
+        EXPECT_TRUE(fits.done) << fits.ec.message();
+        EXPECT_EQ(head.user_name.value, "u");
+        for (const std::size_t over : {std::size_t{1}, std::size_t{900}, std::size_t{1900}}) {
+            SCOPED_TRACE("bytes over the limit: " + std::to_string(over));
+            const auto raw = head_of(limits.header_bytes + over);
+            ASSERT_EQ(raw.size(), limits.header_bytes + over);
+            const auto p = parse(head, raw, split);
+            EXPECT_FALSE(p.done);
+            EXPECT_EQ(p.ec, http::error::header_limit) << p.ec.message();
+        }
+    }
+}
+
+// docs/api.md, "HEAD": no answer to a HEAD request has a body, also when the request line itself
+// is what is refused (before Beast has named the method).
+TEST(RequestParse, HeadRefusedInItsRequestLineIsStillHead) {
+    const std::string refused[] = {
+        "HEAD /a b HTTP/1.1\r\n\r\n",
+        "HEAD /login HTTP/1.2\r\n\r\n",
+        "HEAD  /login HTTP/1.1\r\n\r\n",
+        "HEAD /lo\x01gin HTTP/1.1\r\n\r\n",
+        "HEAD /login\r\n\r\n",
+        "HEAD /login?" + std::string(3000, 'a') + " HTTP/1.1\r\n\r\n",
+        "HEAD /login?" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n",
+    };
+    for (const auto& raw : refused) {
+        SCOPED_TRACE(raw.substr(0, 40));
+        for (const std::size_t split : {std::size_t{0}, std::size_t{1}, std::size_t{7}}) {
+            request_head head;
+            const auto p = parse(head, raw, split);
+            ASSERT_FALSE(p.done);
+            ASSERT_TRUE(p.ec);
+            EXPECT_EQ(head.method, http::verb::head) << p.ec.message();
+        }
+    }
+    for (const std::string raw : {"HEADX /login HTTP/1.1\r\n\r\n", "GET /a b HTTP/1.1\r\n\r\n",
+                                  "GET /login?HEAD /a b HTTP/1.1\r\n\r\n"}) {
+        SCOPED_TRACE(raw);
+        request_head head;
+        parse(head, raw);  // refused, or (HEADX) an unknown method answered 405 later
+        EXPECT_NE(head.method, http::verb::head);
+    }
+}
+
+// RFC 9112 section 3.2.2: a server must accept a target in absolute-form; its path routes it.
+TEST(RequestParse, AbsoluteFormTargetIsRoutedByItsPath) {
+    const std::pair<std::string_view, route> rows[] = {
+        {"GET http://auth.example/login HTTP/1.1\r\n\r\n", route::login},
+        {"GET HTTPS://auth.example:8443/verify?x=1 HTTP/1.1\r\n\r\n", route::verify},
+        {"GET http://auth.example/forward-auth/app HTTP/1.1\r\n\r\n", route::forward_auth},
+        {"GET http://auth.example HTTP/1.1\r\n\r\n", route::unknown},
+        {"GET http://auth.example?/login HTTP/1.1\r\n\r\n", route::unknown},
+        {"GET ftp://auth.example/login HTTP/1.1\r\n\r\n", route::unknown},
+        {"GET http:/login HTTP/1.1\r\n\r\n", route::unknown},
+    };
+    for (const auto& [raw, expected] : rows) {
+        SCOPED_TRACE(raw);
+        request_head head;
+        ASSERT_TRUE(parse(head, raw).done);
+        EXPECT_EQ(head.route, expected);
+    }
+}
+
+// RFC 9112 section 2.2: one empty line before the request line is ignored, however it arrives;
+// a second one is not.
+TEST(RequestParse, OneEmptyLineBeforeTheRequestLineIsIgnored) {
+    for (const std::size_t split : {std::size_t{0}, std::size_t{1}, std::size_t{3}}) {
+        SCOPED_TRACE(split);
+        request_head head;
+        const auto p = parse(head, "\r\nGET /login HTTP/1.1\r\nUser-Name: u\r\n\r\n", split);
+        EXPECT_TRUE(p.done) << p.ec.message();
+        EXPECT_EQ(head.route, route::login);
+        EXPECT_EQ(head.user_name.value, "u");
+        const auto two = parse(head, "\r\n\r\nGET /login HTTP/1.1\r\n\r\n", split);
+        EXPECT_FALSE(two.done);
+        EXPECT_TRUE(two.ec);
+        EXPECT_EQ(decide_parse_error(two.ec).code, api_code::bad_request);
+    }
+}
+
+// RFC 9110 section 10.1.1: "Expect: 100-continue" is owed a 100 once the head is in and while a
+// body is still to come (HTTP/1.1 only), and once only.
+TEST(RequestParse, ContinueIsOwedOnceWhileABodyIsToCome) {
+    const auto owed = [](std::string_view raw) {
+        request_head head;
+        request_parser parser(head, request_limits{});
+        parser.eager(true);
+        boost::beast::error_code ec;
+        parser.put(boost::asio::buffer(raw), ec);
+        const bool first = parser.take_continue();
+        EXPECT_FALSE(parser.take_continue());
+        return first;
+    };
+    EXPECT_TRUE(owed("POST /login HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+    EXPECT_TRUE(
+        owed("POST /login HTTP/1.1\r\nexpect: 100-Continue\r\nContent-Length: 5\r\n\r\nab"));
+    EXPECT_TRUE(
+        owed("POST /login HTTP/1.1\r\nExpect: 100-continue\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n"));
+    EXPECT_FALSE(
+        owed("POST /login HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+             "abcde"));  // the body is in already
+    EXPECT_FALSE(owed("GET /login HTTP/1.1\r\nExpect: 100-continue\r\n\r\n"));  // no body
+    EXPECT_FALSE(owed("POST /login HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+    EXPECT_FALSE(owed("POST /login HTTP/1.1\r\nExpect: other\r\nContent-Length: 5\r\n\r\n"));
+    EXPECT_FALSE(owed("POST /login HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n"));
 }
 
 }  // namespace

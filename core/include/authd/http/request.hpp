@@ -79,11 +79,23 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
   public:
     request_parser(request_head& head, const request_limits& limits);
 
-    // basic_parser::put, except that the rest of a chunked body is handed to Beast only once at
-    // least 5 bytes of it are there (a chunked body ends with at least "0\r\n\r\n", so no
+    // basic_parser::put, except that the head (request line and header section) is refused
+    // with header_limit once it runs past limits.header_bytes, counted from its first byte
+    // however it arrives; a request line refused before Beast names its method is taken for
+    // HEAD when it begins with "HEAD "; and the rest of a chunked body is handed to Beast only
+    // once at least 5 bytes of it are there (a chunked body ends with at least "0\r\n\r\n", so no
     // message completes any sooner): Beast 1.81 asserts, and a debug build aborts, when the last
     // chunk "0\r\n" came alone and the next call brings one byte more.
     std::size_t put(boost::asio::const_buffer buffer, boost::beast::error_code& ec);
+
+    // True once, when the head is done, asked "Expect: 100-continue" (HTTP/1.1) and a body is still
+    // to come: the caller sends "100 Continue" before it waits for the body (RFC 9110 section
+    // 10.1.1), so that a client that waits for it does not wait in vain.
+    bool take_continue() noexcept {
+        const bool owed = continue_owed_ && is_header_done() && !is_done();
+        continue_owed_ = continue_owed_ && !owed;
+        return owed;
+    }
 
   private:
     using error_code = boost::beast::error_code;
@@ -104,8 +116,11 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
 
     request_head& head_;
     const request_limits& limits_;
-    std::uint32_t fields_ = 0;  // header and trailer fields alike
-    bool in_trailer_ = false;   // the header section has ended: fields now are trailer fields
+    std::size_t head_bytes_ = 0;       // of the request line and header section, consumed so far
+    std::uint32_t fields_ = 0;         // header and trailer fields alike
+    bool skipped_empty_line_ = false;  // the one empty line ignored before the request line
+    bool continue_owed_ = false;       // "Expect: 100-continue", not answered yet
+    bool in_trailer_ = false;  // the header section has ended: fields now are trailer fields
     // The header section's framing fields, checked once it ends (on_header_impl).
     bool content_length_ = false;
     bool transfer_encoding_ = false;
