@@ -478,7 +478,8 @@ TEST(RequestParse, OneEmptyLineBeforeTheRequestLineIsIgnored) {
 TEST(RequestParse, ContinueIsOwedOnceWhileABodyIsToCome) {
     const auto owed = [](std::string_view raw) {
         request_head head;
-        request_parser parser(head, request_limits{});
+        const request_limits limits;
+        request_parser parser(head, limits);
         parser.eager(true);
         boost::beast::error_code ec;
         parser.put(boost::asio::buffer(raw), ec);

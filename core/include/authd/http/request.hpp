@@ -78,6 +78,8 @@ struct request_head {
 class request_parser final : public boost::beast::http::basic_parser<true> {
   public:
     request_parser(request_head& head, const request_limits& limits);
+    // limits is kept by reference: it must outlive the parser, so a temporary is refused.
+    request_parser(request_head& head, const request_limits&& limits) = delete;
 
     // basic_parser::put, except that the head (request line and header section) is refused
     // with header_limit once it runs past limits.header_bytes, counted from its first byte
