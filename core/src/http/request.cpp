@@ -72,9 +72,10 @@ std::size_t request_parser::put(boost::asio::const_buffer buffer, error_code& ec
         }
     }
     // A request line refused before Beast named its method: a HEAD request's answer still has
-    // no body (docs/api.md, "HEAD"). Nothing of the request line has been consumed, so it is at
-    // the start of the buffer.
-    if (ec && ec != http::error::need_more && head_.method == http::verb::unknown) {
+    // no body (docs/api.md, "HEAD"). Nothing of the request has been consumed (head_bytes_ is 0),
+    // so its request line is at the start of the buffer.
+    if (ec && ec != http::error::need_more && head_.method == http::verb::unknown &&
+        head_bytes_ == 0) {
         constexpr std::string_view head_method = "HEAD ";
         const std::string_view start(static_cast<const char*>(buffer.data()),
                                      std::min(buffer.size(), head_method.size()));

@@ -428,12 +428,15 @@ TEST(RequestParse, HeadRefusedInItsRequestLineIsStillHead) {
             EXPECT_EQ(head.method, http::verb::head) << p.ec.message();
         }
     }
-    for (const std::string raw : {"HEADX /login HTTP/1.1\r\n\r\n", "GET /a b HTTP/1.1\r\n\r\n",
-                                  "GET /login?HEAD /a b HTTP/1.1\r\n\r\n"}) {
+    for (const std::string raw :
+         {"HEADX /login HTTP/1.1\r\n\r\n", "GET /a b HTTP/1.1\r\n\r\n",
+          "GET /login?HEAD /a b HTTP/1.1\r\n\r\n", "FOO /login HTTP/1.1\r\nHEAD x\r\n\r\n"}) {
         SCOPED_TRACE(raw);
-        request_head head;
-        parse(head, raw);  // refused, or (HEADX) an unknown method answered 405 later
-        EXPECT_NE(head.method, http::verb::head);
+        for (const std::size_t split : {std::size_t{0}, std::size_t{21}}) {
+            request_head head;        // 21: a request line taken alone, then a field "HEAD x"
+            parse(head, raw, split);  // refused, or (HEADX) an unknown method answered 405 later
+            EXPECT_NE(head.method, http::verb::head);
+        }
     }
 }
 
