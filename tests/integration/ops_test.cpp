@@ -156,6 +156,46 @@ TEST_F(OpsTest, LogoutRevokesTheTokenUntilItExpiresAcrossRestarts) {
               200);
 }
 
+// A token in the seed's own format ({"user","exp"}: no jti), as the system authd replaces made it
+// with the same key, or one with an empty jti: /verify accepts it, so /logout must revoke it (by
+// a digest of the token), and the revocation must hold across a restart like any other.
+TEST_F(OpsTest, LogoutRevokesATokenWithoutJtiAcrossRestarts) {
+    start();
+    const auto exp = std::to_string(unix_now() + 600);
+    const auto seed = pyjwt_make(env_.key_file(), R"({"user":"user_test","exp":)" + exp + "}");
+    const auto empty =
+        pyjwt_make(env_.key_file(), R"({"user":"user_test","exp":)" + exp + R"(,"jti":""})");
+    const auto kept =
+        pyjwt_make(env_.key_file(), R"({"user":"user_test","exp":)" + exp + R"(,"iat":1})");
+    ASSERT_EQ(seed.verdict, "accepted");
+    ASSERT_EQ(empty.verdict, "accepted");
+    http_client c(port());
+    const auto verify = [&](http_client& via, const std::string& token) {
+        return via.roundtrip(make_request("GET", "/verify", {"Token: " + token})).result_int();
+    };
+    for (const auto* token : {&seed.token, &empty.token, &kept.token}) {
+        EXPECT_EQ(verify(c, *token), 200);
+    }
+    for (const auto* token : {&seed.token, &empty.token}) {
+        const auto out =
+            c.roundtrip(make_request("POST", "/logout", {"Authorization: Bearer " + *token}));
+        EXPECT_EQ(out.result_int(), 200) << out.body();
+        EXPECT_EQ(verify(c, *token), 401);
+        EXPECT_EQ(
+            c.roundtrip(make_request("GET", "/forward-auth", {"Token: " + *token})).result_int(),
+            401);
+    }
+    EXPECT_EQ(verify(c, kept.token), 200) << "another token without jti is not revoked with them";
+    c.close();
+
+    ASSERT_EQ(stop_server(), 0);
+    start();
+    http_client after(port());
+    EXPECT_EQ(verify(after, seed.token), 401);
+    EXPECT_EQ(verify(after, empty.token), 401);
+    EXPECT_EQ(verify(after, kept.token), 200);
+}
+
 TEST_F(OpsTest, HealthAndReadiness) {
     start();
     http_client c(port());

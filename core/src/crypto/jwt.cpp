@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "authd/crypto/sodium.hpp"
@@ -346,7 +347,7 @@ std::optional<token_parts> split_token(std::string_view token) {
         return std::nullopt;
     }
     return token_parts{token.substr(0, dot1), token.substr(dot1 + 1, dot2 - dot1 - 1),
-                       token.substr(dot2 + 1), token.substr(0, dot2)};
+                       token.substr(dot2 + 1), token.substr(0, dot2), token};
 }
 
 token_error hs256_key::check_mac(std::string_view signing_input,
@@ -394,7 +395,18 @@ std::optional<token_claims> hs256_key::verify(std::string_view token, std::int64
     if (err != token_error::none) {
         return std::nullopt;
     }
+    if (claims->jti.empty()) {
+        claims->jti = derived_token_id(parts->token);
+    }
     return claims;
+}
+
+std::string derived_token_id(std::string_view token) {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+    std::string id = "sha256:";
+    base64url_append(id, digest, sizeof digest);
+    return id;
 }
 
 }  // namespace authd

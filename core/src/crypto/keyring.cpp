@@ -171,6 +171,9 @@ std::optional<token_claims> check_claims(const token_parts& parts, std::int64_t 
     if (err != token_error::none) {
         return std::nullopt;
     }
+    if (claims->jti.empty()) {
+        claims->jti = derived_token_id(parts.token);
+    }
     return claims;
 }
 

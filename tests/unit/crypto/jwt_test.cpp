@@ -150,6 +150,31 @@ std::string token_with_payload(const hs256_key& signer, std::string_view payload
     return token;
 }
 
+// A verified token without a jti (the seed's format) or with an empty one gets an id derived from
+// its bytes, for /logout: its own (another token, another id), never one authd issues.
+TEST(TokenSigner, TokenWithoutIdGetsOneDerivedFromItsBytes) {
+    const hs256_key signer(test_key());
+    const auto make = [&](std::string_view payload) { return token_with_payload(signer, payload); };
+    const auto seed = make(R"({"user":"user_test","exp":2000000000})");
+    const auto empty = make(R"({"user":"user_test","exp":2000000000,"jti":""})");
+    const auto other = make(R"({"user":"user_test","exp":2000000001})");
+    const auto a = signer.verify(seed, 1'700'000'000);
+    const auto b = signer.verify(empty, 1'700'000'000);
+    const auto c = signer.verify(other, 1'700'000'000);
+    ASSERT_TRUE(a && b && c);
+    EXPECT_EQ(a->jti, derived_token_id(seed));
+    EXPECT_EQ(b->jti, derived_token_id(empty));
+    EXPECT_EQ(a->jti.substr(0, 7), "sha256:");
+    EXPECT_EQ(a->jti.size(), 50U);
+    EXPECT_NE(a->jti, b->jti);
+    EXPECT_NE(a->jti, c->jti);
+    // SHA-256 of "abc" (FIPS 180-2 appendix B.1), base64url.
+    EXPECT_EQ(derived_token_id("abc"), "sha256:ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+    // A token that carries its own id keeps it.
+    const auto own = make(R"({"user":"user_test","exp":2000000000,"jti":"abc"})");
+    EXPECT_EQ(signer.verify(own, 1'700'000'000)->jti, "abc");
+}
+
 struct times_row {
     std::string name;
     std::string times;  // what follows {"user":"alice" in the payload

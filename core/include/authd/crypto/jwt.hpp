@@ -16,7 +16,9 @@ namespace authd {
 struct token_claims {
     std::string user;
     std::int64_t exp = 0;
-    std::string jti;  // the token's id (RFC 7519 section 4.1.7), what /logout revokes
+    // The token's id (RFC 7519 section 4.1.7), what /logout revokes. A verified token without one
+    // (the seed's format, or another issuer's) gets derived_token_id() of its bytes.
+    std::string jti;
     // When it was issued (section 4.1.6). Absent in tokens of authd versions before iat, which a
     // user's token cutoff (a password change, a removal) refuses whatever their age.
     std::optional<std::int64_t> iat;
@@ -104,6 +106,7 @@ struct token_parts {
     std::string_view payload;        // base64url
     std::string_view signature;      // base64url
     std::string_view signing_input;  // header.payload: what the signature covers
+    std::string_view token;          // the whole of it
 };
 
 // Splits a token at its two dots; nullopt when it is longer than hs256_key::max_token_bytes or
@@ -118,6 +121,12 @@ void append_signing_input(std::string& out, std::string_view header_b64, std::st
 // The claims of a payload (base64url JSON with a string "user" and an integer "exp"; "jti" a
 // string, "iat" and "nbf" integers when present), or nullopt.
 std::optional<token_claims> parse_claims(std::string_view payload_b64);
+
+// The id /logout revokes a token by when it carries no jti (or an empty one): "sha256:" and the
+// base64url SHA-256 of the whole token, 50 characters. One token has one encoding (a
+// non-canonical one does not verify), so its id is its own; ':' is not base64url, so no id authd
+// issues (new_token_id) is one.
+std::string derived_token_id(std::string_view token);
 
 // The time checks of RFC 7519 sections 4.1.4-4.1.6, each with token_clock_leeway_seconds: none,
 // expired (exp + leeway <= now) or not_yet_valid (nbf or iat > now + leeway).
