@@ -176,8 +176,9 @@ response request_handler::forward_auth(const request_head& head, std::int64_t no
     const bool one_token = head.token.count + head.authorization.count == 1;
     const auto claims = one_token ? valid_claims(head, now) : std::nullopt;
     // The name goes into a header line: only a name authd could have issued a token for (no
-    // control character, so no CR or LF), whoever else holds an HS256 key.
-    if (!claims || !valid_user_name(claims->user)) {
+    // control character, so no CR or LF; no space at either end, which the application's HTTP
+    // parser would strip into another user's name), whoever else holds an HS256 key.
+    if (!claims || !valid_user_name(claims->user) || user_name_has_outer_space(claims->user)) {
         return canned_response(api_code::invalid_token);
     }
     body_ = verified_body(claims->user, claims->exp);
