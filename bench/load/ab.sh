@@ -8,7 +8,9 @@
 #
 # Cheap path: each round runs `wrk -t1 -c64 -d5s` against the old authd, the new one and nginx
 # (1 worker, bench/load/nginx.conf.in), servers on CPU 0 and wrk on CPU 1 (as run.sh's case 1), and
-# prints requests/s and the server's CPU time per request.
+# prints requests/s and the server's CPU time per request. PATH /verify or /forward-auth: every
+# request carries a valid token (bench/load/verify.lua; one login at the old authd, whose key both
+# share), as run.sh's case 1b.
 # Logins: each authd has one user (OWASP argon2id parameters, authd's defaults) and 2 hash
 # workers; each round runs `wrk -t1 -c16 -d5s` of right-password logins against the old one, then
 # the new one (both cores shared by authd and wrk, as in production on a 2-core machine), and
@@ -71,6 +73,9 @@ start_authd() {  # NAME BINARY: sets NAME_port and NAME_pid
         # info: the hash helpers' start-up line (hash_helper_memory, reported below) is an info
         # line, and helpers log at authd's level.
         cpus=0,1 extra=(--threads 1 --hash-workers 2 --log-level info)
+    fi
+    if [[ $ab_case != login && $1 == old && $path =~ ^/(verify|forward-auth) ]]; then
+        printf 'ab-password\n' | "$authctl" --store "sqlite:$work/$1.db" user add ab >/dev/null
     fi
     taskset -c "$cpus" "$2" --listen "127.0.0.1:$port" --store "sqlite:$work/$1.db" \
         --key-file "$work/key" "${extra[@]}" 2>"$work/$1.log" &
@@ -182,6 +187,13 @@ print(f'median latency of one login alone: old {mao:.2f} ms, new {man:.2f} ms, n
     done
     exit 0
 fi
+token_wrk=()
+if [[ $path =~ ^/(verify|forward-auth) ]]; then
+    token=$(curl -sf -H 'User-Name: ab' -H 'Password: ab-password' "http://127.0.0.1:$old_port/login" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])') ||
+        { echo "ab.sh: no token from the old authd's /login" >&2; exit 1; }
+    token_wrk=(-s "$here/verify.lua")
+fi
 printf '%-6s %-26s %-26s %-26s\n' round "old: req/s, CPU us/req" "new: req/s, CPU us/req" \
     "nginx: req/s, CPU us/req"
 for ((r = 1; r <= rounds; r++)); do
@@ -193,7 +205,8 @@ for ((r = 1; r <= rounds; r++)); do
             nginx) port=$nginx_port pid=$nginx_worker ;;
         esac
         t0=$(ticks "$pid")
-        rps=$(taskset -c 1 wrk -t1 -c64 -d5s "http://127.0.0.1:$port$path" |
+        rps=$(taskset -c 1 wrk -t1 -c64 -d5s "${token_wrk[@]}" "http://127.0.0.1:$port$path" \
+            ${token_wrk[@]:+-- "$token"} |
             awk '/Requests\/sec/ {print $2}')
         t1=$(ticks "$pid")
         line+=$(printf ' %-26s' "$(python3 -c "import sys

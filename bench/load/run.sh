@@ -422,7 +422,7 @@ meta cheap_rss_rounds_kb "$(rss_kb "$authd_cheap_pid")"
 # --- 1b. /verify and /forward-auth: authd's cheapest authenticated paths, against nginx answering
 # the same bytes. The same wrk, rounds and CPU accounting as case 1; verify.lua presents the token
 # and counts the answers by status (only 200s are verified tokens). /forward-auth (what a proxy's
-# auth_request asks: docs/forward-auth.md) answers the same body with a Remote-User header.
+# auth_request asks: docs/forward-auth.md) answers the same body with the user in two headers.
 verify_wrk=(-t1 "-c$CHEAP_CONNECTIONS" -s "$here/verify.lua")
 for endpoint in verify forward-auth; do
     log "/$endpoint: warm-up, then $ROUNDS rounds of ${CHEAP_DURATION}s, authd and nginx alternating"

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <regex>
 #include <spawn.h>
+#include <sstream>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -47,6 +48,8 @@ TEST_F(ForwardAuth, AValidTokenIs200WithTheUserInRemoteUser) {
         EXPECT_EQ(r.result_int(), 200) << r.body();
         EXPECT_EQ(header(r, "Remote-User"), "alice");
         EXPECT_EQ(header_count(r, "Remote-User"), 1U);
+        EXPECT_EQ(header(r, "X-Auth-Request-User"), "alice");
+        EXPECT_EQ(header_count(r, "X-Auth-Request-User"), 1U);
         EXPECT_NE(r.body().find(R"({"code":200,"status":"ok","user":"alice","exp":)"),
                   std::string::npos)
             << r.body();
@@ -93,6 +96,7 @@ TEST_F(ForwardAuth, EveryRefusalIs401WithWwwAuthenticate) {
         EXPECT_EQ(r.body(), invalid_body) << i;
         EXPECT_EQ(header(r, "WWW-Authenticate").rfind("Bearer", 0), 0U) << i;
         EXPECT_EQ(header_count(r, "Remote-User"), 0U) << i;
+        EXPECT_EQ(header_count(r, "X-Auth-Request-User"), 0U) << i;
     }
     // Revoked by /logout: refused at once.
     {
@@ -118,16 +122,19 @@ std::string forward_auth_site(std::uint16_t authd, std::uint16_t app, std::uint1
     replace_one(std::regex(R"(proxy_pass http://127\.0\.0\.1:9000;)"),
                 "proxy_pass http://127.0.0.1:" + std::to_string(app) + ";");
     replace_one(std::regex(R"(listen 80;)"), "listen 127.0.0.1:" + std::to_string(listen) + ";");
-    // The application: nginx itself, showing the user headers it received, and logging every
-    // request it gets (so a test can tell it was never reached).
-    site += "\nserver {\n    listen 127.0.0.1:" + std::to_string(app) +
-            ";\n    access_log app_access.log;\n"
-            "    location / {\n"
-            "        default_type text/plain;\n"
-            "        return 200 \"app: remote-user=$http_remote_user "
-            "x-auth-request-user=$http_x_auth_request_user\\n\";\n"
-            "    }\n}\n";
     return site;
+}
+
+// The application for the tests of the sample configurations: nginx, showing the user headers it
+// received, and logging every request it gets (so a test can tell it was never reached).
+std::string app_site(std::uint16_t app) {
+    return "server {\n    listen 127.0.0.1:" + std::to_string(app) +
+           ";\n    access_log app_access.log;\n"
+           "    location / {\n"
+           "        default_type text/plain;\n"
+           "        return 200 \"app: remote-user=$http_remote_user "
+           "x-auth-request-user=$http_x_auth_request_user\\n\";\n"
+           "    }\n}\n";
 }
 
 std::size_t lines_in(const std::string& path) {
@@ -153,7 +160,7 @@ TEST_F(ForwardAuth, NginxAuthRequestPassesOnlyValidTokensAndTheUser) {
     start(authd_args{}.with({"--token-ttl", "2s"}));
     const auto app = free_port();
     const auto listen = free_port();
-    nginx_process nginx(forward_auth_site(port(), app, listen), listen);
+    nginx_process nginx(forward_auth_site(port(), app, listen) + app_site(app), listen);
     ASSERT_TRUE(nginx.wait_ready()) << nginx.error_log();
     const auto app_log = nginx.file("app_access.log");
     const auto through_nginx = [&](const std::vector<std::string>& headers) {
@@ -264,19 +271,29 @@ std::string caddy_site(std::uint16_t authd, std::uint16_t app, std::uint16_t lis
     return "{\n\tadmin off\n\tauto_https off\n}\n\n" + site;
 }
 
-// The application for the Caddy test: nginx answering a page with the user header it received,
-// and logging every request it gets.
-std::string app_site(std::uint16_t app) {
-    return "server {\n    listen 127.0.0.1:" + std::to_string(app) +
-           ";\n    access_log app_access.log;\n"
-           "    location / {\n"
-           "        default_type text/plain;\n"
-           "        return 200 \"app: remote-user=$http_remote_user\\n\";\n"
-           "    }\n}\n";
+// Caddy running caddy_site(), its home (data, configuration) in a temporary directory.
+class caddy_process {
+  public:
+    caddy_process(std::uint16_t authd, std::uint16_t app, std::uint16_t listen)
+        : caddyfile_(home_.file("Caddyfile")),
+          written_((std::ofstream(caddyfile_) << caddy_site(authd, app, listen)).good()),
+          process_({"caddy", "run", "--config", caddyfile_, "--adapter", "caddyfile"},
+                   {"HOME=" + home_.path(), "XDG_DATA_HOME=" + home_.path(),
+                    "XDG_CONFIG_HOME=" + home_.path()}) {}
+
+  private:
+    temp_dir home_;
+    std::string caddyfile_;
+    bool written_;
+    background_process process_;
+};
+
+bool have_caddy() {
+    return run_command({"sh", "-c", "command -v caddy"}).exit_code == 0;
 }
 
 TEST_F(ForwardAuth, CaddyForwardAuthPassesOnlyValidTokensAndTheUser) {
-    if (run_command({"sh", "-c", "command -v caddy"}).exit_code != 0 || !have_nginx()) {
+    if (!have_caddy() || !have_nginx()) {
         GTEST_SKIP() << "caddy or nginx is not installed (scripts/install-deps.sh installs both)";
     }
     start();
@@ -284,12 +301,7 @@ TEST_F(ForwardAuth, CaddyForwardAuthPassesOnlyValidTokensAndTheUser) {
     const auto listen = free_port();
     nginx_process application(app_site(app), app);
     ASSERT_TRUE(application.wait_ready()) << application.error_log();
-    temp_dir caddy_home;
-    const auto caddyfile = caddy_home.file("Caddyfile");
-    std::ofstream(caddyfile) << caddy_site(port(), app, listen);
-    background_process caddy({"caddy", "run", "--config", caddyfile, "--adapter", "caddyfile"},
-                             {"HOME=" + caddy_home.path(), "XDG_DATA_HOME=" + caddy_home.path(),
-                              "XDG_CONFIG_HOME=" + caddy_home.path()});
+    const caddy_process caddy(port(), app, listen);
     ASSERT_TRUE(accepts_connections(listen)) << "caddy did not start";
     const auto app_log = application.file("app_access.log");
     const auto through_caddy = [&](const std::vector<std::string>& headers) {
@@ -300,7 +312,7 @@ TEST_F(ForwardAuth, CaddyForwardAuthPassesOnlyValidTokensAndTheUser) {
     const auto token = token_of_login("alice", "alice-password");
     const auto ok = through_caddy({"Authorization: Bearer " + token, "Remote-User: mallory"});
     EXPECT_EQ(ok.result_int(), 200) << ok.body();
-    EXPECT_EQ(ok.body(), "app: remote-user=alice\n");
+    EXPECT_EQ(ok.body(), "app: remote-user=alice x-auth-request-user=alice\n");
     const auto reached = settled_lines(app_log, 1);
     EXPECT_EQ(reached, 1U);
 
@@ -320,6 +332,103 @@ TEST_F(ForwardAuth, CaddyForwardAuthPassesOnlyValidTokensAndTheUser) {
     }
     EXPECT_EQ(settled_lines(app_log, reached), reached)
         << "caddy called the application for a refused request";
+}
+
+// The application of the tests below: tests/echo_app.py, answering each request with the header
+// lines it received, names as sent (Remote_User included, as CGI, WSGI and PHP stacks take it),
+// and logging each request line.
+class echo_app {
+  public:
+    explicit echo_app(std::uint16_t port)
+        : log_(dir_.file("requests.log")),
+          process_({python_bin(), tests_dir() + "/echo_app.py", std::to_string(port), log_}, {}) {
+        std::ofstream(log_).flush();
+    }
+    const std::string& log() const noexcept { return log_; }
+
+  private:
+    temp_dir dir_;
+    std::string log_;
+    background_process process_;
+};
+
+// The (name, value) pairs of the echoed header lines whose name an application may take for the
+// user's: Remote-User or X-Auth-Request-User in any case, with '-' or '_'.
+std::vector<std::pair<std::string, std::string>> user_headers(const std::string& echoed) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::istringstream lines(echoed);
+    for (std::string line; std::getline(lines, line);) {
+        const auto colon = line.find(": ");
+        if (colon == std::string::npos) {
+            continue;
+        }
+        auto name = line.substr(0, colon);
+        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
+            return c == '_' ? '-' : static_cast<char>(std::tolower(c));
+        });
+        if (name == "remote-user" || name == "x-auth-request-user") {
+            out.emplace_back(name, line.substr(colon + 2));
+        }
+    }
+    return out;
+}
+
+// A request as a browser sends it to a real application, through a proxy configured by one of
+// docs/'s samples: a valid token with a 6 KB cookie and a 6 KB URI (each past one of authd's
+// head limits: a proxy that sent them on would fail the check with 431), and user headers of
+// the client's own under every spelling. The application gets the request, with the cookie,
+// and authd's user alone; without the token the proxy answers 401 and the application is never
+// called.
+void expect_big_requests_pass_and_only_authds_user(std::uint16_t listen, const echo_app& app,
+                                                   const std::string& token) {
+    const std::string target = "/page/" + std::string(3000, 'p') + "?q=" + std::string(3000, 'q');
+    const std::string cookie = "Cookie: session=" + std::string(6000, 'c');
+    std::vector<std::string> headers = {"Remote-User: mallory", "remote_user: mallory",
+                                        "X-Auth-Request-User: mallory",
+                                        "X_Auth_Request_User: mallory", cookie};
+    http_client refused_client(listen);
+    const auto refused = refused_client.roundtrip(make_request("GET", target, headers));
+    EXPECT_EQ(refused.result_int(), 401) << refused.body();
+    headers.push_back("Token: " + token);
+    http_client c(listen);
+    const auto ok = c.roundtrip(make_request("GET", target, headers));
+    ASSERT_EQ(ok.result_int(), 200) << ok.body();
+    const std::vector<std::pair<std::string, std::string>> authds = {
+        {"remote-user", "alice"}, {"x-auth-request-user", "alice"}};
+    EXPECT_EQ(user_headers(ok.body()), authds);
+    EXPECT_NE(ok.body().find(cookie + "\n"), std::string::npos) << "the cookie reaches the app";
+    EXPECT_EQ(settled_lines(app.log(), 1), 1U) << "the application was called for the 401";
+    EXPECT_EQ(read_file(app.log()), "GET " + target + "\n");
+}
+
+TEST_F(ForwardAuth, NginxSampleCarriesBigRequestsAndOnlyAuthdsUser) {
+    if (!have_nginx()) {
+        GTEST_SKIP() << "nginx is not installed (scripts/install-deps.sh installs nginx-light)";
+    }
+    start();
+    const auto app_port = free_port();
+    const auto listen = free_port();
+    const echo_app app(app_port);
+    nginx_process nginx(forward_auth_site(port(), app_port, listen), listen);
+    ASSERT_TRUE(nginx.wait_ready()) << nginx.error_log();
+    ASSERT_TRUE(accepts_connections(app_port)) << "tests/echo_app.py did not start";
+    expect_big_requests_pass_and_only_authds_user(listen, app,
+                                                  token_of_login("alice", "alice-password"));
+}
+
+TEST_F(ForwardAuth, CaddySampleCarriesBigRequestsAndOnlyAuthdsUser) {
+    if (!have_caddy()) {
+        GTEST_SKIP() << "caddy is not installed (scripts/install-deps.sh installs it)";
+    }
+    start();
+    const auto app_port = free_port();
+    const auto listen = free_port();
+    const echo_app app(app_port);
+    const caddy_process caddy(port(), app_port, listen);
+    ASSERT_TRUE(accepts_connections(listen)) << "caddy did not start";
+    ASSERT_TRUE(accepts_connections(app_port)) << "tests/echo_app.py did not start";
+    expect_big_requests_pass_and_only_authds_user(listen, app,
+                                                  token_of_login("alice", "alice-password"));
 }
 
 }  // namespace

@@ -160,6 +160,7 @@ TEST(OpenApi, EveryAnswerMatchesTheDocument) {
         } else {
             log.add("GET", "/forward-auth", probe, 200);
             EXPECT_TRUE(has_line(probe, "Remote-User: user_test")) << probe;
+            EXPECT_TRUE(has_line(probe, "X-Auth-Request-User: user_test")) << probe;
             log.exchange(c, "GET", "/forward-auth", {bearer}, 200);
             log.exchange(c, "GET", "/forward-auth", {}, 401);
             log.exchange(c, "GET", "/forward-auth", {"Token: not.a.token"}, 401);

@@ -171,7 +171,7 @@ response request_handler::verify(const request_head& head, std::int64_t now) {
 
 // Forward auth (docs/forward-auth.md): a proxy asks whether the request it holds may pass. As
 // /verify, but every refusal is a 401 (a proxy takes any other status for a failure of the check
-// itself), and the user goes in Remote-User.
+// itself), and the user goes in Remote-User and X-Auth-Request-User.
 response request_handler::forward_auth(const request_head& head, std::int64_t now) {
     const bool one_token = head.token.count + head.authorization.count == 1;
     const auto claims = one_token ? valid_claims(head, now) : std::nullopt;
@@ -182,7 +182,12 @@ response request_handler::forward_auth(const request_head& head, std::int64_t no
         return canned_response(api_code::invalid_token);
     }
     body_ = verified_body(claims->user, claims->exp);
+    // Authelia's name, and oauth2-proxy's (its auth endpoint answers X-Auth-Request-User): a
+    // proxy copies either onto the upstream request as it is (Caddy's copy_headers can copy a
+    // response header to one request header only).
     header_ = "Remote-User: ";
+    header_ += claims->user;
+    header_ += "\r\nX-Auth-Request-User: ";
     header_ += claims->user;
     header_ += "\r\n";
     auto r = json_response(api_code::ok, body_);
