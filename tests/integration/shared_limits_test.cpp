@@ -133,6 +133,21 @@ TEST_F(SharedLimits, WhilePostgresqlIsDownANodeCountsLocallyAndSaysSo) {
     EXPECT_EQ(metric_value(port, "authd_limits_shared"), 1);
 
     cluster.stop();
+    // The owner logs in (cached: counted on the node alone, nothing left to merge), then nobody
+    // for a while: the upkeeps (twice a second) ask PostgreSQL, which does not answer. Unshared
+    // all along, and one error line for the whole outage, never "answers again" (upkeeps once
+    // called it back with nothing to merge: /metrics said shared through the whole outage).
+    ASSERT_EQ(classify(login_from("127.0.0.2", port, "alice", "right")), login_answer::ok);
+    std::this_thread::sleep_for(1600ms);
+    EXPECT_EQ(metric_value(port, "authd_limits_shared"), 0);
+    const auto log = nodes_.back()->stderr_text();
+    EXPECT_EQ(log.find("limits_store_answers"), std::string::npos) << log;
+    std::size_t unreachable = 0;
+    for (auto at = log.find("limits_store_unreachable"); at != std::string::npos;
+         at = log.find("limits_store_unreachable", at + 1)) {
+        ++unreachable;
+    }
+    EXPECT_EQ(unreachable, 1U) << log;
     const int hashed = round_robin({port}, "alice");
     EXPECT_LE(hashed, 11) << "more guesses than the policy allows while PostgreSQL is down";
     RecordProperty("hashed_while_postgresql_is_down", hashed);

@@ -502,7 +502,9 @@ attempt_limiter::admission attempt_limiter::admit_by_store(std::string_view user
         attempt &= ~(std::uint64_t{1} << 63);  // a positive bigint in SQL
     }
     if (!store_up_.load(std::memory_order_relaxed)) {
-        store_answered();  // what this node counted meanwhile first, if the store answers now
+        // What this node counted meanwhile first, if the store takes it now (the admit below
+        // says whether it answers when there is nothing to merge).
+        store_answered(false);
     }
     limit_verdict verdict;
     try {
@@ -511,7 +513,7 @@ attempt_limiter::admission attempt_limiter::admit_by_store(std::string_view user
         store_failed("admit", e);
         return admit_locally(user, address, known, now);
     }
-    store_answered();
+    store_answered(true);
     const auto account = verdict.known ? known_key(user, address) : user_key(user);
     view(account, address, verdict, now);
     if (verdict.known && !known) {
@@ -588,7 +590,7 @@ void attempt_limiter::settle_by_store(std::string_view user, std::uint64_t addre
                 store_->release(user, address, admitted.known, config_, admitted.attempt);
                 break;
         }
-        store_answered();
+        store_answered(true);
     } catch (const std::exception& e) {
         // The store keeps the attempt counted as a failure: on the safe side.
         store_failed(result == outcome::success ? "succeed" : "release", e);
@@ -636,7 +638,10 @@ void attempt_limiter::store_failed(const char* during, const std::exception& e) 
     }
 }
 
-void attempt_limiter::store_answered() noexcept {
+// seen: the caller has just had an answer from the store. Without one, the store counts as
+// answering again only once a merge of what was counted meanwhile went through: with nothing to
+// merge, nothing here asks it.
+void attempt_limiter::store_answered(bool seen) noexcept {
     if (store_up_.load(std::memory_order_relaxed) &&
         !unshared_pending_.load(std::memory_order_relaxed)) {
         return;
@@ -650,6 +655,7 @@ void attempt_limiter::store_answered() noexcept {
         return;
     }
     std::size_t merged = 0;
+    bool answered = seen;
     for (;;) {
         std::vector<unshared_count> counts;
         try {
@@ -666,6 +672,7 @@ void attempt_limiter::store_answered() noexcept {
                 unshared_->counts.clear();
             }
             store_->merge(counts, config_);
+            answered = true;
             merged += counts.size();
         } catch (const std::exception&) {
             // Not yet: keep them for the next time it answers.
@@ -683,6 +690,9 @@ void attempt_limiter::store_answered() noexcept {
             }
             return;
         }
+    }
+    if (!answered) {
+        return;
     }
     if (!store_up_.exchange(true, std::memory_order_relaxed) && events_) {
         try {
@@ -703,9 +713,18 @@ void attempt_limiter::maintain(clock::time_point now) noexcept {
     if (!lock.owns_lock()) {
         return;
     }
-    if (!store_up_.load(std::memory_order_relaxed) ||
-        unshared_pending_.load(std::memory_order_relaxed)) {
-        store_answered();  // tries the merge; stays down if the store still does not answer
+    const bool pending = unshared_pending_.load(std::memory_order_relaxed);
+    if (pending) {
+        store_answered(false);  // tries the merge; stays down if the store still does not answer
+    } else if (!store_up_.load(std::memory_order_relaxed)) {
+        // Nothing to merge: whether the store is back is asked of it, one round trip per upkeep
+        // while it is down (a node that nobody logs in to must say so in /metrics too).
+        try {
+            store_->check();
+        } catch (const std::exception&) {
+            return;  // still down: said once already (store_failed)
+        }
+        store_answered(true);
     }
     if (now < next_prune_) {
         return;

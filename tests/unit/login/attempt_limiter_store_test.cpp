@@ -37,6 +37,7 @@ class fake_store final : public limit_store {
     bool down = false;
     int admits = 0;
     int successes = 0;
+    int checks = 0;
     std::vector<unshared_count> merged;
     std::map<std::string, double> failures;
     std::map<std::string, bool> known;
@@ -76,6 +77,10 @@ class fake_store final : public limit_store {
             failures[c.name] += c.failures;
         }
     }
+    void check() override {
+        fail_if_down();
+        ++checks;
+    }
     std::vector<known_address_entry> known_addresses(const limiter_config&) override { return {}; }
     void prune(const limiter_config&) override {}
     bool shared() const noexcept override { return true; }
@@ -87,6 +92,39 @@ class fake_store final : public limit_store {
         }
     }
 };
+
+// Down with nothing to merge (the only attempt meanwhile succeeded): an upkeep asks the store
+// whether it answers, and while it does not the node stays unshared and says nothing more (it
+// once called the store back at every upkeep, with no answer: /metrics said shared, the log
+// "answers again", during the whole outage).
+TEST(AttemptLimiterStore, AnUpkeepWhileTheStoreIsDownKeepsItDownUntilItAnswers) {
+    fake_store store;
+    attempt_limiter limiter(config(), &store);
+    std::vector<std::string> events;
+    limiter.set_event_sink(
+        [&](std::string_view event, std::string_view) { events.emplace_back(event); });
+    const auto t0 = clock_type::now();
+    store.down = true;
+    const auto a = limiter.admit("alice", addr_a, t0);
+    ASSERT_EQ(a.wait, 0U);
+    limiter.settle("alice", addr_a, a, o::success, t0);
+    ASSERT_FALSE(limiter.sharing());
+    for (int i = 0; i < 3; ++i) {
+        limiter.maintain(t0 + std::chrono::seconds(i));
+        EXPECT_FALSE(limiter.sharing()) << i;
+    }
+    const auto b = limiter.admit("alice", addr_a, t0 + 3s);  // tries the store, which fails
+    limiter.settle("alice", addr_a, b, o::success, t0 + 3s);
+    limiter.maintain(t0 + 4s);
+    EXPECT_FALSE(limiter.sharing());
+    EXPECT_EQ(events, std::vector<std::string>{"limits_store_unreachable"}) << "said once";
+    EXPECT_TRUE(store.merged.empty());
+    store.down = false;
+    limiter.maintain(t0 + 5s);
+    EXPECT_TRUE(limiter.sharing()) << "an upkeep that reaches the store counts it back";
+    EXPECT_EQ(store.checks, 1);
+    EXPECT_EQ(events.back(), "limits_store_answers");
+}
 
 TEST(AttemptLimiterStore, ARefusalTheNodeAlreadyKnowsCostsNoStoreCall) {
     fake_store store;

@@ -151,7 +151,7 @@ class attempt_limiter {
     void view(std::uint64_t account, std::uint64_t address, const limit_verdict& verdict,
               clock::time_point now);
     void store_failed(const char* during, const std::exception& e) noexcept;
-    void store_answered() noexcept;
+    void store_answered(bool seen) noexcept;
     void note_unshared(std::string_view user, std::uint64_t address, bool known);
     check_result refused(std::uint32_t account_wait, std::uint32_t address_wait,
                          bool known) const noexcept;

@@ -141,6 +141,11 @@ class limit_store {
     // Forgets counters that have nothing left to count and known addresses past the window.
     virtual void prune(const limiter_config& config) = 0;
 
+    // One round trip to where the counters are kept, changing nothing; throws (store_unavailable,
+    // store_error) when it does not answer. The limiter's upkeep asks it while the store is
+    // counted as unreachable and nothing waits to be merged.
+    virtual void check() = 0;
+
     // True when other processes share these counters (PostgreSQL): /metrics says so.
     virtual bool shared() const noexcept = 0;
 };

@@ -258,6 +258,7 @@ constexpr pg_statement known_sql{
     "SELECT name, address, extract(epoch FROM clock_timestamp()) - last_success FROM "
     "known_addresses WHERE last_success > extract(epoch FROM clock_timestamp()) - $1::float8",
     1, "cannot read the known addresses"};
+constexpr pg_statement check_sql{nullptr, "SELECT 1", 0, "cannot reach the server"};
 constexpr pg_statement prune_sql{"authd_limit_prune",
                                  "SELECT authd_limit_prune($1::float8, $2::float8, $3::float8)", 3,
                                  "cannot prune the counters"};
@@ -380,6 +381,8 @@ class pg_limits final : public limit_store {
                         PGRES_TUPLES_OK, false);
         }
     }
+
+    void check() override { runner_.run(check_sql, {}, PGRES_TUPLES_OK, true); }
 
     std::vector<known_address_entry> known_addresses(const limiter_config& c) override {
         std::vector<known_address_entry> out;

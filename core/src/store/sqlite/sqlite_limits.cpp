@@ -246,6 +246,13 @@ class sqlite_limits final : public limit_store {
         query(statements_->prune_known).bind(1, t).bind(2, seconds(c.known_address_window)).run();
     }
 
+    // An empty write transaction: the file's lock taken and let go, nothing written.
+    void check() override {
+        const std::lock_guard lock(mutex_);
+        transaction tx(*statements_);
+        tx.commit();
+    }
+
     bool shared() const noexcept override { return false; }
 
   private:
