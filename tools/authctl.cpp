@@ -170,7 +170,13 @@ std::optional<global_options> parse_command_line(int argc, char** argv) {
     positional.add("words", -1);
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(),
+        // No guessing: an abbreviation (--sto) is an unknown option, not --store.
+        po::store(po::command_line_parser(argc, argv)
+                      .options(all)
+                      .positional(positional)
+                      .style(po::command_line_style::default_style &
+                             ~po::command_line_style::allow_guessing)
+                      .run(),
                   vm);
         po::notify(vm);
     } catch (const po::error& e) {

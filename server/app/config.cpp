@@ -517,7 +517,15 @@ std::optional<server_config> parse_config(int argc, char** argv, setting_origins
     po::variables_map vm;
 
     // 1. The command line (Program_options' messages name the option: --threads).
-    const auto command_line = po::command_line_parser(argc, argv).options(d).run();
+    const po::positional_options_description no_positional;
+    // Without Program_options' guessing: an abbreviation (--sto, --token) is an unknown flag, as
+    // docs/configuration.md says, not the one setting it happens to begin.
+    const auto command_line =
+        po::command_line_parser(argc, argv)
+            .options(d)
+            .positional(no_positional)  // a word that is no flag: "too many positional options"
+            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+            .run();
     for (const auto& o : command_line.options) {
         if (o.string_key == "help") {
             help << d << '\n' << help_epilogue << '\n';

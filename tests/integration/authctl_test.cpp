@@ -553,6 +553,7 @@ TEST_F(AuthctlUsage, ErrorsExitWithTwo) {
         {"user", "add"},
         {"user", "list", "extra"},
         {"--no-such-option", "user", "list"},
+        {"--hash-o", "1", "user", "list"},  // an abbreviation: no option (not --hash-ops)
     };
     for (const auto& args : cases) {
         const auto r = authctl(args, "secret\n");

@@ -256,6 +256,12 @@ TEST_F(ConfigTest, UnknownVariablesAndMissingFilesExit2) {
     expect_refused({"--key-file", key}, {{"AUTHD_token_ttl", "5m"}},
                    {"authd: AUTHD_token_ttl: not an authd setting"});
     expect_refused({"--key-file", key}, {{"AUTHD_HELP", "1"}}, {"authd: AUTHD_HELP: "});
+    // ... and of a flag: an abbreviation is no setting (Program_options would take --token for
+    // --token-ttl, the one flag it begins).
+    expect_refused({"--key-file", key, "--token", "1m"}, {}, {"authd: ", "--token"});
+    expect_refused({"--key-file", key, "--sto", "sqlite:x.db"}, {}, {"authd: ", "--sto"});
+    // A word that is no flag at all is said to be one (not "ambiguous", listing every flag).
+    expect_refused({"--key-file", key, "extra"}, {}, {"authd: too many positional options"});
     const auto missing = env_.dir().file("missing.conf");
     expect_refused({"--key-file", key, "--config", missing}, {},
                    {"authd: --config: " + missing + ": No such file or directory"});
