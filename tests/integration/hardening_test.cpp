@@ -1,5 +1,6 @@
 // Hardening (docs/security.md): brute-force limits, fair share of the hash pool, slowloris,
 // connection and request caps, TLS, store faults — against the real authd over real sockets.
+#include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -303,6 +305,50 @@ TEST(Hardening, LoginOverTls) {
         {}, {}, 20s);
     EXPECT_EQ(refused.exit_code, 1);
     EXPECT_NE(refused.err.find("group or others"), std::string::npos) << refused.err;
+}
+
+// A FIFO where a key or a certificate should be: refused at once, like any other non-file, not
+// waited on in open() (authd then ignored SIGTERM: only SIGKILL ended it). A symbolic link to a
+// regular file is followed for TLS files (certbot's live/ files are links).
+TEST(Hardening, FifoInPlaceOfAKeyOrCertificateIsRefusedAtOnce) {
+    test_env env;
+    const auto cert = env.dir().file("tls.crt");
+    const auto key = env.dir().file("tls.key");
+    const auto made = run_command({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                   "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
+                                   "-days", "1", "-keyout", key, "-out", cert});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    ::chmod(key.c_str(), 0600);
+    const auto fifo = env.dir().file("fifo");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const auto run = [&](const std::vector<std::string>& extra) {
+        auto args = authd_args{}.with(extra).build(env);
+        args.insert(args.begin(), authd_bin());
+        return run_command(args, {}, {}, 20s);
+    };
+    for (const auto& [flag, other] : std::vector<std::pair<std::string, std::string>>{
+             {"--tls-cert", "--tls-key"}, {"--tls-key", "--tls-cert"}}) {
+        const auto r = run({flag, fifo, other, flag == "--tls-cert" ? key : cert});
+        EXPECT_FALSE(r.timed_out) << flag << ": authd waited on the FIFO";
+        EXPECT_EQ(r.exit_code, 1) << flag << ": " << r.err;
+        EXPECT_NE(r.err.find(fifo + ": is not a regular file"), std::string::npos) << r.err;
+    }
+    const auto linked = env.dir().file("live.key");
+    ASSERT_EQ(::symlink(key.c_str(), linked.c_str()), 0);
+    authd_process authd(authd_args{}.with({"--tls-cert", cert, "--tls-key", linked}).build(env));
+    EXPECT_TRUE(authd.wait_listening().has_value()) << authd.stderr_text();
+    EXPECT_EQ(authd.terminate(), 0);
+    // The signing key: the environment's --key-file, pointed at the FIFO.
+    auto args = authd_args{}.build(env);
+    args.insert(args.begin(), authd_bin());
+    const auto flag = std::find(args.begin(), args.end(), "--key-file");
+    ASSERT_NE(flag, args.end());
+    ASSERT_NE(flag + 1, args.end());
+    *(flag + 1) = fifo;
+    const auto r = run_command(args, {}, {}, 20s);
+    EXPECT_FALSE(r.timed_out) << "--key-file: authd waited on the FIFO";
+    EXPECT_NE(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find(fifo + ": is not a regular file"), std::string::npos) << r.err;
 }
 
 // The store file is damaged while authd runs: logins that need it get 500 JSON, cached users and

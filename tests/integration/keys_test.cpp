@@ -1,5 +1,7 @@
 // Key rotation on SIGHUP and EdDSA tokens served with their JWKS, against the real authd.
 #include <csignal>
+#include <cstdio>
+#include <sys/stat.h>
 
 #include "harness.hpp"
 
@@ -81,6 +83,25 @@ TEST_F(KeysTest, BadKeyFileOnSighupKeepsTheKeysInUse) {
     EXPECT_TRUE(server().wait_for_stderr("keys_reload_failed", 10s));
     EXPECT_EQ(verify(token), 200);
     EXPECT_EQ(split_jwt(login()).value().header, seed_jwt_header);
+}
+
+// A FIFO put in place of the key file: the reload refuses it at once (it once waited in open(),
+// for good: later reloads and SIGTERM were never acted on), and the next reload of a valid file
+// and SIGTERM work.
+TEST_F(KeysTest, FifoInPlaceOfTheKeyFileOnSighupIsRefusedAtOnce) {
+    env_.add_user("user_test", "password_test");
+    start();
+    const auto token = login();
+    const auto saved = env_.dir().file("key.saved");
+    ASSERT_EQ(::rename(env_.key_file().c_str(), saved.c_str()), 0);
+    ASSERT_EQ(::mkfifo(env_.key_file().c_str(), 0600), 0);
+    server().signal(SIGHUP);
+    EXPECT_TRUE(server().wait_for_stderr("is not a regular file", 10s)) << server().stderr_text();
+    EXPECT_EQ(verify(token), 200);
+    ASSERT_EQ(::rename(saved.c_str(), env_.key_file().c_str()), 0);
+    reload(1);
+    EXPECT_EQ(verify(token), 200);
+    EXPECT_EQ(stop_server(), 0);
 }
 
 TEST_F(KeysTest, EdDsaTokensVerifyOfflineWithTheServedJwks) {

@@ -52,7 +52,10 @@ std::string private_mode_problem(const std::string& path, mode_t mode) {
 }
 
 secret_bytes read_private_file(const std::string& path, std::size_t max_bytes, struct stat* info) {
-    const fd_guard file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
+    // O_NONBLOCK: a FIFO at the path must not hold authd in open() (at start, or at a SIGHUP
+    // reload, where SIGTERM could no longer stop it); it is refused below like any non-file. A
+    // regular file's reads ignore the flag.
+    const fd_guard file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)};
     if (file.fd < 0) {
         fail(path, errno == ENOENT  ? "does not exist"
                    : errno == ELOOP ? "is a symbolic link"
@@ -68,29 +71,38 @@ secret_bytes read_private_file(const std::string& path, std::size_t max_bytes, s
     if (auto problem = private_mode_problem(path, st.st_mode); !problem.empty()) {
         fail(path, problem);
     }
+    secret_bytes bytes;
+    if (!read_secret_bytes(file.fd, max_bytes, bytes)) {
+        fail(path, std::string("cannot be read: ") + std::strerror(errno));
+    }
+    if (bytes.size() > max_bytes) {
+        fail(path, "is longer than " + std::to_string(max_bytes) + " bytes");
+    }
+    if (info != nullptr) {
+        *info = st;
+    }
+    return bytes;
+}
+
+bool read_secret_bytes(int fd, std::size_t max_bytes, secret_bytes& out) {
     // The bytes may be secrets: read straight into storage that is wiped.
     secret_bytes buffer(max_bytes + 1);
     std::size_t got = 0;
     while (got < buffer.size()) {
-        const ssize_t n = ::read(file.fd, buffer.data() + got, buffer.size() - got);
+        const ssize_t n = ::read(fd, buffer.data() + got, buffer.size() - got);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0) {
-            fail(path, std::string("cannot be read: ") + std::strerror(errno));
+            return false;
         }
         if (n == 0) {
             break;
         }
         got += static_cast<std::size_t>(n);
     }
-    if (got > max_bytes) {
-        fail(path, "is longer than " + std::to_string(max_bytes) + " bytes");
-    }
-    if (info != nullptr) {
-        *info = st;
-    }
-    return secret_bytes(buffer.data(), got);
+    out = secret_bytes(buffer.data(), got);
+    return true;
 }
 
 void generate_key_file(const std::string& path, std::size_t size) {

@@ -47,6 +47,10 @@ std::string private_mode_problem(const std::string& path, mode_t mode);
 secret_bytes read_private_file(const std::string& path, std::size_t max_bytes,
                                struct stat* info = nullptr);
 
+// Reads fd to its end into wiped storage (out), at most max_bytes + 1 bytes, so that the caller
+// can tell a longer file. False, with errno set, when a read fails.
+bool read_secret_bytes(int fd, std::size_t max_bytes, secret_bytes& out);
+
 // Writes size random bytes (libsodium) to a new file at path with mode 0600. Throws when the file
 // exists already or cannot be written.
 void generate_key_file(const std::string& path, std::size_t size = min_key_bytes);
