@@ -467,6 +467,13 @@ struct fd_closer {
     }
 };
 
+// The longest line of an import file: a 256-byte name, a tab, a 1024-byte password and a CR fit
+// many times over. Bytes of a line past it are not kept (memory stays bounded by the number of
+// lines, whatever the file: /dev/zero, one 300 MB line); plan_import reports the line.
+constexpr std::size_t max_import_line_bytes = 4096;
+
+// Reads file ("-": standard input) into content, keeping at most max_import_line_bytes + 1 bytes
+// of each line.
 void read_whole_file(const std::string& file, std::string& content) {
     const fd_closer in{file == "-" ? STDIN_FILENO : ::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
     if (in.fd < 0) {
@@ -485,7 +492,22 @@ void read_whole_file(const std::string& file, std::string& content) {
         if (n == 0) {
             return;
         }
-        append_wiping(content, std::string_view(chunk.value.data(), static_cast<std::size_t>(n)));
+        std::string_view data(chunk.value.data(), static_cast<std::size_t>(n));
+        while (!data.empty()) {
+            const auto newline = data.find('\n');
+            const auto part = data.substr(0, newline);
+            const auto line_start = content.rfind('\n');
+            const std::size_t line_bytes =
+                content.size() - (line_start == std::string::npos ? 0 : line_start + 1);
+            if (line_bytes <= max_import_line_bytes) {
+                append_wiping(content, part.substr(0, max_import_line_bytes + 1 - line_bytes));
+            }
+            if (newline == std::string_view::npos) {
+                break;
+            }
+            append_wiping(content, "\n");
+            data.remove_prefix(newline + 1);
+        }
     }
 }
 
@@ -547,6 +569,11 @@ import_plan plan_import(std::string_view content) {
             line.remove_suffix(1);
         }
         if (line.empty()) {
+            continue;
+        }
+        if (line.size() > max_import_line_bytes) {
+            report_skipped(plan, line_number,
+                           "longer than " + std::to_string(max_import_line_bytes) + " bytes");
             continue;
         }
         import_entry entry{line_number, {}, {}};

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string>
 #include <string_view>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <system_error>
@@ -510,6 +511,26 @@ TEST_F(AuthctlImport, NamesHttpCannotCarrySkippedByLine) {
     }
     EXPECT_TRUE(contains(r.out, "added: 2, existed already: 0, lines skipped: 2")) << r.out;
     EXPECT_EQ(authctl({"user", "list"}).out, "in ner\nok\n");
+}
+
+// A line past 4096 bytes is reported by number and skipped, and its bytes are not kept: a 300 MB
+// line (no newline at all, as /dev/zero) once made authctl hold every byte of it. The peak memory
+// of the children this test waited for (RUSAGE_CHILDREN: the shell, head and authctl) stays far
+// below the line's size.
+TEST_F(AuthctlImport, OverlongLineIsSkippedWithoutHoldingIt) {
+    const std::string script = "{ head -c 300000000 /dev/zero; printf '\\nbob\\tpw-bob\\n'; } | " +
+                               std::string(AUTHCTL_BIN) + " --store sqlite:" + db_path() +
+                               " --hash-memory 64KiB --hash-ops 1 user import -";
+    const auto r = run_command({"/bin/sh", "-c", script}, {});
+    EXPECT_EQ(r.status, 1) << r.err;  // lines were skipped
+    EXPECT_TRUE(contains(r.err, "line 1: longer than 4096 bytes; skipped")) << r.err;
+    EXPECT_TRUE(contains(r.out, "added: 1, existed already: 0, lines skipped: 1")) << r.out;
+    const auto bob = stored_hash("bob");
+    ASSERT_TRUE(bob.has_value());
+    EXPECT_TRUE(verifies(*bob, "pw-bob"));
+    struct rusage children {};
+    ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &children), 0);
+    EXPECT_LT(children.ru_maxrss, 150L * 1024) << "KiB at the peak, for a 300 MB line";
 }
 
 TEST_F(AuthctlImport, MissingFileFails) {
