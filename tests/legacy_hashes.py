@@ -92,6 +92,9 @@ def keycloak_export(password):
          "realmRoles": ["default-roles-test"]}
         for i, (name, cred) in enumerate(users)]}
     export["users"].append({"username": "kc_no_password", "credentials": []})
+    # Disabled in Keycloak: not imported (it would log in to authd).
+    export["users"].append({"username": "kc_disabled", "enabled": False,
+                            "credentials": [users[0][1]]})
     # Keycloak before 11 kept the hash's fields in the credential itself.
     export["users"].append({"username": "kc_before_11", "credentials": [{
         "type": "password", "hashIterations": 1000, "algorithm": "pbkdf2-sha256",

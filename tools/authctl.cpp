@@ -558,6 +558,9 @@ void report_skipped(import_plan& plan, std::size_t line_number, const std::strin
 
 import_plan plan_import(std::string_view content) {
     import_plan plan;
+    if (content.starts_with("\xEF\xBB\xBF")) {
+        content.remove_prefix(3);  // a UTF-8 byte order mark (Windows tools): not the first name
+    }
     std::unordered_map<std::string_view, std::size_t> first_line;  // name -> line number
     std::size_t line_number = 0;
     while (!content.empty()) {
@@ -672,7 +675,8 @@ int user_import_hashes(const global_options& opts, const std::string& file) {
         std::cout << "added: " << counts.added << ", existed already: " << counts.existed
                   << (opts.keycloak ? ", users skipped: " : ", lines skipped: ") << counts.skipped;
         if (opts.keycloak) {
-            std::cout << ", without a password: " << counts.without_password;
+            std::cout << ", without a password: " << counts.without_password
+                      << ", disabled: " << counts.disabled;
         }
         std::cout << std::endl;
         return counts.skipped == 0 ? exit_ok : exit_failed;

@@ -17,9 +17,14 @@ namespace authctl {
 
 namespace {
 
-// Reads fd in chunks and hands each to fn; throws import_error on a read error.
+// Reads fd in chunks and hands each to fn; throws import_error on a read error. A UTF-8 byte
+// order mark at the very start (which Windows tools write) is not handed on: it would become part
+// of the first user's name (or make a Keycloak export "not JSON").
 template <typename Fn>
 void read_chunks(int fd, Fn fn) {
+    static constexpr std::string_view bom = "\xEF\xBB\xBF";
+    std::size_t bom_matched = 0;  // bytes of the stream's start that match the mark so far
+    bool start_decided = false;
     std::string chunk(std::size_t{256} * 1024, '\0');
     for (;;) {
         const ssize_t n = ::read(fd, chunk.data(), chunk.size());
@@ -30,9 +35,26 @@ void read_chunks(int fd, Fn fn) {
             throw import_error(std::string("cannot read the input: ") + std::strerror(errno));
         }
         if (n == 0) {
+            if (!start_decided && bom_matched > 0) {
+                fn(bom.substr(0, bom_matched));  // the input was a piece of a mark: data
+            }
             return;
         }
-        fn(std::string_view(chunk.data(), static_cast<std::size_t>(n)));
+        std::string_view data(chunk.data(), static_cast<std::size_t>(n));
+        while (!start_decided && !data.empty()) {
+            if (data.front() != bom[bom_matched]) {
+                start_decided = true;
+                if (bom_matched > 0) {
+                    fn(bom.substr(0, bom_matched));  // not a mark after all: data
+                }
+            } else {
+                data.remove_prefix(1);
+                start_decided = ++bom_matched == bom.size();
+            }
+        }
+        if (!data.empty()) {
+            fn(data);
+        }
     }
 }
 
@@ -340,13 +362,19 @@ class keycloak_handler {
     }
     bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return scalar(); }
     bool on_double(double, json::string_view, json::error_code&) { return scalar(); }
-    bool on_bool(bool, json::error_code&) { return scalar(); }
+    bool on_bool(bool value, json::error_code&) {
+        if (at_user() && key_ == "enabled" && !value) {
+            disabled_ = true;
+        }
+        return scalar();
+    }
     bool on_null(json::error_code&) { return scalar(); }
     bool on_comment_part(json::string_view, json::error_code&) { return true; }
     bool on_comment(json::string_view, json::error_code&) { return true; }
 
     std::size_t users_seen() const noexcept { return users_; }
     std::size_t without_password() const noexcept { return without_password_; }
+    std::size_t disabled() const noexcept { return disabled_users_; }
 
   private:
     struct frame {
@@ -381,6 +409,8 @@ class keycloak_handler {
             username_.empty() ? "user #" + std::to_string(users_) : "user " + username_;
         if (username_.empty()) {
             writer_.skip(where, "no username");
+        } else if (disabled_) {
+            ++disabled_users_;  // off in Keycloak: imported, it would log in here
         } else if (!have_password_) {
             ++without_password_;  // a service account, a federated user: nothing to keep
         } else {
@@ -396,6 +426,7 @@ class keycloak_handler {
         secret_.clear();
         credential_.clear();
         have_password_ = false;
+        disabled_ = false;
     }
 
     batch_writer& writer_;
@@ -412,6 +443,8 @@ class keycloak_handler {
     bool have_password_ = false;
     std::size_t users_ = 0;
     std::size_t without_password_ = 0;
+    bool disabled_ = false;  // this user's "enabled": false
+    std::size_t disabled_users_ = 0;
 };
 
 }  // namespace
@@ -435,6 +468,7 @@ import_counts import_keycloak(authd::user_store& store, int fd, const hash_impor
     }
     auto counts = writer.finish();
     counts.without_password = parser.handler().without_password();
+    counts.disabled = parser.handler().disabled();
     return counts;
 }
 

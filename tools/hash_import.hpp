@@ -31,6 +31,9 @@ struct import_counts {
     // Keycloak users without a password credential (service accounts, federated or social
     // logins): nothing to import, and no error.
     std::size_t without_password = 0;
+    // Keycloak users marked "enabled": false: not imported (authd has no disabled account, and
+    // importing one would make it a working login), and no error.
+    std::size_t disabled = 0;
 };
 
 // Lines "NAME<TAB>HASH" from fd; blank lines are ignored. Throws import_error when fd cannot be

@@ -533,6 +533,20 @@ TEST_F(AuthctlImport, OverlongLineIsSkippedWithoutHoldingIt) {
     EXPECT_LT(children.ru_maxrss, 150L * 1024) << "KiB at the peak, for a 300 MB line";
 }
 
+// A UTF-8 byte order mark first (Windows tools write one) is no part of the first name.
+TEST_F(AuthctlImport, ByteOrderMarkIsNotPartOfTheFirstName) {
+    const auto r = authctl({"user", "import", "-"},
+                           "\xEF\xBB\xBF"
+                           "bom\tpw-bom\nnext\tpw\n");
+    EXPECT_EQ(r.status, 0) << r.err;
+    const auto bom = stored_hash("bom");
+    ASSERT_TRUE(bom.has_value());
+    EXPECT_TRUE(verifies(*bom, "pw-bom"));
+    EXPECT_EQ(stored_hash("\xEF\xBB\xBF"
+                          "bom"),
+              std::nullopt);
+}
+
 TEST_F(AuthctlImport, MissingFileFails) {
     const auto r = authctl({"user", "import", dir_.path() + "/missing.tsv"});
     EXPECT_EQ(r.status, 1);

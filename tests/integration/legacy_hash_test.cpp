@@ -151,11 +151,22 @@ TEST_F(LegacyHashTest, KeycloakExportWithKnownPbkdf2AndArgon2ParametersLogsIn) {
     write_file(file, r.out);
     const auto imported = authctl(env_, {"user", "import", "--keycloak", file});
     EXPECT_EQ(imported.exit_code, 0) << imported.err;
-    // kc_no_password (a service account, say) has nothing to import: counted, no error.
+    // kc_no_password (a service account, say) has nothing to import, and kc_disabled ("enabled":
+    // false, with a valid password) must not become a working login: counted, no error.
     EXPECT_EQ(imported.out,
-              "added: 5, existed already: 0, users skipped: 0, without a password: 1\n");
+              "added: 5, existed already: 0, users skipped: 0, without a password: "
+              "1, disabled: 1\n");
     const auto before = stored_hashes(env_);
     EXPECT_EQ(before.size(), 5U) << imported.out;
+    EXPECT_EQ(before.count("kc_disabled"), 0U);
+    // The same export with a UTF-8 byte order mark first (as Windows tools write it): the same
+    // users, there already.
+    write_file(file, "\xEF\xBB\xBF" + r.out);
+    const auto again = authctl(env_, {"user", "import", "--keycloak", file});
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(again.out,
+              "added: 0, existed already: 5, users skipped: 0, without a password: "
+              "1, disabled: 1\n");
     start();
     log_everyone_in(before);
 }
@@ -173,6 +184,27 @@ TEST_F(LegacyHashTest, NamesHttpCannotCarryAreReportedByLineAndNotStored) {
                                  "line 2: user name begins or ends with a space"}) {
         EXPECT_NE(r.err.find(expected), std::string::npos) << expected << "\n" << r.err;
     }
+}
+
+// A UTF-8 byte order mark at the start of the file (Windows tools write one) is no part of the
+// first user's name: that user logs in by its name.
+TEST_F(LegacyHashTest, ByteOrderMarkIsNotPartOfTheFirstName) {
+    const auto good = tool_hash({"htpasswd", "-niB", "-C", "4", "u"}, std::string(password) + "\n");
+    const auto file = env_.dir().file("hashes.tsv");
+    write_file(file,
+               "\xEF\xBB\xBF"
+               "bom1\t" +
+                   good + "\nplain\t" + good + "\n");
+    const auto r = authctl(env_, {"user", "import", "--hashes", file});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const auto stored = stored_hashes(env_);
+    EXPECT_EQ(stored.count("bom1"), 1U);
+    EXPECT_EQ(stored.count("\xEF\xBB\xBF"
+                           "bom1"),
+              0U);
+    start();
+    http_client c(port());
+    EXPECT_EQ(c.roundtrip(login_request("bom1", password)).result_int(), 200);
 }
 
 TEST_F(LegacyHashTest, WeakMalformedCostlyAndUnsupportedHashesAreReportedByLineAndNotStored) {
