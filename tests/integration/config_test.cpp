@@ -2,6 +2,7 @@
 // --config file, their one precedence (command line > environment > file > defaults), the messages
 // for bad settings, docs/configuration.md against `authd --help`, and the installed systemd unit
 // (docs/install.md).
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -210,6 +211,23 @@ TEST_F(ConfigTest, BadValueInEachSourceExits2NamingTheSetting) {
     expect_refused({"--config", file}, {}, {"authd: " + file + " line 2: hash-nice: "});
     expect_refused({"--key-file", key}, {{"AUTHD_MAX_CONNECTIONS", "0"}},
                    {"authd: AUTHD_MAX_CONNECTIONS: must be at least 1"});
+    // Values no deployment means, which held authd at start (an argon2 hash of the parameters is
+    // made then: hours for --hash-ops 1000000), ran it out of memory (std::bad_alloc) or exited 1
+    // without naming the setting.
+    for (const auto& [flag, value, message] : std::vector<std::array<std::string, 3>>{
+             {"--hash-ops", "101", "at most 100"},
+             {"--hash-ops", "1000000", "at most 100"},
+             {"--hash-ops", "4294967296", "at most 100"},
+             {"--hash-memory", "5GiB", "at most 4GiB"},
+             {"--hash-memory", "18446744073709551615", ""},
+             {"--cache-entries", "4294967296", "at most 100000000"},
+             {"--hash-workers", "18446744073709551615", "at most 256"},
+             {"--threads", "100000", "at most 256"},
+         }) {
+        expect_refused({"--key-file", key, flag, value}, {}, {"authd: " + flag + ": " + message});
+    }
+    expect_refused({"--key-file", key, "--hash-memory", "4GiB"}, {{"AUTHD_HASH_OPS", "3"}},
+                   {"authd: --hash-memory x AUTHD_HASH_OPS: at most 8GiB of argon2 work"});
     // An empty variable is a mistake, not "unset".
     expect_refused({"--key-file", key}, {{"AUTHD_TOKEN_TTL", ""}}, {"authd: AUTHD_TOKEN_TTL: "});
     // A known-address window shorter than twice the stores' hourly refresh of a known address
