@@ -210,6 +210,9 @@ authd::password_hasher make_hasher(const global_options& opts) {
     } catch (const std::invalid_argument& e) {
         throw usage_error(std::string("--hash-memory: ") + e.what());
     }
+    if (const char* problem = authd::argon2_params_problem(params)) {
+        throw usage_error(std::string("--hash-memory, --hash-ops: argon2id ") + problem);
+    }
     try {
         return authd::password_hasher(params);
     } catch (const std::invalid_argument& e) {

@@ -238,19 +238,13 @@ const std::set<std::string, std::less<>> positive_options{
 // argon2 hash of the parameters is made then: --hash-ops 1000000 took hours) or make it reserve
 // what no machine has (--cache-entries is reserved whole at start, about 30 bytes an entry).
 const std::map<std::string, unsigned long long, std::less<>> option_maxima{
-    {"hash-ops", 100},
+    {"hash-ops", max_argon2_ops},
     {"threads", 256},
     {"hash-workers", 256},
     {"cache-entries", 100'000'000},
 };
 
-// The most argon2 work one hash may take: memory x passes, 8 GiB (four times RFC 9106's first
-// recommendation, 2 GiB with one pass; OWASP's rows are all under 50 MiB x passes). About 3 s of
-// one core: a verification beyond it would hold a hash worker (and authd's start) for longer.
-constexpr unsigned long long max_argon2_work_bytes = 8ULL << 30;
-
-// The largest --hash-memory: 4 GiB (per hash worker, kept resident by its helper).
-constexpr std::size_t max_hash_memory_bytes = std::size_t{4} << 30;
+// (--hash-ops and --hash-memory: password_hasher.hpp's bounds, which authctl has too.)
 
 log_level parse_level(const std::string& text) {
     if (text == "debug") {
@@ -275,7 +269,7 @@ std::size_t parse_memory(const std::string& text) {
     if (bytes < std::size_t{8} * 1024) {
         throw std::invalid_argument("at least 8KiB, got '" + text + "'");
     }
-    if (bytes > max_hash_memory_bytes) {
+    if (bytes > max_argon2_memory_bytes) {
         throw std::invalid_argument("at most 4GiB, got '" + text + "'");
     }
     return bytes;
@@ -528,8 +522,7 @@ void convert(settings& s, const setting_origins& from) {
     c.attempts.address.forgive_every = seconds(t.address_forgive);
     c.attempts.known_address_window = parse_window(t.known_window);
     c.argon2.memory_bytes = parse_memory(s.memory);
-    if (static_cast<unsigned long long>(c.argon2.memory_bytes) * c.argon2.ops >
-        max_argon2_work_bytes) {
+    if (static_cast<std::uint64_t>(c.argon2.memory_bytes) * c.argon2.ops > max_argon2_work_bytes) {
         throw usage_error(from.name("hash-memory") + " x " + from.name("hash-ops") +
                           ": at most 8GiB of argon2 work per hash (e.g. 19MiB x 2, 2GiB x 1), "
                           "got " +

@@ -613,6 +613,10 @@ TEST_F(AuthctlUsage, BadOptionValues) {
         {"--store", store, "--hash-ops", "0", "user", "add", "alice"},
         {"--store", store, "--hash-ops", "-1", "user", "add", "alice"},
         {"--store", store, "--hash-ops", "2x", "user", "add", "alice"},
+        // Costs that held authctl for hours (the hasher's first hash is made at once).
+        {"--store", store, "--hash-ops", "1000000", "user", "add", "alice"},
+        {"--store", store, "--hash-memory", "5GiB", "user", "add", "alice"},
+        {"--store", store, "--hash-memory", "4GiB", "--hash-ops", "3", "user", "add", "alice"},
     };
     for (const auto& args : cases) {
         std::vector<std::string> argv{AUTHCTL_BIN};

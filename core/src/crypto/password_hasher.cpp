@@ -14,15 +14,29 @@
 
 namespace authd {
 
+const char* argon2_params_problem(const argon2_params& params) noexcept {
+    if (params.ops < crypto_pwhash_argon2id_OPSLIMIT_MIN) {
+        return "iterations: at least 1";
+    }
+    if (params.ops > max_argon2_ops) {
+        return "iterations: at most 100";
+    }
+    if (params.memory_bytes < crypto_pwhash_argon2id_MEMLIMIT_MIN) {
+        return "memory: at least 8KiB";
+    }
+    if (params.memory_bytes > max_argon2_memory_bytes) {
+        return "memory: at most 4GiB";
+    }
+    if (static_cast<std::uint64_t>(params.memory_bytes) * params.ops > max_argon2_work_bytes) {
+        return "memory x iterations: at most 8GiB of work per hash (e.g. 19MiB x 2, 2GiB x 1)";
+    }
+    return nullptr;
+}
+
 password_hasher::password_hasher(argon2_params params) : params_(params) {
     init_sodium();
-    if (params_.ops < crypto_pwhash_argon2id_OPSLIMIT_MIN ||
-        params_.ops > crypto_pwhash_argon2id_OPSLIMIT_MAX) {
-        throw std::invalid_argument("argon2id iterations out of range");
-    }
-    if (params_.memory_bytes < crypto_pwhash_argon2id_MEMLIMIT_MIN ||
-        params_.memory_bytes > crypto_pwhash_argon2id_MEMLIMIT_MAX) {
-        throw std::invalid_argument("argon2id memory out of range (at least 8KiB)");
+    if (const char* problem = argon2_params_problem(params_)) {
+        throw std::invalid_argument(std::string("argon2id ") + problem);
     }
     // The dummy hash is of a random password: nobody can log in with it, and verifying against
     // it costs what verifying against a real hash of the same parameters costs.

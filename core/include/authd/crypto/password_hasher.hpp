@@ -18,6 +18,17 @@ struct argon2_params {
     std::size_t memory_bytes = std::size_t{19} * 1024 * 1024;  // m
 };
 
+// The costliest new hashes authd and authctl make (password_hasher refuses more): at most 100
+// iterations, 4 GiB, and 8 GiB of work (memory x iterations: four times RFC 9106's first
+// recommendation, 2 GiB x 1; OWASP's rows are all under 50 MiB x iterations), about 3 s of one
+// core. Beyond them a hash, and the dummy hash made at start, holds a process for minutes to hours.
+inline constexpr std::uint64_t max_argon2_ops = 100;
+inline constexpr std::size_t max_argon2_memory_bytes = std::size_t{4} << 30;
+inline constexpr std::uint64_t max_argon2_work_bytes = std::uint64_t{8} << 30;
+
+// Why these parameters are refused ("iterations: at most 100", ...), or nullptr.
+const char* argon2_params_problem(const argon2_params& params) noexcept;
+
 // The longest password authd hashes or verifies, in bytes. Longer ones are refused before any
 // hashing (they cannot match a stored hash, which authctl refuses to create).
 inline constexpr std::size_t max_password_bytes = 1024;
