@@ -32,6 +32,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "authd/store/open_store.hpp"
 #include "authd/util/units.hpp"
 
 #include "app/log.hpp"
@@ -326,6 +327,10 @@ void check_text(const po::value_semantic* semantic, const std::string& option,
         parse_memory(text);
     } else if (option == "log-level") {
         parse_level(text);
+    } else if (option == "store") {
+        if (auto problem = store_scheme_problem(text); !problem.empty()) {
+            throw std::invalid_argument(problem);
+        }
     }
 }
 

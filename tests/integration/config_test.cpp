@@ -226,6 +226,11 @@ TEST_F(ConfigTest, BadValueInEachSourceExits2NamingTheSetting) {
          }) {
         expect_refused({"--key-file", key, flag, value}, {}, {"authd: " + flag + ": " + message});
     }
+    // A store no backend opens: named like any other bad value (was exit 1, without the name).
+    expect_refused({"--key-file", key, "--store", "mysql://db"}, {},
+                   {"authd: --store: unknown store scheme 'mysql'"});
+    expect_refused({"--key-file", key}, {{"AUTHD_STORE", "/var/lib/authd/users.db"}},
+                   {"authd: AUTHD_STORE: unknown store scheme '(none)'"});
     expect_refused({"--key-file", key, "--hash-memory", "4GiB"}, {{"AUTHD_HASH_OPS", "3"}},
                    {"authd: --hash-memory x AUTHD_HASH_OPS: at most 8GiB of argon2 work"});
     // An empty variable is a mistake, not "unset".

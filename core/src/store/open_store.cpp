@@ -38,6 +38,16 @@ std::string scheme_of(std::string_view uri) {
 
 }  // namespace
 
+std::string store_scheme_problem(std::string_view uri) {
+    for (const auto& scheme : store_schemes) {
+        if (uri.starts_with(scheme.prefix)) {
+            return {};
+        }
+    }
+    return "unknown store scheme '" + scheme_of(uri) +
+           "' (expected sqlite:PATH or postgresql://...)";
+}
+
 std::unique_ptr<user_store> open_store(std::string_view uri) {
     for (const auto& scheme : store_schemes) {
         if (uri.starts_with(scheme.prefix)) {
@@ -45,8 +55,7 @@ std::unique_ptr<user_store> open_store(std::string_view uri) {
                 std::string(scheme.whole_uri ? uri : uri.substr(scheme.prefix.size())));
         }
     }
-    throw std::invalid_argument("unknown store scheme '" + scheme_of(uri) +
-                                "' (expected sqlite:PATH or postgresql://...)");
+    throw std::invalid_argument(store_scheme_problem(uri));
 }
 
 }  // namespace authd

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "authd/store/user_store.hpp"
@@ -16,5 +17,9 @@ namespace authd {
 // Throws store_error with a message naming the store on any failure, and std::invalid_argument for
 // an unknown scheme.
 std::unique_ptr<user_store> open_store(std::string_view uri);
+
+// Why open_store() would refuse uri's scheme ("unknown store scheme 'mysql' (expected ...)"), or
+// "" when it has a backend: for checking a setting before anything is opened.
+std::string store_scheme_problem(std::string_view uri);
 
 }  // namespace authd
