@@ -93,16 +93,24 @@ class fake_store final : public limit_store {
     }
 };
 
+// A limiter over a fake store, and the events it tells (limits_store_unreachable, ...).
+struct limiter_over_fake {
+    fake_store store;
+    attempt_limiter limiter{config(), &store};
+    std::vector<std::string> events;
+    limiter_over_fake() {
+        limiter.set_event_sink(
+            [this](std::string_view event, std::string_view) { events.emplace_back(event); });
+    }
+};
+
 // Down with nothing to merge (the only attempt meanwhile succeeded): an upkeep asks the store
 // whether it answers, and while it does not the node stays unshared and says nothing more (it
 // once called the store back at every upkeep, with no answer: /metrics said shared, the log
 // "answers again", during the whole outage).
 TEST(AttemptLimiterStore, AnUpkeepWhileTheStoreIsDownKeepsItDownUntilItAnswers) {
-    fake_store store;
-    attempt_limiter limiter(config(), &store);
-    std::vector<std::string> events;
-    limiter.set_event_sink(
-        [&](std::string_view event, std::string_view) { events.emplace_back(event); });
+    limiter_over_fake t;
+    auto& [store, limiter, events] = t;
     const auto t0 = clock_type::now();
     store.down = true;
     const auto a = limiter.admit("alice", addr_a, t0);
@@ -144,11 +152,8 @@ TEST(AttemptLimiterStore, ARefusalTheNodeAlreadyKnowsCostsNoStoreCall) {
 }
 
 TEST(AttemptLimiterStore, WhileTheStoreFailsTheNodeCountsByItselfAndMergesWhenItAnswers) {
-    fake_store store;
-    attempt_limiter limiter(config(), &store);
-    std::vector<std::string> events;
-    limiter.set_event_sink(
-        [&](std::string_view event, std::string_view) { events.emplace_back(event); });
+    limiter_over_fake t;
+    auto& [store, limiter, events] = t;
     const auto t0 = clock_type::now();
     store.down = true;
     int admitted = 0;
