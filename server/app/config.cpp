@@ -527,11 +527,11 @@ void convert(settings& s, const setting_origins& from) {
     c.attempts.address.forgive_every = seconds(t.address_forgive);
     c.attempts.known_address_window = parse_window(t.known_window);
     c.argon2.memory_bytes = parse_memory(s.memory);
-    if (static_cast<std::uint64_t>(c.argon2.memory_bytes) * c.argon2.ops > max_argon2_work_bytes) {
-        throw usage_error(from.name("hash-memory") + " x " + from.name("hash-ops") +
-                          ": at most 8GiB of argon2 work per hash (e.g. 19MiB x 2, 2GiB x 1), "
-                          "got " +
-                          s.memory + " x " + std::to_string(c.argon2.ops));
+    // Each alone was checked with its value; what is left is the two together (password_hasher's
+    // bounds, the same as authctl's).
+    if (const char* problem = argon2_params_problem(c.argon2)) {
+        throw usage_error(from.name("hash-memory") + " x " + from.name("hash-ops") + ": argon2id " +
+                          problem + ", got " + s.memory + " x " + std::to_string(c.argon2.ops));
     }
     if (c.tls_cert.empty() != c.tls_key.empty()) {
         throw usage_error(from.name("tls-cert") + " and " + from.name("tls-key") + " go together");

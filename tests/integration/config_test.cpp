@@ -231,8 +231,9 @@ TEST_F(ConfigTest, BadValueInEachSourceExits2NamingTheSetting) {
                    {"authd: --store: unknown store scheme 'mysql'"});
     expect_refused({"--key-file", key}, {{"AUTHD_STORE", "/var/lib/authd/users.db"}},
                    {"authd: AUTHD_STORE: unknown store scheme '(none)'"});
-    expect_refused({"--key-file", key, "--hash-memory", "4GiB"}, {{"AUTHD_HASH_OPS", "3"}},
-                   {"authd: --hash-memory x AUTHD_HASH_OPS: at most 8GiB of argon2 work"});
+    expect_refused(
+        {"--key-file", key, "--hash-memory", "4GiB"}, {{"AUTHD_HASH_OPS", "3"}},
+        {"authd: --hash-memory x AUTHD_HASH_OPS: argon2id memory x iterations: at most 8GiB"});
     // An empty variable is a mistake, not "unset".
     expect_refused({"--key-file", key}, {{"AUTHD_TOKEN_TTL", ""}}, {"authd: AUTHD_TOKEN_TTL: "});
     // A known-address window shorter than twice the stores' hourly refresh of a known address
