@@ -166,8 +166,9 @@ class store_events final : public change_listener {
     void tokens_cut(std::string_view name, std::int64_t not_before) override {
         service_.tokens_cut(name, not_before);
     }
-    void known_address(std::string_view name, std::uint64_t address, double age_seconds) override {
-        limiter_.learn_known_address(name, address, age_seconds, attempt_limiter::clock::now());
+    void known_address(const account_digest& account, std::uint64_t address,
+                       double age_seconds) override {
+        limiter_.learn_known_address(account, address, age_seconds, attempt_limiter::clock::now());
     }
 
   private:

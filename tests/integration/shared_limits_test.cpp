@@ -173,6 +173,46 @@ TEST_F(SharedLimits, WhilePostgresqlIsDownANodeCountsLocallyAndSaysSo) {
     RecordProperty("hashed_on_another_node_after_the_outage", after);
 }
 
+// Issue 29, finding 1: a User-Name PostgreSQL cannot hold as text (not UTF-8, or longer than a
+// btree row) once made the admission fail; the node counted the attempt by itself, and every
+// upkeep (twice a second) merged the address's count, failed on the name's and put both back,
+// so the address's failures grew with no request at all until its owner got 429 on every node.
+// Now such a name is one counted attempt like any other, in the store, and nothing grows after.
+TEST_F(SharedLimits, ANameThatIsNotTextCountsOnceInTheStoreAndNothingGrowsAfter) {
+    add_user("alice", "right");
+    const std::vector<std::string> args{"--account-free-failures", "10", "--address-free-failures",
+                                        "3"};
+    const auto port = start_node(args);
+    const auto other = start_node(args);
+    const std::string not_utf8 = "\xff\xfe\x80user";
+    const std::string too_long(3000, 'n');
+    for (const auto& name : {not_utf8, too_long}) {
+        const auto answer = login_from("127.0.0.2", port, name, "guess");
+        EXPECT_EQ(classify(answer), login_answer::hashed_failure) << answer.substr(0, 200);
+    }
+    // Six upkeeps with no request.
+    std::this_thread::sleep_for(3s);
+    EXPECT_EQ(metric_value(port, "authd_limits_shared"), 1);
+    const auto log = nodes_.front()->stderr_text();
+    EXPECT_EQ(log.find("limits_store_unreachable"), std::string::npos) << log.substr(0, 2000);
+    // The address holds its two failures of three free ones, on the other node too: one more
+    // guess is hashed there, then the owner's right password from that address is refused only
+    // as the fourth failure's wait says, never for failures nobody made.
+    EXPECT_NO_THROW(psql(
+        store_,
+        "DO $$ BEGIN IF (SELECT count(*) FROM limit_counters WHERE kind = 2 AND failures > 2.01) "
+        "> 0 THEN RAISE EXCEPTION 'the address counts more than its two failures'; END IF; END "
+        "$$"));
+    EXPECT_EQ(classify(login_from("127.0.0.2", other, "alice", "right")), login_answer::ok);
+    // And the non-text name has a budget of its own like any account, shared by the nodes: after
+    // its first guess, ten more (each from an address of its own) and the next one waits.
+    const int hashed = hashed_until_refused([&](int i) {
+        return login_from("127.0.1." + std::to_string(i + 1), other, not_utf8,
+                          "g" + std::to_string(i));
+    });
+    EXPECT_EQ(hashed, 10) << "the name counted " << 10 - hashed << " guesses before these";
+}
+
 TEST_F(SharedLimits, MetricsSayTheCountersAreShared) {
     const auto port = start_node();
     EXPECT_EQ(metric_value(port, "authd_limits_shared"), 1);

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "authd/crypto/sodium.hpp"
+#include "authd/store/user_store.hpp"
 
 namespace authd {
 
@@ -24,14 +25,21 @@ struct entry {
     std::uint32_t pending = 0;  // admitted attempts not settled yet
 };
 
-// The key of a count noted while the store did not answer: its budget, name and address.
-std::string unshared_key(limit_budget budget, std::string_view name, std::uint64_t address) {
+// The key of a count noted while the store did not answer: its budget, account and address.
+std::string unshared_key(limit_budget budget, const account_digest& account,
+                         std::uint64_t address) {
     std::string key(1, static_cast<char>(budget));
-    key.append(name);
-    key.push_back('\0');
-    key.append(std::to_string(address));
+    key.append(reinterpret_cast<const char*>(account.bytes.data()), account.bytes.size());
+    for (int i = 7; i >= 0; --i) {
+        key.push_back(static_cast<char>((address >> (8 * i)) & 0xff));
+    }
     return key;
 }
+
+// Counts merged in one call (one transaction of the store) after an outage: a node that counted
+// 100,000 keys by itself does not send them in one statement, and a call that fails loses or
+// repeats nothing of the calls before it.
+constexpr std::size_t merge_batch = 256;
 
 std::uint32_t wait_seconds(attempt_limiter::clock::duration left) {
     const auto wait = std::chrono::ceil<std::chrono::seconds>(left).count();
@@ -383,10 +391,12 @@ attempt_limiter::~attempt_limiter() {
     sodium_memzero(hash_key_, sizeof hash_key_);
 }
 
-std::uint64_t attempt_limiter::user_key(std::string_view user) const noexcept {
+// The tables' keys are keyed hashes (a key random per process) of the account's digest, the one
+// every node and store shares: an account learned from the store by its digest alone (another
+// node's known address) has the key its name gives here.
+std::uint64_t attempt_limiter::user_key(const account_digest& account) const noexcept {
     unsigned char out[crypto_shorthash_BYTES];
-    crypto_shorthash(out, reinterpret_cast<const unsigned char*>(user.data()), user.size(),
-                     hash_key_);
+    crypto_shorthash(out, account.bytes.data(), account.bytes.size(), hash_key_);
     std::uint64_t key = 0;
     for (const auto b : out) {
         key = (key << 8) | b;
@@ -394,18 +404,23 @@ std::uint64_t attempt_limiter::user_key(std::string_view user) const noexcept {
     return key;
 }
 
-// The key of an account's budget at one of its known addresses: the name, a NUL (no user name
-// holds one) and the address, hashed as one.
-std::uint64_t attempt_limiter::known_key(std::string_view user,
+// The key of an account's budget at one of its known addresses: the digest and the address,
+// hashed as one.
+std::uint64_t attempt_limiter::known_key(const account_digest& account,
                                          std::uint64_t address) const noexcept {
-    std::string bytes;
-    bytes.reserve(user.size() + 9);
-    bytes.append(user);
-    bytes.push_back('\0');
-    for (int i = 7; i >= 0; --i) {
-        bytes.push_back(static_cast<char>((address >> (8 * i)) & 0xff));
+    unsigned char bytes[sizeof account.bytes + 8];
+    std::copy(account.bytes.begin(), account.bytes.end(), bytes);
+    for (int i = 0; i < 8; ++i) {
+        bytes[sizeof account.bytes + static_cast<std::size_t>(i)] =
+            static_cast<unsigned char>((address >> (8 * (7 - i))) & 0xff);
     }
-    return user_key(bytes);
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, bytes, sizeof bytes, hash_key_);
+    std::uint64_t key = 0;
+    for (const auto b : out) {
+        key = (key << 8) | b;
+    }
+    return key;
 }
 
 attempt_limiter::check_result attempt_limiter::refused(std::uint32_t account_wait,
@@ -429,9 +444,10 @@ attempt_limiter::check_result attempt_limiter::retry_after(std::string_view user
     std::uint32_t account_wait = 0;
     bool known = false;
     if (account_enabled_) {
-        const auto account = user_key(user);
+        const auto digest = account_digest::of(user);
+        const auto account = user_key(digest);
         known = known_enabled_ && known_->known(account, address, now);
-        account_wait = wait(accounts_->blocked_until(known ? known_key(user, address) : account));
+        account_wait = wait(accounts_->blocked_until(known ? known_key(digest, address) : account));
     }
     const auto address_wait = address_enabled_ ? wait(addresses_->blocked_until(address)) : 0;
     const auto refusal = refused(account_wait, address_wait, known);
@@ -447,29 +463,30 @@ attempt_limiter::admission attempt_limiter::admit(std::string_view user, std::ui
     // A refusal makes no entry (and so evicts none): both counts are checked, waits and attempts
     // in flight alike, before either is reserved. (Only two attempts racing between the check and
     // the reservation can still make and drop an entry, never more than hashes admitted.)
-    const bool known = known_enabled_ && known_->known(user_key(user), address, now);
-    const auto account = known ? known_key(user, address) : user_key(user);
+    const auto digest = account_digest::of(user);
+    const bool known = known_enabled_ && known_->known(user_key(digest), address, now);
+    const auto account = known ? known_key(digest, address) : user_key(digest);
     const auto account_wait = account_enabled_ ? accounts_->check(account, now) : 0;
     const auto address_wait = address_enabled_ ? addresses_->check(address, now) : 0;
     if (const auto refusal = refused(account_wait, address_wait, known); refusal.wait > 0) {
         refusals_[static_cast<std::size_t>(refusal.refused_by)].fetch_add(
             1, std::memory_order_relaxed);
-        return {refusal.wait, refusal.refused_by, known, false, 0};
+        return {refusal.wait, refusal.refused_by, known, false, false, 0};
     }
     if (!account_enabled_ && !address_enabled_) {
         return {};
     }
     if (store_ != nullptr) {
-        return admit_by_store(user, address, known, now);
+        return admit_by_store(digest, address, known, now);
     }
-    return admit_locally(user, address, known, now);
+    return admit_locally(digest, address, known, now, false);
 }
 
-attempt_limiter::admission attempt_limiter::admit_locally(std::string_view user,
+attempt_limiter::admission attempt_limiter::admit_locally(const account_digest& digest,
                                                           std::uint64_t address, bool known,
-                                                          clock::time_point now) {
-    const auto account = known ? known_key(user, address) : user_key(user);
-    admission a{0, limit_budget::none, known, false, 0};
+                                                          clock::time_point now, bool to_merge) {
+    const auto account = known ? known_key(digest, address) : user_key(digest);
+    admission a{0, limit_budget::none, known, false, to_merge, 0};
     if (account_enabled_) {
         if (const auto wait = accounts_->reserve(account, now); wait > 0) {
             a.wait = wait;
@@ -493,7 +510,7 @@ attempt_limiter::admission attempt_limiter::admit_locally(std::string_view user,
     return a;
 }
 
-attempt_limiter::admission attempt_limiter::admit_by_store(std::string_view user,
+attempt_limiter::admission attempt_limiter::admit_by_store(const account_digest& digest,
                                                            std::uint64_t address, bool known,
                                                            clock::time_point now) {
     std::uint64_t attempt = 0;
@@ -508,23 +525,29 @@ attempt_limiter::admission attempt_limiter::admit_by_store(std::string_view user
     }
     limit_verdict verdict;
     try {
-        verdict = store_->admit(user, address, config_, attempt);
-    } catch (const std::exception& e) {
+        verdict = store_->admit(digest, address, config_, attempt);
+    } catch (const store_unavailable& e) {
         store_failed("admit", e);
-        return admit_locally(user, address, known, now);
+        return admit_locally(digest, address, known, now, true);
+    } catch (const std::exception& e) {
+        // It answered, and refused this statement: counted here alone (never unlimited), and not
+        // to be merged (the store would refuse that too); the store still counts every other
+        // attempt.
+        store_refused("admit", e);
+        return admit_locally(digest, address, known, now, false);
     }
     store_answered(true);
-    const auto account = verdict.known ? known_key(user, address) : user_key(user);
+    const auto account = verdict.known ? known_key(digest, address) : user_key(digest);
     view(account, address, verdict, now);
     if (verdict.known && !known) {
-        known_->learn(user_key(user), address, now);  // another node's success
+        known_->learn(user_key(digest), address, now);  // another node's success
     }
     if (verdict.wait > 0) {
         refusals_[static_cast<std::size_t>(verdict.refused_by)].fetch_add(
             1, std::memory_order_relaxed);
-        return {verdict.wait, verdict.refused_by, verdict.known, true, 0};
+        return {verdict.wait, verdict.refused_by, verdict.known, true, false, 0};
     }
-    return {0, limit_budget::none, verdict.known, true, attempt};
+    return {0, limit_budget::none, verdict.known, true, false, attempt};
 }
 
 void attempt_limiter::view(std::uint64_t account, std::uint64_t address,
@@ -542,17 +565,18 @@ void attempt_limiter::settle(std::string_view user, std::uint64_t address,
     if (admitted.wait > 0 || (!account_enabled_ && !address_enabled_)) {
         return;
     }
+    const auto digest = account_digest::of(user);
     if (admitted.by_store) {
-        settle_by_store(user, address, admitted, result, now);
+        settle_by_store(digest, address, admitted, result, now);
     } else {
-        settle_locally(user, address, admitted, result, now);
+        settle_locally(digest, address, admitted, result, now);
     }
     if (result == outcome::success && known_enabled_) {
-        known_->learn(user_key(user), address, now);
+        known_->learn(user_key(digest), address, now);
     }
 }
 
-void attempt_limiter::settle_locally(std::string_view user, std::uint64_t address,
+void attempt_limiter::settle_locally(const account_digest& digest, std::uint64_t address,
                                      const admission& admitted, outcome result,
                                      clock::time_point now) {
     using s = table::settlement;
@@ -560,49 +584,55 @@ void attempt_limiter::settle_locally(std::string_view user, std::uint64_t addres
         const auto how = result == outcome::failure   ? s::failure
                          : result == outcome::success ? s::clear
                                                       : s::release;
-        const auto account = admitted.known ? known_key(user, address) : user_key(user);
+        const auto account = admitted.known ? known_key(digest, address) : user_key(digest);
         accounts_->settle(account, how, true, now);
     }
     if (address_enabled_) {
         addresses_->settle(address, result == outcome::failure ? s::failure : s::release, true,
                            now);
     }
-    if (store_ != nullptr && result == outcome::failure) {
-        note_unshared(user, address, admitted.known);
+    if (admitted.to_merge && result == outcome::failure) {
+        note_unshared(digest, address, admitted.known);
     }
 }
 
-void attempt_limiter::settle_by_store(std::string_view user, std::uint64_t address,
+void attempt_limiter::settle_by_store(const account_digest& digest, std::uint64_t address,
                                       const admission& admitted, outcome result,
                                       clock::time_point now) {
-    const auto account = admitted.known ? known_key(user, address) : user_key(user);
+    const auto account = admitted.known ? known_key(digest, address) : user_key(digest);
     try {
         switch (result) {
             case outcome::failure:
                 return;  // counted when admitted
             case outcome::success: {
                 const auto verdict =
-                    store_->succeed(user, address, admitted.known, config_, admitted.attempt);
+                    store_->succeed(digest, address, admitted.known, config_, admitted.attempt);
                 view(account, address, verdict, now);
                 break;
             }
             case outcome::abandoned:
-                store_->release(user, address, admitted.known, config_, admitted.attempt);
+                store_->release(digest, address, admitted.known, config_, admitted.attempt);
                 break;
         }
         store_answered(true);
     } catch (const std::exception& e) {
         // The store keeps the attempt counted as a failure: on the safe side.
-        store_failed(result == outcome::success ? "succeed" : "release", e);
+        const char* during = result == outcome::success ? "succeed" : "release";
+        if (dynamic_cast<const store_unavailable*>(&e) != nullptr) {
+            store_failed(during, e);
+        } else {
+            store_refused(during, e);
+        }
         if (result == outcome::success && account_enabled_) {
             accounts_->assign(account, {}, now);
         }
     }
 }
 
-void attempt_limiter::note_unshared(std::string_view user, std::uint64_t address, bool known) {
-    const auto add = [&](limit_budget budget, std::string_view name, std::uint64_t addr) {
-        auto key = unshared_key(budget, name, addr);
+void attempt_limiter::note_unshared(const account_digest& digest, std::uint64_t address,
+                                    bool known) {
+    const auto add = [&](limit_budget budget, const account_digest& account, std::uint64_t addr) {
+        auto key = unshared_key(budget, account, addr);
         const std::lock_guard lock(unshared_->mutex);
         unshared_pending_.store(true, std::memory_order_relaxed);
         auto it = unshared_->counts.find(key);
@@ -610,17 +640,17 @@ void attempt_limiter::note_unshared(std::string_view user, std::uint64_t address
             if (unshared_->counts.size() >= config_.max_entries) {
                 return;  // the local counts still hold; only the merge of this one is lost
             }
-            it = unshared_->counts
-                     .emplace(std::move(key), unshared_count{budget, std::string(name), addr, 0})
+            it = unshared_->counts.emplace(std::move(key), unshared_count{budget, account, addr, 0})
                      .first;
         }
         it->second.failures += 1;
     };
     if (account_enabled_) {
-        add(known ? limit_budget::known_address : limit_budget::account, user, known ? address : 0);
+        add(known ? limit_budget::known_address : limit_budget::account, digest,
+            known ? address : 0);
     }
     if (address_enabled_) {
-        add(limit_budget::address, "", address);
+        add(limit_budget::address, account_digest{}, address);
     }
 }
 
@@ -638,6 +668,19 @@ void attempt_limiter::store_failed(const char* during, const std::exception& e) 
     }
 }
 
+// The store answered but refused a statement (a bug, a role without its grants): not an outage.
+// Said every time: nothing a client sends makes it happen, and an operator must hear of it.
+void attempt_limiter::store_refused(const char* during, const std::exception& e) noexcept {
+    try {
+        if (events_) {
+            events_("limits_store_refused",
+                    std::string("counted by this node alone (") + during + "): " + e.what());
+        }
+    } catch (...) {
+        // Nothing to tell it with.
+    }
+}
+
 // seen: the caller has just had an answer from the store. Without one, the store counts as
 // answering again only once a merge of what was counted meanwhile went through: with nothing to
 // merge, nothing here asks it.
@@ -647,9 +690,10 @@ void attempt_limiter::store_answered(bool seen) noexcept {
         return;
     }
     // Back: what was counted meanwhile goes to the store first, by one thread (the others go on
-    // counting by themselves until it has merged). Counts noted while it merges are merged too,
-    // before the store counts as answering; a straggler noted after (an attempt admitted locally
-    // that settles later) is merged by the next upkeep.
+    // counting by themselves until it has merged), in batches of merge_batch, each one
+    // transaction. Counts noted while it merges are merged too, before the store counts as
+    // answering; a straggler noted after (an attempt admitted locally that settles later) is
+    // merged by the next upkeep.
     const std::unique_lock merging(merge_mutex_, std::try_to_lock);
     if (!merging.owns_lock()) {
         return;
@@ -665,29 +709,31 @@ void attempt_limiter::store_answered(bool seen) noexcept {
                     unshared_pending_.store(false, std::memory_order_relaxed);
                     break;
                 }
-                counts.reserve(unshared_->counts.size());
-                for (auto& [key, count] : unshared_->counts) {
-                    counts.push_back(std::move(count));
+                counts.reserve(std::min(merge_batch, unshared_->counts.size()));
+                for (auto it = unshared_->counts.begin();
+                     it != unshared_->counts.end() && counts.size() < merge_batch;) {
+                    counts.push_back(it->second);
+                    it = unshared_->counts.erase(it);
                 }
-                unshared_->counts.clear();
             }
             store_->merge(counts, config_);
             answered = true;
             merged += counts.size();
-        } catch (const std::exception&) {
-            // Not yet: keep them for the next time it answers.
-            try {
-                const std::lock_guard lock(unshared_->mutex);
-                for (auto& c : counts) {
-                    auto [it, fresh] =
-                        unshared_->counts.emplace(unshared_key(c.budget, c.name, c.address), c);
-                    if (!fresh) {
-                        it->second.failures += c.failures;
-                    }
-                }
-            } catch (...) {
-                // Out of memory: those counts stay local only.
+        } catch (const store_unavailable&) {
+            // Not yet: keep this batch (nothing of it was added) for the next time it answers.
+            put_back(counts);
+            return;
+        } catch (const store_error& e) {
+            // Refused, not unreachable: it would refuse this batch again at every upkeep. One
+            // count at a time, so that only what it refuses stays this node's own (those counts
+            // still hold here); the store answers.
+            answered = true;
+            store_refused("merge", e);
+            if (!merge_one_by_one(counts, merged)) {
+                return;
             }
+        } catch (const std::exception&) {
+            put_back(counts);  // out of memory: the next upkeep tries again
             return;
         }
     }
@@ -702,6 +748,44 @@ void attempt_limiter::store_answered(bool seen) noexcept {
         } catch (...) {
             // Nothing to tell it with: the metric says it.
         }
+    }
+}
+
+// A batch the store refused, one count at a time: what it refuses again is dropped (said once, by
+// the caller), what it takes is merged. False when it stopped answering (the rest put back).
+bool attempt_limiter::merge_one_by_one(std::vector<unshared_count>& counts,
+                                       std::size_t& merged) noexcept {
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        try {
+            store_->merge({counts[i]}, config_);
+            ++merged;
+        } catch (const store_unavailable&) {
+            std::vector<unshared_count> rest(counts.begin() + static_cast<std::ptrdiff_t>(i),
+                                             counts.end());
+            put_back(rest);
+            return false;
+        } catch (const std::exception&) {
+            // Refused (or no memory for the vector): this count stays this node's own.
+        }
+    }
+    return true;
+}
+
+void attempt_limiter::put_back(std::vector<unshared_count>& counts) noexcept {
+    try {
+        const std::lock_guard lock(unshared_->mutex);
+        for (auto& c : counts) {
+            auto [it, fresh] =
+                unshared_->counts.emplace(unshared_key(c.budget, c.account, c.address), c);
+            if (!fresh) {
+                it->second.failures += c.failures;
+            }
+        }
+        if (!counts.empty()) {
+            unshared_pending_.store(true, std::memory_order_relaxed);
+        }
+    } catch (...) {
+        // Out of memory: those counts stay local only.
     }
 }
 
@@ -732,17 +816,19 @@ void attempt_limiter::maintain(clock::time_point now) noexcept {
     next_prune_ = now + std::chrono::seconds(60);
     try {
         store_->prune(config_);
-    } catch (const std::exception& e) {
+    } catch (const store_unavailable& e) {
         store_failed("prune", e);
+    } catch (const std::exception& e) {
+        store_refused("prune", e);
     }
 }
 
-void attempt_limiter::learn_known_address(std::string_view name, std::uint64_t address,
+void attempt_limiter::learn_known_address(const account_digest& account, std::uint64_t address,
                                           double age_seconds, clock::time_point now) {
     if (!known_enabled_) {
         return;
     }
-    known_->learn(user_key(name), address,
+    known_->learn(user_key(account), address,
                   now - std::chrono::duration_cast<clock::duration>(
                             std::chrono::duration<double>(std::max(0.0, age_seconds))));
 }
@@ -752,7 +838,7 @@ void attempt_limiter::load_known_addresses(clock::time_point now) {
         return;
     }
     for (const auto& k : store_->known_addresses(config_)) {
-        learn_known_address(k.name, k.address, k.age_seconds, now);
+        learn_known_address(k.account, k.address, k.age_seconds, now);
     }
 }
 
@@ -763,7 +849,8 @@ bool attempt_limiter::sharing() const noexcept {
 void attempt_limiter::record_failure(std::string_view user, std::uint64_t address,
                                      clock::time_point now) {
     if (account_enabled_) {
-        accounts_->settle(user_key(user), table::settlement::failure, false, now);
+        accounts_->settle(user_key(account_digest::of(user)), table::settlement::failure, false,
+                          now);
     }
     if (address_enabled_) {
         addresses_->settle(address, table::settlement::failure, false, now);
@@ -772,7 +859,7 @@ void attempt_limiter::record_failure(std::string_view user, std::uint64_t addres
 
 void attempt_limiter::record_success(std::string_view user, clock::time_point now) {
     if (account_enabled_) {
-        accounts_->settle(user_key(user), table::settlement::clear, false, now);
+        accounts_->settle(user_key(account_digest::of(user)), table::settlement::clear, false, now);
     }
 }
 

@@ -2,7 +2,9 @@
 // spares the store the refusals it knows; while the store fails, the node counts by itself, and
 // merges what it counted when the store answers again. The store here is a scripted fake; the
 // real ones keep their contract in tests/unit/store/limit_store_contract_test.cpp.
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,26 +32,44 @@ limiter_config config() {
     return c;
 }
 
+account_digest account(std::string_view name) {
+    return account_digest::of(name);
+}
+
 // Counts per account (every address shared), the 4th count waits 5 s; an address is known once
-// told so.
+// told so. Accounts are kept by digest, as a real store keeps them; failures["alice"] reads
+// alice's.
 class fake_store final : public limit_store {
   public:
+    struct by_digest {
+        std::map<std::string, double> counts;
+        double& operator[](std::string_view name) { return counts[account(name).hex()]; }
+        double& operator[](const account_digest& a) { return counts[a.hex()]; }
+    };
     bool down = false;
+    // Statements about this account are refused (a store_error: the store answers, and says no).
+    std::optional<account_digest> refuse;
+    // Merges after this many succeed fail as unreachable (-1: never).
+    int merges_until_down = -1;
+    int merges = 0;
     int admits = 0;
     int successes = 0;
     int checks = 0;
     std::vector<unshared_count> merged;
-    std::map<std::string, double> failures;
-    std::map<std::string, bool> known;
+    by_digest failures;
+    std::map<std::string, bool> known;  // by name
 
-    limit_verdict admit(std::string_view name, std::uint64_t, const limiter_config&,
+    limit_verdict admit(const account_digest& a, std::uint64_t, const limiter_config&,
                         std::uint64_t attempt) override {
         fail_if_down();
+        refuse_if(a);
         ++admits;
         EXPECT_NE(attempt, 0U);
         limit_verdict v;
-        auto& f = failures[std::string(name)];
-        v.known = known[std::string(name)];
+        auto& f = failures[a];
+        for (const auto& [name, is_known] : known) {
+            v.known = v.known || (is_known && account(name) == a);
+        }
         if (f >= 4) {
             v.wait = 5;
             v.refused_by = limit_budget::account;
@@ -59,22 +79,32 @@ class fake_store final : public limit_store {
         v.account = {f, f >= 4 ? 5.0 : 0.0};
         return v;
     }
-    limit_verdict succeed(std::string_view name, std::uint64_t, bool, const limiter_config&,
+    limit_verdict succeed(const account_digest& a, std::uint64_t, bool, const limiter_config&,
                           std::uint64_t) override {
         fail_if_down();
         ++successes;
-        failures[std::string(name)] = 0;
+        failures[a] = 0;
         return {};
     }
-    void release(std::string_view, std::uint64_t, bool, const limiter_config&,
+    void release(const account_digest&, std::uint64_t, bool, const limiter_config&,
                  std::uint64_t) override {
         fail_if_down();
     }
     void merge(const std::vector<unshared_count>& counts, const limiter_config&) override {
         fail_if_down();
+        if (merges_until_down == 0) {
+            throw store_unavailable("gone in the middle of a merge");
+        }
+        merges_until_down -= merges_until_down > 0 ? 1 : 0;
+        for (const auto& c : counts) {
+            if (c.budget != limit_budget::address) {
+                refuse_if(c.account);
+            }
+        }
+        ++merges;
         merged.insert(merged.end(), counts.begin(), counts.end());
         for (const auto& c : counts) {
-            failures[c.name] += c.failures;
+            failures[c.account] += c.failures;
         }
     }
     void check() override {
@@ -89,6 +119,11 @@ class fake_store final : public limit_store {
     void fail_if_down() const {
         if (down) {
             throw store_unavailable("the store is down");
+        }
+    }
+    void refuse_if(const account_digest& a) const {
+        if (refuse && *refuse == a) {
+            throw store_error("ERROR: the statement was refused");
         }
     }
 };
@@ -174,7 +209,7 @@ TEST(AttemptLimiterStore, WhileTheStoreFailsTheNodeCountsByItselfAndMergesWhenIt
     limiter.maintain(t0);
     ASSERT_EQ(store.merged.size(), 1U);
     EXPECT_EQ(store.merged[0].budget, limit_budget::account);
-    EXPECT_EQ(store.merged[0].name, "alice");
+    EXPECT_EQ(store.merged[0].account, account("alice"));
     EXPECT_DOUBLE_EQ(store.merged[0].failures, 4);
     EXPECT_TRUE(limiter.sharing());
     EXPECT_EQ(events.back(), "limits_store_answers");
@@ -200,6 +235,92 @@ TEST(AttemptLimiterStore, ASuccessIsSettledInTheStoreAndItsKnownAddressIsLearned
     store.known["carol"] = true;
     EXPECT_TRUE(limiter.admit("carol", addr_b, t0).known);
     EXPECT_EQ(limiter.known_address_entries(), 2U);
+}
+
+// Issue 29, finding 1: a statement the store refuses (it answers, and says no) is no outage. The
+// attempt counts on this node (never unlimited), the node still shares every other count, and
+// nothing of it waits to be merged: a merge the store would refuse at every upkeep once put every
+// count back each time, the address's among them, which grew with no request at all.
+TEST(AttemptLimiterStore, AnAdmissionTheStoreRefusesCountsHereAndLeavesNothingToMerge) {
+    limiter_over_fake t;
+    auto& [store, limiter, events] = t;
+    const auto t0 = clock_type::now();
+    store.refuse = account("mallory");
+    int admitted = 0;
+    for (int i = 0; i < 10; ++i) {
+        const auto a = limiter.admit("mallory", addr_a, t0);
+        if (a.wait == 0) {
+            ++admitted;
+            EXPECT_FALSE(a.by_store);
+            limiter.settle("mallory", addr_a, a, o::failure, t0);
+        }
+    }
+    EXPECT_EQ(admitted, 4) << "never unlimited: the local budget holds";
+    EXPECT_TRUE(limiter.sharing()) << "the store answers: no outage";
+    EXPECT_EQ(std::count(events.begin(), events.end(), "limits_store_unreachable"), 0);
+    EXPECT_GE(std::count(events.begin(), events.end(), "limits_store_refused"), 1);
+    for (int i = 1; i <= 4; ++i) {
+        limiter.maintain(t0 + std::chrono::seconds(i));
+    }
+    EXPECT_TRUE(store.merged.empty()) << "a refused attempt's count is not the store's to merge";
+    // Another account is still counted by the store.
+    const auto b = limiter.admit("alice", addr_b, t0);
+    EXPECT_TRUE(b.by_store);
+    EXPECT_EQ(store.failures["alice"], 1);
+}
+
+TEST(AttemptLimiterStore, AMergeTheStoreRefusesIsDroppedNotRetriedForEver) {
+    limiter_over_fake t;
+    auto& [store, limiter, events] = t;
+    const auto t0 = clock_type::now();
+    store.down = true;
+    for (const auto* name : {"alice", "mallory"}) {
+        const auto a = limiter.admit(name, addr_a, t0);
+        ASSERT_EQ(a.wait, 0U);
+        limiter.settle(name, addr_a, a, o::failure, t0);
+    }
+    store.down = false;
+    store.refuse = account("mallory");
+    for (int i = 1; i <= 4; ++i) {
+        limiter.maintain(t0 + std::chrono::seconds(i));
+    }
+    EXPECT_TRUE(limiter.sharing()) << "it answered: refusing is answering";
+    EXPECT_EQ(store.failures["alice"], 1) << "the count the store takes is merged";
+    EXPECT_EQ(store.failures["mallory"], 0);
+    EXPECT_EQ(events.back(), "limits_store_answers");
+    EXPECT_EQ(std::count(events.begin(), events.end(), "limits_store_refused"), 1)
+        << "tried once, not at every upkeep";
+}
+
+// Counts merge in batches, each one transaction of the store: when the store goes away in the
+// middle, the batches it took are not sent again, and the rest are, once it is back.
+TEST(AttemptLimiterStore, AMergeCutShortSendsNoBatchTwice) {
+    limiter_over_fake t;
+    auto& [store, limiter, events] = t;
+    const auto t0 = clock_type::now();
+    store.down = true;
+    const int accounts = 300;  // more than one batch
+    for (int i = 0; i < accounts; ++i) {
+        const auto name = "user" + std::to_string(i);
+        const auto a = limiter.admit(name, addr_a, t0);
+        ASSERT_EQ(a.wait, 0U) << i;
+        limiter.settle(name, addr_a, a, o::failure, t0);
+    }
+    store.down = false;
+    store.merges_until_down = 1;
+    limiter.maintain(t0 + 1s);
+    EXPECT_FALSE(limiter.sharing()) << "gone again in the middle";
+    const auto first = store.merged.size();
+    EXPECT_GT(first, 0U);
+    EXPECT_LT(first, static_cast<std::size_t>(accounts));
+    store.merges_until_down = -1;
+    limiter.maintain(t0 + 2s);
+    EXPECT_TRUE(limiter.sharing());
+    EXPECT_EQ(store.merged.size(), static_cast<std::size_t>(accounts))
+        << "each account's count merged exactly once";
+    for (int i = 0; i < accounts; ++i) {
+        EXPECT_EQ(store.failures["user" + std::to_string(i)], 1) << i;
+    }
 }
 
 }  // namespace

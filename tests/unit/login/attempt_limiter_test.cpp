@@ -385,9 +385,10 @@ TEST(AttemptLimiter, EachAccountKeepsItsMostRecentKnownAddresses) {
 TEST(AttemptLimiter, AnotherNodesKnownAddressIsLearned) {
     attempt_limiter limiter(owner_config());
     const auto t0 = clock_type::now();
-    limiter.learn_known_address("alice", addr_a, 60, t0);
+    limiter.learn_known_address(account_digest::of("alice"), addr_a, 60, t0);
     EXPECT_TRUE(limiter.admit("alice", addr_a, t0).known);
-    limiter.learn_known_address("bob", addr_a, 25 * 3600, t0);  // past the window
+    limiter.learn_known_address(account_digest::of("bob"), addr_a, 25 * 3600,
+                                t0);  // past the window
     EXPECT_FALSE(limiter.admit("bob", addr_a, t0).known);
 }
 

@@ -35,6 +35,10 @@ limiter_config config() {
     return c;
 }
 
+authd::account_digest account(std::string_view name) {
+    return authd::account_digest::of(name);
+}
+
 const std::uint64_t addr_a = authd::address_key(0x0a000001U);
 const std::uint64_t addr_b = authd::address_key(0x0a000002U);
 
@@ -58,7 +62,8 @@ class LimitStoreContract : public ::testing::Test {
 
     authd::limit_verdict admit(const std::string& name, std::uint64_t address,
                                limit_store* on = nullptr) {
-        return (on != nullptr ? on : limits_)->admit(name, address, config_, next_attempt());
+        return (on != nullptr ? on : limits_)
+            ->admit(account(name), address, config_, next_attempt());
     }
 
     std::optional<Backend> backend_;
@@ -106,8 +111,9 @@ TYPED_TEST(LimitStoreContract, SimultaneousAttemptsOnTwoNodesAreAdmittedAsIfSequ
             for (int i = 0; i < 5; ++i) {
                 try {
                     const auto v = nodes[static_cast<std::size_t>(t % 2)]->admit(
-                        "alice", authd::address_key(static_cast<std::uint32_t>(0x0b000000 + t)),
-                        config(), next_attempt());
+                        account("alice"),
+                        authd::address_key(static_cast<std::uint32_t>(0x0b000000 + t)), config(),
+                        next_attempt());
                     admitted += v.wait == 0 ? 1 : 0;
                 } catch (const std::exception&) {
                     ++failed;
@@ -127,8 +133,8 @@ TYPED_TEST(LimitStoreContract, ASuccessClearsItsBudgetAndMakesTheAddressKnown) {
         ASSERT_EQ(this->admit("alice", addr_a).wait, 0U);
     }
     const auto id = next_attempt();
-    ASSERT_EQ(this->limits_->admit("alice", addr_a, this->config_, id).wait, 0U);
-    const auto after = this->limits_->succeed("alice", addr_a, false, this->config_, id);
+    ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, this->config_, id).wait, 0U);
+    const auto after = this->limits_->succeed(account("alice"), addr_a, false, this->config_, id);
     EXPECT_NEAR(after.address.failures, 2, 0.01) << "the success's own count is taken back";
     // The account's shared budget is clear again; addr_a is known now.
     const auto elsewhere = this->admit("alice", addr_b);
@@ -139,7 +145,7 @@ TYPED_TEST(LimitStoreContract, ASuccessClearsItsBudgetAndMakesTheAddressKnown) {
     EXPECT_NEAR(home.account.failures, 1, 0.01) << "the known address's own budget";
     const auto listed = this->limits_->known_addresses(this->config_);
     ASSERT_EQ(listed.size(), 1U);
-    EXPECT_EQ(listed[0].name, "alice");
+    EXPECT_EQ(listed[0].account, account("alice"));
     EXPECT_EQ(listed[0].address, addr_a);
     EXPECT_LT(listed[0].age_seconds, 60);
 }
@@ -150,10 +156,10 @@ TYPED_TEST(LimitStoreContract, ASuccessClearsItsBudgetAndMakesTheAddressKnown) {
 TYPED_TEST(LimitStoreContract, ASuccessWithinTheRefreshKeepsTheRecordedOne) {
     for (int i = 0; i < 2; ++i) {
         const auto id = next_attempt();
-        const auto v = this->limits_->admit("alice", addr_a, this->config_, id);
+        const auto v = this->limits_->admit(account("alice"), addr_a, this->config_, id);
         ASSERT_EQ(v.wait, 0U);
         EXPECT_EQ(v.known, i == 1);
-        this->limits_->succeed("alice", addr_a, v.known, this->config_, id);
+        this->limits_->succeed(account("alice"), addr_a, v.known, this->config_, id);
         if (i == 0) {
             std::this_thread::sleep_for(1100ms);
         }
@@ -166,26 +172,26 @@ TYPED_TEST(LimitStoreContract, ASuccessWithinTheRefreshKeepsTheRecordedOne) {
 
 TYPED_TEST(LimitStoreContract, FailuresElsewhereNeverMakeAKnownAddressWait) {
     const auto id = next_attempt();
-    ASSERT_EQ(this->limits_->admit("alice", addr_a, this->config_, id).wait, 0U);
-    this->limits_->succeed("alice", addr_a, false, this->config_, id);
+    ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, this->config_, id).wait, 0U);
+    this->limits_->succeed(account("alice"), addr_a, false, this->config_, id);
     auto c = this->config_;
     c.address.free_failures = 0;  // only the account's budgets
     for (int i = 0; i < 4; ++i) {
-        ASSERT_EQ(this->limits_->admit("alice", addr_b, c, next_attempt()).wait, 0U);
+        ASSERT_EQ(this->limits_->admit(account("alice"), addr_b, c, next_attempt()).wait, 0U);
     }
-    EXPECT_EQ(this->limits_->admit("alice", addr_b, c, next_attempt()).refused_by,
+    EXPECT_EQ(this->limits_->admit(account("alice"), addr_b, c, next_attempt()).refused_by,
               limit_budget::account);
     // The owner at addr_a has its own budget, and its failures stay in it.
     for (int i = 0; i < 4; ++i) {
-        const auto v = this->limits_->admit("alice", addr_a, c, next_attempt());
+        const auto v = this->limits_->admit(account("alice"), addr_a, c, next_attempt());
         EXPECT_EQ(v.wait, 0U) << i;
         EXPECT_TRUE(v.known);
     }
-    EXPECT_EQ(this->limits_->admit("alice", addr_a, c, next_attempt()).refused_by,
+    EXPECT_EQ(this->limits_->admit(account("alice"), addr_a, c, next_attempt()).refused_by,
               limit_budget::known_address);
     // With the window off, addr_a is an address like any other.
     c.known_address_window = 0s;
-    EXPECT_EQ(this->limits_->admit("alice", addr_a, c, next_attempt()).refused_by,
+    EXPECT_EQ(this->limits_->admit(account("alice"), addr_a, c, next_attempt()).refused_by,
               limit_budget::account);
 }
 
@@ -194,21 +200,65 @@ TYPED_TEST(LimitStoreContract, AReleaseTakesBackItsCountAndItsWait) {
         ASSERT_EQ(this->admit("alice", addr_a).wait, 0U);
     }
     const auto id = next_attempt();
-    ASSERT_EQ(this->limits_->admit("alice", addr_a, this->config_, id).wait, 0U);
+    ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, this->config_, id).wait, 0U);
     ASSERT_GT(this->admit("alice", addr_a).wait, 0U) << "the 4th count set a wait";
-    this->limits_->release("alice", addr_a, false, this->config_, id);
+    this->limits_->release(account("alice"), addr_a, false, this->config_, id);
     const auto v = this->admit("alice", addr_a);
     EXPECT_EQ(v.wait, 0U) << "the wait was the released attempt's";
     EXPECT_NEAR(v.account.failures, 4, 0.01);
 }
 
 TYPED_TEST(LimitStoreContract, MergedFailuresCount) {
-    this->limits_->merge({{limit_budget::account, "alice", 0, 4}}, this->config_);
+    this->limits_->merge({{limit_budget::account, account("alice"), 0, 4}}, this->config_);
     const auto v = this->admit("alice", addr_a);
     EXPECT_GT(v.wait, 0U);
     EXPECT_EQ(v.refused_by, limit_budget::account);
-    this->limits_->merge({{limit_budget::address, "", addr_b, 6}}, this->config_);
+    this->limits_->merge({{limit_budget::address, {}, addr_b, 6}}, this->config_);
     EXPECT_EQ(this->admit("bob", addr_b).refused_by, limit_budget::address);
+}
+
+// One call merges many counts of every kind (one transaction), each into its own row.
+TYPED_TEST(LimitStoreContract, AMergeOfManyCountsAddsEachToItsOwnRow) {
+    this->limits_->merge({{limit_budget::account, account("alice"), 0, 2},
+                          {limit_budget::address, {}, addr_b, 3},
+                          {limit_budget::account, account("bob"), 0, 1},
+                          {limit_budget::address, {}, addr_a, 1}},
+                         this->config_);
+    auto c = this->config_;
+    c.known_address_window = 0s;
+    const auto alice = this->limits_->admit(account("alice"), addr_a, c, next_attempt());
+    EXPECT_NEAR(alice.account.failures, 3, 0.01);
+    EXPECT_NEAR(alice.address.failures, 2, 0.01);
+    const auto bob = this->limits_->admit(account("bob"), addr_b, c, next_attempt());
+    EXPECT_NEAR(bob.account.failures, 2, 0.01);
+    EXPECT_NEAR(bob.address.failures, 4, 0.01);
+}
+
+// Issue 29, finding 1: whatever bytes a User-Name holds (not UTF-8, a NUL, 3,000 of them: what
+// PostgreSQL cannot take as text), an attempt on it is counted by the store like any other, and
+// seen by another node; the limiter never falls back to counting alone.
+TYPED_TEST(LimitStoreContract, AnAttemptOnAnyNameIsCountedByTheStore) {
+    authd::attempt_limiter limiter(this->config_, this->limits_);
+    const auto now = authd::attempt_limiter::clock::now();
+    const std::vector<std::string> names{"\xff\xfe\x80user", std::string(3000, 'n'),
+                                         std::string("a\0b", 3)};
+    for (const auto& name : names) {
+        for (int i = 0; i < 2; ++i) {
+            const auto a = limiter.admit(name, addr_a, now);
+            ASSERT_EQ(a.wait, 0U) << name.size();
+            EXPECT_TRUE(a.by_store) << name.size();
+            limiter.settle(name, addr_a, a, authd::attempt_limiter::outcome::failure, now);
+        }
+    }
+    EXPECT_EQ(limiter.sharing(), this->limits_->shared());
+    EXPECT_EQ(limiter.local_admissions(), 0U);
+    auto other = this->backend_->open();
+    auto c = this->config_;
+    c.address.free_failures = 100;
+    for (const auto& name : names) {
+        const auto v = other->limits()->admit(account(name), addr_b, c, next_attempt());
+        EXPECT_NEAR(v.account.failures, 3, 0.01) << name.size();
+    }
 }
 
 // authd restarted (or crashed: the counts are committed before the hash starts) finds them.
@@ -227,8 +277,8 @@ TYPED_TEST(LimitStoreContract, EachAccountKeepsItsMostRecentKnownAddresses) {
     for (std::uint32_t i = 0; i < 6; ++i) {
         const auto id = next_attempt();
         const auto address = authd::address_key(0x0c000000U + i);
-        ASSERT_EQ(this->limits_->admit("alice", address, this->config_, id).wait, 0U);
-        this->limits_->succeed("alice", address, false, this->config_, id);
+        ASSERT_EQ(this->limits_->admit(account("alice"), address, this->config_, id).wait, 0U);
+        this->limits_->succeed(account("alice"), address, false, this->config_, id);
         std::this_thread::sleep_for(2ms);  // distinct times: "most recent" is well defined
     }
     auto listed = this->limits_->known_addresses(this->config_);

@@ -30,11 +30,17 @@
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 
+#include "support/limit_migration.hpp"
 #include "support/pg_test_support.hpp"
 
 #ifndef AUTHD_PG_CLUSTER_SCRIPT
 #error "AUTHD_PG_CLUSTER_SCRIPT must name scripts/pg-cluster.sh (tests/CMakeLists.txt)"
 #endif
+
+namespace authd::detail {
+// The counters' schema as version 4 wrote it (core/src/store/pg/pg_limits.cpp).
+extern const char* const pg_limits_migration;
+}  // namespace authd::detail
 
 namespace {
 
@@ -201,10 +207,10 @@ TEST_F(PgStore, AddUsersIsOneTransaction) {
     EXPECT_TRUE(store->add_user("alice", "a"));  // the connection is usable again
 }
 
-TEST_F(PgStore, SchemaIsVersionFourWithTriggers) {
+TEST_F(PgStore, SchemaIsVersionFiveWithTriggers) {
     open();
     auto db = raw();
-    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"4"});
+    EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"5"});
     EXPECT_EQ(db.column("SELECT collation_name FROM information_schema.columns "
                         "WHERE table_name = 'users' AND column_name = 'name'"),
               std::vector<std::string>{"C"});
@@ -237,7 +243,7 @@ TEST_F(PgStore, TimestampsAreSet) {
 TEST_F(PgStore, ReopenKeepsSchemaVersion) {
     ASSERT_TRUE(open()->add_user("alice", "a"));
     open();
-    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"4"});
+    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"5"});
 }
 
 // The schema as version 1 left it: no revoked_tokens or token_cutoffs, nor their trigger
@@ -263,7 +269,7 @@ TEST_F(PgStore, VersionOneIsMigratedKeepingItsUsers) {
     }
     auto store = open();
     EXPECT_EQ(store->find_hash("alice"), "a");
-    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"4"});
+    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"5"});
     recorder heard;
     store->set_change_listener(&heard);
     auto other = open();
@@ -273,6 +279,35 @@ TEST_F(PgStore, VersionOneIsMigratedKeepingItsUsers) {
     ASSERT_TRUE(other->set_hash("alice", "b"));
     EXPECT_TRUE(heard.wait_for_name("alice", 1s));
     store->set_change_listener(nullptr);
+}
+
+// Version 5 keys the counters by the digest of the name (issue 29): a version-4 database keeps
+// its counts and known addresses, under the digest of each name, so that an upgrade gives no
+// attacker a fresh budget and no owner loses a known address; its trigger tells the digest.
+TEST_F(PgStore, VersionFourCountersAreKeptUnderTheirNamesDigests) {
+    open();
+    {
+        auto db = raw();
+        // The counters as version 4 made them (its very text), with a waiting account, an
+        // address's count and a known address.
+        db.exec(
+            "DROP FUNCTION authd_limit_admit, authd_limit_succeed, authd_limit_uncount, "
+            "authd_limit_merge, authd_limit_prune, authd_forgiven, authd_backoff; "
+            "DROP TABLE limit_counters, known_addresses; DROP FUNCTION authd_known_address_seen; "
+            "UPDATE schema_version SET version = 4");
+        db.exec(authd::detail::pg_limits_migration);
+        db.exec(
+            "INSERT INTO limit_counters VALUES (0, 'älice', 0, 14, extract(epoch FROM now()), "
+            "extract(epoch FROM now()) + 300, 9), (2, '', 77, 3, extract(epoch FROM now()), 0, 0); "
+            "INSERT INTO known_addresses VALUES ('älice', 7, extract(epoch FROM now()))");
+    }
+    auto store = open();
+    EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"5"});
+    auto* limits = store->limits();
+    ASSERT_NE(limits, nullptr);
+    authd_test_support::expect_old_counts_kept_under_digests(*limits);
+    EXPECT_EQ(raw().column("SELECT count(*) FROM pg_proc WHERE proname LIKE 'authd_limit%'"),
+              std::vector<std::string>{"5"});
 }
 
 TEST_F(PgStore, ConcurrentOpenMigratesOnce) {
@@ -301,9 +336,12 @@ TEST_F(PgStore, ConcurrentOpenMigratesOnce) {
 
 TEST_F(PgStore, NewerSchemaRefused) {
     open();
-    raw().exec("UPDATE schema_version SET version = 5");
+    raw().exec("UPDATE schema_version SET version = version + 1");
+    const auto newer = raw().column("SELECT version FROM schema_version");
+    ASSERT_EQ(newer.size(), 1U);
     const std::string message = open_error(uri());
-    EXPECT_NE(message.find("schema version 5 is newer"), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version " + newer[0] + " is newer"), std::string::npos)
+        << message;
     EXPECT_NE(message.find(uri()), std::string::npos) << message;
 }
 
@@ -600,12 +638,15 @@ TEST_F(PgStore, AnAdmissionWaitsForTheRowAndCountsFromWhatTheOtherCommitted) {
     authd::limiter_config c;
     c.account = {3, 1s, 60s, 60s};
     c.address.free_failures = 0;
-    ASSERT_EQ(limits->admit("alice", 7, c, 1).wait, 0U);  // alice's row exists
+    ASSERT_EQ(limits->admit(authd::account_digest::of("alice"), 7, c, 1).wait,
+              0U);  // alice's row exists
     auto holder = raw();
     holder.exec("BEGIN");
-    holder.exec("SELECT 1 FROM limit_counters WHERE kind = 0 AND name = 'alice' FOR UPDATE");
+    holder.exec(
+        "SELECT 1 FROM limit_counters WHERE kind = 0 AND account = sha256('alice') FOR UPDATE");
     std::optional<authd::limit_verdict> verdict;
-    std::thread admission([&] { verdict = limits->admit("alice", 7, c, 2); });
+    std::thread admission(
+        [&] { verdict = limits->admit(authd::account_digest::of("alice"), 7, c, 2); });
     // Until the admission waits for the row lock (it is then past anything it read unlocked).
     auto watcher = raw();
     bool waiting = false;
@@ -621,7 +662,7 @@ TEST_F(PgStore, AnAdmissionWaitsForTheRowAndCountsFromWhatTheOtherCommitted) {
     EXPECT_TRUE(waiting) << "the admission never waited for the row";
     holder.exec(
         "UPDATE limit_counters SET failures = 10, blocked_until = "
-        "extract(epoch FROM clock_timestamp()) + 60 WHERE kind = 0 AND name = 'alice'");
+        "extract(epoch FROM clock_timestamp()) + 60 WHERE kind = 0 AND account = sha256('alice')");
     holder.exec("COMMIT");
     admission.join();
     ASSERT_TRUE(verdict);

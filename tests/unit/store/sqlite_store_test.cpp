@@ -21,9 +21,11 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "authd/store/limit_store.hpp"
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
 
+#include "support/limit_migration.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -136,6 +138,32 @@ TEST_F(SqliteStore, VersionOneIsMigratedKeepingItsUsers) {
     EXPECT_GT(store->find_login("alice").value().tokens_not_before, 0);
     raw_db db(db_path());
     EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
+}
+
+// The counters' file of version 1 kept names; version 2 keys them by the name's digest (issue 29)
+// and keeps every count and known address under it: an upgrade gives no attacker a fresh budget
+// and no owner loses a known address.
+TEST_F(SqliteStore, VersionOneCountersAreKeptUnderTheirNamesDigests) {
+    {
+        raw_db v1(db_path() + ".limits");
+        v1.exec(R"sql(
+CREATE TABLE limit_counters(kind INTEGER NOT NULL, name TEXT NOT NULL, address INTEGER NOT NULL,
+    failures REAL NOT NULL, updated REAL NOT NULL, blocked_until REAL NOT NULL,
+    blocked_by INTEGER NOT NULL, PRIMARY KEY (kind, name, address)) WITHOUT ROWID;
+CREATE TABLE known_addresses(name TEXT NOT NULL, address INTEGER NOT NULL,
+    last_success REAL NOT NULL, PRIMARY KEY (name, address)) WITHOUT ROWID;
+PRAGMA user_version = 1;
+INSERT INTO limit_counters VALUES (0, 'älice', 0, 14, unixepoch(), unixepoch() + 300, 9),
+                                  (2, '', 77, 3, unixepoch(), 0, 0);
+INSERT INTO known_addresses VALUES ('älice', 7, unixepoch());
+)sql");
+    }
+    auto store = open();
+    auto* limits = store->limits();
+    ASSERT_NE(limits, nullptr);
+    authd_test_support::expect_old_counts_kept_under_digests(*limits);
+    raw_db db(db_path() + ".limits");
+    EXPECT_EQ(db.column("PRAGMA user_version"), std::vector<std::string>{"2"});
 }
 
 TEST_F(SqliteStore, NewerSchemaRefused) {

@@ -18,8 +18,9 @@
 //
 // Thread-safe. retry_after() takes one short-held shard mutex and never does I/O, so I/O threads
 // may call it; admit() and settle() call the store, if any. Memory is bounded: each table holds
-// at most max_entries keys, and keys are 64-bit keyed hashes (SipHash), so a long user name costs
-// no more than a short one. Only admissions and failures create entries (retry_after() never
+// at most max_entries keys, and keys are 64-bit keyed hashes (SipHash) of the name's digest
+// (account_digest: SHA-256, the key every store and node shares), so a long user name costs no
+// more room than a short one. Only admissions and failures create entries (retry_after() never
 // does), and an entry that matters (past its free failures, waiting, or with an attempt in
 // flight) is evicted only when a whole sample of the table holds nothing else (docs/security.md
 // says what that takes).
@@ -74,6 +75,9 @@ class attempt_limiter {
         limit_budget refused_by = limit_budget::none;
         bool known = false;     // counted in the known address's budget, not the account's
         bool by_store = false;  // admitted (and counted) by the limit store
+        // Counted by this node alone because the store could not be reached: merged once it is.
+        // (An attempt the store refused to count, though it answers, is counted here only.)
+        bool to_merge = false;
         std::uint64_t attempt = 0;
     };
 
@@ -102,10 +106,10 @@ class attempt_limiter {
     // keeps its own: one right password among many wrong ones does not excuse the others).
     void record_success(std::string_view user, clock::time_point now);
 
-    // An address that name logged in from age_seconds ago (another node's success, or the store's
-    // list at start).
-    void learn_known_address(std::string_view name, std::uint64_t address, double age_seconds,
-                             clock::time_point now);
+    // An address that the account logged in from age_seconds ago (another node's success, or the
+    // store's list at start).
+    void learn_known_address(const account_digest& account, std::uint64_t address,
+                             double age_seconds, clock::time_point now);
 
     // Reads the known addresses from the store (at start). Throws store_error.
     void load_known_addresses(clock::time_point now);
@@ -138,21 +142,24 @@ class attempt_limiter {
     class table;
     class known_table;
     struct unshared;
-    std::uint64_t user_key(std::string_view user) const noexcept;
-    std::uint64_t known_key(std::string_view user, std::uint64_t address) const noexcept;
-    admission admit_locally(std::string_view user, std::uint64_t address, bool known,
-                            clock::time_point now);
-    admission admit_by_store(std::string_view user, std::uint64_t address, bool known,
+    std::uint64_t user_key(const account_digest& account) const noexcept;
+    std::uint64_t known_key(const account_digest& account, std::uint64_t address) const noexcept;
+    admission admit_locally(const account_digest& account, std::uint64_t address, bool known,
+                            clock::time_point now, bool to_merge);
+    admission admit_by_store(const account_digest& account, std::uint64_t address, bool known,
                              clock::time_point now);
-    void settle_locally(std::string_view user, std::uint64_t address, const admission& admitted,
-                        outcome result, clock::time_point now);
-    void settle_by_store(std::string_view user, std::uint64_t address, const admission& admitted,
-                         outcome result, clock::time_point now);
+    void settle_locally(const account_digest& account, std::uint64_t address,
+                        const admission& admitted, outcome result, clock::time_point now);
+    void settle_by_store(const account_digest& account, std::uint64_t address,
+                         const admission& admitted, outcome result, clock::time_point now);
     void view(std::uint64_t account, std::uint64_t address, const limit_verdict& verdict,
               clock::time_point now);
     void store_failed(const char* during, const std::exception& e) noexcept;
+    void store_refused(const char* during, const std::exception& e) noexcept;
     void store_answered(bool seen) noexcept;
-    void note_unshared(std::string_view user, std::uint64_t address, bool known);
+    void note_unshared(const account_digest& account, std::uint64_t address, bool known);
+    void put_back(std::vector<unshared_count>& counts) noexcept;
+    bool merge_one_by_one(std::vector<unshared_count>& counts, std::size_t& merged) noexcept;
     check_result refused(std::uint32_t account_wait, std::uint32_t address_wait,
                          bool known) const noexcept;
 

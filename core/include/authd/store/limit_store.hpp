@@ -10,14 +10,21 @@
 // holds forever. A success then clears the budget it was counted in and takes the count back from
 // the address; an attempt that was not decided takes both back.
 //
+// Accounts are known to a store by the digest of their name (account_digest), never by the name:
+// a User-Name is whatever bytes a client sent (not UTF-8, 8 KB long), and an attempt on any of
+// them must count like any other. PostgreSQL refuses such bytes as text (an encoding error, a
+// btree row too long), which once made one request count for ever (issue 29).
+//
 // Every call may block (network, disk): attempt_limiter calls it only from hash workers. Failures
 // are thrown as store_error (store_unavailable when the store cannot be reached): the limiter then
 // counts locally until the store answers again, and merges what it counted.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +80,22 @@ double forgiven_failures(double failures, double elapsed_seconds,
 // doubled for each failure past the first excess one, at most max_backoff.
 double backoff_seconds(double excess, const limit_policy& policy) noexcept;
 
+// An account as the counters know it: the SHA-256 of its name's bytes, whatever they are. The same
+// on every node (so that they share one row), computable in SQL for a migration
+// (sha256(textsend(name)) in PostgreSQL), and as long for an 8 KB name as for "alice".
+struct account_digest {
+    std::array<unsigned char, 32> bytes{};
+
+    static account_digest of(std::string_view name) noexcept;
+    // 64 lowercase hex digits: how it travels to PostgreSQL (decode($n, 'hex')) and in its
+    // notifications.
+    std::string hex() const;
+    // The digest of 64 hex digits (either case); nullopt for anything else.
+    static std::optional<account_digest> from_hex(std::string_view hex) noexcept;
+
+    bool operator==(const account_digest&) const = default;
+};
+
 // Which budget an attempt is counted in, or which one refused it.
 enum class limit_budget : std::uint8_t {
     none,           // admitted (or nothing refused it)
@@ -99,15 +122,15 @@ struct limit_verdict {
 
 // Failures a node counted by itself while the store could not be reached, to merge.
 struct unshared_count {
-    limit_budget budget;  // account, known_address or address
-    std::string name;     // the account ("" for an address)
+    limit_budget budget;     // account, known_address or address
+    account_digest account;  // the account (all zero for an address)
     std::uint64_t address = 0;
     double failures = 0;
 };
 
 // An address an account logged in from, and how long ago (seconds).
 struct known_address_entry {
-    std::string name;
+    account_digest account;
     std::uint64_t address = 0;
     double age_seconds = 0;
 };
@@ -116,23 +139,24 @@ class limit_store {
   public:
     virtual ~limit_store() = default;
 
-    // Admits (counting it) or refuses one attempt of name from address under config. attempt is
-    // this attempt's id (random, not 0): a later succeed() or release() undoes only the wait that
-    // this attempt's count set.
-    virtual limit_verdict admit(std::string_view name, std::uint64_t address,
+    // Admits (counting it) or refuses one attempt on account from address under config. attempt
+    // is this attempt's id (random, not 0): a later succeed() or release() undoes only the wait
+    // that this attempt's count set.
+    virtual limit_verdict admit(const account_digest& account, std::uint64_t address,
                                 const limiter_config& config, std::uint64_t attempt) = 0;
 
     // An admitted attempt succeeded: the budget it was counted in (known or not) is cleared, the
     // address's count taken back, and the address becomes (or stays) known to the account.
     // Returns the counters after.
-    virtual limit_verdict succeed(std::string_view name, std::uint64_t address, bool known,
+    virtual limit_verdict succeed(const account_digest& account, std::uint64_t address, bool known,
                                   const limiter_config& config, std::uint64_t attempt) = 0;
 
     // An admitted attempt was not decided (store error, shutdown): both counts are taken back.
-    virtual void release(std::string_view name, std::uint64_t address, bool known,
+    virtual void release(const account_digest& account, std::uint64_t address, bool known,
                          const limiter_config& config, std::uint64_t attempt) = 0;
 
-    // Adds failures counted locally to the store's counters (a wait only ever lengthens).
+    // Adds failures counted locally to the store's counters (a wait only ever lengthens), all in
+    // one transaction: thrown, none of them was added.
     virtual void merge(const std::vector<unshared_count>& counts, const limiter_config& config) = 0;
 
     // Every address known to an account within the window, for a node's local view.

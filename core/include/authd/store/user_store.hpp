@@ -16,9 +16,9 @@
 #include <utility>
 #include <vector>
 
-namespace authd {
+#include "authd/store/limit_store.hpp"
 
-class limit_store;
+namespace authd {
 
 class store_error : public std::runtime_error {
   public:
@@ -57,10 +57,11 @@ class change_listener {
         (void)name;
         (void)not_before;
     }
-    // name logged in (on another node) from address, age_seconds ago: the address is known to
-    // the account (the owner's budget, docs/security.md).
-    virtual void known_address(std::string_view name, std::uint64_t address, double age_seconds) {
-        (void)name;
+    // The account logged in (on another node) from address, age_seconds ago: the address is
+    // known to the account (the owner's budget, docs/security.md).
+    virtual void known_address(const account_digest& account, std::uint64_t address,
+                               double age_seconds) {
+        (void)account;
         (void)address;
         (void)age_seconds;
     }

@@ -306,7 +306,7 @@ void pg_change_feed::known_address(std::string_view payload) {
     }
     const std::lock_guard lock(listener_mutex_);
     if (listener_ != nullptr) {
-        listener_->known_address(known->name, known->address, 0);
+        listener_->known_address(known->account, known->address, 0);
     }
 }
 
@@ -326,7 +326,7 @@ void pg_change_feed::resync() {
         const std::lock_guard lock(listener_mutex_);
         if (listener_ != nullptr) {
             for (const auto& k : rows) {
-                listener_->known_address(k.name, k.address, k.age_seconds);
+                listener_->known_address(k.account, k.address, k.age_seconds);
             }
         }
     }

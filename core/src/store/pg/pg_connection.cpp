@@ -166,7 +166,9 @@ bool transient_sqlstate(std::string_view state) {
            || state == "57P01"         // admin shutdown (pg_ctl stop -m fast)
            || state == "57P02"         // crash shutdown
            || state == "57P03"         // cannot connect now: starting up, shutting down
-           || state == "25006";        // read-only transaction: a standby, during a failover
+           || state == "25006"         // read-only transaction: a standby, during a failover
+           || state == "40001"         // serialization failure: the same statement may pass now
+           || state == "40P01";        // deadlock detected: likewise
 }
 
 [[noreturn]] void fail_statement(const pg_target& target, PGconn* conn, const PGresult* result,

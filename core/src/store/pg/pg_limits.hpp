@@ -1,6 +1,6 @@
 // The PostgreSQL store's brute-force counters, private to core/: the limit_store that every node
-// shares (authd/store/limit_store.hpp). Its tables and functions are the store's schema version 4;
-// it runs its statements on the store's connections.
+// shares (authd/store/limit_store.hpp). Its tables and functions are the store's schema versions 4
+// and 5; it runs its statements on the store's connections.
 #pragma once
 
 #include <array>
@@ -18,15 +18,18 @@ namespace authd::detail {
 
 // Schema version 4: the counters, the known addresses and the functions that count.
 extern const char* const pg_limits_migration;
+// Schema version 5: accounts keyed by the digest of their name (account_digest), not by the name.
+extern const char* const pg_limits_by_digest_migration;
 
-// The channel the known_addresses table's trigger notifies, with "<address> <name>" as payload.
+// The channel the known_addresses table's trigger notifies, with "<address> <account>" as payload
+// (the account's digest in hex).
 inline constexpr const char* pg_known_addresses_channel = "authd_known_addresses";
 
-// "<address> <name>": the address a signed decimal, the name the rest (not empty). nullopt for
-// anything else.
+// "<address> <account>": the address a signed decimal, the account 64 hex digits. nullopt for
+// anything else (a payload of a version-4 node, "<address> <name>", among them).
 struct pg_known_address {
     std::uint64_t address;
-    std::string_view name;
+    account_digest account;
 };
 std::optional<pg_known_address> parse_known_address(std::string_view payload) noexcept;
 

@@ -33,7 +33,7 @@ using namespace std::chrono_literals;
 
 // Entry i takes the schema from version i to i + 1, in the transaction that opens the store.
 // Append only: never edit a released entry, databases out there have run it already.
-const std::array<const char*, 4> migrations{
+const std::array<const char*, 5> migrations{
     // 1: the users table, the same as SQLite's, and its change notifications. Names compare and
     // sort by bytes (COLLATE "C"), as in SQLite, whatever the database's locale. Only updates and
     // deletes notify: the cache holds only users that exist, so an insert never makes it stale
@@ -108,6 +108,8 @@ CREATE TRIGGER tokens_cut AFTER INSERT OR UPDATE ON token_cutoffs
     // 4: the brute-force counters every node shares, and the addresses known to each account
     // (pg_limits.cpp).
     pg_limits_migration,
+    // 5: the counters keyed by the digest of the account's name, never by client bytes as text.
+    pg_limits_by_digest_migration,
 };
 constexpr std::int64_t current_schema_version = std::tuple_size_v<decltype(migrations)>;
 

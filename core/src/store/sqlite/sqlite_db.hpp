@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -75,6 +76,13 @@ class query {
         return *this;
     }
 
+    query& bind_blob(int index, const unsigned char* data, std::size_t size) {
+        // A zero-length blob, not SQL NULL, when size is 0.
+        check_bind(sqlite3_bind_blob64(stmt_.get(), index, size > 0 ? data : empty_blob, size,
+                                       SQLITE_STATIC));
+        return *this;
+    }
+
     query& bind(int index, std::int64_t value) {
         check_bind(sqlite3_bind_int64(stmt_.get(), index, value));
         return *this;
@@ -116,6 +124,16 @@ class query {
         return {data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), column))};
     }
 
+    // The bytes of a column of the current row as a blob; valid until the next step.
+    std::span<const unsigned char> blob(int column) const {
+        const auto* data =
+            static_cast<const unsigned char*>(sqlite3_column_blob(stmt_.get(), column));
+        if (data == nullptr) {
+            return {};
+        }
+        return {data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), column))};
+    }
+
     std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
     double real(int column) const { return sqlite3_column_double(stmt_.get(), column); }
 
@@ -126,6 +144,7 @@ class query {
         }
     }
 
+    static constexpr unsigned char empty_blob[1] = {0};
     const statement& stmt_;
 };
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <mutex>
 #include <optional>
+#include <span>
 
 #include "authd/store/user_store.hpp"
 
@@ -19,27 +20,61 @@ namespace authd::detail {
 
 namespace {
 
-constexpr std::int64_t limits_schema_version = 1;
+// Version 2 keys accounts by the SHA-256 of their name (account_digest), as PostgreSQL's store
+// does: a blob, whatever bytes the name holds. An address's budget has the empty account.
+constexpr std::int64_t limits_schema_version = 2;
 
-constexpr std::string_view schema_sql = R"sql(
+constexpr std::string_view tables_sql = R"sql(
 CREATE TABLE IF NOT EXISTS limit_counters(
     kind INTEGER NOT NULL,
-    name TEXT NOT NULL,
+    account BLOB NOT NULL,
     address INTEGER NOT NULL,
     failures REAL NOT NULL,
     updated REAL NOT NULL,
     blocked_until REAL NOT NULL,
     blocked_by INTEGER NOT NULL,
-    PRIMARY KEY (kind, name, address)
+    PRIMARY KEY (kind, account, address)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS known_addresses(
-    name TEXT NOT NULL,
+    account BLOB NOT NULL,
     address INTEGER NOT NULL,
     last_success REAL NOT NULL,
-    PRIMARY KEY (name, address)
+    PRIMARY KEY (account, address)
 ) WITHOUT ROWID;
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 )sql";
+
+// Version 1 kept the name itself: its rows keep their counts under the name's digest
+// (authd_sha256, a function of this connection's), so that an upgrade gives no attacker a fresh
+// budget and no owner loses a known address. Then tables_sql makes the tables of version 2.
+constexpr std::string_view rename_version_one_sql = R"sql(
+BEGIN IMMEDIATE;
+ALTER TABLE limit_counters RENAME TO limit_counters_v1;
+ALTER TABLE known_addresses RENAME TO known_addresses_v1;
+)sql";
+constexpr std::string_view copy_version_one_sql = R"sql(
+INSERT INTO limit_counters
+    SELECT kind, CASE WHEN kind = 2 THEN x'' ELSE authd_sha256(name) END, address, failures,
+           updated, blocked_until, blocked_by
+      FROM limit_counters_v1;
+INSERT INTO known_addresses SELECT authd_sha256(name), address, last_success
+      FROM known_addresses_v1;
+DROP TABLE limit_counters_v1;
+DROP TABLE known_addresses_v1;
+COMMIT;
+)sql";
+
+// authd_sha256(x): account_digest::of the bytes of x, for the migration.
+void sha256_function(sqlite3_context* context, int, sqlite3_value** argv) {
+    const auto* data = static_cast<const char*>(sqlite3_value_blob(argv[0]));
+    const auto size = static_cast<std::size_t>(sqlite3_value_bytes(argv[0]));
+    const auto digest = account_digest::of(std::string_view(data != nullptr ? data : "", size));
+    sqlite3_result_blob(context, digest.bytes.data(), static_cast<int>(digest.bytes.size()),
+                        SQLITE_TRANSIENT);
+}
+
+// An address's budget: the empty account.
+constexpr std::span<const unsigned char> no_account{};
 
 // kind: as in the PostgreSQL store.
 constexpr std::int64_t kind_account = 0;
@@ -62,23 +97,23 @@ struct statements {
     explicit statements(sqlite3* db, const std::string& path)
         : get(db, path,
               "SELECT failures, updated, blocked_until, blocked_by FROM limit_counters "
-              "WHERE kind = ?1 AND name = ?2 AND address = ?3"),
+              "WHERE kind = ?1 AND account = ?2 AND address = ?3"),
           put(db, path,
               "INSERT OR REPLACE INTO limit_counters VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
           erase(db, path,
-                "DELETE FROM limit_counters WHERE kind = ?1 AND name = ?2 AND address = ?3"),
+                "DELETE FROM limit_counters WHERE kind = ?1 AND account = ?2 AND address = ?3"),
           known(db, path,
-                "SELECT 1 FROM known_addresses WHERE name = ?1 AND address = ?2 AND last_success "
-                "> ?3"),
+                "SELECT 1 FROM known_addresses WHERE account = ?1 AND address = ?2 AND "
+                "last_success > ?3"),
           remember(db, path,
-                   "INSERT INTO known_addresses VALUES (?1, ?2, ?3) ON CONFLICT (name, address) "
-                   "DO UPDATE SET last_success = excluded.last_success "
+                   "INSERT INTO known_addresses VALUES (?1, ?2, ?3) ON CONFLICT (account, "
+                   "address) DO UPDATE SET last_success = excluded.last_success "
                    "WHERE last_success < excluded.last_success - ?4"),
           trim(db, path,
-               "DELETE FROM known_addresses WHERE name = ?1 AND address NOT IN (SELECT address "
-               "FROM known_addresses WHERE name = ?1 ORDER BY last_success DESC LIMIT ?2)"),
+               "DELETE FROM known_addresses WHERE account = ?1 AND address NOT IN (SELECT address "
+               "FROM known_addresses WHERE account = ?1 ORDER BY last_success DESC LIMIT ?2)"),
           list(db, path,
-               "SELECT name, address, ?1 - last_success FROM known_addresses WHERE "
+               "SELECT account, address, ?1 - last_success FROM known_addresses WHERE "
                "last_success > ?1 - ?2"),
           prune(db, path,
                 "DELETE FROM limit_counters WHERE blocked_until <= ?1 AND updated + failures * "
@@ -106,8 +141,9 @@ class sqlite_limits final : public limit_store {
     sqlite_limits(const sqlite_limits&) = delete;
     sqlite_limits& operator=(const sqlite_limits&) = delete;
 
-    limit_verdict admit(std::string_view name, std::uint64_t address, const limiter_config& c,
-                        std::uint64_t attempt) override {
+    limit_verdict admit(const account_digest& account, std::uint64_t address,
+                        const limiter_config& c, std::uint64_t attempt) override {
+        const std::span<const unsigned char> name(account.bytes);
         const std::lock_guard lock(mutex_);
         transaction tx(*statements_);
         const double t = unix_seconds();
@@ -119,7 +155,7 @@ class sqlite_limits final : public limit_store {
         const bool account_on = c.account.enabled();
         const bool address_on = c.address.enabled();
         auto a = account_on ? get(kind, name, account_addr) : row{};
-        auto i = address_on ? get(kind_address, "", addr) : row{};
+        auto i = address_on ? get(kind_address, no_account, addr) : row{};
         v.account = view(a, t, c.account);
         v.address = view(i, t, c.address);
         if (v.account.blocked_seconds > 0 || v.address.blocked_seconds > 0) {
@@ -137,14 +173,15 @@ class sqlite_limits final : public limit_store {
         }
         if (address_on) {
             v.address = count(i, t, c.address, attempt);
-            put(kind_address, "", addr, i);
+            put(kind_address, no_account, addr, i);
         }
         tx.commit();
         return v;
     }
 
-    limit_verdict succeed(std::string_view name, std::uint64_t address, bool known,
+    limit_verdict succeed(const account_digest& account, std::uint64_t address, bool known,
                           const limiter_config& c, std::uint64_t attempt) override {
+        const std::span<const unsigned char> name(account.bytes);
         const std::lock_guard lock(mutex_);
         transaction tx(*statements_);
         const double t = unix_seconds();
@@ -154,25 +191,25 @@ class sqlite_limits final : public limit_store {
         if (c.account.enabled()) {
             query(statements_->erase)
                 .bind(1, known ? kind_known : kind_account)
-                .bind(2, name)
+                .bind_blob(2, name.data(), name.size())
                 .bind(3, known ? addr : std::int64_t{0})
                 .run();
         }
         if (c.address.enabled()) {
-            v.address = uncount(kind_address, "", addr, t, c.address, attempt);
+            v.address = uncount(kind_address, no_account, addr, t, c.address, attempt);
         }
         // Recorded when new or older than known_address_refresh, and trimmed only then: a
         // success at an address recorded within the hour writes nothing more (as PostgreSQL's).
         if (c.known_addresses_on()) {
             query(statements_->remember)
-                .bind(1, name)
+                .bind_blob(1, name.data(), name.size())
                 .bind(2, addr)
                 .bind(3, t)
                 .bind(4, seconds(known_address_refresh))
                 .run();
             if (sqlite3_changes(db_.get()) > 0) {
                 query(statements_->trim)
-                    .bind(1, name)
+                    .bind_blob(1, name.data(), name.size())
                     .bind(2, static_cast<std::int64_t>(c.known_addresses_per_account))
                     .run();
             }
@@ -181,8 +218,9 @@ class sqlite_limits final : public limit_store {
         return v;
     }
 
-    void release(std::string_view name, std::uint64_t address, bool known, const limiter_config& c,
-                 std::uint64_t attempt) override {
+    void release(const account_digest& account, std::uint64_t address, bool known,
+                 const limiter_config& c, std::uint64_t attempt) override {
+        const std::span<const unsigned char> name(account.bytes);
         const std::lock_guard lock(mutex_);
         transaction tx(*statements_);
         const double t = unix_seconds();
@@ -192,7 +230,7 @@ class sqlite_limits final : public limit_store {
                     attempt);
         }
         if (c.address.enabled()) {
-            uncount(kind_address, "", addr, t, c.address, attempt);
+            uncount(kind_address, no_account, addr, t, c.address, attempt);
         }
         tx.commit();
     }
@@ -207,7 +245,9 @@ class sqlite_limits final : public limit_store {
                                                                         : kind_address;
             const auto& policy = kind == kind_address ? c.address : c.account;
             const auto addr = static_cast<std::int64_t>(n.address);
-            auto r = get(kind, n.name, addr);
+            const auto name =
+                kind == kind_address ? no_account : std::span<const unsigned char>(n.account.bytes);
+            auto r = get(kind, name, addr);
             r.failures = forgiven_failures(r.failures, t - r.updated, policy) + n.failures;
             r.updated = t;
             if (r.failures > policy.free_failures) {
@@ -215,7 +255,7 @@ class sqlite_limits final : public limit_store {
                     std::max(r.blocked_until,
                              t + backoff_seconds(r.failures - policy.free_failures, policy));
             }
-            put(kind, n.name, addr, r);
+            put(kind, name, addr, r);
         }
         tx.commit();
     }
@@ -229,8 +269,13 @@ class sqlite_limits final : public limit_store {
         query q(statements_->list);
         q.bind(1, unix_seconds()).bind(2, seconds(c.known_address_window));
         while (q.next_row()) {
-            out.push_back(
-                {std::string(q.text(0)), static_cast<std::uint64_t>(q.integer(1)), q.real(2)});
+            const auto bytes = q.blob(0);
+            account_digest account;
+            if (bytes.size() != account.bytes.size()) {
+                continue;  // not a digest: nobody's
+            }
+            std::copy(bytes.begin(), bytes.end(), account.bytes.begin());
+            out.push_back({account, static_cast<std::uint64_t>(q.integer(1)), q.real(2)});
         }
         return out;
     }
@@ -288,29 +333,49 @@ class sqlite_limits final : public limit_store {
             fail(path, "counters' schema version " + std::to_string(version) +
                            " is newer than this authd knows; use a newer authd");
         }
-        exec(db.get(), path, schema_sql, "cannot create the counters' tables");
+        if (version == 1) {
+            if (sqlite3_create_function(db.get(), "authd_sha256", 1,
+                                        SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                        &sha256_function, nullptr, nullptr) != SQLITE_OK) {
+                fail(path, "cannot migrate the counters: no digest function");
+            }
+            try {
+                exec(db.get(), path,
+                     std::string(rename_version_one_sql) + std::string(tables_sql) +
+                         std::string(copy_version_one_sql),
+                     "cannot migrate the counters to version 2");
+            } catch (...) {
+                sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+                throw;
+            }
+        }
+        exec(db.get(), path, tables_sql, "cannot create the counters' tables");
         return db;
     }
 
-    bool is_known(std::string_view name, std::int64_t addr, double t, const limiter_config& c) {
+    bool is_known(std::span<const unsigned char> name, std::int64_t addr, double t,
+                  const limiter_config& c) {
         query q(statements_->known);
-        q.bind(1, name).bind(2, addr).bind(3, t - seconds(c.known_address_window));
+        q.bind_blob(1, name.data(), name.size())
+            .bind(2, addr)
+            .bind(3, t - seconds(c.known_address_window));
         return q.next_row();
     }
 
-    row get(std::int64_t kind, std::string_view name, std::int64_t addr) {
+    row get(std::int64_t kind, std::span<const unsigned char> name, std::int64_t addr) {
         query q(statements_->get);
-        q.bind(1, kind).bind(2, name).bind(3, addr);
+        q.bind(1, kind).bind_blob(2, name.data(), name.size()).bind(3, addr);
         if (!q.next_row()) {
             return {};
         }
         return {q.real(0), q.real(1), q.real(2), q.integer(3)};
     }
 
-    void put(std::int64_t kind, std::string_view name, std::int64_t addr, const row& r) {
+    void put(std::int64_t kind, std::span<const unsigned char> name, std::int64_t addr,
+             const row& r) {
         query(statements_->put)
             .bind(1, kind)
-            .bind(2, name)
+            .bind_blob(2, name.data(), name.size())
             .bind(3, addr)
             .bind(4, r.failures)
             .bind(5, r.updated)
@@ -336,8 +401,8 @@ class sqlite_limits final : public limit_store {
     }
 
     // Takes an attempt's count back: one failure fewer, its own wait lifted.
-    counter_view uncount(std::int64_t kind, std::string_view name, std::int64_t addr, double t,
-                         const limit_policy& policy, std::uint64_t attempt) {
+    counter_view uncount(std::int64_t kind, std::span<const unsigned char> name, std::int64_t addr,
+                         double t, const limit_policy& policy, std::uint64_t attempt) {
         auto r = get(kind, name, addr);
         r.failures = std::max(0.0, forgiven_failures(r.failures, t - r.updated, policy) - 1);
         r.updated = t;
@@ -345,7 +410,11 @@ class sqlite_limits final : public limit_store {
             r.blocked_until = 0;
         }
         if (r.failures <= 0 && r.blocked_until <= t) {
-            query(statements_->erase).bind(1, kind).bind(2, name).bind(3, addr).run();
+            query(statements_->erase)
+                .bind(1, kind)
+                .bind_blob(2, name.data(), name.size())
+                .bind(3, addr)
+                .run();
         } else {
             put(kind, name, addr, r);
         }
