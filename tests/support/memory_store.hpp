@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "authd/store/user_store.hpp"
+#include "authd/util/clock.hpp"
 
 namespace authd_test_support {
 
@@ -83,7 +84,7 @@ class memory_store final : public authd::user_store {
             return false;
         }
         it->second = phc;
-        cutoffs[std::string(name)] = std::time(nullptr) + 1;
+        cutoffs[std::string(name)] = authd::unix_now() + 1;
         return true;
     }
     bool replace_hash(std::string_view name, std::string_view expected,

@@ -4,13 +4,15 @@
 #include <charconv>
 #include <ctime>
 
+#include "authd/util/clock.hpp"
+
 namespace authd {
 
 std::string_view http_date_now() {
     // IMF-fixdate is 29 characters: "Sun, 06 Nov 1994 08:49:37 GMT".
     thread_local char text[32];
     thread_local std::time_t cached = -1;
-    const std::time_t now = std::time(nullptr);
+    const std::time_t now = unix_now();  // the clock of the tokens' times
     if (now != cached) {
         std::tm tm{};
         gmtime_r(&now, &tm);

@@ -140,8 +140,10 @@ run_result jwt_check(const std::string& key_file, const std::string& user,
                        {{"JWT_KEY_FILE", key_file}, {"JWT_EXPECTED_USER", user}}, 60s);
 }
 
+// authd's clock (core/include/authd/util/clock.hpp): CLOCK_REALTIME in whole seconds, never
+// std::time(), which lags it for a few milliseconds after each second begins.
 std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
+    return std::chrono::floor<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }

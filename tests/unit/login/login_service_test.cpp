@@ -40,7 +40,7 @@ constexpr std::string_view not_found_body =
     R"({"code":404,"status":"error","message":"Data not found."})";
 
 TEST_F(LoginService, GoodPasswordGetsAThirtyMinuteToken) {
-    const auto before = std::time(nullptr);
+    const auto before = authd::unix_now();
     const auto r = service.login("user_test", "password_test");
     ASSERT_EQ(r.code, api_code::ok) << r.log_note;
     const std::string prefix = R"({"code":200,"status":"ok","token":")";
@@ -50,10 +50,10 @@ TEST_F(LoginService, GoodPasswordGetsAThirtyMinuteToken) {
     ASSERT_TRUE(claims.has_value());
     EXPECT_EQ(claims->user, "user_test");
     EXPECT_GE(claims->exp, before + 1800);
-    EXPECT_LE(claims->exp, std::time(nullptr) + 1800);
+    EXPECT_LE(claims->exp, authd::unix_now() + 1800);
     ASSERT_TRUE(claims->iat.has_value());
     EXPECT_GE(*claims->iat, before);
-    EXPECT_LE(*claims->iat, std::time(nullptr));
+    EXPECT_LE(*claims->iat, authd::unix_now());
     EXPECT_FALSE(r.rehashed);
 }
 
@@ -64,7 +64,7 @@ std::optional<token_claims> token_claims_of(const keyring_holder& keys, const se
         return std::nullopt;
     }
     return keys.verify(r.body.substr(prefix.size(), r.body.size() - prefix.size() - 2),
-                       std::time(nullptr));
+                       authd::unix_now());
 }
 
 // A password change voids the tokens issued until then, and a login right after it (in the same
@@ -80,7 +80,7 @@ TEST_F(LoginService, PasswordChangeVoidsOlderTokensNotTheNextLogins) {
     const auto fresh = token_claims_of(signer, service.login("user_test", "new password"));
     ASSERT_TRUE(fresh.has_value());
     EXPECT_GE(fresh->iat.value_or(0), cutoff);
-    EXPECT_LE(fresh->iat.value_or(0), std::time(nullptr) + token_clock_leeway_seconds);
+    EXPECT_LE(fresh->iat.value_or(0), authd::unix_now() + token_clock_leeway_seconds);
     EXPECT_FALSE(service.voided(*fresh));
     EXPECT_TRUE(service.voided(*old_token)) << "the login read the cutoff with the hash";
     token_claims legacy{"user_test", old_token->exp, "id", std::nullopt, std::nullopt};

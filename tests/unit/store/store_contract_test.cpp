@@ -21,6 +21,7 @@
 
 #include "authd/store/open_store.hpp"
 #include "authd/store/user_store.hpp"
+#include "authd/util/clock.hpp"
 
 #include "support/store_backends.hpp"
 
@@ -82,9 +83,7 @@ TYPED_TEST(StoreContract, AddThenFind) {
 // --- token cutoffs ------------------------------------------------------------------------------
 
 std::int64_t unix_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    return authd::unix_now();  // the store's own clock
 }
 
 std::int64_t cutoff_of(user_store& store, const std::string& name) {
