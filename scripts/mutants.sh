@@ -12,7 +12,9 @@
 # after each mutant and on any exit (trap), with a fresh modification time so that the next build
 # recompiles it. Before any mutant, the named tests must pass on the tree as it is.
 # Exit status: 0 when every mutant was killed, 1 when one survived, 2 on a usage error, a snippet
-# not found exactly once, a mutant that does not build, or a named test that fails anyway.
+# not found exactly once, a mutant that does not build, or a named test that fails anyway. It
+# starts a throw-away PostgreSQL cluster unless AUTHD_TEST_PG_URI names one, and gives no verdict
+# where a test it ran skipped (but for tests/mutants/expected-skips.txt's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build/mutants
@@ -35,7 +37,7 @@ while [[ $# -gt 0 ]]; do
         --no-fallback) fallback=0 ;;
         --list) list=1 ;;
         -h | --help)
-            sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         -*)
@@ -80,9 +82,24 @@ restore() {
     fi
 }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/authd-mutants.XXXXXX")
-trap 'restore; rm -rf "$tmp"' EXIT
+pg_dir=""
+cleanup() {
+    restore
+    rm -rf "$tmp"
+    if [[ -n $pg_dir ]]; then scripts/pg-cluster.sh remove "$pg_dir"; fi
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 saved=$tmp/original
+
+# The PostgreSQL tests need a cluster, as in scripts/test.sh: without one they skip, and a mutant
+# only they kill would "survive". Started here unless AUTHD_TEST_PG_URI names one.
+if [[ -z ${AUTHD_TEST_PG_URI:-} ]]; then
+    pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/authd-pg.XXXXXX")
+    scripts/pg-cluster.sh start "$pg_dir" >&2
+    AUTHD_TEST_PG_URI=$(cat "$pg_dir/uri")
+    export AUTHD_TEST_PG_URI AUTHD_TEST_PG_DIR=$pg_dir
+fi
 
 if [[ ! -f $build/CMakeCache.txt ]]; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DAUTHD_WERROR=ON >/dev/null
@@ -111,6 +128,16 @@ run_tests() {
     else
         ctest --test-dir "$build" -LE bench -j "$jobs" --output-on-failure >"$out" 2>&1 || true
     fi
+    # A test that skipped proves nothing: the run is refused unless tests/mutants/
+    # expected-skips.txt says why that test skips here (root ignores file modes, say).
+    local skipped
+    skipped=$(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) (Skipped)$/\1/p' "$out" |
+        grep -vxF -f <(sed -n 's/^\([^#[:space:]][^[:space:]]*\).*/\1/p' tests/mutants/expected-skips.txt) || true)
+    if [[ -n $skipped ]]; then
+        echo "mutants.sh: these tests skipped, so no verdict: $(echo "$skipped" | paste -sd, -)" >&2
+        echo "!skipped"
+        return
+    fi
     # "  12 - LoginTest.Foo (Failed)" under "The following tests FAILED:"
     sed -n '/The following tests FAILED:/,$p' "$out" | sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) .*/\1/p' |
         paste -sd, -
@@ -123,6 +150,9 @@ for n in "${names[@]}"; do
     regexes+=("$(python3 "$tool" field "tests/mutants/$n.mutant" tests)")
 done
 baseline=$(IFS='|'; run_tests "${regexes[*]}")
+if [[ $baseline == "!skipped" ]]; then
+    exit 2
+fi
 if [[ -n $baseline ]]; then
     echo "mutants.sh: without any mutant, these named tests fail: $baseline" >&2
     echo "mutants.sh: (output in $tmp/ctest.log, kept as $build/mutants-baseline.log)" >&2
@@ -154,6 +184,12 @@ for n in "${names[@]}"; do
     fi
     how="named"
     killer=$(run_tests "$regex")
+    if [[ $killer == "!skipped" ]]; then
+        restore
+        echo "ERROR    $n: tests it relies on skipped"
+        errors+=("$n")
+        continue
+    fi
     if [[ $killer == "!no-tests" ]]; then
         restore
         echo "ERROR    $n: its tests regex matches no test"
@@ -163,9 +199,27 @@ for n in "${names[@]}"; do
     if [[ -z $killer && $fallback -eq 1 ]]; then
         how="suite"
         killer=$(run_tests "")
+        if [[ $killer == "!skipped" ]]; then
+            restore
+            echo "ERROR    $n: tests of the suite skipped"
+            errors+=("$n")
+            continue
+        fi
     fi
     restore
     cp "$tmp/ctest.log" "$logs/$n.log"
+    if [[ $how == "suite" && -n $killer ]]; then
+        # Killed by a test the mutant does not name: credited only if that test passes on the
+        # unmutated tree (else it is flaky, or broken here, and proves nothing).
+        cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$tmp/build.log" 2>&1 || true
+        again=$(run_tests "^($(echo "$killer" | sed 's/[][\.*^$+?(){}|]/\\&/g; s/,/|/g'))\$")
+        if [[ -n $again ]]; then
+            secs=$(($(date +%s) - t0))
+            survived+=("$n")
+            echo "FLAKY    $n: $killer failed on the unmutated tree too, not credited (${secs}s)"
+            continue
+        fi
+    fi
     secs=$(($(date +%s) - t0))
     if [[ -n $killer ]]; then
         killed=$((killed + 1))
