@@ -24,6 +24,7 @@
 
 namespace {
 
+using authd::account_digest;
 using authd::attempt_limiter;
 
 // The attempts go to many accounts and addresses, as a busy server's do: none waits. success 0:
@@ -50,20 +51,21 @@ void run(benchmark::State& state, authd::limit_store* store, bool with_success) 
     // notification) is not what a day of logins is made of: done before the clock runs.
     for (; with_success && w.n < w.accounts; ++w.n) {
         const auto now = attempt_limiter::clock::now();
-        const auto admitted = limiter.admit(w.user(), w.address(), now);
-        limiter.settle(w.user(), w.address(), admitted, attempt_limiter::outcome::success, now);
+        const auto admitted = limiter.admit(account_digest::of(w.user()), w.address(), now);
+        limiter.settle(account_digest::of(w.user()), w.address(), admitted,
+                       attempt_limiter::outcome::success, now);
     }
     for (auto _ : state) {
         const auto now = attempt_limiter::clock::now();
         const auto user = w.user();
         const auto address = w.address();
-        const auto admitted = limiter.admit(user, address, now);
+        const auto admitted = limiter.admit(account_digest::of(user), address, now);
         if (admitted.wait != 0) {
             state.SkipWithError("an attempt was refused: the workload must not wait");
             return;
         }
         limiter.settle(
-            user, address, admitted,
+            account_digest::of(user), address, admitted,
             with_success ? attempt_limiter::outcome::success : attempt_limiter::outcome::failure,
             now);
         ++w.n;

@@ -35,7 +35,7 @@
 #include "authd/store/open_store.hpp"
 #include "authd/util/units.hpp"
 
-#include "app/log.hpp"
+#include "base/log.hpp"
 
 namespace authd::server {
 
@@ -602,6 +602,16 @@ std::string respell(const setting_origins& from, const std::string& message) {
     const auto end = message.find_first_of(": ");
     const auto option = message.substr(2, end == std::string::npos ? end : end - 2);
     return from.name(option) + message.substr(2 + option.size());
+}
+
+connection_options connection_settings(const server_config& config) {
+    connection_options options;
+    options.limits = config.limits;
+    options.max_requests_per_connection = config.max_requests_per_connection;
+    options.idle_timeout = config.idle_timeout;
+    options.request_timeout = config.request_timeout;
+    options.write_timeout = config.write_timeout;
+    return options;
 }
 
 }  // namespace authd::server

@@ -16,7 +16,8 @@
 #include "authd/http/request.hpp"
 #include "authd/login/attempt_limiter.hpp"
 
-#include "app/log.hpp"
+#include "base/log.hpp"
+#include "net/connection_options.hpp"
 
 namespace authd::server {
 
@@ -84,6 +85,9 @@ class setting_origins {
 // usage_error (or Program_options' errors) naming the bad setting as the operator wrote it.
 std::optional<server_config> parse_config(int argc, char** argv, setting_origins& from,
                                           std::ostream& help);
+
+// What the settings allow each connection (server/net's own struct).
+connection_options connection_settings(const server_config& config);
 
 // A start-up message that names an option ("--listen: ..."), spelled as the operator set it.
 std::string respell(const setting_origins& from, const std::string& message);

@@ -7,8 +7,8 @@
 #include <sys/resource.h>
 
 #include "app/config.hpp"
-#include "app/log.hpp"
 #include "app/server.hpp"
+#include "base/log.hpp"
 #include "workers/hash_helper.hpp"
 
 namespace {

@@ -32,9 +32,10 @@
 #include "authd/util/clock.hpp"
 #include "authd/util/files.hpp"
 
-#include "app/log.hpp"
+#include "app/metrics.hpp"
+#include "base/log.hpp"
 #include "net/io_thread.hpp"
-#include "workers/hash_pool.hpp"
+#include "workers/worker_pool.hpp"
 
 namespace authd::server {
 
@@ -251,7 +252,7 @@ constexpr std::chrono::seconds revocation_purge_interval{60};
 // (sigtimedwait): no asynchronous handler runs, so no thread can be interrupted at a bad moment,
 // and ThreadSanitizer (which defers asynchronous signals) was seen to stall a SIGTERM otherwise.
 int wait_for_signals(const sigset_t& handled, const server_config& config, keyring_holder& keys,
-                     user_store& store, revocation_list& revocations, hash_pool& pool) {
+                     user_store& store, revocation_list& revocations, worker_pool& pool) {
     using steady = std::chrono::steady_clock;
     auto next_check = steady::now() + store_check_interval;
     auto next_purge = steady::now() + revocation_purge_interval;
@@ -270,7 +271,7 @@ int wait_for_signals(const sigset_t& handled, const server_config& config, keyri
         }
         const auto now = steady::now();
         if (now >= next_check) {
-            pool.request_store_check();
+            pool.request_upkeep();
             next_check = now + store_check_interval;
         }
         if (now >= next_purge) {
@@ -341,12 +342,12 @@ int run(const server_config& config) {
     }
     const password_hasher hasher(config.argon2);
     auto cache = make_user_cache(config.cache_entries);
-    login_service service(*store, *cache, hasher, keys, config.token_ttl);
+    const auto limiter_owner = make_limiter(config.attempts, *store);
+    auto& limiter = *limiter_owner;
+    login_service service(*store, *cache, hasher, keys, config.token_ttl, &limiter);
     revocation_list revocations(max_revocations);
     load_revocations(*store, revocations);
     service.load_token_cutoffs();
-    const auto limiter_owner = make_limiter(config.attempts, *store);
-    auto& limiter = *limiter_owner;
     store_events events(service, revocations, limiter);
     store->set_change_listener(&events);
     struct unregister {
@@ -354,7 +355,7 @@ int run(const server_config& config) {
         ~unregister() { store.set_change_listener(nullptr); }
     } const listener_guard{*store};
 
-    hash_pool::options pool_options;
+    worker_pool::options pool_options;
     pool_options.workers = config.hash_workers != 0 ? config.hash_workers : cores();
     pool_options.queue_capacity =
         config.hash_queue != 0 ? config.hash_queue : 64 * pool_options.workers;
@@ -364,7 +365,12 @@ int run(const server_config& config) {
             : std::max<std::size_t>(8, pool_options.queue_capacity / 4);
     pool_options.queue_timeout = config.hash_queue_timeout;
     pool_options.nice = config.hash_nice;
-    hash_pool pool(service, limiter, pool_options);
+    // The upkeep a worker runs twice a second (wait_for_signals): the store check and the
+    // limits' merge and prune (both block on the store).
+    worker_pool pool(pool_options, [&service, &limiter] {
+        service.check_store();
+        limiter.maintain(attempt_limiter::clock::now());
+    });
     const auto workers = pool_options.workers;
 
     // The first thread binds the configured address (port 0 picks a free port); the others bind
@@ -372,16 +378,20 @@ int run(const server_config& config) {
     const auto io_count = config.io_threads != 0 ? config.io_threads : cores();
     metrics_registry metrics(pool, service, limiter);
     address_connections per_address(config.max_connections_per_address);
-    const shared_state shared{
-        config,   pool,        limiter,
-        service,  keys,        revocations,
-        metrics,  per_address, (config.max_connections + io_count - 1) / io_count,
-        tls.get()};
+    const auto options = connection_settings(config);
+    const shared_state shared{options,
+                              pool,
+                              {service, keys, revocations},
+                              [&metrics] { return metrics.render(); },
+                              per_address,
+                              (config.max_connections + io_count - 1) / io_count,
+                              tls.get()};
     std::vector<std::unique_ptr<io_thread>> io;
-    io.push_back(std::make_unique<io_thread>(shared, parse_endpoint(config.listen)));
+    io.push_back(
+        std::make_unique<io_thread>(shared, metrics.add_thread(), parse_endpoint(config.listen)));
     const auto bound = io.front()->local_endpoint();
     for (std::size_t i = 1; i < io_count; ++i) {
-        io.push_back(std::make_unique<io_thread>(shared, bound));
+        io.push_back(std::make_unique<io_thread>(shared, metrics.add_thread(), bound));
     }
     log(log_level::info, "listening",
         {{"address", to_string(bound)},

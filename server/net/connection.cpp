@@ -6,14 +6,13 @@
 #include <tuple>
 
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 
 #include "authd/http/http_response.hpp"
 #include "authd/util/clock.hpp"
 
-#include "app/log.hpp"
+#include "base/log.hpp"
 #include "net/io_thread.hpp"
 #include "net/use_tuple.hpp"
 
@@ -41,7 +40,7 @@ connection::connection(tcp_socket socket, io_thread& owner)
       active_(make_active_state()),
       // The first request must arrive whole within the request deadline counted from accept: a
       // connection that sends nothing is not a keep-alive connection between requests.
-      request_deadline_(clock::now() + owner.shared().config.request_timeout) {
+      request_deadline_(clock::now() + owner.shared().options.request_timeout) {
     owner_.add(this);
     error_code ec;
     const auto peer = socket.remote_endpoint(ec).address();
@@ -148,7 +147,7 @@ bool connection::read_on_wake() {
 }
 
 std::unique_ptr<connection::active_state> connection::make_active_state() const {
-    return std::make_unique<active_state>(connection_buffer_bytes(owner_.shared().config.limits));
+    return std::make_unique<active_state>(connection_buffer_bytes(owner_.shared().options.limits));
 }
 
 // Feeds what was read to the parser: a whole request, a refused one, or more bytes needed.
@@ -177,7 +176,7 @@ connection::parse_step connection::parse_buffered(request_parser& parser, error_
 // it must arrive whole by one deadline that later bytes do not extend (a slowloris client
 // trickling a byte at a time is closed all the same). False: idle while draining, close now.
 bool connection::arm_read_deadline(const request_parser& parser) {
-    const auto& config = owner_.shared().config;
+    const auto& config = owner_.shared().options;
     const bool was_idle = idle_;
     idle_ = !parser.got_some() && active_->in.size() == 0;
     if (idle_ && draining_) {
@@ -328,7 +327,7 @@ asio::awaitable<bool> connection::flush() {
 }
 
 asio::awaitable<bool> connection::flush_pending() {
-    deadline_ = clock::now() + owner_.shared().config.write_timeout;
+    deadline_ = clock::now() + owner_.shared().options.write_timeout;
     error_code ec;
     if (tls_) {
         std::tie(ec, std::ignore) =
@@ -377,23 +376,13 @@ void connection::log_request(api_code code, clock::time_point started) {
     owner_.request_log(line);
 }
 
-// A login or a logout: the handler's job for the hash pool, awaited (the pool bounds this wait,
-// not the sweeper), then the handler's answer to its result.
-asio::awaitable<void> connection::await_hash_pool(const step& s, bool keep_alive) {
+// A login or a logout: the step's job goes to the worker pool (which bounds this wait, not the
+// sweeper) and comes back with its answer. Core and the server cross here, and only here.
+asio::awaitable<void> connection::await_job(step& s, bool keep_alive) {
     deadline_ = clock::time_point::max();
-    auto& shared = owner_.shared();
-    const auto io = owner_.context().get_executor();
-    const auto& head = active_->head;
-    const client_ref client{client_, peer_};
-    if (s.what == step::kind::hash_login) {
-        const auto result = co_await shared.pool.async_login(
-            io, client_, head.user_name.value, head.password.value, asio::use_awaitable);
-        append_response(owner_.handler().login_done(head, client, result), keep_alive);
-    } else {
-        const auto result =
-            co_await shared.pool.async_revoke(io, client_, s.jti, s.exp, asio::use_awaitable);
-        append_response(owner_.handler().logout_done(result), keep_alive);
-    }
+    auto [job, ran] = co_await async_run(owner_.shared().executor, owner_.context().get_executor(),
+                                         client_, std::move(s.job), use_tuple);
+    append_response(job->answer(ran), keep_alive);
 }
 
 // The TLS handshake, under the request deadline. False when it failed (the connection is dropped
@@ -402,7 +391,7 @@ asio::awaitable<bool> connection::handshake() {
     if (!tls_) {
         co_return true;
     }
-    deadline_ = clock::now() + owner_.shared().config.request_timeout;
+    deadline_ = clock::now() + owner_.shared().options.request_timeout;
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_tuple);
     deadline_ = clock::time_point::max();
     if (ec) {
@@ -447,7 +436,7 @@ asio::awaitable<void> connection::refuse() {
 }
 
 asio::awaitable<void> connection::run() {
-    const auto& config = owner_.shared().config;
+    const auto& config = owner_.shared().options;
     if (woken_) {
         // A parked connection: the first bytes of its next request are in the request state
         // (read_on_wake), or its wait was cancelled (idle deadline, drain) or failed.
@@ -484,12 +473,11 @@ asio::awaitable<void> connection::run() {
         const bool keep_alive =
             parser.keep_alive() && !draining_ && ++requests_ < config.max_requests_per_connection;
         const auto started = clock::now();
-        const auto s =
-            owner_.handler().handle(active_->head, client_ref{client_, peer_}, unix_now());
-        if (s.what == step::kind::respond) {
+        auto s = owner_.handler().handle(active_->head, client_ref{client_, peer_}, unix_now());
+        if (!s.job) {
             append_response(s.answer, keep_alive);
         } else {
-            co_await await_hash_pool(s, keep_alive);
+            co_await await_job(s, keep_alive);
         }
         if (s.attempt) {
             owner_.metrics().observe_login(clock::now() - started);

@@ -96,7 +96,7 @@ class connection {
     write_result write_now();
     boost::asio::awaitable<bool> flush_pending();
     boost::asio::awaitable<bool> flush();
-    boost::asio::awaitable<void> await_hash_pool(const step& s, bool keep_alive);
+    boost::asio::awaitable<void> await_job(step& s, bool keep_alive);
     void append_response(const response& r, bool keep_alive);
     void log_request(api_code code, clock::time_point started);
     boost::asio::awaitable<void> close_gracefully();

@@ -7,7 +7,7 @@
 #include "authd/http/http_response.hpp"
 #include "authd/http/request.hpp"
 
-#include "app/log.hpp"
+#include "base/log.hpp"
 #include "net/connection.hpp"
 #include "net/use_tuple.hpp"
 
@@ -68,11 +68,11 @@ void refuse_at_once(Socket& socket, bool tls) {
 }  // namespace
 
 bool thread_host::hash_queue_has_room() const {
-    return shared_.pool.has_room();
+    return shared_.executor.has_room();
 }
 
 std::string thread_host::metrics_text() const {
-    return shared_.metrics.render();
+    return shared_.metrics_text();
 }
 
 // One audit line per login outcome.
@@ -95,13 +95,14 @@ void thread_host::internal_error(std::string_view event, std::string_view detail
     log(log_level::error, event, {{"detail", detail}});
 }
 
-io_thread::io_thread(const shared_state& shared, const tcp::endpoint& endpoint)
+io_thread::io_thread(const shared_state& shared, thread_metrics& metrics,
+                     const tcp::endpoint& endpoint)
     : shared_(shared),
       acceptor_(context_),
       sweeper_(context_),
-      metrics_(shared.metrics.add_thread()),
+      metrics_(metrics),
       host_(shared, metrics_),
-      handler_(shared.limiter, shared.service, shared.keys, shared.revocations, host_) {
+      handler_(shared.app, host_) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
     acceptor_.set_option(reuse_port(true));

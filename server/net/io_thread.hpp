@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,31 +14,26 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "authd/crypto/keyring.hpp"
-#include "authd/crypto/keyring_holder.hpp"
-#include "authd/login/attempt_limiter.hpp"
+#include "authd/login/handler_host.hpp"
 #include "authd/login/request_handler.hpp"
-#include "authd/login/revocation_list.hpp"
 
-#include "app/config.hpp"
-#include "app/metrics.hpp"
+#include "base/job_executor.hpp"
+#include "base/thread_metrics.hpp"
 #include "net/address_connections.hpp"
-#include "workers/hash_pool.hpp"
+#include "net/connection_options.hpp"
 
 namespace authd::server {
 
 class connection;
 
-// What all I/O threads share (read-only after start, except the pool, which is thread-safe).
+// What all I/O threads share (read-only after start; the executor and the application's parts
+// are thread-safe).
 struct shared_state {
-    const server_config& config;
-    hash_pool& pool;
-    attempt_limiter& limiter;
-    const login_service& service;
-    const keyring_holder& keys;  // the key ring in use (swapped on SIGHUP)
-    revocation_list& revocations;
-    metrics_registry& metrics;
-    address_connections& per_address;  // --max-connections-per-address, across threads
+    const connection_options& options;
+    job_executor& executor;                     // runs the logins and logouts' store writes
+    request_handler::parts app;                 // what each thread's request handler is made of
+    std::function<std::string()> metrics_text;  // /metrics: the whole process's text
+    address_connections& per_address;           // --max-connections-per-address, across threads
     std::size_t max_connections_per_thread;
     boost::asio::ssl::context* tls;  // nullptr: plain HTTP
 };
@@ -60,7 +57,9 @@ class thread_host final : public handler_host {
 
 class io_thread {
   public:
-    io_thread(const shared_state& shared, const boost::asio::ip::tcp::endpoint& endpoint);
+    // metrics: this thread's counters (it is their only writer).
+    io_thread(const shared_state& shared, thread_metrics& metrics,
+              const boost::asio::ip::tcp::endpoint& endpoint);
     io_thread(const io_thread&) = delete;
     io_thread& operator=(const io_thread&) = delete;
 

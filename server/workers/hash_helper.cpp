@@ -18,7 +18,7 @@
 
 #include "authd/crypto/secret.hpp"
 
-#include "app/log.hpp"
+#include "base/log.hpp"
 #include "workers/argon2_memory.hpp"
 
 namespace authd::server {
@@ -195,14 +195,14 @@ bool hash_helper::exchange(const std::string& request, std::string& reply) {
         }
         stop();
     }
-    throw argon2_runner_error("the hash helper process failed");
+    throw hash_runner_error("the hash helper process failed");
 }
 
 bool hash_helper::verify(const std::string& phc, std::string_view password) {
     if (phc.size() > max_phc_bytes || password.size() > max_password_bytes) {
         // Beyond what the helper accepts: not a hash libsodium would verify (its strings are
         // at most crypto_pwhash_STRBYTES), refused here at once.
-        return argon2_verify_here(phc, password);
+        return verify_password_here(phc, password);
     }
     wiped_request request;
     request.bytes.reserve(9 + phc.size() + password.size());
@@ -213,7 +213,7 @@ bool hash_helper::verify(const std::string& phc, std::string_view password) {
     request.bytes += password;
     std::string reply;
     if (!exchange(request.bytes, reply)) {
-        return argon2_verify_here(phc, password);
+        return verify_password_here(phc, password);
     }
     return reply == "1";
 }
@@ -221,7 +221,7 @@ bool hash_helper::verify(const std::string& phc, std::string_view password) {
 std::optional<std::string> hash_helper::hash(std::string_view password,
                                              const argon2_params& params) {
     if (password.size() > max_password_bytes) {
-        return argon2_hash_here(password, params);  // authctl refuses such passwords before
+        return hash_password_here(password, params);  // authctl refuses such passwords before
     }
     wiped_request request;
     request.bytes.reserve(21 + password.size());
@@ -232,7 +232,7 @@ std::optional<std::string> hash_helper::hash(std::string_view password,
     request.bytes += password;
     std::string reply;
     if (!exchange(request.bytes, reply)) {
-        return argon2_hash_here(password, params);
+        return hash_password_here(password, params);
     }
     if (reply.empty() || reply[0] != '1') {
         return std::nullopt;
@@ -265,7 +265,7 @@ void start_argon2_memory() {
     const bool enabled = enable_argon2_memory(self_check_bytes);
     const auto lent_before = argon2_memory_stats_now().lent;
     const long faults_before = minor_faults();
-    const bool right = argon2_verify_here(self_check_phc, self_check_password);
+    const bool right = verify_password_here(self_check_phc, self_check_password);
     const long faults = minor_faults() - faults_before;
     const bool lent = argon2_memory_stats_now().lent > lent_before;
     std::string_view detail = "argon2's memory is kept, reused and wiped after every call";
@@ -350,7 +350,7 @@ int run_hash_helper(int fd) {
                 return 1;
             }
             const long faults_before = minor_faults();
-            const char answer = argon2_verify_here(phc, password) ? '1' : '0';
+            const char answer = verify_password_here(phc, password) ? '1' : '0';
             last_faults = minor_faults() - faults_before;
             wipe(password);
             log_argon2_memory_change(kept);
@@ -370,7 +370,7 @@ int run_hash_helper(int fd) {
                 ops <= crypto_pwhash_argon2id_OPSLIMIT_MAX &&
                 memory >= crypto_pwhash_argon2id_MEMLIMIT_MIN &&
                 memory <= crypto_pwhash_argon2id_MEMLIMIT_MAX) {
-                made = argon2_hash_here(password, {ops, static_cast<std::size_t>(memory)});
+                made = hash_password_here(password, {ops, static_cast<std::size_t>(memory)});
             }
             last_faults = minor_faults() - faults_before;
             wipe(password);

@@ -17,7 +17,7 @@
 
 namespace authd::server {
 
-class hash_helper final : public argon2_runner {
+class hash_helper final : public hash_runner {
   public:
     hash_helper() = default;
     ~hash_helper() override;
@@ -34,7 +34,7 @@ class hash_helper final : public argon2_runner {
   private:
     // Sends request and reads the reply (a status byte, then the PHC string of a hash). Restarts
     // a helper that has gone, once. False when no helper can be started (the caller runs argon2
-    // itself); throws argon2_runner_error when a started helper fails twice.
+    // itself); throws hash_runner_error when a started helper fails twice.
     bool exchange(const std::string& request, std::string& reply);
     void stop() noexcept;
 

@@ -137,8 +137,8 @@ struct login_world {
     authd::hs256_key signer{fixed_key()};
     memory_store store;
     std::unique_ptr<authd::user_cache> cache = authd::make_user_cache(1024);
-    authd::login_service service{store, *cache, hasher, keys, std::chrono::minutes(30)};
     authd::attempt_limiter limiter{limits_off()};
+    authd::login_service service{store, *cache, hasher, keys, std::chrono::minutes(30), &limiter};
     fuzz_host host;
     std::unique_ptr<authd::revocation_list> revocations;
     std::unique_ptr<authd::request_handler> handler;
@@ -150,8 +150,8 @@ struct login_world {
         handler.reset();
         revocations = std::make_unique<authd::revocation_list>(max_requests);
         store.revocations.clear();
-        handler =
-            std::make_unique<authd::request_handler>(limiter, service, keys, *revocations, host);
+        handler = std::make_unique<authd::request_handler>(
+            authd::request_handler::parts{service, keys, *revocations}, host);
     }
 };
 
@@ -340,16 +340,15 @@ void substitute_last_token(authd::request_head& head, const session_state& state
     }
 }
 
-// A login the handler sent to the hash pool: done here as a worker does it, then answered by
-// the handler.
-void login(const authd::request_head& head, const authd::client_ref& client, bool keep_alive,
+// A login the handler sent to the hash pool: its job run here as a worker runs it, then answered.
+void login(const authd::request_head& head, authd::blocking_job& job, bool keep_alive,
            session_state& state) {
     check(head.password.count == 1 && head.user_name.count == 1 && !head.password.value.empty() &&
               !head.user_name.value.empty(),
           "the handler sends to the hash pool a request without exactly one of each credential");
-    const auto result = world().service.login(head.user_name.value, head.password.value);
+    job.run(authd::hashes_in_this_thread());
     const bool right = head.user_name.value == known_user && head.password.value == known_password;
-    const auto r = world().handler->login_done(head, client, result);
+    const auto r = job.answer(true);
     check(r.code == (right ? authd::api_code::ok : authd::api_code::not_found),
           "login answered other than 200 for the right credentials, 404 for any other", r.body);
     const auto body = answer(r, keep_alive, head.version, head.route);
@@ -409,16 +408,19 @@ void check_token_answer(const authd::request_head& head, const authd::response& 
 }
 
 // A logout the handler sent to the hash pool (the revocation's write), done here synchronously.
-void logout(const authd::request_head& head, const authd::step& s, bool keep_alive,
+void logout(const authd::request_head& head, authd::blocking_job& job, bool keep_alive,
             session_state& state) {
     const std::string token(authd::presented_token(head));
     check(state.issued.contains(token), "/logout accepts a token no login issued", token);
-    const auto result = world().service.revoke(s.jti, s.exp);
-    const auto r = world().handler->logout_done(result);
+    job.run(authd::hashes_in_this_thread());
+    const auto r = job.answer(true);
     check(r.code == authd::api_code::ok, "revoking in the in-memory store failed", r.body);
     state.revoked.insert(token);
     answer(r, keep_alive, head.version, head.route);
 }
+
+// What a step's job is, by its route (the job itself does not say).
+enum class job_kind : std::uint8_t { none, login, logout };
 
 }  // namespace
 
@@ -460,14 +462,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const authd::client_ref client{1, "192.0.2.1"};
         const auto now = authd::unix_now();
         const auto s = w.handler->handle(head, client, now);
-        switch (s.what) {
-            case authd::step::kind::hash_login:
-                login(head, client, keep_alive, state);
+        switch (!s.job                              ? job_kind::none
+                : head.route == authd::route::login ? job_kind::login
+                                                    : job_kind::logout) {
+            case job_kind::login:
+                login(head, *s.job, keep_alive, state);
                 break;
-            case authd::step::kind::store_revocation:
-                logout(head, s, keep_alive, state);
+            case job_kind::logout:
+                logout(head, *s.job, keep_alive, state);
                 break;
-            case authd::step::kind::respond: {
+            case job_kind::none: {
                 const auto& r = s.answer;
                 const auto body = answer(r, keep_alive, head.version, head.route);
                 switch (head.route) {

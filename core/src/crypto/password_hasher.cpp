@@ -46,15 +46,15 @@ password_hasher::password_hasher(argon2_params params) : params_(params) {
     sodium_memzero(random, sizeof random);
 }
 
-bool argon2_verify_here(const std::string& phc, std::string_view password) {
+bool verify_password_here(const std::string& phc, std::string_view password) {
     if (phc.rfind("$argon2id$", 0) != 0) {
         return verify_any_hash(phc, password);  // imported from another system (foreign_hash.hpp)
     }
     return crypto_pwhash_str_verify(phc.c_str(), password.data(), password.size()) == 0;
 }
 
-std::optional<std::string> argon2_hash_here(std::string_view password,
-                                            const argon2_params& params) {
+std::optional<std::string> hash_password_here(std::string_view password,
+                                              const argon2_params& params) {
     char out[crypto_pwhash_STRBYTES];
     if (crypto_pwhash_str_alg(out, password.data(), password.size(), params.ops,
                               params.memory_bytes, crypto_pwhash_ALG_ARGON2ID13) != 0) {
@@ -65,25 +65,25 @@ std::optional<std::string> argon2_hash_here(std::string_view password,
 
 namespace {
 
-class local_runner final : public argon2_runner {
+class local_runner final : public hash_runner {
   public:
     bool verify(const std::string& phc, std::string_view password) override {
-        return argon2_verify_here(phc, password);
+        return verify_password_here(phc, password);
     }
     std::optional<std::string> hash(std::string_view password,
                                     const argon2_params& params) override {
-        return argon2_hash_here(password, params);
+        return hash_password_here(password, params);
     }
 };
 
 }  // namespace
 
-argon2_runner& argon2_in_this_thread() noexcept {
+hash_runner& hashes_in_this_thread() noexcept {
     static local_runner runner;
     return runner;
 }
 
-std::string password_hasher::hash(std::string_view password, argon2_runner& runner) const {
+std::string password_hasher::hash(std::string_view password, hash_runner& runner) const {
     auto phc = runner.hash(password, params_);
     if (!phc) {
         throw std::bad_alloc();
@@ -92,11 +92,11 @@ std::string password_hasher::hash(std::string_view password, argon2_runner& runn
 }
 
 bool password_hasher::verify(const std::string& phc, std::string_view password,
-                             argon2_runner& runner) const {
+                             hash_runner& runner) const {
     return runner.verify(phc, password);
 }
 
-void password_hasher::verify_dummy(std::string_view password, argon2_runner& runner) const {
+void password_hasher::verify_dummy(std::string_view password, hash_runner& runner) const {
     dummy_count_.fetch_add(1, std::memory_order_relaxed);
     // The outcome is known (a random password nobody has); only the work matters.
     [[maybe_unused]] const bool outcome = verify(dummy_phc_, password, runner);

@@ -8,6 +8,18 @@
 
 namespace authd {
 
+response json_response(api_code code, std::string_view body, std::uint32_t retry_after) {
+    response r;
+    r.code = code;
+    r.body = body;
+    r.retry_after = retry_after;
+    return r;
+}
+
+response canned_response(api_code code, std::uint32_t retry_after) {
+    return json_response(code, canned_body(code), retry_after);
+}
+
 std::string_view http_date_now() {
     // IMF-fixdate is 29 characters: "Sun, 06 Nov 1994 08:49:37 GMT".
     thread_local char text[32];

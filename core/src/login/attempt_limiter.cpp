@@ -435,7 +435,7 @@ attempt_limiter::check_result attempt_limiter::refused(std::uint32_t account_wai
     return {address_wait, limit_budget::address};
 }
 
-attempt_limiter::check_result attempt_limiter::retry_after(std::string_view user,
+attempt_limiter::check_result attempt_limiter::retry_after(const account_digest& digest,
                                                            std::uint64_t address,
                                                            clock::time_point now) const {
     const auto wait = [now](clock::time_point until) {
@@ -444,7 +444,6 @@ attempt_limiter::check_result attempt_limiter::retry_after(std::string_view user
     std::uint32_t account_wait = 0;
     bool known = false;
     if (account_enabled_) {
-        const auto digest = account_digest::of(user);
         const auto account = user_key(digest);
         known = known_enabled_ && known_->known(account, address, now);
         account_wait = wait(accounts_->blocked_until(known ? known_key(digest, address) : account));
@@ -458,12 +457,11 @@ attempt_limiter::check_result attempt_limiter::retry_after(std::string_view user
     return refusal;
 }
 
-attempt_limiter::admission attempt_limiter::admit(std::string_view user, std::uint64_t address,
-                                                  clock::time_point now) {
+attempt_limiter::admission attempt_limiter::admit(const account_digest& digest,
+                                                  std::uint64_t address, clock::time_point now) {
     // A refusal makes no entry (and so evicts none): both counts are checked, waits and attempts
     // in flight alike, before either is reserved. (Only two attempts racing between the check and
     // the reservation can still make and drop an entry, never more than hashes admitted.)
-    const auto digest = account_digest::of(user);
     const bool known = known_enabled_ && known_->known(user_key(digest), address, now);
     const auto account = known ? known_key(digest, address) : user_key(digest);
     const auto account_wait = account_enabled_ ? accounts_->check(account, now) : 0;
@@ -560,12 +558,11 @@ void attempt_limiter::view(std::uint64_t account, std::uint64_t address,
     }
 }
 
-void attempt_limiter::settle(std::string_view user, std::uint64_t address,
+void attempt_limiter::settle(const account_digest& digest, std::uint64_t address,
                              const admission& admitted, outcome result, clock::time_point now) {
     if (admitted.wait > 0 || (!account_enabled_ && !address_enabled_)) {
         return;
     }
-    const auto digest = account_digest::of(user);
     if (admitted.by_store) {
         settle_by_store(digest, address, admitted, result, now);
     } else {
@@ -846,20 +843,19 @@ bool attempt_limiter::sharing() const noexcept {
     return store_ != nullptr && store_->shared() && store_up_.load(std::memory_order_relaxed);
 }
 
-void attempt_limiter::record_failure(std::string_view user, std::uint64_t address,
+void attempt_limiter::record_failure(const account_digest& account, std::uint64_t address,
                                      clock::time_point now) {
     if (account_enabled_) {
-        accounts_->settle(user_key(account_digest::of(user)), table::settlement::failure, false,
-                          now);
+        accounts_->settle(user_key(account), table::settlement::failure, false, now);
     }
     if (address_enabled_) {
         addresses_->settle(address, table::settlement::failure, false, now);
     }
 }
 
-void attempt_limiter::record_success(std::string_view user, clock::time_point now) {
+void attempt_limiter::record_success(const account_digest& account, clock::time_point now) {
     if (account_enabled_) {
-        accounts_->settle(user_key(account_digest::of(user)), table::settlement::clear, false, now);
+        accounts_->settle(user_key(account), table::settlement::clear, false, now);
     }
 }
 

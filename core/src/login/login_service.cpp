@@ -13,8 +13,10 @@
 namespace authd {
 
 login_service::login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
-                             const keyring_holder& keys, std::chrono::seconds token_ttl)
+                             const keyring_holder& keys, std::chrono::seconds token_ttl,
+                             attempt_limiter* limiter)
     : store_(store),
+      limiter_(limiter),
       cache_(cache),
       hasher_(hasher),
       keys_(keys),
@@ -27,7 +29,58 @@ service_result failure(api_code code, std::string note = {}) {
     return service_result{code, std::string(canned_body(code)), std::move(note), false};
 }
 
+// How a verified attempt settles its count: a wrong password (or unknown user) stays a failure,
+// a success clears the budget it used, anything else (a store error, shutdown) releases it.
+attempt_limiter::outcome settlement_of(api_code code) noexcept {
+    return code == api_code::not_found ? attempt_limiter::outcome::failure
+           : code == api_code::ok      ? attempt_limiter::outcome::success
+                                       : attempt_limiter::outcome::abandoned;
+}
+
 }  // namespace
+
+// The one 429 of a login, whoever refuses it (this node's view, or the limits' admission).
+service_result login_service::refused_for(std::uint32_t wait, limit_budget budget) const {
+    return service_result{api_code::too_many_attempts,
+                          error_body(api_code::too_many_attempts, message_too_many_attempts(wait)),
+                          {},
+                          false,
+                          wait,
+                          budget};
+}
+
+std::optional<service_result> login_service::answer_at_once(const login_request& request) const {
+    // A password longer than any stored one cannot match: refused without a hash, a queue slot or
+    // a brute-force counter entry (such requests are cheap to send by the thousand).
+    if (password_too_long(request.password)) {
+        return failure(api_code::not_found);
+    }
+    // Read only, no counter entry is made: a waiting account or address costs no queue slot. The
+    // attempt is admitted, and counted, by the worker that hashes it (attempt()).
+    if (limiter_ != nullptr) {
+        const auto check =
+            limiter_->retry_after(request.account, request.client, attempt_limiter::clock::now());
+        if (check.wait != 0) {
+            return refused_for(check.wait, check.refused_by);
+        }
+    }
+    return std::nullopt;
+}
+
+service_result login_service::attempt(const login_request& request, hash_runner& runner) const {
+    if (limiter_ == nullptr || password_too_long(request.password)) {
+        return login(request.user, request.password, runner);  // nothing to count
+    }
+    using clock = attempt_limiter::clock;
+    const auto admitted = limiter_->admit(request.account, request.client, clock::now());
+    if (admitted.wait > 0) {
+        return refused_for(admitted.wait, admitted.refused_by);
+    }
+    auto result = login(request.user, request.password, runner);
+    limiter_->settle(request.account, request.client, admitted, settlement_of(result.code),
+                     clock::now());
+    return result;
+}
 
 // not_before: the user's token cutoff as the store has it (0 when the record came from the cache,
 // whose users' cutoffs are in cutoffs_ already).
@@ -140,9 +193,9 @@ void login_service::tokens_cut(std::string_view name, std::int64_t not_before) {
 }
 
 service_result login_service::login(std::string_view user, std::string_view password,
-                                    argon2_runner& runner) const {
+                                    hash_runner& runner) const {
     // A password longer than any authctl stores cannot match: refused before any hashing.
-    if (password.size() > max_password_bytes) {
+    if (password_too_long(password)) {
         return failure(api_code::not_found);
     }
     // The time of issue and the user's cutoff as known before the record is read: a password
@@ -150,7 +203,7 @@ service_result login_service::login(std::string_view user, std::string_view pass
     // must void the token this login issues, so neither may be taken after the verification.
     const auto now = unix_now();
     const auto known_cutoff = cutoffs_.not_before(user);
-    try {
+    return guarded([&] {
         drop_cache_if_store_changed();
         thread_local std::string phc;
         std::int64_t not_before = 0;
@@ -176,6 +229,22 @@ service_result login_service::login(std::string_view user, std::string_view pass
         const auto iat = std::max({now, not_before, known_cutoff});
         result.body = token_body(keys_.sign(user, now + ttl_.count(), iat));
         return result;
+    });
+}
+
+service_result login_service::revoke(std::string_view jti, std::int64_t exp) const {
+    return guarded([&] {
+        store_.revoke_token(jti, exp);
+        return service_result{api_code::ok, std::string(ok_body()), {}, false};
+    });
+}
+
+// A store call's failure as the client's answer: 503 while the store cannot be reached (retry
+// later), 500 otherwise, with what went wrong for the log only.
+template <class Work>
+service_result login_service::guarded(Work&& work) const {
+    try {
+        return std::forward<Work>(work)();
     } catch (const store_unavailable& e) {
         note_store_failure();
         return failure(api_code::busy, e.what());
@@ -184,26 +253,13 @@ service_result login_service::login(std::string_view user, std::string_view pass
         return failure(api_code::internal_error, e.what());
     } catch (const std::bad_alloc&) {
         return failure(api_code::internal_error, "out of memory");
-    } catch (const argon2_runner_error& e) {
-        return failure(api_code::internal_error, e.what());
-    }
-}
-
-service_result login_service::revoke(std::string_view jti, std::int64_t exp) const {
-    try {
-        store_.revoke_token(jti, exp);
-        return service_result{api_code::ok, std::string(ok_body()), {}, false};
-    } catch (const store_unavailable& e) {
-        note_store_failure();
-        return failure(api_code::busy, e.what());
-    } catch (const store_error& e) {
-        note_store_failure();
+    } catch (const hash_runner_error& e) {
         return failure(api_code::internal_error, e.what());
     }
 }
 
 bool login_service::rehash(std::string_view user, std::string_view password,
-                           const std::string& old_phc, argon2_runner& runner,
+                           const std::string& old_phc, hash_runner& runner,
                            std::string& note) const {
     // Best effort: the login has succeeded already, and a failed write leaves the old hash valid.
     try {

@@ -4,6 +4,8 @@
 
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/http/http_response.hpp"
+#include "authd/login/login_job.hpp"
+#include "authd/login/revocation_job.hpp"
 #include "authd/store/user_store.hpp"
 
 namespace authd {
@@ -19,38 +21,8 @@ step respond(const response& r, bool logged = true) {
 
 }  // namespace
 
-response json_response(api_code code, std::string_view body, std::uint32_t retry_after) {
-    response r;
-    r.code = code;
-    r.body = body;
-    r.retry_after = retry_after;
-    return r;
-}
-
-response canned_response(api_code code, std::uint32_t retry_after) {
-    return json_response(code, canned_body(code), retry_after);
-}
-
-std::string_view outcome_name(login_outcome outcome) noexcept {
-    switch (outcome) {
-        case login_outcome::success:
-            return "success";
-        case login_outcome::failure:
-            return "failure";
-        case login_outcome::rate_limited:
-            return "rate_limited";
-        case login_outcome::busy:
-            return "busy";
-        case login_outcome::error:
-            break;
-    }
-    return "error";
-}
-
-request_handler::request_handler(attempt_limiter& limiter, const login_service& service,
-                                 const keyring_holder& keys, revocation_list& revocations,
-                                 handler_host& host)
-    : limiter_(limiter), service_(service), keys_(keys), revocations_(revocations), host_(host) {}
+request_handler::request_handler(const parts& app, handler_host& host)
+    : service_(app.service), keys_(app.keys), revocations_(app.revocations), host_(host) {}
 
 step request_handler::handle(const request_head& head, const client_ref& client, std::int64_t now) {
     const auto d = decide(head);
@@ -87,65 +59,21 @@ step request_handler::handle(const request_head& head, const client_ref& client,
     return respond(json_response(d.code, d.body));
 }
 
+// A login: answered here when that costs nothing (login_service::answer_at_once: an over-long
+// password, a waiting account or address), else a job for a hash worker, which makes its own
+// copy of the credentials.
 step request_handler::login(const request_head& head, const client_ref& client) {
     step s;
     s.attempt = true;
-    // A password longer than any stored one cannot match: refused here, without a hash, a queue
-    // slot or a brute-force counter entry (such requests are cheap to send by the thousand).
-    if (head.password.value.size() > max_password_bytes) {
-        host_.audit_login(login_outcome::failure, client, head.user_name.value);
-        s.answer = canned_response(api_code::not_found);
+    auto request = login_request::from_head(head, client.key);
+    if (auto refused = service_.answer_at_once(request)) {
+        audit(host_, client, request.user, *refused);
+        body_ = std::move(refused->body);
+        s.answer = json_response(refused->code, body_, refused->retry_after);
         return s;
     }
-    // The cheap check first (read only, no counter entry is made): a waiting account or address
-    // costs no queue slot. The attempt is admitted, and counted, by the worker that hashes it.
-    const auto check =
-        limiter_.retry_after(head.user_name.value, client.key, attempt_limiter::clock::now());
-    if (check.wait != 0) {
-        host_.audit_login(login_outcome::rate_limited, client, head.user_name.value,
-                          check.refused_by);
-        s.answer = respond_rate_limited(check.wait);
-        return s;
-    }
-    s.what = step::kind::hash_login;
+    s.job = std::make_unique<login_job>(service_, host_, client, std::move(request));
     return s;
-}
-
-response request_handler::respond_rate_limited(std::uint32_t wait) {
-    body_ = error_body(api_code::too_many_attempts, message_too_many_attempts(wait));
-    return json_response(api_code::too_many_attempts, body_, wait);
-}
-
-response request_handler::login_done(const request_head& head, const client_ref& client,
-                                     const std::optional<service_result>& result) {
-    const auto user = head.user_name.value;
-    if (!result) {
-        host_.audit_login(login_outcome::busy, client, user);
-        return canned_response(api_code::busy, 1);
-    }
-    switch (result->code) {
-        case api_code::ok:
-            host_.audit_login(login_outcome::success, client, user);
-            break;
-        case api_code::not_found:
-            host_.audit_login(login_outcome::failure, client, user);
-            break;
-        case api_code::too_many_attempts:
-            host_.audit_login(login_outcome::rate_limited, client, user, result->refused_by);
-            break;
-        case api_code::busy:
-            host_.audit_login(login_outcome::busy, client, user);
-            break;
-        default:
-            host_.audit_login(login_outcome::error, client, user);
-            break;
-    }
-    if (!result->log_note.empty()) {
-        host_.internal_error("login_internal_error", result->log_note);
-    }
-    body_ = result->body;
-    return json_response(result->code, body_,
-                         result->code == api_code::busy ? 1 : result->retry_after);
 }
 
 // The claims of the presented token when it verifies now and is neither revoked (/logout) nor void
@@ -208,21 +136,8 @@ step request_handler::logout(const request_head& head, std::int64_t now) {
         return respond(canned_response(api_code::busy, 1));
     }
     step s;
-    s.what = step::kind::store_revocation;
-    s.jti = claims->jti;  // the step's own copy: this handler serves the thread's other connections
-    s.exp = claims->exp;
+    s.job = std::make_unique<revocation_job>(service_, host_, claims->jti, claims->exp);
     return s;
-}
-
-response request_handler::logout_done(const std::optional<service_result>& result) {
-    if (!result) {
-        return canned_response(api_code::busy, 1);
-    }
-    if (!result->log_note.empty()) {
-        host_.internal_error("logout_internal_error", result->log_note);
-    }
-    body_ = result->body;
-    return json_response(result->code, body_, result->code == api_code::busy ? 1U : 0U);
 }
 
 response request_handler::parse_error(const boost::beast::error_code& ec) noexcept {

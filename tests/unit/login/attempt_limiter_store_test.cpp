@@ -148,16 +148,17 @@ TEST(AttemptLimiterStore, AnUpkeepWhileTheStoreIsDownKeepsItDownUntilItAnswers) 
     auto& [store, limiter, events] = t;
     const auto t0 = clock_type::now();
     store.down = true;
-    const auto a = limiter.admit("alice", addr_a, t0);
+    const auto a = limiter.admit(account_digest::of("alice"), addr_a, t0);
     ASSERT_EQ(a.wait, 0U);
-    limiter.settle("alice", addr_a, a, o::success, t0);
+    limiter.settle(account_digest::of("alice"), addr_a, a, o::success, t0);
     ASSERT_FALSE(limiter.sharing());
     for (int i = 0; i < 3; ++i) {
         limiter.maintain(t0 + std::chrono::seconds(i));
         EXPECT_FALSE(limiter.sharing()) << i;
     }
-    const auto b = limiter.admit("alice", addr_a, t0 + 3s);  // tries the store, which fails
-    limiter.settle("alice", addr_a, b, o::success, t0 + 3s);
+    const auto b = limiter.admit(account_digest::of("alice"), addr_a,
+                                 t0 + 3s);  // tries the store, which fails
+    limiter.settle(account_digest::of("alice"), addr_a, b, o::success, t0 + 3s);
     limiter.maintain(t0 + 4s);
     EXPECT_FALSE(limiter.sharing());
     EXPECT_EQ(events, std::vector<std::string>{"limits_store_unreachable"}) << "said once";
@@ -174,14 +175,14 @@ TEST(AttemptLimiterStore, ARefusalTheNodeAlreadyKnowsCostsNoStoreCall) {
     attempt_limiter limiter(config(), &store);
     const auto t0 = clock_type::now();
     for (int i = 0; i < 4; ++i) {
-        const auto a = limiter.admit("alice", addr_a, t0);
+        const auto a = limiter.admit(account_digest::of("alice"), addr_a, t0);
         ASSERT_EQ(a.wait, 0U) << i;
         EXPECT_TRUE(a.by_store);
-        limiter.settle("alice", addr_a, a, o::failure, t0);
+        limiter.settle(account_digest::of("alice"), addr_a, a, o::failure, t0);
     }
     EXPECT_EQ(store.admits, 4);
-    EXPECT_EQ(limiter.retry_after("alice", addr_b, t0).wait, 5U);
-    EXPECT_EQ(limiter.admit("alice", addr_b, t0).wait, 5U);
+    EXPECT_EQ(limiter.retry_after(account_digest::of("alice"), addr_b, t0).wait, 5U);
+    EXPECT_EQ(limiter.admit(account_digest::of("alice"), addr_b, t0).wait, 5U);
     EXPECT_EQ(store.admits, 4) << "the view refused without asking";
     EXPECT_TRUE(limiter.sharing());
 }
@@ -193,11 +194,11 @@ TEST(AttemptLimiterStore, WhileTheStoreFailsTheNodeCountsByItselfAndMergesWhenIt
     store.down = true;
     int admitted = 0;
     for (int i = 0; i < 10; ++i) {
-        const auto a = limiter.admit("alice", addr_a, t0);
+        const auto a = limiter.admit(account_digest::of("alice"), addr_a, t0);
         if (a.wait == 0) {
             ++admitted;
             EXPECT_FALSE(a.by_store);
-            limiter.settle("alice", addr_a, a, o::failure, t0);
+            limiter.settle(account_digest::of("alice"), addr_a, a, o::failure, t0);
         }
     }
     EXPECT_EQ(admitted, 4) << "never unlimited: the local budget holds";
@@ -214,26 +215,26 @@ TEST(AttemptLimiterStore, WhileTheStoreFailsTheNodeCountsByItselfAndMergesWhenIt
     EXPECT_TRUE(limiter.sharing());
     EXPECT_EQ(events.back(), "limits_store_answers");
     // And the store, which now holds them, refuses alice's next attempt.
-    EXPECT_EQ(limiter.admit("alice", addr_b, t0 + 10s).wait, 5U);
+    EXPECT_EQ(limiter.admit(account_digest::of("alice"), addr_b, t0 + 10s).wait, 5U);
 }
 
 TEST(AttemptLimiterStore, ASuccessIsSettledInTheStoreAndItsKnownAddressIsLearned) {
     fake_store store;
     attempt_limiter limiter(config(), &store);
     const auto t0 = clock_type::now();
-    const auto a = limiter.admit("alice", addr_a, t0);
+    const auto a = limiter.admit(account_digest::of("alice"), addr_a, t0);
     ASSERT_EQ(a.wait, 0U);
-    limiter.settle("alice", addr_a, a, o::success, t0);
+    limiter.settle(account_digest::of("alice"), addr_a, a, o::success, t0);
     EXPECT_EQ(store.successes, 1);
     EXPECT_EQ(store.failures["alice"], 0);
     EXPECT_EQ(limiter.known_address_entries(), 1U);
     // A failure is settled by nothing: it was counted when admitted.
-    const auto b = limiter.admit("bob", addr_a, t0);
-    limiter.settle("bob", addr_a, b, o::failure, t0);
+    const auto b = limiter.admit(account_digest::of("bob"), addr_a, t0);
+    limiter.settle(account_digest::of("bob"), addr_a, b, o::failure, t0);
     EXPECT_EQ(store.failures["bob"], 1);
     // The store's word that an address is known (another node's success) is learned too.
     store.known["carol"] = true;
-    EXPECT_TRUE(limiter.admit("carol", addr_b, t0).known);
+    EXPECT_TRUE(limiter.admit(account_digest::of("carol"), addr_b, t0).known);
     EXPECT_EQ(limiter.known_address_entries(), 2U);
 }
 
@@ -248,11 +249,11 @@ TEST(AttemptLimiterStore, AnAdmissionTheStoreRefusesCountsHereAndLeavesNothingTo
     store.refuse = account("mallory");
     int admitted = 0;
     for (int i = 0; i < 10; ++i) {
-        const auto a = limiter.admit("mallory", addr_a, t0);
+        const auto a = limiter.admit(account_digest::of("mallory"), addr_a, t0);
         if (a.wait == 0) {
             ++admitted;
             EXPECT_FALSE(a.by_store);
-            limiter.settle("mallory", addr_a, a, o::failure, t0);
+            limiter.settle(account_digest::of("mallory"), addr_a, a, o::failure, t0);
         }
     }
     EXPECT_EQ(admitted, 4) << "never unlimited: the local budget holds";
@@ -264,7 +265,7 @@ TEST(AttemptLimiterStore, AnAdmissionTheStoreRefusesCountsHereAndLeavesNothingTo
     }
     EXPECT_TRUE(store.merged.empty()) << "a refused attempt's count is not the store's to merge";
     // Another account is still counted by the store.
-    const auto b = limiter.admit("alice", addr_b, t0);
+    const auto b = limiter.admit(account_digest::of("alice"), addr_b, t0);
     EXPECT_TRUE(b.by_store);
     EXPECT_EQ(store.failures["alice"], 1);
 }
@@ -275,9 +276,9 @@ TEST(AttemptLimiterStore, AMergeTheStoreRefusesIsDroppedNotRetriedForEver) {
     const auto t0 = clock_type::now();
     store.down = true;
     for (const auto* name : {"alice", "mallory"}) {
-        const auto a = limiter.admit(name, addr_a, t0);
+        const auto a = limiter.admit(account_digest::of(name), addr_a, t0);
         ASSERT_EQ(a.wait, 0U);
-        limiter.settle(name, addr_a, a, o::failure, t0);
+        limiter.settle(account_digest::of(name), addr_a, a, o::failure, t0);
     }
     store.down = false;
     store.refuse = account("mallory");
@@ -302,9 +303,9 @@ TEST(AttemptLimiterStore, AMergeCutShortSendsNoBatchTwice) {
     const int accounts = 300;  // more than one batch
     for (int i = 0; i < accounts; ++i) {
         const auto name = "user" + std::to_string(i);
-        const auto a = limiter.admit(name, addr_a, t0);
+        const auto a = limiter.admit(account_digest::of(name), addr_a, t0);
         ASSERT_EQ(a.wait, 0U) << i;
-        limiter.settle(name, addr_a, a, o::failure, t0);
+        limiter.settle(account_digest::of(name), addr_a, a, o::failure, t0);
     }
     store.down = false;
     store.merges_until_down = 1;

@@ -23,15 +23,15 @@ limiter_config small_config() {
 // shared budget.
 std::uint32_t admit(attempt_limiter& limiter, std::string_view user, std::uint64_t address,
                     clock_type::time_point now) {
-    return limiter.admit(user, address, now).wait;
+    return limiter.admit(account_digest::of(user), address, now).wait;
 }
 void settle(attempt_limiter& limiter, std::string_view user, std::uint64_t address,
             attempt_limiter::outcome result, clock_type::time_point now) {
-    limiter.settle(user, address, attempt_limiter::admission{}, result, now);
+    limiter.settle(account_digest::of(user), address, attempt_limiter::admission{}, result, now);
 }
 std::uint32_t retry(const attempt_limiter& limiter, std::string_view user, std::uint64_t address,
                     clock_type::time_point now) {
-    return limiter.retry_after(user, address, now).wait;
+    return limiter.retry_after(account_digest::of(user), address, now).wait;
 }
 
 const std::uint64_t addr_a = address_key(0x7f000002U);
@@ -42,14 +42,15 @@ TEST(AttemptLimiter, FreeFailuresThenBackoffThatDoubles) {
     const auto t0 = clock_type::now();
     for (int i = 0; i < 3; ++i) {
         EXPECT_EQ(retry(limiter, "alice", addr_a, t0), 0U);
-        limiter.record_failure("alice", addr_a, t0);
+        limiter.record_failure(account_digest::of("alice"), addr_a, t0);
     }
-    EXPECT_EQ(retry(limiter, "alice", addr_a, t0), 0U);  // three free failures
-    limiter.record_failure("alice", addr_a, t0);         // the 4th: 1 s
+    EXPECT_EQ(retry(limiter, "alice", addr_a, t0), 0U);               // three free failures
+    limiter.record_failure(account_digest::of("alice"), addr_a, t0);  // the 4th: 1 s
     EXPECT_EQ(retry(limiter, "alice", addr_a, t0), 1U);
-    limiter.record_failure("alice", addr_a, t0);  // the 5th: 2 s
+    limiter.record_failure(account_digest::of("alice"), addr_a, t0);  // the 5th: 2 s
     EXPECT_EQ(retry(limiter, "alice", addr_a, t0), 2U);
-    limiter.record_failure("alice", addr_a, t0);  // the 6th: 4 s, and the address is over too
+    limiter.record_failure(account_digest::of("alice"), addr_a,
+                           t0);  // the 6th: 4 s, and the address is over too
     EXPECT_EQ(retry(limiter, "alice", addr_a, t0), 4U);
     EXPECT_EQ(retry(limiter, "alice", addr_a, t0 + 4s), 0U);  // the wait has passed
 }
@@ -58,7 +59,8 @@ TEST(AttemptLimiter, BackoffIsCapped) {
     attempt_limiter limiter(small_config());
     const auto t0 = clock_type::now();
     for (int i = 0; i < 40; ++i) {
-        limiter.record_failure("alice", address_key(static_cast<std::uint32_t>(i)), t0);
+        limiter.record_failure(account_digest::of("alice"),
+                               address_key(static_cast<std::uint32_t>(i)), t0);
     }
     EXPECT_EQ(retry(limiter, "alice", addr_b, t0), 60U);
 }
@@ -67,11 +69,11 @@ TEST(AttemptLimiter, FailuresAreForgivenWithTime) {
     attempt_limiter limiter(small_config());
     const auto t0 = clock_type::now();
     for (int i = 0; i < 4; ++i) {
-        limiter.record_failure("alice", addr_a, t0);
+        limiter.record_failure(account_digest::of("alice"), addr_a, t0);
     }
     ASSERT_GT(retry(limiter, "alice", addr_a, t0), 0U);
     // 40 s later four failures are forgiven (one per 10 s): the next failure is free again.
-    limiter.record_failure("alice", addr_a, t0 + 40s);
+    limiter.record_failure(account_digest::of("alice"), addr_a, t0 + 40s);
     EXPECT_EQ(retry(limiter, "alice", addr_a, t0 + 40s), 0U);
 }
 
@@ -79,13 +81,13 @@ TEST(AttemptLimiter, SuccessClearsTheAccountButNotTheAddress) {
     attempt_limiter limiter(small_config());
     const auto t0 = clock_type::now();
     for (int i = 0; i < 4; ++i) {
-        limiter.record_failure("alice", addr_a, t0);
+        limiter.record_failure(account_digest::of("alice"), addr_a, t0);
     }
-    limiter.record_success("alice", t0);
+    limiter.record_success(account_digest::of("alice"), t0);
     EXPECT_EQ(retry(limiter, "alice", addr_b, t0), 0U);
     // The address had 4 failures of 5 free; two more block it for every account.
-    limiter.record_failure("bob", addr_a, t0);
-    limiter.record_failure("bob", addr_a, t0);
+    limiter.record_failure(account_digest::of("bob"), addr_a, t0);
+    limiter.record_failure(account_digest::of("bob"), addr_a, t0);
     EXPECT_EQ(retry(limiter, "carol", addr_a, t0), 2U);
     EXPECT_EQ(retry(limiter, "carol", addr_b, t0), 0U);
 }
@@ -94,7 +96,8 @@ TEST(AttemptLimiter, AccountLimitHoldsAcrossAddresses) {
     attempt_limiter limiter(small_config());
     const auto t0 = clock_type::now();
     for (std::uint32_t i = 0; i < 4; ++i) {
-        limiter.record_failure("alice", address_key(100 + i), t0);  // a distributed guesser
+        limiter.record_failure(account_digest::of("alice"), address_key(100 + i),
+                               t0);  // a distributed guesser
     }
     EXPECT_EQ(retry(limiter, "alice", address_key(999), t0), 1U);
     EXPECT_EQ(retry(limiter, "bob", address_key(999), t0), 0U);
@@ -106,7 +109,7 @@ TEST(AttemptLimiter, MemoryIsBoundedUnderKeyCycling) {
     attempt_limiter limiter(config);
     const auto t0 = clock_type::now();
     for (std::uint32_t i = 0; i < 100'000; ++i) {
-        limiter.record_failure("user" + std::to_string(i), address_key(i), t0);
+        limiter.record_failure(account_digest::of("user" + std::to_string(i)), address_key(i), t0);
     }
     EXPECT_LE(limiter.account_entries(), 256U);
     EXPECT_LE(limiter.address_entries(), 256U);
@@ -119,7 +122,7 @@ TEST(AttemptLimiter, DisabledPolicyCountsNothing) {
     attempt_limiter limiter(config);
     const auto t0 = clock_type::now();
     for (int i = 0; i < 100; ++i) {
-        limiter.record_failure("user" + std::to_string(i), addr_a, t0);
+        limiter.record_failure(account_digest::of("user" + std::to_string(i)), addr_a, t0);
     }
     EXPECT_EQ(limiter.address_entries(), 0U);
     EXPECT_EQ(retry(limiter, "fresh", addr_a, t0), 0U);
@@ -208,17 +211,19 @@ TEST(AttemptLimiter, RefusedAttemptsEvictNothing) {
     attempt_limiter limiter(config);
     const auto t0 = clock_type::now();
     for (int i = 0; i < 5; ++i) {
-        limiter.record_failure("spray" + std::to_string(i), addr_a, t0);
+        limiter.record_failure(account_digest::of("spray" + std::to_string(i)), addr_a, t0);
     }
     ASSERT_EQ(admit(limiter, "spray-in-flight", addr_a, t0), 0U);  // the 6th, in flight
     const auto t1 = t0 + 1ms;
-    limiter.record_failure("victim", addr_b, t1);
-    limiter.record_failure("victim", addr_b, t1);  // 2 of 3: a count that is not protected
+    limiter.record_failure(account_digest::of("victim"), addr_b, t1);
+    limiter.record_failure(account_digest::of("victim"), addr_b,
+                           t1);  // 2 of 3: a count that is not protected
     for (int i = 0; i < 200; ++i) {
         EXPECT_EQ(admit(limiter, "fresh" + std::to_string(i), addr_a, t1), 1U) << i;
     }
-    limiter.record_failure("victim", addr_b, t1);
-    limiter.record_failure("victim", addr_b, t1);  // 4 of 3 if the count survived
+    limiter.record_failure(account_digest::of("victim"), addr_b, t1);
+    limiter.record_failure(account_digest::of("victim"), addr_b,
+                           t1);  // 4 of 3 if the count survived
     EXPECT_GT(retry(limiter, "victim", addr_b, t1), 0U) << "the victim's count was evicted";
 }
 
@@ -240,19 +245,21 @@ TEST(AttemptLimiter, AWaitingAccountIsNotEvictedByKeyCycling) {
     attempt_limiter limiter(config);
     const auto t0 = clock_type::now();
     for (int i = 0; i < 6; ++i) {
-        limiter.record_failure("victim", address_key(static_cast<std::uint32_t>(i)), t0);
+        limiter.record_failure(account_digest::of("victim"),
+                               address_key(static_cast<std::uint32_t>(i)), t0);
     }
     const auto wait = retry(limiter, "victim", addr_b, t0);
     ASSERT_GT(wait, 0U);
     for (std::uint32_t i = 0; i < 20'000; ++i) {
-        limiter.record_failure("user" + std::to_string(i), address_key(1000 + i), t0);
+        limiter.record_failure(account_digest::of("user" + std::to_string(i)),
+                               address_key(1000 + i), t0);
     }
     EXPECT_LE(limiter.account_entries(), 256U);
     EXPECT_EQ(retry(limiter, "victim", addr_b, t0), wait);
     EXPECT_EQ(limiter.protected_evictions(), 0U);
     // Once its wait is over, the victim's entry still holds its failures: one more is a longer
     // wait, not a fresh budget.
-    limiter.record_failure("victim", addr_b, t0 + 20s);
+    limiter.record_failure(account_digest::of("victim"), addr_b, t0 + 20s);
     EXPECT_GT(retry(limiter, "victim", addr_b, t0 + 20s), 0U);
 }
 
@@ -265,7 +272,8 @@ TEST(AttemptLimiter, AnAttemptInFlightIsNotEvicted) {
         ASSERT_EQ(admit(limiter, "victim", addr_a, t0), 0U);
     }
     for (std::uint32_t i = 0; i < 10'000; ++i) {
-        limiter.record_failure("user" + std::to_string(i), address_key(1000 + i), t0);
+        limiter.record_failure(account_digest::of("user" + std::to_string(i)),
+                               address_key(1000 + i), t0);
     }
     EXPECT_EQ(admit(limiter, "victim", addr_b, t0), 1U);  // the four are still in flight
 }
@@ -277,7 +285,7 @@ TEST(AttemptLimiter, ATableFullOfWaitingEntriesStillTakesNewOnesAndSaysSo) {
     const auto t0 = clock_type::now();
     for (std::uint32_t i = 0; i < 200; ++i) {
         for (int k = 0; k < 4; ++k) {
-            limiter.record_failure("user" + std::to_string(i), addr_a, t0);
+            limiter.record_failure(account_digest::of("user" + std::to_string(i)), addr_a, t0);
         }
     }
     EXPECT_LE(limiter.account_entries(), 16U);
@@ -296,11 +304,11 @@ limiter_config owner_config() {
 // One whole attempt: admitted, then settled with result. False when refused.
 bool attempt(attempt_limiter& limiter, std::string_view user, std::uint64_t address,
              attempt_limiter::outcome result, clock_type::time_point now) {
-    const auto admitted = limiter.admit(user, address, now);
+    const auto admitted = limiter.admit(account_digest::of(user), address, now);
     if (admitted.wait > 0) {
         return false;
     }
-    limiter.settle(user, address, admitted, result, now);
+    limiter.settle(account_digest::of(user), address, admitted, result, now);
     return true;
 }
 
@@ -312,23 +320,24 @@ TEST(AttemptLimiter, FailuresElsewhereNeverMakeTheOwnerWait) {
     for (int i = 0; i < 4; ++i) {
         ASSERT_TRUE(attempt(limiter, "alice", addr_b, o::failure, t0)) << i;
     }
-    const auto refused = limiter.admit("alice", addr_b, t0);
+    const auto refused = limiter.admit(account_digest::of("alice"), addr_b, t0);
     EXPECT_EQ(refused.wait, 1U);
     EXPECT_EQ(refused.refused_by, limit_budget::account);
     // The owner is let in at addr_a, by the cheap check and by admission.
-    EXPECT_EQ(limiter.retry_after("alice", addr_a, t0).wait, 0U);
-    const auto owner = limiter.admit("alice", addr_a, t0);
+    EXPECT_EQ(limiter.retry_after(account_digest::of("alice"), addr_a, t0).wait, 0U);
+    const auto owner = limiter.admit(account_digest::of("alice"), addr_a, t0);
     EXPECT_EQ(owner.wait, 0U);
     EXPECT_TRUE(owner.known);
-    limiter.settle("alice", addr_a, owner, o::success, t0);
+    limiter.settle(account_digest::of("alice"), addr_a, owner, o::success, t0);
     // Fresh addresses share the account's budget: all refused, no guess gained.
     for (std::uint32_t i = 0; i < 50; ++i) {
         const auto fresh = address_key(0x0a000000U + i);
-        EXPECT_EQ(limiter.retry_after("alice", fresh, t0).refused_by, limit_budget::account);
-        EXPECT_GT(limiter.admit("alice", fresh, t0).wait, 0U) << i;
+        EXPECT_EQ(limiter.retry_after(account_digest::of("alice"), fresh, t0).refused_by,
+                  limit_budget::account);
+        EXPECT_GT(limiter.admit(account_digest::of("alice"), fresh, t0).wait, 0U) << i;
     }
     // The owner's success at the known address did not clear the attacker's count.
-    EXPECT_GT(limiter.admit("alice", addr_b, t0).wait, 0U);
+    EXPECT_GT(limiter.admit(account_digest::of("alice"), addr_b, t0).wait, 0U);
     EXPECT_EQ(limiter.refusals(limit_budget::account), 1U + 50U + 50U + 1U);
 }
 
@@ -340,7 +349,7 @@ TEST(AttemptLimiter, FailuresAtAKnownAddressCountInItsOwnBudgetOnly) {
     for (int i = 0; i < 4; ++i) {
         ASSERT_TRUE(attempt(limiter, "alice", addr_a, o::failure, t0)) << i;
     }
-    const auto refused = limiter.retry_after("alice", addr_a, t0);
+    const auto refused = limiter.retry_after(account_digest::of("alice"), addr_a, t0);
     EXPECT_EQ(refused.wait, 1U);
     EXPECT_EQ(refused.refused_by, limit_budget::known_address);
     // The shared budget was not touched: another address has its free failures.
@@ -355,14 +364,14 @@ TEST(AttemptLimiter, AKnownAddressIsForgottenAfterTheWindowOrWithTheWindowOff) {
     {
         attempt_limiter limiter(owner_config());  // a 24 h window
         ASSERT_TRUE(attempt(limiter, "alice", addr_a, o::success, t0));
-        EXPECT_TRUE(limiter.admit("alice", addr_a, t0 + 23h).known);
-        EXPECT_FALSE(limiter.admit("alice", addr_a, t0 + 25h).known);
+        EXPECT_TRUE(limiter.admit(account_digest::of("alice"), addr_a, t0 + 23h).known);
+        EXPECT_FALSE(limiter.admit(account_digest::of("alice"), addr_a, t0 + 25h).known);
     }
     auto off = owner_config();
     off.known_address_window = 0s;
     attempt_limiter limiter(off);
     ASSERT_TRUE(attempt(limiter, "alice", addr_a, o::success, t0));
-    EXPECT_FALSE(limiter.admit("alice", addr_a, t0).known);
+    EXPECT_FALSE(limiter.admit(account_digest::of("alice"), addr_a, t0).known);
     EXPECT_EQ(limiter.known_address_entries(), 0U);
 }
 
@@ -374,10 +383,12 @@ TEST(AttemptLimiter, EachAccountKeepsItsMostRecentKnownAddresses) {
                             attempt_limiter::outcome::success, t0 + std::chrono::seconds(i)));
     }
     const auto later = t0 + 10s;
-    EXPECT_FALSE(limiter.admit("alice", address_key(0x0a000000U), later).known);
-    EXPECT_FALSE(limiter.admit("alice", address_key(0x0a000001U), later).known);
+    EXPECT_FALSE(limiter.admit(account_digest::of("alice"), address_key(0x0a000000U), later).known);
+    EXPECT_FALSE(limiter.admit(account_digest::of("alice"), address_key(0x0a000001U), later).known);
     for (std::uint32_t i = 2; i < 6; ++i) {
-        EXPECT_TRUE(limiter.admit("alice", address_key(0x0a000000U + i), later).known) << i;
+        EXPECT_TRUE(
+            limiter.admit(account_digest::of("alice"), address_key(0x0a000000U + i), later).known)
+            << i;
     }
     EXPECT_EQ(limiter.known_address_entries(), 1U);
 }
@@ -386,10 +397,10 @@ TEST(AttemptLimiter, AnotherNodesKnownAddressIsLearned) {
     attempt_limiter limiter(owner_config());
     const auto t0 = clock_type::now();
     limiter.learn_known_address(account_digest::of("alice"), addr_a, 60, t0);
-    EXPECT_TRUE(limiter.admit("alice", addr_a, t0).known);
+    EXPECT_TRUE(limiter.admit(account_digest::of("alice"), addr_a, t0).known);
     limiter.learn_known_address(account_digest::of("bob"), addr_a, 25 * 3600,
                                 t0);  // past the window
-    EXPECT_FALSE(limiter.admit("bob", addr_a, t0).known);
+    EXPECT_FALSE(limiter.admit(account_digest::of("bob"), addr_a, t0).known);
 }
 
 TEST(AddressKey, Ipv6SlashSixtyFourAndMappedIpv4) {

@@ -197,22 +197,22 @@ TEST_F(LoginService, StoreFailureIsAnInternalErrorNotACrash) {
 
 // A runner standing in for authd's hash helper processes: counts the calls it is handed, runs
 // them here, or fails as a helper that cannot be started would.
-class counting_runner final : public argon2_runner {
+class counting_runner final : public hash_runner {
   public:
     bool verify(const std::string& phc, std::string_view password) override {
         ++verifications;
         if (fail) {
-            throw argon2_runner_error("the hash helper process failed");
+            throw hash_runner_error("the hash helper process failed");
         }
-        return argon2_verify_here(phc, password);
+        return verify_password_here(phc, password);
     }
     std::optional<std::string> hash(std::string_view password,
                                     const argon2_params& params) override {
         ++hashes;
         if (fail) {
-            throw argon2_runner_error("the hash helper process failed");
+            throw hash_runner_error("the hash helper process failed");
         }
-        return argon2_hash_here(password, params);
+        return hash_password_here(password, params);
     }
     int verifications = 0;
     int hashes = 0;
@@ -262,16 +262,16 @@ TEST_F(LoginService, EveryArgon2CallGoesToTheRunnerItIsGiven) {
 // the verification, as the change feed or another worker's store check delivers it): the token
 // that login issues must be void. (It was not when the time of issue and the cutoff were read
 // after the verification: iat then equalled the new cutoff.)
-class cutting_runner final : public argon2_runner {
+class cutting_runner final : public hash_runner {
   public:
     explicit cutting_runner(login_service& service) : service_(service) {}
     bool verify(const std::string& phc, std::string_view password) override {
         service_.tokens_cut("user_test", unix_now() + 1);
-        return argon2_verify_here(phc, password);
+        return verify_password_here(phc, password);
     }
     std::optional<std::string> hash(std::string_view password,
                                     const argon2_params& params) override {
-        return argon2_hash_here(password, params);
+        return hash_password_here(password, params);
     }
 
   private:

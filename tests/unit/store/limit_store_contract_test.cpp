@@ -208,6 +208,28 @@ TYPED_TEST(LimitStoreContract, AReleaseTakesBackItsCountAndItsWait) {
     EXPECT_NEAR(v.account.failures, 4, 0.01);
 }
 
+// A count taken back after time forgave it leaves no debt: the failures never go below zero, so
+// the next attempts get the free failures and no more (a count of -1 would be one guess more).
+TYPED_TEST(LimitStoreContract, ACountTakenBackAfterForgivenessLeavesNoDebt) {
+    auto c = this->config_;
+    c.account = {3, 1s, 60s, 1s};  // one failure forgiven a second
+    c.address.free_failures = 0;
+    const auto id = next_attempt();
+    ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, c, id).wait, 0U);
+    std::this_thread::sleep_for(1500ms);  // forgiven by now
+    this->limits_->release(account("alice"), addr_a, false, c, id);
+    // Forgiveness turned off (an operator's new setting): what is stored is what counts.
+    c.account.forgive_every = 0s;
+    int admitted = 0;
+    for (int i = 0; i < 10; ++i) {
+        if (this->limits_->admit(account("alice"), addr_a, c, next_attempt()).wait > 0) {
+            break;
+        }
+        ++admitted;
+    }
+    EXPECT_EQ(admitted, 4) << "the free failures and one more, as for a fresh account";
+}
+
 TYPED_TEST(LimitStoreContract, MergedFailuresCount) {
     this->limits_->merge({{limit_budget::account, account("alice"), 0, 4}}, this->config_);
     const auto v = this->admit("alice", addr_a);
@@ -244,10 +266,11 @@ TYPED_TEST(LimitStoreContract, AnAttemptOnAnyNameIsCountedByTheStore) {
                                          std::string("a\0b", 3)};
     for (const auto& name : names) {
         for (int i = 0; i < 2; ++i) {
-            const auto a = limiter.admit(name, addr_a, now);
+            const auto a = limiter.admit(authd::account_digest::of(name), addr_a, now);
             ASSERT_EQ(a.wait, 0U) << name.size();
             EXPECT_TRUE(a.by_store) << name.size();
-            limiter.settle(name, addr_a, a, authd::attempt_limiter::outcome::failure, now);
+            limiter.settle(authd::account_digest::of(name), addr_a, a,
+                           authd::attempt_limiter::outcome::failure, now);
         }
     }
     EXPECT_EQ(limiter.sharing(), this->limits_->shared());

@@ -32,34 +32,39 @@ const char* argon2_params_problem(const argon2_params& params) noexcept;
 // The longest password authd hashes or verifies, in bytes. Longer ones are refused before any
 // hashing (they cannot match a stored hash, which authctl refuses to create).
 inline constexpr std::size_t max_password_bytes = 1024;
+inline bool password_too_long(std::string_view password) noexcept {
+    return password.size() > max_password_bytes;
+}
 
-// Where libsodium's argon2 calls run: passed to every call that hashes or verifies. authd's hash
+// Where password hashes are computed: passed to every call that hashes or verifies (argon2id, and
+// the imported formats of foreign_hash.hpp: bcrypt, sha-crypt, PBKDF2, scrypt). authd's hash
 // workers each hand them to a helper process of their own (server/workers/hash_helper.hpp), so
 // that argon2's memory is mapped and unmapped in another address space than the I/O threads'
-// (docs/architecture.md); argon2_in_this_thread() runs them in the caller's thread (authctl,
+// (docs/architecture.md); hashes_in_this_thread() runs them in the caller's thread (authctl,
 // tests, and a worker that cannot start a helper).
-class argon2_runner {
+class hash_runner {
   public:
-    virtual ~argon2_runner() = default;
-    // crypto_pwhash_str_verify(phc, password) == 0. Throws argon2_runner_error when it could not
-    // be run.
+    virtual ~hash_runner() = default;
+    // verify_password_here(phc, password). Throws hash_runner_error when it could not be run.
     virtual bool verify(const std::string& phc, std::string_view password) = 0;
     // crypto_pwhash_str_alg(argon2id, params); nullopt when argon2 could not get its memory.
-    // Throws argon2_runner_error when it could not be run.
+    // Throws hash_runner_error when it could not be run.
     virtual std::optional<std::string> hash(std::string_view password,
                                             const argon2_params& params) = 0;
 };
 
-struct argon2_runner_error : std::runtime_error {
+struct hash_runner_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// The argon2 calls themselves, in the calling thread (what a runner runs elsewhere).
-bool argon2_verify_here(const std::string& phc, std::string_view password);
-std::optional<std::string> argon2_hash_here(std::string_view password, const argon2_params& params);
+// The calls themselves, in the calling thread (what a runner runs elsewhere): a PHC string of
+// argon2id or of an imported format verified, an argon2id hash made.
+bool verify_password_here(const std::string& phc, std::string_view password);
+std::optional<std::string> hash_password_here(std::string_view password,
+                                              const argon2_params& params);
 
 // The runner that calls them in the calling thread (stateless; shared by every thread).
-argon2_runner& argon2_in_this_thread() noexcept;
+hash_runner& hashes_in_this_thread() noexcept;
 
 class password_hasher {
   public:
@@ -70,19 +75,19 @@ class password_hasher {
     const argon2_params& params() const noexcept { return params_; }
 
     // A new argon2id PHC string for password, computed by runner. Throws std::bad_alloc when
-    // argon2 cannot get its memory, argon2_runner_error when the runner could not run it.
+    // argon2 cannot get its memory, hash_runner_error when the runner could not run it.
     std::string hash(std::string_view password,
-                     argon2_runner& runner = argon2_in_this_thread()) const;
+                     hash_runner& runner = hashes_in_this_thread()) const;
 
     // True when password matches the PHC string. False for a mismatch and for a malformed string.
-    // Throws argon2_runner_error when the runner could not run it.
+    // Throws hash_runner_error when the runner could not run it.
     bool verify(const std::string& phc, std::string_view password,
-                argon2_runner& runner = argon2_in_this_thread()) const;
+                hash_runner& runner = hashes_in_this_thread()) const;
 
     // Verifies password against a dummy hash with this hasher's parameters, so that an unknown user
     // costs what a wrong password costs (docs/security.md). Always "fails".
     void verify_dummy(std::string_view password,
-                      argon2_runner& runner = argon2_in_this_thread()) const;
+                      hash_runner& runner = hashes_in_this_thread()) const;
 
     // True when phc was made with other parameters or another algorithm than this hasher's.
     bool needs_rehash(const std::string& phc) const;

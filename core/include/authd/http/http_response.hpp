@@ -10,6 +10,20 @@
 
 namespace authd {
 
+// A response for a connection to write: a body code, its body (JSON, or /metrics' text) and what
+// goes with them.
+struct response {
+    api_code code = api_code::ok;
+    std::string_view body;          // lives as long as whoever made the response says
+    std::uint32_t retry_after = 0;  // > 0: a Retry-After header of that many seconds
+    std::string_view content_type = "application/json";
+    std::string_view extra_headers;  // whole header lines, each ending in CRLF
+};
+
+// A JSON response (no extra header), and the one of canned_body(code).
+response json_response(api_code code, std::string_view body, std::uint32_t retry_after = 0);
+response canned_response(api_code code, std::uint32_t retry_after = 0);
+
 // The current time as an IMF-fixdate (RFC 9110 section 5.6.7), recomputed at most once per second
 // per thread.
 std::string_view http_date_now();

@@ -16,6 +16,9 @@
 // refuses costs no call. While the store does not answer, the node counts by itself (never
 // unlimited), says so, and merges what it counted once the store answers again.
 //
+// Accounts are known by their digest (account_digest::of(name), computed once per login by its
+// login_request), never by the name.
+//
 // Thread-safe. retry_after() takes one short-held shard mutex and never does I/O, so I/O threads
 // may call it; admit() and settle() call the store, if any. Memory is bounded: each table holds
 // at most max_entries keys, and keys are 64-bit keyed hashes (SipHash) of the name's digest
@@ -65,7 +68,7 @@ class attempt_limiter {
 
     // Whether this attempt must wait, by this node's view (never asks the store, creates no
     // entry): the cheap check before a login is queued.
-    check_result retry_after(std::string_view user, std::uint64_t address,
+    check_result retry_after(const account_digest& account, std::uint64_t address,
                              clock::time_point now) const;
 
     // An attempt admitted to hashing (wait 0), or refused (the seconds to wait and the budget
@@ -87,7 +90,7 @@ class attempt_limiter {
     // refused while a count waits, and also when the reservations already in flight would use up
     // the free failures (Retry-After 1: their outcome is due shortly). A refusal that this node's
     // view decides costs no call to the store.
-    admission admit(std::string_view user, std::uint64_t address, clock::time_point now);
+    admission admit(const account_digest& account, std::uint64_t address, clock::time_point now);
 
     enum class outcome : std::uint8_t {
         failure,   // wrong password or unknown user: the reservation becomes a failure
@@ -96,15 +99,16 @@ class attempt_limiter {
         abandoned  // not decided (store error, shutdown): the reservation is released
     };
     // Ends an admitted attempt. Call exactly once per admit() that returned wait 0, with it.
-    void settle(std::string_view user, std::uint64_t address, const admission& admitted,
+    void settle(const account_digest& account, std::uint64_t address, const admission& admitted,
                 outcome result, clock::time_point now);
 
     // A failure without a reservation (as admit() then settle(failure)), in memory only.
-    void record_failure(std::string_view user, std::uint64_t address, clock::time_point now);
+    void record_failure(const account_digest& account, std::uint64_t address,
+                        clock::time_point now);
 
     // A success without a reservation, in memory only: clears the account's count (the address
     // keeps its own: one right password among many wrong ones does not excuse the others).
-    void record_success(std::string_view user, clock::time_point now);
+    void record_success(const account_digest& account, clock::time_point now);
 
     // An address that the account logged in from age_seconds ago (another node's success, or the
     // store's list at start).

@@ -1,12 +1,15 @@
-// One login, from credentials to response body: cache or store lookup, argon2id verification (or
-// a dummy one for an unknown user), rehash when the parameters changed, token. Blocking: runs on a
-// hash worker, never on an I/O thread.
+// One login, from the request to its answer, in one place: refused at once where it costs nothing
+// (answer_at_once, on the I/O thread); else, on a hash worker (attempt): admitted by the
+// brute-force limits, verified (cache or store lookup, argon2id, or a dummy verification for an
+// unknown user), rehashed when the parameters changed, settled, and answered with a token or a
+// refusal. Blocking but for answer_at_once: never on an I/O thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +17,8 @@
 #include "authd/crypto/keyring_holder.hpp"
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/http/api.hpp"
+#include "authd/login/attempt_limiter.hpp"
+#include "authd/login/login_request.hpp"
 #include "authd/login/token_cutoffs.hpp"
 #include "authd/login/user_cache.hpp"
 #include "authd/store/limit_store.hpp"
@@ -34,15 +39,31 @@ struct service_result {
 
 class login_service final : public change_listener {
   public:
+    // limiter: the brute-force limits attempt() admits and settles through (nullptr: none).
     login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
-                  const keyring_holder& keys, std::chrono::seconds token_ttl);
+                  const keyring_holder& keys, std::chrono::seconds token_ttl,
+                  attempt_limiter* limiter = nullptr);
 
-    // user and password are the request's header values (already checked to be non-empty).
-    // argon2 runs where runner runs it: a hash worker passes its helper process
+    // What a login gets on the I/O thread, before any queue slot, when that costs nothing: an
+    // over-long password is refused (404: it cannot match; no hash, no count), an account or
+    // address that this node knows to wait is refused (429). nullopt: the login goes to a worker
+    // (attempt()). Never blocks.
+    std::optional<service_result> answer_at_once(const login_request& request) const;
+
+    // One whole login attempt, on a hash worker: admitted by the brute-force limits, which count
+    // it (or refused with 429 and no hash), verified (login()), and settled by its outcome (a
+    // wrong password stays a failure, a success clears the budget it used, an error releases
+    // it). Never throws.
+    service_result attempt(const login_request& request,
+                           hash_runner& runner = hashes_in_this_thread()) const;
+
+    // The verification and token of attempt(), without the brute-force limits (tests, the fuzz
+    // target). user and password are the request's header values (already checked to be
+    // non-empty). Hashes run where runner runs them: a hash worker passes its helper process
     // (server/workers/hash_helper.hpp). Never throws: a store or runner failure becomes code 500
     // with a log note, an unreachable store 503.
     service_result login(std::string_view user, std::string_view password,
-                         argon2_runner& runner = argon2_in_this_thread()) const;
+                         hash_runner& runner = hashes_in_this_thread()) const;
 
     // Stores a token's revocation (/logout). Blocking, like login(); never throws.
     service_result revoke(std::string_view jti, std::int64_t exp) const;
@@ -94,9 +115,14 @@ class login_service final : public change_listener {
     void drop_cache_if_store_changed() const;
     void note_store_failure() const;
     bool rehash(std::string_view user, std::string_view password, const std::string& old_phc,
-                argon2_runner& runner, std::string& note) const;
+                hash_runner& runner, std::string& note) const;
+
+    service_result refused_for(std::uint32_t wait, limit_budget budget) const;
+    template <class Work>
+    service_result guarded(Work&& work) const;
 
     user_store& store_;
+    attempt_limiter* limiter_;
     user_cache& cache_;
     const password_hasher& hasher_;
     const keyring_holder& keys_;

@@ -1,6 +1,6 @@
-// The log line formatter (server/app/log.cpp): every line is JSON, and distinct values give
+// The log line formatter (server/base/log.cpp): every line is JSON, and distinct values give
 // distinct lines whatever their bytes (a user name comes from a client and need not be UTF-8).
-#include "app/log.hpp"
+#include "base/log.hpp"
 
 #include <cstdint>
 #include <random>

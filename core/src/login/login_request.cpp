@@ -1,0 +1,34 @@
+#include "authd/login/login_request.hpp"
+
+#include "authd/crypto/secret.hpp"
+
+namespace authd {
+
+login_request::login_request(std::string_view user_name, std::string_view pass,
+                             std::uint64_t client_key)
+    : user(user_name), password(pass), client(client_key), account(account_digest::of(user)) {}
+
+login_request login_request::from_head(const request_head& head, std::uint64_t client) {
+    return {head.user_name.value, head.password.value, client};
+}
+
+login_request::login_request(login_request&& other) noexcept {
+    *this = std::move(other);
+}
+
+login_request& login_request::operator=(login_request&& other) noexcept {
+    if (this != &other) {
+        wipe(password);
+        user.swap(other.user);
+        password.swap(other.password);
+        client = other.client;
+        account = other.account;
+    }
+    return *this;
+}
+
+login_request::~login_request() {
+    wipe(password);
+}
+
+}  // namespace authd

@@ -1,0 +1,174 @@
+#include "workers/worker_pool.hpp"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+
+#include "base/log.hpp"
+#include "workers/hash_helper.hpp"
+
+namespace authd::server {
+
+namespace asio = boost::asio;
+
+worker_pool::worker_pool(const options& opts, std::function<void()> upkeep)
+    : capacity_(opts.queue_capacity),
+      per_client_capacity_(opts.per_client_capacity),
+      queue_timeout_(opts.queue_timeout),
+      upkeep_(std::move(upkeep)) {
+    threads_.reserve(opts.workers);
+    for (std::size_t i = 0; i < opts.workers; ++i) {
+        threads_.emplace_back([this, nice = opts.nice] { run_worker(nice); });
+    }
+}
+
+// stop() throws only if joining a worker fails (a deadlock or a thread that is not joinable: a
+// bug), and ending the process then is what a destructor's exception does anyway.
+worker_pool::~worker_pool() {  // NOLINT(bugprone-exception-escape)
+    stop();
+}
+
+void worker_pool::stop() {
+    std::unordered_map<std::uint64_t, std::deque<queued>> dropped;
+    {
+        const std::lock_guard lock(mutex_);
+        stopping_ = true;
+        dropped.swap(queues_);
+        turns_.clear();
+        queued_ = 0;
+    }
+    ready_.notify_all();
+    for (auto& t : threads_) {
+        if (t.joinable()) {
+            t.join();
+        }
+    }
+    for (auto& [client, jobs] : dropped) {
+        for (auto& q : jobs) {
+            complete(q, false);
+        }
+    }
+}
+
+std::size_t worker_pool::queue_depth() const {
+    const std::lock_guard lock(mutex_);
+    return queued_;
+}
+
+bool worker_pool::has_room() const {
+    const std::lock_guard lock(mutex_);
+    return queued_ * 10 < capacity_ * 9;
+}
+
+std::size_t worker_pool::busy_workers() const {
+    const std::lock_guard lock(mutex_);
+    return busy_;
+}
+
+void worker_pool::submit(std::uint64_t client, std::unique_ptr<blocking_job> job,
+                         const asio::io_context::executor_type& io, job_completion done) {
+    queued q{std::move(job), clock::now() + queue_timeout_, asio::make_work_guard(io),
+             std::move(done)};
+    {
+        const std::lock_guard lock(mutex_);
+        if (!stopping_ && queued_ < capacity_) {
+            auto& jobs = queues_[client];
+            if (jobs.size() < per_client_capacity_) {
+                if (jobs.empty()) {
+                    turns_.push_back(client);
+                }
+                jobs.push_back(std::move(q));
+                ++queued_;
+                ready_.notify_one();
+                return;
+            }
+        }
+    }
+    complete(q, false);  // full: the caller answers 503 at once
+}
+
+void worker_pool::request_upkeep() {
+    {
+        const std::lock_guard lock(mutex_);
+        if (stopping_ || upkeep_pending_) {
+            return;
+        }
+        upkeep_pending_ = true;
+    }
+    ready_.notify_one();
+}
+
+// The next job in round-robin order across clients (lock held), the upkeep first. False when
+// stopping and empty.
+bool worker_pool::take(std::unique_lock<std::mutex>& lock, std::optional<queued>& out) {
+    ready_.wait(lock, [this] { return stopping_ || upkeep_pending_ || !turns_.empty(); });
+    if (upkeep_pending_ && !stopping_) {
+        upkeep_pending_ = false;
+        return true;  // out stays empty: the upkeep
+    }
+    if (turns_.empty()) {
+        return false;
+    }
+    const auto client = turns_.front();
+    turns_.pop_front();
+    auto it = queues_.find(client);
+    out.emplace(std::move(it->second.front()));
+    it->second.pop_front();
+    --queued_;
+    if (it->second.empty()) {
+        queues_.erase(it);
+    } else {
+        turns_.push_back(client);  // its next job waits for every other client's turn
+    }
+    return true;
+}
+
+// Gives the job back to the I/O thread that owns its connection.
+void worker_pool::complete(queued& q, bool ran) {
+    auto executor = q.work.get_executor();
+    asio::post(executor, [done = std::move(q.done), job = std::move(q.job), ran]() mutable {
+        std::move(done)(std::move(job), ran);
+    });
+    q.work.reset();
+}
+
+void worker_pool::run_worker(int nice) {
+    if (nice != 0) {
+        // Linux: a thread's nice value is per thread (setpriority on its tid).
+        const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+        if (::setpriority(PRIO_PROCESS, tid, nice) != 0) {
+            log(log_level::warn, "hash_worker_nice_failed");
+        }
+    }
+    // Hashes run in a helper process of this worker's, started now (after the nice value is set,
+    // so that it inherits it). While none can be started, they run in this thread (the helper
+    // says so in the log at the first login).
+    hash_helper helper;
+    static_cast<void>(helper.start());
+    for (;;) {
+        std::optional<queued> q;
+        {
+            std::unique_lock lock(mutex_);
+            if (!take(lock, q)) {
+                return;
+            }
+            ++busy_;
+        }
+        if (!q) {
+            if (upkeep_) {
+                upkeep_();
+            }
+        } else if (clock::now() > q->deadline) {
+            complete(*q, false);  // waited too long: 503 now, without running it
+        } else {
+            q->job->run(helper);
+            complete(*q, true);
+        }
+        const std::lock_guard lock(mutex_);
+        --busy_;
+    }
+}
+
+}  // namespace authd::server
