@@ -11,7 +11,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "authd/store/open_store.hpp"
+#include "authd/store/store_backend.hpp"
 #include "authd/store/user_store.hpp"
 
 #include "hash_import.hpp"
@@ -43,7 +43,8 @@ void BM_import_hashes_sqlite(benchmark::State& state) {
         const std::string db = dir + "/store" + std::to_string(round++) + ".db";
         auto store = authd::open_store("sqlite:" + db);
         const int fd = ::open(input.c_str(), O_RDONLY);
-        const auto counts = authctl::import_hash_lines(*store, fd, authctl::hash_import_options{});
+        const auto counts =
+            authctl::import_hash_lines(store->users(), fd, authctl::hash_import_options{});
         ::close(fd);
         if (counts.added != users) {
             state.SkipWithError("not every user was added");

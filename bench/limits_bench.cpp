@@ -17,7 +17,7 @@
 
 #include "authd/login/attempt_limiter.hpp"
 #include "authd/store/limit_store.hpp"
-#include "authd/store/open_store.hpp"
+#include "authd/store/store_backend.hpp"
 #include "authd/store/user_store.hpp"
 
 #include "support/temp_dir.hpp"

@@ -25,7 +25,7 @@
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/login/login_service.hpp"
 #include "authd/login/user_cache.hpp"
-#include "authd/store/open_store.hpp"
+#include "authd/store/store_backend.hpp"
 #include "authd/store/user_store.hpp"
 
 #include "support/temp_dir.hpp"
@@ -64,7 +64,7 @@ void login_timing(benchmark::State& state, authd::argon2_params params) {
         const std::string k(32, 'k');
         const authd::keyring_holder signer(authd::keyring::from_secret(
             authd::secret_bytes(reinterpret_cast<const unsigned char*>(k.data()), k.size())));
-        store->add_user("user_test", hasher.hash("password_test"));
+        store->users().add_user("user_test", hasher.hash("password_test"));
         const authd::login_service service(*store, *cache, hasher, signer,
                                            std::chrono::minutes(30));
         std::vector<double> wrong;

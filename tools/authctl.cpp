@@ -32,8 +32,7 @@
 #include "authd/crypto/keyring.hpp"
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/crypto/secret.hpp"
-#include "authd/store/open_store.hpp"
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 #include "authd/util/units.hpp"
 
 #include "hash_import.hpp"
@@ -220,7 +219,7 @@ authd::password_hasher make_hasher(const global_options& opts) {
     }
 }
 
-std::unique_ptr<authd::user_store> open_user_store(const global_options& opts) {
+std::unique_ptr<authd::store_backend> open_backend(const global_options& opts) {
     try {
         auto store = authd::open_store(opts.store_uri);
         if (const auto warning = store->access_warning(); !warning.empty()) {
@@ -392,14 +391,15 @@ void read_password(wiped_string& password) {
 int user_add(const global_options& opts, const std::string& name) {
     require_new_name(name);
     const auto hasher = make_hasher(opts);
-    const auto store = open_user_store(opts);
+    const auto backend = open_backend(opts);
+    auto& store = backend->users();
     const std::string exists = "user " + name + " exists already";
-    if (store->find_hash(name)) {
+    if (store.find_hash(name)) {
         throw command_error(exists);  // before asking for a password in vain
     }
     wiped_string password;
     read_password(password);
-    if (!store->add_user(name, hasher.hash(password.value))) {
+    if (!store.add_user(name, hasher.hash(password.value))) {
         throw command_error(exists);  // added by someone else meanwhile
     }
     return exit_ok;
@@ -408,14 +408,15 @@ int user_add(const global_options& opts, const std::string& name) {
 int user_passwd(const global_options& opts, const std::string& name) {
     require_valid_name(name);
     const auto hasher = make_hasher(opts);
-    const auto store = open_user_store(opts);
+    const auto backend = open_backend(opts);
+    auto& store = backend->users();
     const std::string missing = "user " + name + " does not exist";
-    if (!store->find_hash(name)) {
+    if (!store.find_hash(name)) {
         throw command_error(missing);
     }
     wiped_string password;
     read_password(password);
-    if (!store->set_hash(name, hasher.hash(password.value))) {
+    if (!store.set_hash(name, hasher.hash(password.value))) {
         throw command_error(missing);  // removed meanwhile
     }
     return exit_ok;
@@ -423,7 +424,7 @@ int user_passwd(const global_options& opts, const std::string& name) {
 
 int user_remove(const global_options& opts, const std::string& name) {
     require_valid_name(name);
-    if (!open_user_store(opts)->remove_user(name)) {
+    if (!open_backend(opts)->users().remove_user(name)) {
         throw command_error("user " + name + " does not exist");
     }
     return exit_ok;
@@ -431,14 +432,15 @@ int user_remove(const global_options& opts, const std::string& name) {
 
 int user_list(const global_options& opts, const std::string& /*unused*/) {
     if (opts.legacy) {
-        authctl::list_legacy_users(*open_user_store(opts), std::cout);
+        authctl::list_legacy_users(open_backend(opts)->users(), std::cout);
         std::cout.flush();
         if (!std::cout) {
             throw command_error("cannot write to standard output");
         }
         return exit_ok;
     }
-    open_user_store(opts)->for_each_name([](std::string_view name) { std::cout << name << '\n'; });
+    open_backend(opts)->users().for_each_name(
+        [](std::string_view name) { std::cout << name << '\n'; });
     std::cout.flush();
     if (!std::cout) {
         throw command_error("cannot write to standard output");
@@ -667,14 +669,15 @@ int user_import_hashes(const global_options& opts, const std::string& file) {
         }
     }
     import.progress = ::isatty(STDERR_FILENO) != 0;
-    const auto store = open_user_store(opts);
+    const auto backend = open_backend(opts);
+    auto& store = backend->users();
     const fd_closer in{file == "-" ? STDIN_FILENO : ::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
     if (in.fd < 0) {
         throw command_error("cannot open " + file + ": " + std::strerror(errno));
     }
     try {
-        const auto counts = opts.keycloak ? authctl::import_keycloak(*store, in.fd, import)
-                                          : authctl::import_hash_lines(*store, in.fd, import);
+        const auto counts = opts.keycloak ? authctl::import_keycloak(store, in.fd, import)
+                                          : authctl::import_hash_lines(store, in.fd, import);
         std::cout << "added: " << counts.added << ", existed already: " << counts.existed
                   << (opts.keycloak ? ", users skipped: " : ", lines skipped: ") << counts.skipped;
         if (opts.keycloak) {
@@ -693,12 +696,13 @@ int user_import(const global_options& opts, const std::string& file) {
         return user_import_hashes(opts, file);
     }
     const auto hasher = make_hasher(opts);
-    const auto store = open_user_store(opts);  // fails before the long part, if it fails
+    const auto backend = open_backend(opts);
+    auto& store = backend->users();  // fails before the long part, if it fails
     wiped_string content;
     read_whole_file(file, content.value);
     const import_plan plan = plan_import(content.value);
     const auto records = hash_all(hasher, plan.entries);
-    const std::size_t added = store->add_users(records);
+    const std::size_t added = store.add_users(records);
     std::cout << "added: " << added << ", existed already: " << records.size() - added
               << ", lines skipped: " << plan.skipped << std::endl;
     return plan.skipped == 0 ? exit_ok : exit_failed;

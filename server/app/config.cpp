@@ -32,7 +32,7 @@
 
 #include <boost/program_options.hpp>
 
-#include "authd/store/open_store.hpp"
+#include "authd/store/store_backend.hpp"
 #include "authd/util/units.hpp"
 
 #include "base/log.hpp"

@@ -27,8 +27,7 @@
 #include "authd/login/login_service.hpp"
 #include "authd/login/revocation_list.hpp"
 #include "authd/login/user_cache.hpp"
-#include "authd/store/open_store.hpp"
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 #include "authd/util/clock.hpp"
 #include "authd/util/files.hpp"
 
@@ -180,7 +179,7 @@ class store_events final : public change_listener {
 
 // The brute-force counters: in the store's limit store when it has one (PostgreSQL: shared by
 // every node; SQLite: a file beside the store), which tells of its outages through the log.
-std::unique_ptr<attempt_limiter> make_limiter(const limiter_config& config, user_store& store) {
+std::unique_ptr<attempt_limiter> make_limiter(const limiter_config& config, store_backend& store) {
     auto limiter = std::make_unique<attempt_limiter>(config, store.limits());
     limiter->set_event_sink([](std::string_view event, std::string_view detail) {
         // Losing the store is an error; its return is worth a line, not an alert.
@@ -203,7 +202,7 @@ std::unique_ptr<attempt_limiter> make_limiter(const limiter_config& config, user
 }
 
 // A token verifies until exp + the clock leeway: its revocation is kept (and read) as long.
-void load_revocations(user_store& store, revocation_list& revocations) {
+void load_revocations(revocation_store& store, revocation_list& revocations) {
     const auto now = unix_now();
     for (const auto& [jti, exp] : store.revoked_tokens(now - token_clock_leeway_seconds)) {
         revocations.add(jti, exp, now);
@@ -212,7 +211,7 @@ void load_revocations(user_store& store, revocation_list& revocations) {
 
 // Expired revocations are dropped from memory and from the store (on the main thread: the store
 // call may block, and no I/O thread waits for it).
-void purge_revocations(user_store& store, revocation_list& revocations) {
+void purge_revocations(revocation_store& store, revocation_list& revocations) {
     const auto now = unix_now();
     revocations.purge(now);
     // Give back to the system what a burst of connections left in malloc's free lists (RSS
@@ -252,7 +251,7 @@ constexpr std::chrono::seconds revocation_purge_interval{60};
 // (sigtimedwait): no asynchronous handler runs, so no thread can be interrupted at a bad moment,
 // and ThreadSanitizer (which defers asynchronous signals) was seen to stall a SIGTERM otherwise.
 int wait_for_signals(const sigset_t& handled, const server_config& config, keyring_holder& keys,
-                     user_store& store, revocation_list& revocations, worker_pool& pool) {
+                     revocation_store& store, revocation_list& revocations, worker_pool& pool) {
     using steady = std::chrono::steady_clock;
     auto next_check = steady::now() + store_check_interval;
     auto next_purge = steady::now() + revocation_purge_interval;
@@ -346,12 +345,12 @@ int run(const server_config& config) {
     auto& limiter = *limiter_owner;
     login_service service(*store, *cache, hasher, keys, config.token_ttl, &limiter);
     revocation_list revocations(max_revocations);
-    load_revocations(*store, revocations);
+    load_revocations(store->revocations(), revocations);
     service.load_token_cutoffs();
     store_events events(service, revocations, limiter);
     store->set_change_listener(&events);
     struct unregister {
-        user_store& store;
+        store_backend& store;
         ~unregister() { store.set_change_listener(nullptr); }
     } const listener_guard{*store};
 
@@ -410,7 +409,8 @@ int run(const server_config& config) {
             running.one_ended();
         });
     }
-    const int signal = wait_for_signals(handled, config, keys, *store, revocations, pool);
+    const int signal =
+        wait_for_signals(handled, config, keys, store->revocations(), revocations, pool);
     shut_down(config, signal, io, threads, running);
     pool.stop();
     log(log_level::info, "shutdown", {{"phase", "done"}});

@@ -149,7 +149,7 @@ struct login_world {
     void start_input() {
         handler.reset();
         revocations = std::make_unique<authd::revocation_list>(max_requests);
-        store.revocations.clear();
+        store.revoked.clear();
         handler = std::make_unique<authd::request_handler>(
             authd::request_handler::parts{service, keys, *revocations}, host);
     }

@@ -23,7 +23,7 @@
 #include <gtest/gtest.h>
 
 #include "authd/crypto/password_hasher.hpp"
-#include "authd/store/open_store.hpp"
+#include "authd/store/store_backend.hpp"
 #include "authd/store/user_store.hpp"
 
 #include "harness.hpp"
@@ -204,7 +204,7 @@ class AuthctlTest : public ::testing::Test {
     }
 
     std::optional<std::string> stored_hash(const std::string& name) const {
-        return authd::open_store("sqlite:" + db_path())->find_hash(name);
+        return authd::open_store("sqlite:" + db_path())->users().find_hash(name);
     }
 
     // verify() reads the parameters from the PHC string; the hasher's own do not matter.
@@ -357,7 +357,7 @@ TEST_F(AuthctlUser, NamesHttpCannotCarryRefused) {
 TEST_F(AuthctlUser, OldNameHttpCannotCarryCanStillBeRemoved) {
     add_user("alice", "secret");
     const auto phc = stored_hash("alice").value();
-    ASSERT_TRUE(authd::open_store("sqlite:" + db_path())->add_user(" old ", phc));
+    ASSERT_TRUE(authd::open_store("sqlite:" + db_path())->users().add_user(" old ", phc));
     EXPECT_EQ(authctl({"user", "passwd", "--", " old "}, "new secret\n").status, 0);
     EXPECT_TRUE(verifies(stored_hash(" old ").value(), "new secret"));
     const auto removed = authctl({"user", "remove", "--", " old "});

@@ -1,6 +1,6 @@
-// A user_store in memory for tests that need a store but not its storage (the login service's unit
-// tests, the request fuzzer): users, token cutoffs and revoked tokens in maps the test sets and
-// reads directly, and failures the test switches on. Not thread-safe: one test thread uses it.
+// A store backend in memory for tests that need a store but not its storage (the login service's
+// unit tests, the request fuzzer): users, token cutoffs and revoked tokens in maps the test sets
+// and reads directly, and failures the test switches on. Not thread-safe: one test thread uses it.
 #pragma once
 
 #include <cstddef>
@@ -14,16 +14,23 @@
 #include <utility>
 #include <vector>
 
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 #include "authd/util/clock.hpp"
 
 namespace authd_test_support {
 
-class memory_store final : public authd::user_store {
+class memory_store final : public authd::store_backend,
+                           public authd::user_store,
+                           public authd::revocation_store,
+                           public authd::token_cutoff_store {
   public:
-    std::map<std::string, std::string, std::less<>> users;         // name -> PHC string
-    std::map<std::string, std::int64_t, std::less<>> cutoffs;      // name -> tokens_not_before
-    std::map<std::string, std::int64_t, std::less<>> revocations;  // jti -> exp
+    std::map<std::string, std::string, std::less<>> hashes;       // name -> PHC string
+    std::map<std::string, std::int64_t, std::less<>> not_before;  // name -> tokens_not_before
+    std::map<std::string, std::int64_t, std::less<>> revoked;     // jti -> exp
+
+    authd::user_store& users() override { return *this; }
+    authd::revocation_store& revocations() override { return *this; }
+    authd::token_cutoff_store& cutoffs() override { return *this; }
 
     // Failures, all off at first: reads throw store_unavailable (unreachable) or store_error
     // (fail_reads); replace_hash throws store_error (fail_writes).
@@ -45,11 +52,11 @@ class memory_store final : public authd::user_store {
         if (fail_reads) {
             throw authd::store_error("disk I/O error");
         }
-        const auto it = users.find(name);
-        return it == users.end() ? std::nullopt : std::optional(it->second);
+        const auto it = hashes.find(name);
+        return it == hashes.end() ? std::nullopt : std::optional(it->second);
     }
     bool add_user(std::string_view name, std::string_view phc) override {
-        return users.emplace(std::string(name), std::string(phc)).second;
+        return hashes.emplace(std::string(name), std::string(phc)).second;
     }
     std::size_t add_users(const std::vector<authd::user_record>& list) override {
         std::size_t n = 0;
@@ -63,28 +70,29 @@ class memory_store final : public authd::user_store {
         if (!phc) {
             return std::nullopt;
         }
-        const auto cutoff = cutoffs.find(name);
-        return authd::login_record{std::move(*phc), cutoff == cutoffs.end() ? 0 : cutoff->second};
+        const auto cutoff = not_before.find(name);
+        return authd::login_record{std::move(*phc),
+                                   cutoff == not_before.end() ? 0 : cutoff->second};
     }
     std::vector<std::pair<std::string, std::int64_t>> token_cutoffs(std::int64_t since) override {
         if (fail_reads) {
             throw authd::store_error("disk I/O error");
         }
         std::vector<std::pair<std::string, std::int64_t>> out;
-        for (const auto& [name, not_before] : cutoffs) {
-            if (not_before > since) {
-                out.emplace_back(name, not_before);
+        for (const auto& [name, cutoff] : not_before) {
+            if (cutoff > since) {
+                out.emplace_back(name, cutoff);
             }
         }
         return out;
     }
     bool set_hash(std::string_view name, std::string_view phc) override {
-        const auto it = users.find(name);
-        if (it == users.end()) {
+        const auto it = hashes.find(name);
+        if (it == hashes.end()) {
             return false;
         }
         it->second = phc;
-        cutoffs[std::string(name)] = authd::unix_now() + 1;
+        not_before[std::string(name)] = authd::unix_now() + 1;
         return true;
     }
     bool replace_hash(std::string_view name, std::string_view expected,
@@ -92,16 +100,16 @@ class memory_store final : public authd::user_store {
         if (fail_writes) {
             throw authd::store_error("attempt to write a readonly database");
         }
-        const auto it = users.find(name);
-        if (it == users.end() || it->second != expected) {
+        const auto it = hashes.find(name);
+        if (it == hashes.end() || it->second != expected) {
             return false;
         }
         it->second = phc;
         return true;
     }
-    bool remove_user(std::string_view name) override { return users.erase(std::string(name)) > 0; }
+    bool remove_user(std::string_view name) override { return hashes.erase(std::string(name)) > 0; }
     void for_each_name(const std::function<void(std::string_view)>& fn) override {
-        for (const auto& [name, phc] : users) {
+        for (const auto& [name, phc] : hashes) {
             fn(name);
         }
     }
@@ -117,11 +125,11 @@ class memory_store final : public authd::user_store {
     }
 
     void revoke_token(std::string_view jti, std::int64_t exp) override {
-        revocations[std::string(jti)] = exp;
+        revoked[std::string(jti)] = exp;
     }
     std::vector<std::pair<std::string, std::int64_t>> revoked_tokens(std::int64_t now) override {
         std::vector<std::pair<std::string, std::int64_t>> out;
-        for (const auto& [jti, exp] : revocations) {
+        for (const auto& [jti, exp] : revoked) {
             if (exp > now) {
                 out.emplace_back(jti, exp);
             }
@@ -129,7 +137,7 @@ class memory_store final : public authd::user_store {
         return out;
     }
     void purge_revoked_tokens(std::int64_t now) override {
-        std::erase_if(revocations, [now](const auto& r) { return r.second <= now; });
+        std::erase_if(revoked, [now](const auto& r) { return r.second <= now; });
     }
 };
 

@@ -7,8 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "authd/store/open_store.hpp"
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 
 #include "support/pg_test_support.hpp"
 #include "support/temp_dir.hpp"
@@ -20,7 +19,7 @@ class sqlite_backend {
   public:
     static std::optional<std::string> skip_reason() { return std::nullopt; }
 
-    std::unique_ptr<authd::user_store> open() const {
+    std::unique_ptr<authd::store_backend> open() const {
         return authd::open_store("sqlite:" + dir_.path() + "/users.db");
     }
 
@@ -43,7 +42,7 @@ class postgres_backend {
         : address_(authd_pg_test::server_address::of(*authd_pg_test::base_uri())),
           db_(*authd_pg_test::base_uri()) {}
 
-    std::unique_ptr<authd::user_store> open() const {
+    std::unique_ptr<authd::store_backend> open() const {
         return authd::open_store(address_.uri(db_.name()));
     }
 

@@ -12,10 +12,12 @@
 
 namespace authd {
 
-login_service::login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
+login_service::login_service(store_backend& store, user_cache& cache, const password_hasher& hasher,
                              const keyring_holder& keys, std::chrono::seconds token_ttl,
                              attempt_limiter* limiter)
-    : store_(store),
+    : users_(store.users()),
+      revocations_(store.revocations()),
+      token_cutoffs_(store.cutoffs()),
       limiter_(limiter),
       cache_(cache),
       hasher_(hasher),
@@ -95,7 +97,7 @@ bool login_service::lookup(std::string_view user, std::string& phc,
     // A clear() racing with this fill must win: if the store changed while its old record was
     // read, the record is dropped again rather than cached stale.
     const auto generation = generation_.load(std::memory_order_acquire);
-    auto stored = store_.find_login(user);
+    auto stored = users_.find_login(user);
     if (!stored) {
         return false;
     }
@@ -120,7 +122,7 @@ void login_service::drop_cache_if_store_changed() const {
     // and dropping are one step (a mutex of the hash workers': logins and store checks only).
     const std::lock_guard lock(poll_mutex_);
     try {
-        if (!store_.poll_external_changes()) {
+        if (!users_.poll_external_changes()) {
             return;
         }
     } catch (const store_error&) {
@@ -135,7 +137,7 @@ void login_service::drop_cache_if_store_changed() const {
 void login_service::load_token_cutoffs() const {
     const auto now = unix_now();
     for (const auto& [name, not_before] :
-         store_.token_cutoffs(now - ttl_.count() - token_clock_leeway_seconds)) {
+         token_cutoffs_.token_cutoffs(now - ttl_.count() - token_clock_leeway_seconds)) {
         cutoffs_.raise(name, not_before, now);
     }
 }
@@ -165,7 +167,7 @@ void login_service::note_store_failure() const {
 }
 
 bool login_service::store_healthy() const noexcept {
-    if (!store_.usable()) {
+    if (!users_.usable()) {
         return false;  // failing until an operator acts (its file is gone), called or not
     }
     const auto failed = store_failed_at_.load(std::memory_order_relaxed);
@@ -234,7 +236,7 @@ service_result login_service::login(std::string_view user, std::string_view pass
 
 service_result login_service::revoke(std::string_view jti, std::int64_t exp) const {
     return guarded([&] {
-        store_.revoke_token(jti, exp);
+        revocations_.revoke_token(jti, exp);
         return service_result{api_code::ok, std::string(ok_body()), {}, false};
     });
 }
@@ -264,7 +266,7 @@ bool login_service::rehash(std::string_view user, std::string_view password,
     // Best effort: the login has succeeded already, and a failed write leaves the old hash valid.
     try {
         const auto fresh = hasher_.hash(password, runner);
-        if (!store_.replace_hash(user, old_phc, fresh)) {
+        if (!users_.replace_hash(user, old_phc, fresh)) {
             return false;  // changed meanwhile (authctl user passwd): keep the newer one
         }
         cache_.put(user, fresh);

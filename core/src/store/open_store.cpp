@@ -1,18 +1,18 @@
 // open_store()'s scheme dispatch: the one place that knows every backend.
-#include "authd/store/open_store.hpp"
-
 #include <array>
 #include <stdexcept>
 #include <string>
 
-#include "pg/pg_store.hpp"
-#include "sqlite/sqlite_store.hpp"
+#include "authd/store/store_backend.hpp"
+
+#include "pg/pg_backend.hpp"
+#include "sqlite/sqlite_backend.hpp"
 
 namespace authd {
 
 namespace {
 
-using store_opener = std::unique_ptr<user_store> (*)(const std::string& uri);
+using store_opener = std::unique_ptr<store_backend> (*)(const std::string& uri);
 
 struct store_scheme {
     std::string_view prefix;  // everything up to the backend's own part of the URI
@@ -22,10 +22,10 @@ struct store_scheme {
 
 // One row per backend.
 constexpr std::array<store_scheme, 3> store_schemes{{
-    {"sqlite:", &detail::open_sqlite_store, false},
+    {"sqlite:", &detail::open_sqlite_backend, false},
     // libpq connection URIs, both spellings libpq accepts.
-    {"postgresql://", &detail::open_pg_store, true},
-    {"postgres://", &detail::open_pg_store, true},
+    {"postgresql://", &detail::open_pg_backend, true},
+    {"postgres://", &detail::open_pg_backend, true},
 }};
 
 // The scheme of uri, for error messages: never the rest, which may one day hold a password
@@ -48,7 +48,7 @@ std::string store_scheme_problem(std::string_view uri) {
            "' (expected sqlite:PATH or postgresql://...)";
 }
 
-std::unique_ptr<user_store> open_store(std::string_view uri) {
+std::unique_ptr<store_backend> open_store(std::string_view uri) {
     for (const auto& scheme : store_schemes) {
         if (uri.starts_with(scheme.prefix)) {
             return scheme.open(

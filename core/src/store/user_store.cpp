@@ -1,4 +1,4 @@
-// The store interface's defaults and the user name rules shared by every backend.
+// user_store's defaults and the user name rules shared by every backend.
 #include "authd/store/user_store.hpp"
 
 #include <algorithm>
@@ -10,26 +10,12 @@
 
 namespace authd {
 
-void user_store::revoke_token(std::string_view, std::int64_t) {
-    throw store_error("this store cannot keep revoked tokens");
-}
-
-std::vector<std::pair<std::string, std::int64_t>> user_store::revoked_tokens(std::int64_t) {
-    return {};
-}
-
-void user_store::purge_revoked_tokens(std::int64_t) {}
-
 std::optional<login_record> user_store::find_login(std::string_view name) {
     auto phc = find_hash(name);
     if (!phc) {
         return std::nullopt;
     }
     return login_record{std::move(*phc), 0};
-}
-
-std::vector<std::pair<std::string, std::int64_t>> user_store::token_cutoffs(std::int64_t) {
-    return {};
 }
 
 namespace {

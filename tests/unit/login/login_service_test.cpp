@@ -33,7 +33,7 @@ class LoginService : public testing::Test {
     std::unique_ptr<user_cache> cache = make_user_cache(100);
     login_service service{store, *cache, hasher, signer, std::chrono::minutes(30)};
 
-    void SetUp() override { store.users["user_test"] = hasher.hash("password_test"); }
+    void SetUp() override { store.hashes["user_test"] = hasher.hash("password_test"); }
 };
 
 constexpr std::string_view not_found_body =
@@ -75,7 +75,7 @@ TEST_F(LoginService, PasswordChangeVoidsOlderTokensNotTheNextLogins) {
     EXPECT_FALSE(service.voided(*old_token));
 
     ASSERT_TRUE(store.set_hash("user_test", hasher.hash("new password")));
-    const auto cutoff = store.cutoffs.at("user_test");
+    const auto cutoff = store.not_before.at("user_test");
     store.changed_externally = true;
     const auto fresh = token_claims_of(signer, service.login("user_test", "new password"));
     ASSERT_TRUE(fresh.has_value());
@@ -95,14 +95,14 @@ TEST_F(LoginService, StoreCheckAndFeedLoadCutoffs) {
     const auto now = unix_now();
     const token_claims bob{"bob", now + 600, "b", now, std::nullopt};
     const token_claims carol{"carol", now + 600, "c", now, std::nullopt};
-    store.cutoffs["bob"] = now + 1;
+    store.not_before["bob"] = now + 1;
     service.check_store();
     EXPECT_FALSE(service.voided(bob)) << "the store did not say it changed";
     store.changed_externally = true;
     service.check_store();
     EXPECT_TRUE(service.voided(bob));
 
-    store.cutoffs["carol"] = now + 1;
+    store.not_before["carol"] = now + 1;
     store.changed_externally = true;
     EXPECT_EQ(service.login("nobody", "x").code, api_code::not_found);  // takes the change
     service.check_store();
@@ -114,7 +114,7 @@ TEST_F(LoginService, StoreCheckAndFeedLoadCutoffs) {
 
     // A store that fails while the cutoffs are read: the check says so (/readyz) and tries again.
     const token_claims erin{"erin", now + 600, "e", now, std::nullopt};
-    store.cutoffs["erin"] = now + 1;
+    store.not_before["erin"] = now + 1;
     store.changed_externally = true;
     EXPECT_EQ(service.login("nobody", "x").code, api_code::not_found);
     store.fail_reads = true;
@@ -157,7 +157,7 @@ TEST_F(LoginService, CacheServesRepeatLoginsAndExternalChangesDropIt) {
     ASSERT_EQ(service.login("user_test", "password_test").code, api_code::ok);
     EXPECT_EQ(store.finds, 1);  // the second came from the cache
 
-    store.users["user_test"] = hasher.hash("changed");  // as authctl user passwd would
+    store.hashes["user_test"] = hasher.hash("changed");  // as authctl user passwd would
     store.changed_externally = true;
     EXPECT_EQ(service.login("user_test", "password_test").code, api_code::not_found);
     EXPECT_EQ(service.login("user_test", "changed").code, api_code::ok);
@@ -165,25 +165,25 @@ TEST_F(LoginService, CacheServesRepeatLoginsAndExternalChangesDropIt) {
 
 TEST_F(LoginService, OldParametersAreRehashedOnSuccess) {
     const password_hasher old_hasher(argon2_params{2, 16 * 1024});
-    store.users["old"] = old_hasher.hash("pw");
+    store.hashes["old"] = old_hasher.hash("pw");
     const auto r = service.login("old", "pw");
     ASSERT_EQ(r.code, api_code::ok);
     EXPECT_TRUE(r.rehashed);
-    EXPECT_FALSE(hasher.needs_rehash(store.users["old"]));
-    EXPECT_TRUE(hasher.verify(store.users["old"], "pw"));
+    EXPECT_FALSE(hasher.needs_rehash(store.hashes["old"]));
+    EXPECT_TRUE(hasher.verify(store.hashes["old"], "pw"));
     EXPECT_FALSE(service.login("old", "pw").rehashed);  // done once
 }
 
 TEST_F(LoginService, FailedRehashWriteKeepsTheOldHashAndTheLogin) {
     const password_hasher old_hasher(argon2_params{2, 16 * 1024});
     const auto old_phc = old_hasher.hash("pw");
-    store.users["old"] = old_phc;
+    store.hashes["old"] = old_phc;
     store.fail_writes = true;
     const auto r = service.login("old", "pw");
     EXPECT_EQ(r.code, api_code::ok);
     EXPECT_FALSE(r.rehashed);
     EXPECT_NE(r.log_note.find("readonly"), std::string::npos);
-    EXPECT_EQ(store.users["old"], old_phc);
+    EXPECT_EQ(store.hashes["old"], old_phc);
 }
 
 TEST_F(LoginService, StoreFailureIsAnInternalErrorNotACrash) {
@@ -225,7 +225,7 @@ class counting_runner final : public hash_runner {
 // old hash, seen in TokenCutoffTest.LoginRightAfterAPasswordChangeGetsAValidToken).
 TEST_F(LoginService, ALoginWhileAnotherThreadDropsTheCacheReadsTheChangedRecord) {
     ASSERT_EQ(service.login("user_test", "password_test").code, api_code::ok);  // cached now
-    store.users["user_test"] = hasher.hash("new password");
+    store.hashes["user_test"] = hasher.hash("new password");
     store.changed_externally = true;
     std::future<service_result> other;
     bool raced = false;
@@ -244,7 +244,7 @@ TEST_F(LoginService, ALoginWhileAnotherThreadDropsTheCacheReadsTheChangedRecord)
 }
 
 TEST_F(LoginService, EveryArgon2CallGoesToTheRunnerItIsGiven) {
-    store.users["old"] = password_hasher({1, 16 * 1024}).hash("pw");  // other parameters
+    store.hashes["old"] = password_hasher({1, 16 * 1024}).hash("pw");  // other parameters
     counting_runner runner;
     EXPECT_EQ(service.login("user_test", "password_test", runner).code, api_code::ok);
     EXPECT_EQ(service.login("user_test", "nope", runner).code, api_code::not_found);
@@ -316,11 +316,11 @@ TEST_F(LoginService, UnreachableStoreIsBusyNotAnError) {
 
 TEST_F(LoginService, ChangesPushedByTheStoreDropCachedRecords) {
     ASSERT_EQ(service.login("user_test", "password_test").code, api_code::ok);
-    store.users["user_test"] = hasher.hash("changed");
+    store.hashes["user_test"] = hasher.hash("changed");
     EXPECT_EQ(service.login("user_test", "password_test").code, api_code::ok);  // still cached
     service.user_changed("user_test");
     EXPECT_EQ(service.login("user_test", "password_test").code, api_code::not_found);
-    store.users["user_test"] = hasher.hash("again");
+    store.hashes["user_test"] = hasher.hash("again");
     service.all_changed();
     EXPECT_EQ(service.login("user_test", "again").code, api_code::ok);
 }
@@ -343,10 +343,10 @@ constexpr const char* imported_bcrypt =
     "$2y$04$xLpJAAGpVzbC.ccvLuiv7.LGh1twor2es2J61AzMFe6p6MFiDq2k2";
 
 TEST_F(LoginService, ImportedHashVerifiesInTheRunnerAndIsUpgradedOnceToArgon2id) {
-    store.users["legacy"] = imported_bcrypt;
+    store.hashes["legacy"] = imported_bcrypt;
     counting_runner runner;
     EXPECT_EQ(service.login("legacy", "s3cret pW", runner).code, api_code::not_found);
-    EXPECT_EQ(store.users["legacy"], imported_bcrypt);  // a wrong password upgrades nothing
+    EXPECT_EQ(store.hashes["legacy"], imported_bcrypt);  // a wrong password upgrades nothing
     EXPECT_EQ(service.legacy_upgrades(), 0U);
     EXPECT_EQ(runner.verifications, 1);
 
@@ -355,7 +355,7 @@ TEST_F(LoginService, ImportedHashVerifiesInTheRunnerAndIsUpgradedOnceToArgon2id)
     EXPECT_TRUE(r.rehashed);
     EXPECT_EQ(runner.verifications, 2);  // in the runner (authd: the hash helper), not here
     EXPECT_EQ(runner.hashes, 1);
-    const auto upgraded = store.users["legacy"];
+    const auto upgraded = store.hashes["legacy"];
     EXPECT_EQ(upgraded.rfind("$argon2id$v=19$m=8,t=1,p=1$", 0), 0U) << upgraded;
     EXPECT_TRUE(hasher.verify(upgraded, "s3cret pw"));
     EXPECT_EQ(service.legacy_upgrades(), 1U);
@@ -367,18 +367,18 @@ TEST_F(LoginService, ImportedHashVerifiesInTheRunnerAndIsUpgradedOnceToArgon2id)
 }
 
 TEST_F(LoginService, FailedRewriteOfAnImportedHashKeepsItAndTheLogin) {
-    store.users["legacy"] = imported_bcrypt;
+    store.hashes["legacy"] = imported_bcrypt;
     store.fail_writes = true;
     const auto r = service.login("legacy", "s3cret pw");
     EXPECT_EQ(r.code, api_code::ok);
     EXPECT_FALSE(r.rehashed);
     EXPECT_NE(r.log_note.find("rehash not stored"), std::string::npos) << r.log_note;
-    EXPECT_EQ(store.users["legacy"], imported_bcrypt);
+    EXPECT_EQ(store.hashes["legacy"], imported_bcrypt);
     EXPECT_EQ(service.legacy_upgrades(), 0U);
 }
 
 TEST_F(LoginService, ARehashOfAuthdsOwnArgon2idIsNoLegacyUpgrade) {
-    store.users["old"] = password_hasher({1, 16 * 1024}).hash("pw");
+    store.hashes["old"] = password_hasher({1, 16 * 1024}).hash("pw");
     EXPECT_TRUE(service.login("old", "pw").rehashed);
     EXPECT_EQ(service.legacy_upgrades(), 0U);
 }

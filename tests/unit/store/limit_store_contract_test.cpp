@@ -67,7 +67,7 @@ class LimitStoreContract : public ::testing::Test {
     }
 
     std::optional<Backend> backend_;
-    std::unique_ptr<authd::user_store> store_;
+    std::unique_ptr<authd::store_backend> store_;
     limit_store* limits_ = nullptr;
     limiter_config config_ = config();
 };

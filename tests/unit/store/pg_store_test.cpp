@@ -27,8 +27,7 @@
 
 #include "authd/login/attempt_limiter.hpp"
 #include "authd/store/limit_store.hpp"
-#include "authd/store/open_store.hpp"
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 
 #include "support/limit_migration.hpp"
 #include "support/pg_test_support.hpp"
@@ -47,6 +46,7 @@ namespace {
 using namespace std::chrono_literals;
 using authd::change_listener;
 using authd::open_store;
+using authd::store_backend;
 using authd::store_error;
 using authd::store_unavailable;
 using authd::user_record;
@@ -144,15 +144,15 @@ std::string open_error(const std::string& uri) {
 }
 
 // The store's revocations in jti order (the store promises no order).
-revocations revoked(user_store& store, std::int64_t now) {
-    auto out = store.revoked_tokens(now);
+revocations revoked(store_backend& store, std::int64_t now) {
+    auto out = store.revocations().revoked_tokens(now);
     std::sort(out.begin(), out.end());
     return out;
 }
 
-std::vector<std::string> names(user_store& store) {
+std::vector<std::string> names(store_backend& store) {
     std::vector<std::string> out;
-    store.for_each_name([&](std::string_view name) { out.emplace_back(name); });
+    store.users().for_each_name([&](std::string_view name) { out.emplace_back(name); });
     return out;
 }
 
@@ -170,7 +170,7 @@ class PgStore : public ::testing::Test {
     std::string uri(const std::string& user = "authd") const {
         return address_.uri(db_->name(), user);
     }
-    std::unique_ptr<user_store> open() const { return open_store(uri()); }
+    std::unique_ptr<store_backend> open() const { return open_store(uri()); }
     raw_pg raw() const { return raw_pg(uri()); }
 
     server_address address_;
@@ -183,28 +183,29 @@ TEST_F(PgStore, ParametersAreBoundNotSpliced) {
     auto store = open();
     const std::string name = "o'brien\"; DROP TABLE users; --";
     const std::string phc = "$argon2id$v=19$m=65536,t=2,p=1$'\\x00";
-    ASSERT_TRUE(store->add_user(name, phc));
-    EXPECT_EQ(store->find_hash(name), phc);
+    ASSERT_TRUE(store->users().add_user(name, phc));
+    EXPECT_EQ(store->users().find_hash(name), phc);
     EXPECT_EQ(names(*store), std::vector<std::string>{name});
 }
 
 TEST_F(PgStore, ForEachNameCallbackThrowing) {
     auto store = open();
-    ASSERT_EQ(store->add_users({{"a", "h"}, {"b", "h"}, {"c", "h"}}), 3U);
-    EXPECT_THROW(store->for_each_name([](std::string_view) { throw std::runtime_error("stop"); }),
-                 std::runtime_error);
+    ASSERT_EQ(store->users().add_users({{"a", "h"}, {"b", "h"}, {"c", "h"}}), 3U);
+    EXPECT_THROW(
+        store->users().for_each_name([](std::string_view) { throw std::runtime_error("stop"); }),
+        std::runtime_error);
     // The connection left mid-listing is not reused as if nothing happened.
     EXPECT_EQ(names(*store).size(), 3U);
-    EXPECT_EQ(store->find_hash("b"), "h");
+    EXPECT_EQ(store->users().find_hash("b"), "h");
 }
 
 TEST_F(PgStore, AddUsersIsOneTransaction) {
     auto store = open();
     // An invalid name (a NUL byte, which PostgreSQL text cannot hold) fails the whole batch.
     const std::vector<user_record> batch{{"alice", "a"}, {std::string("b\0b", 3), "b"}};
-    EXPECT_THROW(store->add_users(batch), store_error);
-    EXPECT_EQ(store->find_hash("alice"), std::nullopt);
-    EXPECT_TRUE(store->add_user("alice", "a"));  // the connection is usable again
+    EXPECT_THROW(store->users().add_users(batch), store_error);
+    EXPECT_EQ(store->users().find_hash("alice"), std::nullopt);
+    EXPECT_TRUE(store->users().add_user("alice", "a"));  // the connection is usable again
 }
 
 TEST_F(PgStore, SchemaIsVersionFiveWithTriggers) {
@@ -233,7 +234,7 @@ TEST_F(PgStore, SchemaIsVersionFiveWithTriggers) {
 
 TEST_F(PgStore, TimestampsAreSet) {
     auto store = open();
-    ASSERT_TRUE(store->add_user("alice", "h"));
+    ASSERT_TRUE(store->users().add_user("alice", "h"));
     const auto stamps =
         raw().column("SELECT created_at > 1600000000 AND updated_at >= created_at FROM users");
     EXPECT_EQ(stamps, std::vector<std::string>{"t"});
@@ -241,7 +242,7 @@ TEST_F(PgStore, TimestampsAreSet) {
 
 // What a reopened store keeps of its records: StoreContract.ReopenKeepsData.
 TEST_F(PgStore, ReopenKeepsSchemaVersion) {
-    ASSERT_TRUE(open()->add_user("alice", "a"));
+    ASSERT_TRUE(open()->users().add_user("alice", "a"));
     open();
     EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"5"});
 }
@@ -261,22 +262,22 @@ void downgrade_to_version_one(raw_pg& db) {
 TEST_F(PgStore, VersionOneIsMigratedKeepingItsUsers) {
     {
         auto store = open();
-        ASSERT_TRUE(store->add_user("alice", "a"));
+        ASSERT_TRUE(store->users().add_user("alice", "a"));
     }
     {
         auto db = raw();
         downgrade_to_version_one(db);
     }
     auto store = open();
-    EXPECT_EQ(store->find_hash("alice"), "a");
+    EXPECT_EQ(store->users().find_hash("alice"), "a");
     EXPECT_EQ(raw().column("SELECT version FROM schema_version"), std::vector<std::string>{"5"});
     recorder heard;
     store->set_change_listener(&heard);
     auto other = open();
-    other->revoke_token("t1", 2'000'000'000);
+    other->revocations().revoke_token("t1", 2'000'000'000);
     EXPECT_EQ(revoked(*store, 0), (revocations{{"t1", 2'000'000'000}}));
     EXPECT_TRUE(heard.wait_for_token("t1", 1s));
-    ASSERT_TRUE(other->set_hash("alice", "b"));
+    ASSERT_TRUE(other->users().set_hash("alice", "b"));
     EXPECT_TRUE(heard.wait_for_name("alice", 1s));
     store->set_change_listener(nullptr);
 }
@@ -354,9 +355,9 @@ TEST_F(PgStore, ForeignDatabaseRefused) {
 TEST_F(PgStore, PollExternalChangesIsFalse) {
     auto store = open();
     auto other = open();
-    ASSERT_TRUE(other->add_user("alice", "a"));
-    ASSERT_TRUE(other->set_hash("alice", "b"));
-    EXPECT_FALSE(store->poll_external_changes());  // pushed to the listener instead
+    ASSERT_TRUE(other->users().add_user("alice", "a"));
+    ASSERT_TRUE(other->users().set_hash("alice", "b"));
+    EXPECT_FALSE(store->users().poll_external_changes());  // pushed to the listener instead
 }
 
 // --- revoked tokens ----------------------------------------------------------------------------
@@ -364,19 +365,19 @@ TEST_F(PgStore, PollExternalChangesIsFalse) {
 TEST_F(PgStore, RevokedTokensKeepTheFirstExpiryAndFullRange) {
     auto store = open();
     const std::int64_t far = 9'000'000'000'000'000'000;
-    store->revoke_token("t", far);
-    store->revoke_token("t", 5);  // revoked already: stays as it was
-    store->revoke_token("negative", -5);
+    store->revocations().revoke_token("t", far);
+    store->revocations().revoke_token("t", 5);  // revoked already: stays as it was
+    store->revocations().revoke_token("negative", -5);
     EXPECT_EQ(revoked(*store, -10), (revocations{{"negative", -5}, {"t", far}}));
     EXPECT_EQ(revoked(*store, far), revocations{});
-    store->purge_revoked_tokens(far);
+    store->revocations().purge_revoked_tokens(far);
     EXPECT_EQ(raw().column("SELECT count(*) FROM revoked_tokens"), std::vector<std::string>{"0"});
 }
 
 TEST_F(PgStore, RevocationParametersAreBoundNotSpliced) {
     auto store = open();
     const std::string jti = "o'brien\"; DROP TABLE revoked_tokens; --";
-    store->revoke_token(jti, 300);
+    store->revocations().revoke_token(jti, 300);
     EXPECT_EQ(revoked(*store, 0), (revocations{{jti, 300}}));
 }
 
@@ -385,9 +386,9 @@ TEST_F(PgStore, ManyRevokedTokensAreListed) {
     raw().exec(
         "INSERT INTO revoked_tokens(jti, exp) "
         "SELECT 'jti' || i, 1000 + i FROM generate_series(1, 20000) AS i");
-    const auto all = store->revoked_tokens(1000);
+    const auto all = store->revocations().revoked_tokens(1000);
     EXPECT_EQ(all.size(), 20000U);
-    EXPECT_EQ(store->revoked_tokens(20999).size(), 1U);
+    EXPECT_EQ(store->revocations().revoked_tokens(20999).size(), 1U);
 }
 
 // --- change notifications ----------------------------------------------------------------------
@@ -395,17 +396,17 @@ TEST_F(PgStore, ManyRevokedTokensAreListed) {
 TEST_F(PgStore, ListenerHearsOtherStoresChangesWithinOneSecond) {
     auto store = open();
     auto other = open();
-    ASSERT_TRUE(other->add_users({{"alice", "a"}, {"bob", "b"}, {"carol", "c"}}) == 3U);
+    ASSERT_TRUE(other->users().add_users({{"alice", "a"}, {"bob", "b"}, {"carol", "c"}}) == 3U);
     recorder heard;
     store->set_change_listener(&heard);
 
     const auto start = steady::now();
-    ASSERT_TRUE(other->set_hash("alice", "a2"));
+    ASSERT_TRUE(other->users().set_hash("alice", "a2"));
     EXPECT_TRUE(heard.wait_for_name("alice", 1s));
     EXPECT_LT(steady::now() - start, 1s);
-    ASSERT_TRUE(other->remove_user("bob"));
+    ASSERT_TRUE(other->users().remove_user("bob"));
     EXPECT_TRUE(heard.wait_for_name("bob", 1s));
-    ASSERT_TRUE(other->replace_hash("carol", "c", "c2"));
+    ASSERT_TRUE(other->users().replace_hash("carol", "c", "c2"));
     EXPECT_TRUE(heard.wait_for_name("carol", 1s));
     // Any writer, not only authd: here a plain SQL client.
     raw().exec("UPDATE users SET phc = 'x' WHERE name = 'alice'");
@@ -419,8 +420,8 @@ TEST_F(PgStore, AddingUsersNotifiesNobody) {
     recorder heard;
     store->set_change_listener(&heard);
     auto other = open();
-    ASSERT_TRUE(other->add_user("alice", "a"));
-    ASSERT_TRUE(other->set_hash("alice", "b"));  // notifications arrive in commit order
+    ASSERT_TRUE(other->users().add_user("alice", "a"));
+    ASSERT_TRUE(other->users().set_hash("alice", "b"));  // notifications arrive in commit order
     ASSERT_TRUE(heard.wait_for_name("alice", 1s));
     EXPECT_EQ(heard.names(), std::vector<std::string>{"alice"});
     store->set_change_listener(nullptr);
@@ -432,8 +433,8 @@ TEST_F(PgStore, NameTooLongForAPayloadDropsEverything) {
     store->set_change_listener(&heard);
     const std::string long_name(9000, 'x');
     auto other = open();
-    ASSERT_TRUE(other->add_user(long_name, "h"));
-    ASSERT_TRUE(other->remove_user(long_name));
+    ASSERT_TRUE(other->users().add_user(long_name, "h"));
+    ASSERT_TRUE(other->users().remove_user(long_name));
     EXPECT_TRUE(heard.wait_for_all(1s));
     store->set_change_listener(nullptr);
 }
@@ -445,11 +446,11 @@ TEST_F(PgStore, UnregisteredListenerIsNotCalled) {
     store->set_change_listener(&first);
     store->set_change_listener(nullptr);
     auto other = open();
-    ASSERT_TRUE(other->add_user("alice", "a"));
-    ASSERT_TRUE(other->remove_user("alice"));
+    ASSERT_TRUE(other->users().add_user("alice", "a"));
+    ASSERT_TRUE(other->users().remove_user("alice"));
     store->set_change_listener(&second);
-    ASSERT_TRUE(other->add_user("bob", "b"));
-    ASSERT_TRUE(other->remove_user("bob"));
+    ASSERT_TRUE(other->users().add_user("bob", "b"));
+    ASSERT_TRUE(other->users().remove_user("bob"));
     EXPECT_TRUE(second.wait_for_name("bob", 1s));
     EXPECT_TRUE(first.names().empty());
     store->set_change_listener(nullptr);
@@ -464,10 +465,10 @@ TEST_F(PgStore, ListenerHearsOtherStoresRevocationsWithinOneSecond) {
     auto other = open();
 
     const auto start = steady::now();
-    other->revoke_token("Ab-_09xyz", 2'000'000'000);
+    other->revocations().revoke_token("Ab-_09xyz", 2'000'000'000);
     EXPECT_TRUE(heard.wait_for_token("Ab-_09xyz", 1s));
     EXPECT_LT(steady::now() - start, 1s);
-    other->revoke_token("Ab-_09xyz", 2'000'000'000);
+    other->revocations().revoke_token("Ab-_09xyz", 2'000'000'000);
     raw().exec("INSERT INTO revoked_tokens(jti, exp) VALUES ('by-sql', 1234)");
     EXPECT_TRUE(heard.wait_for_token("by-sql", 1s));
     EXPECT_EQ(heard.revoked(), (revocations{{"Ab-_09xyz", 2'000'000'000}, {"by-sql", 1234}}));
@@ -500,11 +501,11 @@ TEST_F(PgStore, MalformedRevocationNotificationsAreIgnored) {
 TEST_F(PgStore, JtiTooLongForAPayloadRereadsEveryRevocation) {
     auto store = open();
     auto other = open();
-    other->revoke_token("earlier", 2'000'000'000);
+    other->revocations().revoke_token("earlier", 2'000'000'000);
     recorder heard;
     store->set_change_listener(&heard);
     const std::string long_jti(9000, 'x');
-    other->revoke_token(long_jti, 2'000'000'000);
+    other->revocations().revoke_token(long_jti, 2'000'000'000);
     EXPECT_TRUE(heard.wait_for_token(long_jti, 1s));
     EXPECT_TRUE(heard.wait_for_token("earlier", 1s));
     store->set_change_listener(nullptr);
@@ -515,8 +516,8 @@ TEST_F(PgStore, JtiTooLongForAPayloadRereadsEveryRevocation) {
 TEST_F(PgStore, ListenerIsToldOfRevocationsMadeBeforeItListened) {
     auto store = open();
     auto other = open();
-    other->revoke_token("before", 2'000'000'000);
-    other->revoke_token("expired", 1);
+    other->revocations().revoke_token("before", 2'000'000'000);
+    other->revocations().revoke_token("expired", 1);
     recorder heard;
     store->set_change_listener(&heard);
     EXPECT_TRUE(heard.wait_for_token("before", 1s));
@@ -546,7 +547,7 @@ TEST_F(PgStore, RevocationsMissedWhileDisconnectedAreReadAgain) {
     EXPECT_TRUE(heard.wait_for_token("missed", 3s));
     db.exec("ALTER TABLE revoked_tokens ENABLE TRIGGER token_revoked");
     auto other = open();
-    other->revoke_token("after", 2'000'000'000);
+    other->revocations().revoke_token("after", 2'000'000'000);
     EXPECT_TRUE(heard.wait_for_token("after", 1s));
     store->set_change_listener(nullptr);
 }
@@ -556,15 +557,15 @@ TEST_F(PgStore, RevocationsMissedWhileDisconnectedAreReadAgain) {
 TEST_F(PgStore, ListenerHearsTokenCutoffsWithinOneSecond) {
     auto store = open();
     auto other = open();
-    ASSERT_EQ(other->add_users({{"alice", "a"}, {"bob smith", "b"}, {"carol", "c"}}), 3U);
+    ASSERT_EQ(other->users().add_users({{"alice", "a"}, {"bob smith", "b"}, {"carol", "c"}}), 3U);
     recorder heard;
     store->set_change_listener(&heard);
-    ASSERT_TRUE(other->replace_hash("carol", "c", "c2"));
-    ASSERT_TRUE(other->set_hash("alice", "a2"));
-    ASSERT_TRUE(other->remove_user("bob smith"));
+    ASSERT_TRUE(other->users().replace_hash("carol", "c", "c2"));
+    ASSERT_TRUE(other->users().set_hash("alice", "a2"));
+    ASSERT_TRUE(other->users().remove_user("bob smith"));
     EXPECT_TRUE(heard.wait_for_cutoff("alice", 1s));
     EXPECT_TRUE(heard.wait_for_cutoff("bob smith", 1s));
-    const auto alice = other->find_login("alice").value().tokens_not_before;
+    const auto alice = other->users().find_login("alice").value().tokens_not_before;
     const auto got = heard.cutoffs();
     EXPECT_EQ(
         std::count(got.begin(), got.end(), std::pair<std::string, std::int64_t>{"alice", alice}),
@@ -579,8 +580,8 @@ TEST_F(PgStore, ListenerHearsTokenCutoffsWithinOneSecond) {
     db.exec("SELECT pg_notify('authd_token_cutoffs', '42 dave jones')");
     EXPECT_TRUE(heard.wait_for_cutoff("dave jones", 1s));
     const std::string long_name(9000, 'n');
-    ASSERT_TRUE(other->add_user(long_name, "x"));
-    ASSERT_TRUE(other->set_hash(long_name, "y"));
+    ASSERT_TRUE(other->users().add_user(long_name, "x"));
+    ASSERT_TRUE(other->users().set_hash(long_name, "y"));
     EXPECT_TRUE(heard.wait_for_cutoff(long_name, 1s));
     store->set_change_listener(nullptr);
 }
@@ -589,12 +590,12 @@ TEST_F(PgStore, ListenerHearsTokenCutoffsWithinOneSecond) {
 // (the trigger is disabled, so that the table is the only way to hear of it).
 TEST_F(PgStore, TokenCutoffsMissedWhileDisconnectedAreReadAgain) {
     auto store = open();
-    ASSERT_TRUE(store->add_user("alice", "a"));
+    ASSERT_TRUE(store->users().add_user("alice", "a"));
     recorder heard;
     store->set_change_listener(&heard);
     auto db = raw();
     db.exec("ALTER TABLE token_cutoffs DISABLE TRIGGER tokens_cut");
-    ASSERT_TRUE(open()->set_hash("alice", "b"));
+    ASSERT_TRUE(open()->users().set_hash("alice", "b"));
     std::this_thread::sleep_for(200ms);
     ASSERT_FALSE(heard.wait_for_cutoff("alice", 0ms)) << "the trigger notified all the same";
     db.exec(
@@ -610,16 +611,16 @@ TEST_F(PgStore, TokenCutoffsMissedWhileDisconnectedAreReadAgain) {
 // notifications meanwhile).
 TEST_F(PgStore, RecoversFromKilledConnections) {
     auto store = open();
-    ASSERT_TRUE(store->add_user("alice", "a"));
+    ASSERT_TRUE(store->users().add_user("alice", "a"));
     recorder heard;
     store->set_change_listener(&heard);
     raw().exec(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         "WHERE datname = current_database() AND pid <> pg_backend_pid()");
-    EXPECT_EQ(store->find_hash("alice"), "a");
+    EXPECT_EQ(store->users().find_hash("alice"), "a");
     EXPECT_TRUE(heard.wait_for_all(3s));
     auto other = open();
-    ASSERT_TRUE(other->set_hash("alice", "b"));
+    ASSERT_TRUE(other->users().set_hash("alice", "b"));
     EXPECT_TRUE(heard.wait_for_name("alice", 1s));
     store->set_change_listener(nullptr);
 }
@@ -676,7 +677,7 @@ TEST_F(PgStore, AnAdmissionWaitsForTheRowAndCountsFromWhatTheOtherCommitted) {
 // store whose schema is current opens without any right to create tables.
 TEST_F(PgStore, RuntimeRoleWithLeastPrivilege) {
     auto owner = open();
-    ASSERT_TRUE(owner->add_user("alice", "a"));
+    ASSERT_TRUE(owner->users().add_user("alice", "a"));
     raw().exec("GRANT SELECT ON schema_version TO authd_runtime");
     raw().exec("GRANT SELECT ON users TO authd_runtime");
     raw().exec("GRANT UPDATE (phc, updated_at) ON users TO authd_runtime");
@@ -687,34 +688,34 @@ TEST_F(PgStore, RuntimeRoleWithLeastPrivilege) {
         "authd_runtime");
 
     auto runtime = open_store(uri("authd_runtime"));
-    EXPECT_EQ(runtime->find_hash("alice"), "a");
-    EXPECT_EQ(runtime->find_login("alice").value().tokens_not_before, 0);
-    EXPECT_TRUE(runtime->replace_hash("alice", "a", "rehashed"));
-    EXPECT_EQ(owner->find_hash("alice"), "rehashed");
+    EXPECT_EQ(runtime->users().find_hash("alice"), "a");
+    EXPECT_EQ(runtime->users().find_login("alice").value().tokens_not_before, 0);
+    EXPECT_TRUE(runtime->users().replace_hash("alice", "a", "rehashed"));
+    EXPECT_EQ(owner->users().find_hash("alice"), "rehashed");
     recorder heard;
     runtime->set_change_listener(&heard);
-    ASSERT_TRUE(owner->set_hash("alice", "b"));
+    ASSERT_TRUE(owner->users().set_hash("alice", "b"));
     EXPECT_TRUE(heard.wait_for_name("alice", 1s));
     runtime->set_change_listener(nullptr);
 
     try {
-        runtime->add_user("bob", "b");
+        runtime->users().add_user("bob", "b");
         ADD_FAILURE() << "the runtime role added a user";
     } catch (const store_unavailable& e) {
         ADD_FAILURE() << "a refused privilege is no outage: " << e.what();
     } catch (const store_error& e) {
         EXPECT_NE(std::string(e.what()).find("permission denied"), std::string::npos) << e.what();
     }
-    EXPECT_THROW(runtime->remove_user("alice"), store_error);
+    EXPECT_THROW(runtime->users().remove_user("alice"), store_error);
 
     // /logout: revoked, listed, purged, and heard of by the other nodes.
     runtime->set_change_listener(&heard);
     auto other_node = open_store(uri("authd_runtime"));
-    other_node->revoke_token("t1", 2'000'000'000);
-    other_node->revoke_token("t1", 2'000'000'000);
-    other_node->revoke_token("old", 100);
+    other_node->revocations().revoke_token("t1", 2'000'000'000);
+    other_node->revocations().revoke_token("t1", 2'000'000'000);
+    other_node->revocations().revoke_token("old", 100);
     EXPECT_TRUE(heard.wait_for_token("t1", 1s));
-    runtime->purge_revoked_tokens(200);
+    runtime->revocations().purge_revoked_tokens(200);
     EXPECT_EQ(revoked(*runtime, 0), (revocations{{"t1", 2'000'000'000}}));
     runtime->set_change_listener(nullptr);
 }
@@ -725,7 +726,7 @@ TEST_F(PgStore, RuntimeRoleWithoutRevocationGrants) {
     raw().exec("GRANT SELECT ON schema_version TO authd_runtime");
     auto runtime = open_store(uri("authd_runtime"));
     try {
-        runtime->revoke_token("t1", 2'000'000'000);
+        runtime->revocations().revoke_token("t1", 2'000'000'000);
         ADD_FAILURE() << "revoked without the grant";
     } catch (const store_unavailable& e) {
         ADD_FAILURE() << "a refused privilege is no outage: " << e.what();
@@ -734,8 +735,8 @@ TEST_F(PgStore, RuntimeRoleWithoutRevocationGrants) {
         EXPECT_NE(std::string(e.what()).find("cannot revoke a token"), std::string::npos)
             << e.what();
     }
-    EXPECT_THROW(runtime->revoked_tokens(0), store_error);
-    EXPECT_THROW(runtime->purge_revoked_tokens(0), store_error);
+    EXPECT_THROW(runtime->revocations().revoked_tokens(0), store_error);
+    EXPECT_THROW(runtime->revocations().purge_revoked_tokens(0), store_error);
 }
 
 // docs/operations.md: the owner role migrates; a node left on a version-1 schema refuses to start.
@@ -803,7 +804,7 @@ TEST_F(PgStore, WrongPasswordRefused) {
 TEST_F(PgStore, RightPasswordAccepted) {
     raw().exec("GRANT CREATE ON SCHEMA public TO authd_pw");
     auto store = open_store(address_.uri(db_->name(), "authd_pw", "authd_pw_secret"));
-    EXPECT_TRUE(store->add_user("alice", "a"));
+    EXPECT_TRUE(store->users().add_user("alice", "a"));
 }
 
 TEST_F(PgStore, UnknownDatabaseRefused) {
@@ -871,16 +872,16 @@ TEST(PgStoreOutage, UnavailableWhileDownThenRecovers) {
     }
     private_cluster cluster;
     auto store = open_store(cluster.uri());
-    ASSERT_TRUE(store->add_user("alice", "a"));
+    ASSERT_TRUE(store->users().add_user("alice", "a"));
     recorder heard;
     store->set_change_listener(&heard);
 
     cluster.stop();
-    EXPECT_THROW(store->find_hash("alice"), store_unavailable);
+    EXPECT_THROW(store->users().find_hash("alice"), store_unavailable);
     const auto start = steady::now();
     for (int i = 0; i < 200; ++i) {
-        EXPECT_THROW(store->find_hash("alice"), store_unavailable);
-        EXPECT_THROW(store->set_hash("alice", "b"), store_unavailable);
+        EXPECT_THROW(store->users().find_hash("alice"), store_unavailable);
+        EXPECT_THROW(store->users().set_hash("alice", "b"), store_unavailable);
     }
     EXPECT_LT(steady::now() - start, 500ms) << "400 calls while down should fail at once";
     EXPECT_EQ(heard.all(), 0) << "the cache must survive the outage";
@@ -890,7 +891,7 @@ TEST(PgStoreOutage, UnavailableWhileDownThenRecovers) {
     std::optional<std::string> found;
     while (!found && steady::now() - back < 6s) {
         try {
-            found = store->find_hash("alice");
+            found = store->users().find_hash("alice");
         } catch (const store_unavailable&) {
             std::this_thread::sleep_for(20ms);
         }
@@ -899,7 +900,7 @@ TEST(PgStoreOutage, UnavailableWhileDownThenRecovers) {
     EXPECT_LT(steady::now() - back, 5s);
     EXPECT_TRUE(heard.wait_for_all(5s));
     auto other = open_store(cluster.uri());
-    ASSERT_TRUE(other->set_hash("alice", "c"));
+    ASSERT_TRUE(other->users().set_hash("alice", "c"));
     EXPECT_TRUE(heard.wait_for_name("alice", 1s));
     store->set_change_listener(nullptr);
 }

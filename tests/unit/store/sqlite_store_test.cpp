@@ -22,8 +22,7 @@
 #include <sqlite3.h>
 
 #include "authd/store/limit_store.hpp"
-#include "authd/store/open_store.hpp"
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 
 #include "support/limit_migration.hpp"
 #include "support/temp_dir.hpp"
@@ -31,6 +30,7 @@
 namespace {
 
 using authd::open_store;
+using authd::store_backend;
 using authd::store_error;
 using authd::store_unavailable;
 using authd::user_store;
@@ -91,7 +91,7 @@ class SqliteStore : public ::testing::Test {
   protected:
     std::string db_path() const { return dir_.path() + "/users.db"; }
     std::string uri() const { return "sqlite:" + db_path(); }
-    std::unique_ptr<user_store> open() const { return open_store(uri()); }
+    std::unique_ptr<store_backend> open() const { return open_store(uri()); }
 
     temp_dir dir_;
 };
@@ -108,7 +108,7 @@ TEST_F(SqliteStore, SchemaIsTheCurrentVersionInWalMode) {
 
 TEST_F(SqliteStore, TimestampsAreSet) {
     auto store = open();
-    ASSERT_TRUE(store->add_user("alice", "h"));
+    ASSERT_TRUE(store->users().add_user("alice", "h"));
     raw_db db(db_path());
     const auto stamps =
         db.column("SELECT created_at > 1600000000 AND updated_at >= created_at FROM users");
@@ -117,7 +117,7 @@ TEST_F(SqliteStore, TimestampsAreSet) {
 
 // What a reopened store keeps of its records: StoreContract.ReopenKeepsData.
 TEST_F(SqliteStore, ReopenKeepsSchemaVersion) {
-    ASSERT_TRUE(open()->add_user("alice", "a"));
+    ASSERT_TRUE(open()->users().add_user("alice", "a"));
     open();
     raw_db db(db_path());
     EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
@@ -126,16 +126,16 @@ TEST_F(SqliteStore, ReopenKeepsSchemaVersion) {
 TEST_F(SqliteStore, VersionOneIsMigratedKeepingItsUsers) {
     {
         auto store = open();
-        ASSERT_TRUE(store->add_user("alice", "a"));
+        ASSERT_TRUE(store->users().add_user("alice", "a"));
     }
     raw_db(db_path()).exec(
         "DROP TABLE revoked_tokens; DROP TABLE token_cutoffs; "
         "UPDATE schema_version SET version = 1");  // as v1 left it
     auto store = open();
-    EXPECT_EQ(store->find_hash("alice"), "a");
-    store->revoke_token("t1", 2'000'000'000);
-    ASSERT_TRUE(store->set_hash("alice", "b"));
-    EXPECT_GT(store->find_login("alice").value().tokens_not_before, 0);
+    EXPECT_EQ(store->users().find_hash("alice"), "a");
+    store->revocations().revoke_token("t1", 2'000'000'000);
+    ASSERT_TRUE(store->users().set_hash("alice", "b"));
+    EXPECT_GT(store->users().find_login("alice").value().tokens_not_before, 0);
     raw_db db(db_path());
     EXPECT_EQ(db.column("SELECT version FROM schema_version"), std::vector<std::string>{"3"});
 }
@@ -232,29 +232,29 @@ TEST_F(SqliteStore, UnknownSchemeRefused) {
 TEST_F(SqliteStore, PollSeesAnotherConnectionsWrite) {
     auto store = open();
     auto other = open();
-    EXPECT_FALSE(store->poll_external_changes());
-    EXPECT_FALSE(store->poll_external_changes());
-    ASSERT_TRUE(other->add_user("alice", "a"));
-    EXPECT_TRUE(store->poll_external_changes());
-    EXPECT_FALSE(store->poll_external_changes());
-    ASSERT_EQ(store->find_hash("alice"), "a");  // reads do not count as changes
-    EXPECT_FALSE(store->poll_external_changes());
-    ASSERT_TRUE(other->remove_user("alice"));
-    EXPECT_TRUE(store->poll_external_changes());
+    EXPECT_FALSE(store->users().poll_external_changes());
+    EXPECT_FALSE(store->users().poll_external_changes());
+    ASSERT_TRUE(other->users().add_user("alice", "a"));
+    EXPECT_TRUE(store->users().poll_external_changes());
+    EXPECT_FALSE(store->users().poll_external_changes());
+    ASSERT_EQ(store->users().find_hash("alice"), "a");  // reads do not count as changes
+    EXPECT_FALSE(store->users().poll_external_changes());
+    ASSERT_TRUE(other->users().remove_user("alice"));
+    EXPECT_TRUE(store->users().poll_external_changes());
 }
 
 TEST_F(SqliteStore, PollReportsChangeSinceOpen) {
     auto store = open();
-    open()->add_user("alice", "a");
-    EXPECT_TRUE(store->poll_external_changes());
+    open()->users().add_user("alice", "a");
+    EXPECT_TRUE(store->users().poll_external_changes());
 }
 
 TEST_F(SqliteStore, PollIgnoresWritesThatChangeNothing) {
     auto store = open();
     auto other = open();
-    ASSERT_FALSE(store->poll_external_changes());
-    EXPECT_FALSE(other->set_hash("nobody", "h"));
-    EXPECT_FALSE(store->poll_external_changes());
+    ASSERT_FALSE(store->users().poll_external_changes());
+    EXPECT_FALSE(other->users().set_hash("nobody", "h"));
+    EXPECT_FALSE(store->users().poll_external_changes());
 }
 
 // What a store pushes to its listener, recorded.
@@ -275,24 +275,24 @@ constexpr std::int64_t far_future = 4'000'000'000;
 
 // A store file at path holding user with hash phc, closed again.
 void make_store_file(const std::string& path, const std::string& user, const std::string& phc) {
-    ASSERT_TRUE(open_store("sqlite:" + path)->add_user(user, phc));
+    ASSERT_TRUE(open_store("sqlite:" + path)->users().add_user(user, phc));
 }
 
 TEST_F(SqliteStore, DeletedFileIsRefusedUntilAnotherStoreIsMovedThere) {
     auto store = open();
     recording_listener listener;
     store->set_change_listener(&listener);
-    ASSERT_TRUE(store->add_user("alice", "a"));
-    store->revoke_token("before", far_future);
+    ASSERT_TRUE(store->users().add_user("alice", "a"));
+    store->revocations().revoke_token("before", far_future);
     ASSERT_EQ(::unlink(db_path().c_str()), 0);
 
     for (int i = 0; i < 3; ++i) {
-        EXPECT_THROW(store->find_hash("alice"), store_unavailable);
+        EXPECT_THROW(store->users().find_hash("alice"), store_unavailable);
     }
-    EXPECT_FALSE(store->usable());
-    EXPECT_THROW(store->revoke_token("during", far_future), store_unavailable);
-    EXPECT_TRUE(store->poll_external_changes());  // once: what was cached is stale
-    EXPECT_THROW(store->poll_external_changes(), store_unavailable);
+    EXPECT_FALSE(store->users().usable());
+    EXPECT_THROW(store->revocations().revoke_token("during", far_future), store_unavailable);
+    EXPECT_TRUE(store->users().poll_external_changes());  // once: what was cached is stale
+    EXPECT_THROW(store->users().poll_external_changes(), store_unavailable);
     ASSERT_EQ(listener.events.size(), 1U);
     EXPECT_EQ(listener.events[0].first, "store_file_missing");
     EXPECT_EQ(listener.drops, 1);
@@ -303,11 +303,11 @@ TEST_F(SqliteStore, DeletedFileIsRefusedUntilAnotherStoreIsMovedThere) {
     const std::string other = dir_.path() + "/other.db";
     make_store_file(other, "bob", "b");
     ASSERT_EQ(std::rename(other.c_str(), db_path().c_str()), 0);
-    EXPECT_EQ(store->find_hash("bob"), "b");
-    EXPECT_EQ(store->find_hash("alice"), std::nullopt);
-    EXPECT_TRUE(store->usable());
-    EXPECT_TRUE(store->poll_external_changes());
-    EXPECT_FALSE(store->poll_external_changes());
+    EXPECT_EQ(store->users().find_hash("bob"), "b");
+    EXPECT_EQ(store->users().find_hash("alice"), std::nullopt);
+    EXPECT_TRUE(store->users().usable());
+    EXPECT_TRUE(store->users().poll_external_changes());
+    EXPECT_FALSE(store->users().poll_external_changes());
     ASSERT_EQ(listener.events.size(), 2U);
     EXPECT_EQ(listener.events[1].first, "store_file_replaced");
     EXPECT_EQ(listener.events[1].second.rfind("reopened: ", 0), 0U) << listener.events[1].second;
@@ -323,14 +323,14 @@ TEST_F(SqliteStore, FileThatIsNotAStoreIsRefusedAsAFailure) {
     write_file(dir_.path() + "/junk", std::string(4096, 'x'));
     ASSERT_EQ(std::rename((dir_.path() + "/junk").c_str(), db_path().c_str()), 0);
     try {
-        store->find_hash("alice");
+        store->users().find_hash("alice");
         ADD_FAILURE() << "no store_error";
     } catch (const store_unavailable& e) {
         ADD_FAILURE() << "unavailable (503) rather than failed (500): " << e.what();
     } catch (const store_error& e) {
         EXPECT_NE(std::string(e.what()).find("not a database"), std::string::npos) << e.what();
     }
-    EXPECT_FALSE(store->usable());
+    EXPECT_FALSE(store->users().usable());
 }
 
 // Calls from several threads go on while the file is replaced again and again: each answers from
@@ -347,16 +347,16 @@ TEST_F(SqliteStore, CallsWhileTheFileIsReplacedAgainAndAgain) {
         threads.emplace_back([&, t] {
             for (int i = 0; !stop.load(); ++i) {
                 try {
-                    store->poll_external_changes();
-                    const auto phc = store->find_hash("common");
+                    store->users().poll_external_changes();
+                    const auto phc = store->users().find_hash("common");
                     if (!phc || phc->empty() || (*phc)[0] != 'c') {
                         bad.fetch_add(1);
                     }
-                    store->revoke_token(std::string("t")
-                                            .append(std::to_string(t))
-                                            .append("-")
-                                            .append(std::to_string(i)),
-                                        far_future);
+                    store->revocations().revoke_token(std::string("t")
+                                                          .append(std::to_string(t))
+                                                          .append("-")
+                                                          .append(std::to_string(i)),
+                                                      far_future);
                     answers.fetch_add(1);
                 } catch (const store_error&) {
                     // refused while the file changes: documented
@@ -376,7 +376,7 @@ TEST_F(SqliteStore, CallsWhileTheFileIsReplacedAgainAndAgain) {
     }
     EXPECT_EQ(bad.load(), 0);
     EXPECT_GT(answers.load(), 0);
-    EXPECT_EQ(store->find_hash("common"), "c20");
+    EXPECT_EQ(store->users().find_hash("common"), "c20");
     store.reset();
     EXPECT_EQ(raw_db(db_path()).column("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }

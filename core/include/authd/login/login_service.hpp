@@ -22,7 +22,7 @@
 #include "authd/login/token_cutoffs.hpp"
 #include "authd/login/user_cache.hpp"
 #include "authd/store/limit_store.hpp"
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 
 namespace authd {
 
@@ -40,7 +40,8 @@ struct service_result {
 class login_service final : public change_listener {
   public:
     // limiter: the brute-force limits attempt() admits and settles through (nullptr: none).
-    login_service(user_store& store, user_cache& cache, const password_hasher& hasher,
+    // store: the backend whose users, revocations and token cutoffs it reads and writes.
+    login_service(store_backend& store, user_cache& cache, const password_hasher& hasher,
                   const keyring_holder& keys, std::chrono::seconds token_ttl,
                   attempt_limiter* limiter = nullptr);
 
@@ -121,7 +122,9 @@ class login_service final : public change_listener {
     template <class Work>
     service_result guarded(Work&& work) const;
 
-    user_store& store_;
+    user_store& users_;
+    revocation_store& revocations_;
+    token_cutoff_store& token_cutoffs_;
     attempt_limiter* limiter_;
     user_cache& cache_;
     const password_hasher& hasher_;

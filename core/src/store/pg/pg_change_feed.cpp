@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <utility>
 
-#include "pg_limits.hpp"
+#include "pg_limit_store.hpp"
 
 namespace authd::detail {
 

@@ -1,6 +1,6 @@
 // SQLite plumbing shared by the SQLite store and its limit store, private to core/: naming a
-// database in messages, prepared statements and their queries, opening and configuring a
-// connection, creating a private file.
+// database in messages, prepared statements and their queries, the one write transaction, opening
+// and configuring a connection, creating a private file.
 #pragma once
 
 #include <cstdint>
@@ -146,6 +146,44 @@ class query {
 
     static constexpr unsigned char empty_blob[1] = {0};
     const statement& stmt_;
+};
+
+// The statements of a write transaction, prepared once per connection. IMMEDIATE takes the write
+// lock up front, so that the busy timeout applies (a deferred transaction upgrading to a write
+// could fail at once with SQLITE_BUSY); authd may be a file's only writer, but an operator's
+// sqlite3 shell may hold it.
+struct transaction_statements {
+    transaction_statements(sqlite3* db, const std::string& path)
+        : begin(db, path, "BEGIN IMMEDIATE"),
+          commit(db, path, "COMMIT"),
+          rollback(db, path, "ROLLBACK") {}
+    statement begin;
+    statement commit;
+    statement rollback;
+};
+
+// A write transaction, rolled back unless committed. A rollback that fails leaves the connection
+// in the transaction (sqlite3_get_autocommit() says so): its owner closes it rather than reuse it.
+class transaction {
+  public:
+    explicit transaction(transaction_statements& s) : s_(s) { query(s_.begin).run(); }
+    ~transaction() {
+        if (!committed_) {
+            sqlite3_step(s_.rollback.get());
+            sqlite3_reset(s_.rollback.get());
+        }
+    }
+    transaction(const transaction&) = delete;
+    transaction& operator=(const transaction&) = delete;
+
+    void commit() {
+        query(s_.commit).run();
+        committed_ = true;
+    }
+
+  private:
+    transaction_statements& s_;
+    bool committed_ = false;
 };
 
 // For statements that run once (setup, migrations): several statements in one string allowed.

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 
 namespace authd::detail {
 
@@ -12,6 +12,6 @@ namespace authd::detail {
 // and migrating its tables as needed. Throws store_error naming the server (its password masked)
 // and the reason on any failure: store_unavailable when the server cannot be reached or refuses
 // the connection (down, wrong credentials, unknown database).
-std::unique_ptr<user_store> open_pg_store(const std::string& uri);
+std::unique_ptr<store_backend> open_pg_backend(const std::string& uri);
 
 }  // namespace authd::detail

@@ -1,6 +1,6 @@
 // The SQLite backend of user_store: a pool of connections, each with its statements prepared once,
 // plus one connection of its own that watches PRAGMA data_version for poll_external_changes().
-#include "sqlite_store.hpp"
+#include "sqlite_backend.hpp"
 
 #include <array>
 #include <atomic>
@@ -26,19 +26,20 @@
 #include <sqlite3.h>
 
 #include "authd/crypto/secret.hpp"
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 #include "authd/util/clock.hpp"
 
+#include "../schema_migration.hpp"
 #include "sqlite_db.hpp"
-#include "sqlite_limits.hpp"
+#include "sqlite_limit_store.hpp"
 
 namespace authd::detail {
 
 namespace {
 
-// Entry i takes the schema from version i to i + 1. Append only: never edit a released entry,
-// databases out there have run it already. Each runs inside the transaction that opens the store.
-constexpr std::array<std::string_view, 3> migrations{
+// The users file's schema (schema_migration.hpp): step i takes it from version i to i + 1, in the
+// transaction that opens the store. Append only.
+constexpr std::array<std::string_view, 3> schema_steps{
     // 1: the users table. schema_version is created here too, so that an empty file is version 0.
     R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
@@ -68,7 +69,6 @@ CREATE TABLE token_cutoffs(
 CREATE INDEX token_cutoffs_not_before ON token_cutoffs(not_before);
 )sql",
 };
-constexpr std::int64_t current_schema_version = migrations.size();
 
 // The schema version of the file: 0 for a new, empty file.
 std::int64_t read_schema_version(sqlite3* db, const std::string& path) {
@@ -87,35 +87,37 @@ std::int64_t read_schema_version(sqlite3* db, const std::string& path) {
     return query_integer(db, path, "SELECT version FROM schema_version");
 }
 
-void set_schema_version(sqlite3* db, const std::string& path, std::int64_t version) {
+void write_schema_version(sqlite3* db, const std::string& path, std::int64_t version) {
     const statement stmt(db, path, "UPDATE schema_version SET version = ?1");
     query update(stmt);
     update.bind(1, version).run();
 }
 
-void apply_migrations(sqlite3* db, const std::string& path) {
-    const std::int64_t version = read_schema_version(db, path);
-    if (version > current_schema_version) {
-        fail(path, "schema version " + std::to_string(version) +
-                       " is newer than this authd knows (" +
-                       std::to_string(current_schema_version) + "); use a newer authd");
+// The users file as migrate_schema() sees it.
+class users_file final : public schema_database {
+  public:
+    users_file(sqlite3* db, const std::string& path) : db_(db), path_(path) {}
+    std::int64_t schema_version() override { return read_schema_version(db_, path_); }
+    void run_step(std::string_view sql, const std::string& what) override {
+        exec(db_, path_, sql, what);
     }
-    if (version < 0) {
-        fail(path, "corrupt schema_version table (negative version)");
+    void set_schema_version(std::int64_t version) override {
+        write_schema_version(db_, path_, version);
     }
-    for (auto v = version; v < current_schema_version; ++v) {
-        exec(db, path, migrations.at(static_cast<std::size_t>(v)),
-             "cannot migrate the schema to version " + std::to_string(v + 1));
-        set_schema_version(db, path, v + 1);
-    }
-}
+    [[noreturn]] void refuse(const std::string& why) override { fail(path_, why); }
+
+  private:
+    sqlite3* db_;
+    const std::string& path_;
+};
 
 // Brings the file to the current schema in one transaction: another process opening the same
 // file at the same time waits (IMMEDIATE takes the write lock first), then finds it done.
 void migrate(sqlite3* db, const std::string& path) {
     exec(db, path, "BEGIN IMMEDIATE", "cannot start the schema transaction");
     try {
-        apply_migrations(db, path);
+        users_file file(db, path);
+        migrate_schema(file, schema_steps);
         exec(db, path, "COMMIT", "cannot commit the schema");
     } catch (...) {
         sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -125,8 +127,8 @@ void migrate(sqlite3* db, const std::string& path) {
 
 // One pooled connection and its statements. Statements are declared after db so that they are
 // finalized before it is closed.
-struct connection {
-    connection(const std::string& path, db_handle handle)
+struct sqlite_connection {
+    sqlite_connection(const std::string& path, db_handle handle)
         : db(std::move(handle)),
           find_hash(db.get(), path, "SELECT phc FROM users WHERE name = ?1"),
           find_login(db.get(), path,
@@ -149,11 +151,7 @@ struct connection {
                      "max(not_before, excluded.not_before)"),
           list_cutoffs(db.get(), path,
                        "SELECT name, not_before FROM token_cutoffs WHERE not_before > ?1"),
-          // IMMEDIATE: take the write lock up front, so that the busy timeout applies (a
-          // deferred transaction upgrading to a write could fail at once with SQLITE_BUSY).
-          begin(db.get(), path, "BEGIN IMMEDIATE"),
-          commit(db.get(), path, "COMMIT"),
-          rollback(db.get(), path, "ROLLBACK") {}
+          tx(db.get(), path) {}
 
     // A connection left inside a transaction (a failed rollback) is closed, not reused.
     bool reusable() const noexcept { return sqlite3_get_autocommit(db.get()) != 0; }
@@ -171,33 +169,7 @@ struct connection {
     statement purge_revoked;
     statement cut_tokens;
     statement list_cutoffs;
-    statement begin;
-    statement commit;
-    statement rollback;
-};
-
-// A write transaction on a connection, rolled back unless committed.
-class transaction {
-  public:
-    explicit transaction(connection& conn) : conn_(conn) { query(conn_.begin).run(); }
-    ~transaction() {
-        if (!committed_) {
-            // Failure leaves the connection in the transaction; the pool then drops it.
-            sqlite3_step(conn_.rollback.get());
-            sqlite3_reset(conn_.rollback.get());
-        }
-    }
-    transaction(const transaction&) = delete;
-    transaction& operator=(const transaction&) = delete;
-
-    void commit() {
-        query(conn_.commit).run();
-        committed_ = true;
-    }
-
-  private:
-    connection& conn_;
-    bool committed_ = false;
+    transaction_statements tx;
 };
 
 // Tells whether any other connection committed to the file since the last look. "Other" means
@@ -254,9 +226,9 @@ std::string describe(const file_id& id) {
     return "device " + std::to_string(id.dev) + ", inode " + std::to_string(id.ino);
 }
 
-using revocations = std::vector<std::pair<std::string, std::int64_t>>;
+using revocation_rows = std::vector<std::pair<std::string, std::int64_t>>;
 
-void append_revocations(const statement& list, std::int64_t now, revocations& out) {
+void append_revocations(const statement& list, std::int64_t now, revocation_rows& out) {
     query q(list);
     q.bind(1, now);
     while (q.next_row()) {
@@ -267,9 +239,16 @@ void append_revocations(const statement& list, std::int64_t now, revocations& ou
 // How soon a file at the path that could not be opened is tried again (a different file at once).
 constexpr auto reopen_retry = std::chrono::seconds(1);
 
-class sqlite_store final : public user_store {
+class sqlite_backend final : public store_backend,
+                             public user_store,
+                             public revocation_store,
+                             public token_cutoff_store {
   public:
-    explicit sqlite_store(std::string path) : path_(std::move(path)) {
+    user_store& users() override { return *this; }
+    revocation_store& revocations() override { return *this; }
+    token_cutoff_store& cutoffs() override { return *this; }
+
+    explicit sqlite_backend(std::string path) : path_(std::move(path)) {
         auto file = open_file(true);
         open_id_ = file.id;
         wal_id_ = file.wal;
@@ -301,7 +280,7 @@ class sqlite_store final : public user_store {
             return 0;
         }
         lease conn(*this);
-        transaction tx(*conn);
+        transaction tx(conn->tx);
         const std::int64_t now = unix_now();
         std::size_t added = 0;
         for (const auto& user : users) {
@@ -325,7 +304,7 @@ class sqlite_store final : public user_store {
     }
 
     bool set_hash(std::string_view name, std::string_view phc) override {
-        return change_voiding_tokens(name, [&](connection& conn, std::int64_t now) {
+        return change_voiding_tokens(name, [&](sqlite_connection& conn, std::int64_t now) {
             return query(conn.set_hash).bind(1, name).bind(2, phc).bind(3, now).run() == 1;
         });
     }
@@ -341,13 +320,13 @@ class sqlite_store final : public user_store {
     }
 
     bool remove_user(std::string_view name) override {
-        return change_voiding_tokens(name, [&](connection& conn, std::int64_t) {
+        return change_voiding_tokens(name, [&](sqlite_connection& conn, std::int64_t) {
             return query(conn.remove_user).bind(1, name).run() == 1;
         });
     }
 
     std::vector<std::pair<std::string, std::int64_t>> token_cutoffs(std::int64_t since) override {
-        return text_integer_rows(&connection::list_cutoffs, since);
+        return text_integer_rows(&sqlite_connection::list_cutoffs, since);
     }
 
     void for_each_name(const std::function<void(std::string_view)>& fn) override {
@@ -364,9 +343,9 @@ class sqlite_store final : public user_store {
         conn.confirm_write();
     }
 
-    revocations revoked_tokens(std::int64_t now) override {
+    revocation_rows revoked_tokens(std::int64_t now) override {
         lease conn(*this);
-        revocations out;
+        revocation_rows out;
         append_revocations(conn->list_revoked, now, out);
         return out;
     }
@@ -400,12 +379,12 @@ class sqlite_store final : public user_store {
 
     bool usable() const noexcept override { return usable_.load(std::memory_order_relaxed); }
 
-    // The counters live in a file of their own beside the store (sqlite_limits.hpp), opened when
-    // authd first asks (authctl never does).
+    // The counters live in a file of their own beside the store (sqlite_limit_store.hpp), opened
+    // when authd first asks (authctl never does).
     limit_store* limits() override {
         const std::lock_guard lock(limits_mutex_);
         if (!limits_) {
-            limits_ = open_sqlite_limits(path_ + ".limits");
+            limits_ = open_sqlite_limit_store(path_ + ".limits");
         }
         return limits_.get();
     }
@@ -428,7 +407,7 @@ class sqlite_store final : public user_store {
     template <typename Change>
     bool change_voiding_tokens(std::string_view name, Change&& change) {
         lease conn(*this);
-        transaction tx(*conn);
+        transaction tx(conn->tx);
         const std::int64_t now = unix_now();  // with the write lock held: commits keep its order
         if (!change(*conn, now)) {
             return false;
@@ -441,7 +420,7 @@ class sqlite_store final : public user_store {
 
     // The (text, integer) rows of a listing statement that takes one integer.
     std::vector<std::pair<std::string, std::int64_t>> text_integer_rows(
-        statement connection::*listing, std::int64_t parameter) {
+        statement sqlite_connection::*listing, std::int64_t parameter) {
         lease conn(*this);
         query q((*conn).*listing);
         q.bind(1, parameter);
@@ -457,7 +436,7 @@ class sqlite_store final : public user_store {
     // under the call.
     class lease {
       public:
-        explicit lease(sqlite_store& store) : store_(store), lock_(store.file_mutex_) {
+        explicit lease(sqlite_backend& store) : store_(store), lock_(store.file_mutex_) {
             store_.check_file(lock_);
             conn_ = store_.acquire();
         }
@@ -465,8 +444,8 @@ class sqlite_store final : public user_store {
         lease(const lease&) = delete;
         lease& operator=(const lease&) = delete;
 
-        connection* operator->() const noexcept { return conn_.get(); }
-        connection& operator*() const noexcept { return *conn_; }
+        sqlite_connection* operator->() const noexcept { return conn_.get(); }
+        sqlite_connection& operator*() const noexcept { return *conn_; }
 
         // After a write: it went to the file that is still at the path, else it may be lost
         // (the caller is told to retry; a revocation is carried to the next file served).
@@ -479,13 +458,13 @@ class sqlite_store final : public user_store {
         }
 
       private:
-        sqlite_store& store_;
+        sqlite_backend& store_;
         std::shared_lock<std::shared_mutex> lock_;
-        std::unique_ptr<connection> conn_;
+        std::unique_ptr<sqlite_connection> conn_;
     };
 
     struct opened_file {
-        std::unique_ptr<connection> conn;
+        std::unique_ptr<sqlite_connection> conn;
         std::unique_ptr<change_watch> watch;
         file_id id;
         std::optional<file_id> wal;  // its -wal and -shm files, for as long as it is open
@@ -499,7 +478,7 @@ class sqlite_store final : public user_store {
         const auto before = file_at(path_);
         db_handle db = open_db(path_, create);
         migrate(db.get(), path_);
-        opened_file file{std::make_unique<connection>(path_, std::move(db)),
+        opened_file file{std::make_unique<sqlite_connection>(path_, std::move(db)),
                          std::make_unique<change_watch>(path_), file_id{}, std::nullopt,
                          std::nullopt};
         const auto after = file_at(path_);
@@ -619,14 +598,14 @@ class sqlite_store final : public user_store {
         }
         const std::size_t kept = carried_.size();
         if (!carried_.empty()) {
-            transaction tx(*file.conn);
+            transaction tx(file.conn->tx);
             for (const auto& [jti, exp] : carried_) {
                 query(file.conn->revoke).bind(1, jti).bind(2, exp).run();
             }
             tx.commit();
             file.watch->changed();  // authd's own write: what the next poll reports is the swap
         }
-        revocations revoked;
+        revocation_rows revoked;
         append_revocations(file.conn->list_revoked, unix_now(), revoked);
         {
             const std::lock_guard lock(pool_mutex_);
@@ -677,7 +656,7 @@ class sqlite_store final : public user_store {
 
     // A free connection, or a new one when all are busy: the pool grows to the number of threads
     // that call the store at once (the hash workers) and stays there. file_mutex_ held (shared).
-    std::unique_ptr<connection> acquire() {
+    std::unique_ptr<sqlite_connection> acquire() {
         {
             const std::lock_guard lock(pool_mutex_);
             if (!free_.empty()) {
@@ -693,10 +672,10 @@ class sqlite_store final : public user_store {
             sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
             throw store_unavailable(store_name(path_) + ": the store file changed; retry");
         }
-        return std::make_unique<connection>(path_, std::move(db));
+        return std::make_unique<sqlite_connection>(path_, std::move(db));
     }
 
-    void release(std::unique_ptr<connection> conn) noexcept {
+    void release(std::unique_ptr<sqlite_connection> conn) noexcept {
         if (!conn || !conn->reusable()) {
             return;  // closed here
         }
@@ -719,13 +698,13 @@ class sqlite_store final : public user_store {
     bool failure_unavailable_ = false;
     std::unique_ptr<change_watch> watch_;
     change_listener* listener_ = nullptr;
-    revocations carried_;               // from files no longer served, for the next one
+    revocation_rows carried_;           // from files no longer served, for the next one
     std::optional<file_id> attempted_;  // the last file that could not be opened, and when
     std::chrono::steady_clock::time_point attempted_at_;
     std::string logged_;  // the last event told to the listener
     // Also under pool_mutex_ (calls share file_mutex_):
     std::mutex pool_mutex_;
-    std::vector<std::unique_ptr<connection>> free_;
+    std::vector<std::unique_ptr<sqlite_connection>> free_;
     std::mutex watch_mutex_;  // serialises watch_->changed()
     std::mutex limits_mutex_;
     std::unique_ptr<limit_store> limits_;  // guarded by limits_mutex_, made on demand
@@ -735,12 +714,12 @@ class sqlite_store final : public user_store {
 
 }  // namespace
 
-std::unique_ptr<user_store> open_sqlite_store(const std::string& path) {
+std::unique_ptr<store_backend> open_sqlite_backend(const std::string& path) {
     if (path.empty() || path == ":memory:") {
         // Each pooled connection would see a database of its own.
         throw store_error("sqlite:" + path + ": a store needs a database file path");
     }
-    return std::make_unique<sqlite_store>(path);
+    return std::make_unique<sqlite_backend>(path);
 }
 
 }  // namespace authd::detail

@@ -3,9 +3,10 @@
 // page cache) before the hash starts, so it survives authd crashing or being killed; only the
 // machine losing power can lose the last commits (the users' file keeps SQLite's default).
 // The arithmetic is limit_store.cpp's, the same as the PostgreSQL store's SQL.
-#include "sqlite_limits.hpp"
+#include "sqlite_limit_store.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -14,18 +15,43 @@
 
 #include "authd/store/user_store.hpp"
 
+#include "../schema_migration.hpp"
 #include "sqlite_db.hpp"
 
 namespace authd::detail {
 
 namespace {
 
-// Version 2 keys accounts by the SHA-256 of their name (account_digest), as PostgreSQL's store
-// does: a blob, whatever bytes the name holds. An address's budget has the empty account.
-constexpr std::int64_t limits_schema_version = 2;
-
-constexpr std::string_view tables_sql = R"sql(
-CREATE TABLE IF NOT EXISTS limit_counters(
+// The counters file's schema (schema_migration.hpp), its version in PRAGMA user_version.
+// 1: the counters and known addresses, by name.
+// 2: accounts by the SHA-256 of their name (account_digest), as PostgreSQL's store keeps them: a
+//    blob, whatever bytes the name holds; an address's budget has the empty account. Version 1's
+//    rows keep their counts under the name's digest (authd_sha256, a function of this
+//    connection's), so that an upgrade gives no attacker a fresh budget and no owner loses a
+//    known address.
+constexpr std::array<std::string_view, 2> schema_steps{
+    R"sql(
+CREATE TABLE limit_counters(
+    kind INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    address INTEGER NOT NULL,
+    failures REAL NOT NULL,
+    updated REAL NOT NULL,
+    blocked_until REAL NOT NULL,
+    blocked_by INTEGER NOT NULL,
+    PRIMARY KEY (kind, name, address)
+) WITHOUT ROWID;
+CREATE TABLE known_addresses(
+    name TEXT NOT NULL,
+    address INTEGER NOT NULL,
+    last_success REAL NOT NULL,
+    PRIMARY KEY (name, address)
+) WITHOUT ROWID;
+)sql",
+    R"sql(
+ALTER TABLE limit_counters RENAME TO limit_counters_v1;
+ALTER TABLE known_addresses RENAME TO known_addresses_v1;
+CREATE TABLE limit_counters(
     kind INTEGER NOT NULL,
     account BLOB NOT NULL,
     address INTEGER NOT NULL,
@@ -35,24 +61,12 @@ CREATE TABLE IF NOT EXISTS limit_counters(
     blocked_by INTEGER NOT NULL,
     PRIMARY KEY (kind, account, address)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS known_addresses(
+CREATE TABLE known_addresses(
     account BLOB NOT NULL,
     address INTEGER NOT NULL,
     last_success REAL NOT NULL,
     PRIMARY KEY (account, address)
 ) WITHOUT ROWID;
-PRAGMA user_version = 2;
-)sql";
-
-// Version 1 kept the name itself: its rows keep their counts under the name's digest
-// (authd_sha256, a function of this connection's), so that an upgrade gives no attacker a fresh
-// budget and no owner loses a known address. Then tables_sql makes the tables of version 2.
-constexpr std::string_view rename_version_one_sql = R"sql(
-BEGIN IMMEDIATE;
-ALTER TABLE limit_counters RENAME TO limit_counters_v1;
-ALTER TABLE known_addresses RENAME TO known_addresses_v1;
-)sql";
-constexpr std::string_view copy_version_one_sql = R"sql(
 INSERT INTO limit_counters
     SELECT kind, CASE WHEN kind = 2 THEN x'' ELSE authd_sha256(name) END, address, failures,
            updated, blocked_until, blocked_by
@@ -61,8 +75,8 @@ INSERT INTO known_addresses SELECT authd_sha256(name), address, last_success
       FROM known_addresses_v1;
 DROP TABLE limit_counters_v1;
 DROP TABLE known_addresses_v1;
-COMMIT;
-)sql";
+)sql",
+};
 
 // authd_sha256(x): account_digest::of the bytes of x, for the migration.
 void sha256_function(sqlite3_context* context, int, sqlite3_value** argv) {
@@ -119,33 +133,31 @@ struct statements {
                 "DELETE FROM limit_counters WHERE blocked_until <= ?1 AND updated + failures * "
                 "CASE WHEN kind = 2 THEN ?2 ELSE ?3 END <= ?1"),
           prune_known(db, path, "DELETE FROM known_addresses WHERE last_success <= ?1 - ?2"),
-          begin(db, path, "BEGIN IMMEDIATE"),
-          commit(db, path, "COMMIT"),
-          rollback(db, path, "ROLLBACK") {}
+          tx(db, path) {}
 
-    statement get, put, erase, known, remember, trim, list, prune, prune_known, begin, commit,
-        rollback;
+    statement get, put, erase, known, remember, trim, list, prune, prune_known;
+    transaction_statements tx;
 };
 
 double seconds(std::chrono::seconds s) {
     return static_cast<double>(s.count());
 }
 
-class sqlite_limits final : public limit_store {
+class sqlite_limit_store final : public limit_store {
   public:
-    explicit sqlite_limits(std::string path) : path_(std::move(path)), db_(open(path_)) {
+    explicit sqlite_limit_store(std::string path) : path_(std::move(path)), db_(open(path_)) {
         statements_ = std::make_unique<statements>(db_.get(), path_);
     }
 
-    ~sqlite_limits() override { statements_.reset(); }  // finalized before the connection
-    sqlite_limits(const sqlite_limits&) = delete;
-    sqlite_limits& operator=(const sqlite_limits&) = delete;
+    ~sqlite_limit_store() override { statements_.reset(); }  // finalized before the connection
+    sqlite_limit_store(const sqlite_limit_store&) = delete;
+    sqlite_limit_store& operator=(const sqlite_limit_store&) = delete;
 
     limit_verdict admit(const account_digest& account, std::uint64_t address,
                         const limiter_config& c, std::uint64_t attempt) override {
         const std::span<const unsigned char> name(account.bytes);
         const std::lock_guard lock(mutex_);
-        transaction tx(*statements_);
+        transaction tx(statements_->tx);
         const double t = unix_seconds();
         const auto addr = static_cast<std::int64_t>(address);
         limit_verdict v;
@@ -183,7 +195,7 @@ class sqlite_limits final : public limit_store {
                           const limiter_config& c, std::uint64_t attempt) override {
         const std::span<const unsigned char> name(account.bytes);
         const std::lock_guard lock(mutex_);
-        transaction tx(*statements_);
+        transaction tx(statements_->tx);
         const double t = unix_seconds();
         const auto addr = static_cast<std::int64_t>(address);
         limit_verdict v;
@@ -222,7 +234,7 @@ class sqlite_limits final : public limit_store {
                  const limiter_config& c, std::uint64_t attempt) override {
         const std::span<const unsigned char> name(account.bytes);
         const std::lock_guard lock(mutex_);
-        transaction tx(*statements_);
+        transaction tx(statements_->tx);
         const double t = unix_seconds();
         const auto addr = static_cast<std::int64_t>(address);
         if (c.account.enabled()) {
@@ -237,7 +249,7 @@ class sqlite_limits final : public limit_store {
 
     void merge(const std::vector<unshared_count>& counts, const limiter_config& c) override {
         const std::lock_guard lock(mutex_);
-        transaction tx(*statements_);
+        transaction tx(statements_->tx);
         const double t = unix_seconds();
         for (const auto& n : counts) {
             const auto kind = n.budget == limit_budget::account         ? kind_account
@@ -294,62 +306,50 @@ class sqlite_limits final : public limit_store {
     // An empty write transaction: the file's lock taken and let go, nothing written.
     void check() override {
         const std::lock_guard lock(mutex_);
-        transaction tx(*statements_);
+        transaction tx(statements_->tx);
         tx.commit();
     }
 
     bool shared() const noexcept override { return false; }
 
   private:
-    // BEGIN IMMEDIATE (the write lock first: authd is this file's only writer, but an operator's
-    // sqlite3 shell may hold it), rolled back unless committed.
-    class transaction {
+    // The counters file as migrate_schema() sees it.
+    class counters_file final : public schema_database {
       public:
-        explicit transaction(statements& s) : s_(s) { query(s_.begin).run(); }
-        ~transaction() {
-            if (!done_) {
-                sqlite3_reset(s_.rollback.get());
-                sqlite3_step(s_.rollback.get());
-                sqlite3_reset(s_.rollback.get());
-            }
+        counters_file(sqlite3* db, const std::string& path) : db_(db), path_(path) {}
+        std::int64_t schema_version() override {
+            return query_integer(db_, path_, "PRAGMA user_version");
         }
-        transaction(const transaction&) = delete;
-        transaction& operator=(const transaction&) = delete;
-        void commit() {
-            query(s_.commit).run();
-            done_ = true;
+        void run_step(std::string_view sql, const std::string& what) override {
+            exec(db_, path_, sql, what);
         }
+        void set_schema_version(std::int64_t version) override {
+            exec(db_, path_, "PRAGMA user_version = " + std::to_string(version),
+                 "cannot set the counters' schema version");
+        }
+        [[noreturn]] void refuse(const std::string& why) override { fail(path_, why); }
 
       private:
-        statements& s_;
-        bool done_ = false;
+        sqlite3* db_;
+        const std::string& path_;
     };
 
     static db_handle open(const std::string& path) {
         auto db = open_db(path, true);
         exec(db.get(), path, "PRAGMA synchronous = NORMAL", "cannot set synchronous mode");
-        const auto version = query_integer(db.get(), path, "PRAGMA user_version");
-        if (version > limits_schema_version) {
-            fail(path, "counters' schema version " + std::to_string(version) +
-                           " is newer than this authd knows; use a newer authd");
+        if (sqlite3_create_function(db.get(), "authd_sha256", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                    nullptr, &sha256_function, nullptr, nullptr) != SQLITE_OK) {
+            fail(path, "cannot register the migration's digest function", db.get());
         }
-        if (version == 1) {
-            if (sqlite3_create_function(db.get(), "authd_sha256", 1,
-                                        SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-                                        &sha256_function, nullptr, nullptr) != SQLITE_OK) {
-                fail(path, "cannot migrate the counters: no digest function");
-            }
-            try {
-                exec(db.get(), path,
-                     std::string(rename_version_one_sql) + std::string(tables_sql) +
-                         std::string(copy_version_one_sql),
-                     "cannot migrate the counters to version 2");
-            } catch (...) {
-                sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-                throw;
-            }
+        exec(db.get(), path, "BEGIN IMMEDIATE", "cannot start the counters' schema transaction");
+        try {
+            counters_file file(db.get(), path);
+            migrate_schema(file, schema_steps, "counters' schema");
+            exec(db.get(), path, "COMMIT", "cannot commit the counters' schema");
+        } catch (...) {
+            sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+            throw;
         }
-        exec(db.get(), path, tables_sql, "cannot create the counters' tables");
         return db;
     }
 
@@ -429,8 +429,8 @@ class sqlite_limits final : public limit_store {
 
 }  // namespace
 
-std::unique_ptr<limit_store> open_sqlite_limits(const std::string& path) {
-    return std::make_unique<sqlite_limits>(path);
+std::unique_ptr<limit_store> open_sqlite_limit_store(const std::string& path) {
+    return std::make_unique<sqlite_limit_store>(path);
 }
 
 }  // namespace authd::detail

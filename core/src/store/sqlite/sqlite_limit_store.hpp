@@ -12,6 +12,6 @@
 namespace authd::detail {
 
 // Opens (creating it, owner-only, when missing) the counters' file at path. Throws store_error.
-std::unique_ptr<limit_store> open_sqlite_limits(const std::string& path);
+std::unique_ptr<limit_store> open_sqlite_limit_store(const std::string& path);
 
 }  // namespace authd::detail

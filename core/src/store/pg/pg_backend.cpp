@@ -2,7 +2,7 @@
 // hash workers, never on I/O threads), each with its statements prepared once; a change feed
 // (LISTEN/NOTIFY, pg_change_feed.cpp) that tells authd's cache which users another node or
 // authctl changed; and fail-fast behaviour while the server is unreachable.
-#include "pg_store.hpp"
+#include "pg_backend.hpp"
 
 #include <array>
 #include <charconv>
@@ -18,12 +18,13 @@
 #include <vector>
 
 #include "authd/crypto/jwt.hpp"
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 #include "authd/util/clock.hpp"
 
+#include "../schema_migration.hpp"
 #include "pg_change_feed.hpp"
 #include "pg_connection.hpp"
-#include "pg_limits.hpp"
+#include "pg_limit_store.hpp"
 
 namespace authd::detail {
 
@@ -31,9 +32,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Entry i takes the schema from version i to i + 1, in the transaction that opens the store.
-// Append only: never edit a released entry, databases out there have run it already.
-const std::array<const char*, 5> migrations{
+// The database's schema (schema_migration.hpp): step i takes it from version i to i + 1, in the
+// transaction that opens the store. Append only.
+const std::array<std::string_view, 5> schema_steps{
     // 1: the users table, the same as SQLite's, and its change notifications. Names compare and
     // sort by bytes (COLLATE "C"), as in SQLite, whatever the database's locale. Only updates and
     // deletes notify: the cache holds only users that exist, so an insert never makes it stale
@@ -106,12 +107,11 @@ CREATE TRIGGER tokens_cut AFTER INSERT OR UPDATE ON token_cutoffs
     FOR EACH ROW EXECUTE FUNCTION authd_tokens_cut();
 )sql",
     // 4: the brute-force counters every node shares, and the addresses known to each account
-    // (pg_limits.cpp).
+    // (pg_limit_store.cpp).
     pg_limits_migration,
     // 5: the counters keyed by the digest of the account's name, never by client bytes as text.
     pg_limits_by_digest_migration,
 };
-constexpr std::int64_t current_schema_version = std::tuple_size_v<decltype(migrations)>;
 
 // Waiting for another node's migration is fine; hanging forever is not.
 constexpr auto schema_timeout = 30s;
@@ -236,16 +236,27 @@ std::int64_t read_schema_version(const pg_target& target, PGconn* conn) {
     return to_integer(target, pg_text(*rows, 0, 1));
 }
 
-void check_version(const pg_target& target, std::int64_t version) {
-    if (version > current_schema_version) {
-        target.fail("schema version " + std::to_string(version) +
-                    " is newer than this authd knows (" + std::to_string(current_schema_version) +
-                    "); use a newer authd");
+// The database as migrate_schema() sees it.
+class pg_schema final : public schema_database {
+  public:
+    pg_schema(const pg_target& target, PGconn* conn) : target_(target), conn_(conn) {}
+    std::int64_t schema_version() override { return read_schema_version(target_, conn_); }
+    void run_step(std::string_view sql, const std::string& what) override {
+        const std::string text(sql);
+        run_schema(target_, conn_, text.c_str(), what, PGRES_COMMAND_OK);
     }
-    if (version < 0) {
-        target.fail("corrupt schema_version table (negative version)");
+    void set_schema_version(std::int64_t version) override {
+        pg_run(target_, conn_,
+               {nullptr, "UPDATE schema_version SET version = $1::integer", 1,
+                "cannot record the schema version"},
+               {std::to_string(version)}, PGRES_COMMAND_OK, schema_timeout);
     }
-}
+    [[noreturn]] void refuse(const std::string& why) override { target_.fail(why); }
+
+  private:
+    const pg_target& target_;
+    PGconn* conn_;
+};
 
 void apply_migrations(const pg_target& target, PGconn* conn) {
     // Two nodes starting together on a new database: the second waits here, then finds the work
@@ -253,15 +264,8 @@ void apply_migrations(const pg_target& target, PGconn* conn) {
     // (The key is "authd-sv" in ASCII; any constant works, as long as every authd uses the same.)
     run_schema(target, conn, "SELECT pg_advisory_xact_lock(7022364963622303350)",
                "cannot lock the schema");
-    const std::int64_t version = read_schema_version(target, conn);
-    check_version(target, version);
-    for (auto v = version; v < current_schema_version; ++v) {
-        const std::string what = "cannot migrate the schema to version " + std::to_string(v + 1);
-        run_schema(target, conn, migrations.at(static_cast<std::size_t>(v)), what,
-                   PGRES_COMMAND_OK);
-        pg_run(target, conn, {nullptr, "UPDATE schema_version SET version = $1::integer", 1, what},
-               {std::to_string(v + 1)}, PGRES_COMMAND_OK, schema_timeout);
-    }
+    pg_schema schema(target, conn);
+    migrate_schema(schema, schema_steps);
 }
 
 // Brings the database to the current schema, in one transaction. A current schema is only read,
@@ -470,9 +474,17 @@ class pool_lease {
 
 // --- the store ---------------------------------------------------------------------------------
 
-class pg_store final : public user_store, private pg_runner {
+class pg_backend final : public store_backend,
+                         public user_store,
+                         public revocation_store,
+                         public token_cutoff_store,
+                         private pg_runner {
   public:
-    explicit pg_store(std::string uri) : target_(std::move(uri)), pool_(target_) {
+    user_store& users() override { return *this; }
+    revocation_store& revocations() override { return *this; }
+    token_cutoff_store& cutoffs() override { return *this; }
+
+    explicit pg_backend(std::string uri) : target_(std::move(uri)), pool_(target_) {
         auto conn = pg_connect(target_);
         migrate(target_, conn.get());
         prepare_all(target_, conn.get());
@@ -605,7 +617,7 @@ class pg_store final : public user_store, private pg_runner {
     limit_store* limits() override {
         const std::lock_guard lock(limits_mutex_);
         if (!limits_) {
-            limits_ = make_pg_limits(target_, *this);
+            limits_ = make_pg_limit_store(target_, *this);
         }
         return limits_.get();
     }
@@ -685,8 +697,8 @@ class pg_store final : public user_store, private pg_runner {
 
 }  // namespace
 
-std::unique_ptr<user_store> open_pg_store(const std::string& uri) {
-    return std::make_unique<pg_store>(uri);
+std::unique_ptr<store_backend> open_pg_backend(const std::string& uri) {
+    return std::make_unique<pg_backend>(uri);
 }
 
 }  // namespace authd::detail

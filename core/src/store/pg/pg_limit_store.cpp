@@ -1,4 +1,4 @@
-#include "pg_limits.hpp"
+#include "pg_limit_store.hpp"
 
 #include <charconv>
 #include <cstdlib>
@@ -503,9 +503,9 @@ limit_budget budget_of(std::string_view text) {
     return limit_budget::none;
 }
 
-class pg_limits final : public limit_store {
+class pg_limit_store final : public limit_store {
   public:
-    pg_limits(const pg_target& target, pg_runner& runner) : target_(target), runner_(runner) {}
+    pg_limit_store(const pg_target& target, pg_runner& runner) : target_(target), runner_(runner) {}
 
     limit_verdict admit(const account_digest& account, std::uint64_t address,
                         const limiter_config& c, std::uint64_t attempt) override {
@@ -671,8 +671,8 @@ std::optional<pg_known_address> parse_known_address(std::string_view payload) no
     return pg_known_address{static_cast<std::uint64_t>(address), *account};
 }
 
-std::unique_ptr<limit_store> make_pg_limits(const pg_target& target, pg_runner& runner) {
-    return std::make_unique<pg_limits>(target, runner);
+std::unique_ptr<limit_store> make_pg_limit_store(const pg_target& target, pg_runner& runner) {
+    return std::make_unique<pg_limit_store>(target, runner);
 }
 
 }  // namespace authd::detail

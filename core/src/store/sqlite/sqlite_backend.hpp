@@ -4,12 +4,12 @@
 #include <memory>
 #include <string>
 
-#include "authd/store/user_store.hpp"
+#include "authd/store/store_backend.hpp"
 
 namespace authd::detail {
 
 // Opens (creating and migrating as needed) the SQLite database file at path. Throws store_error
 // naming path and the reason on any failure.
-std::unique_ptr<user_store> open_sqlite_store(const std::string& path);
+std::unique_ptr<store_backend> open_sqlite_backend(const std::string& path);
 
 }  // namespace authd::detail

@@ -48,6 +48,6 @@ class pg_runner {
                       const std::function<void(const PGresult&)>& row) = 0;
 };
 
-std::unique_ptr<limit_store> make_pg_limits(const pg_target& target, pg_runner& runner);
+std::unique_ptr<limit_store> make_pg_limit_store(const pg_target& target, pg_runner& runner);
 
 }  // namespace authd::detail
