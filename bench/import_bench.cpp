@@ -1,7 +1,7 @@
-// authctl user import --hashes into SQLite (tools/hash_import.hpp, issue 13): pre-hashed users
-// per second, from a file of NAME<TAB>HASH lines into a new store file, with every line's format
-// and cost checked as authctl does. The target is at least 100,000 users/s on a 2-core server
-// (items_per_second). Not a test: ctest only runs it once, with few users.
+// authctl user import --hashes into SQLite (tools/authctl/hash_import.hpp, issue 13): pre-hashed
+// users per second, from a file of NAME<TAB>HASH lines into a new store file, with every line's
+// format and cost checked as authctl does. The target is at least 100,000 users/s on a 2-core
+// server (items_per_second). Not a test: ctest only runs it once, with few users.
 //
 //   build/release/bench/authd_bench_import --benchmark_filter=users:200000
 #include <cstdio>

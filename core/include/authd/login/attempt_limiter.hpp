@@ -45,6 +45,11 @@
 
 namespace authd {
 
+namespace detail {
+class counter_table;
+class known_address_table;
+}  // namespace detail
+
 // A client address reduced to what identifies a client: an IPv4 address, or the /64 prefix of an
 // IPv6 address (one host usually owns a whole /64). IPv4-mapped IPv6 counts as IPv4.
 std::uint64_t address_key(const std::array<unsigned char, 16>& ipv6) noexcept;
@@ -143,8 +148,6 @@ class attempt_limiter {
     std::uint64_t local_admissions() const noexcept;
 
   private:
-    class table;
-    class known_table;
     struct unshared;
     std::uint64_t user_key(const account_digest& account) const noexcept;
     std::uint64_t known_key(const account_digest& account, std::uint64_t address) const noexcept;
@@ -169,9 +172,9 @@ class attempt_limiter {
 
     limiter_config config_;
     limit_store* store_;
-    std::unique_ptr<table> accounts_;  // accounts' budgets and known addresses' budgets
-    std::unique_ptr<table> addresses_;
-    std::unique_ptr<known_table> known_;
+    std::unique_ptr<detail::counter_table> accounts_;  // accounts' and known addresses' budgets
+    std::unique_ptr<detail::counter_table> addresses_;
+    std::unique_ptr<detail::known_address_table> known_;
     std::unique_ptr<unshared> unshared_;
     bool account_enabled_;
     bool address_enabled_;

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
-#include <optional>
 #include <string_view>
 #include <unistd.h>
 #include <unordered_set>
