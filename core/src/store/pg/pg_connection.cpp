@@ -435,4 +435,11 @@ bool pg_wait_readable(PGconn* conn, pg_clock::time_point deadline) {
     }
 }
 
+void pg_roll_back(const pg_target& target, PGconn* conn) noexcept {
+    try {
+        pg_run(target, conn, {nullptr, "ROLLBACK", 0, "cannot roll back"}, {}, PGRES_COMMAND_OK);
+    } catch (...) {
+    }
+}
+
 }  // namespace authd::detail

@@ -92,6 +92,15 @@ void pg_run_rows(const pg_target& target, PGconn* conn, const pg_statement& stat
 // PQprepare of statement on conn, its parameters all of type text.
 void pg_prepare(const pg_target& target, PGconn* conn, const pg_statement& statement);
 
+// A transaction's statements, one-off.
+inline constexpr pg_statement pg_begin_sql{nullptr, "BEGIN", 0, "cannot start a transaction"};
+inline constexpr pg_statement pg_commit_sql{nullptr, "COMMIT", 0, "cannot commit"};
+
+// Rolls back the transaction in progress, best effort (the error at hand is the one to report): a
+// connection left in the transaction, or still busy with a statement that timed out, is closed
+// rather than pooled.
+void pg_roll_back(const pg_target& target, PGconn* conn) noexcept;
+
 // The text of row 0, column 0 of a result ("" for SQL NULL).
 std::string_view pg_text(const PGresult& result, int row = 0, int column = 0);
 

@@ -1,15 +1,14 @@
-// The SQLite backend of user_store: a pool of connections, each with its statements prepared once,
-// plus one connection of its own that watches PRAGMA data_version for poll_external_changes().
+// The SQLite store_backend: users, revocations and token cutoffs over a pool of connections, each
+// with its statements prepared once (sqlite_parts.hpp), plus one connection of its own that
+// watches PRAGMA data_version for poll_external_changes(); and what it does when its file is
+// deleted or replaced under it. The schema: sqlite_schema.cpp.
 #include "sqlite_backend.hpp"
 
-#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <fcntl.h>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -17,224 +16,22 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <sys/stat.h>
-#include <system_error>
 #include <unistd.h>
 #include <utility>
 #include <vector>
 
 #include <sqlite3.h>
 
-#include "authd/crypto/secret.hpp"
 #include "authd/store/store_backend.hpp"
 #include "authd/util/clock.hpp"
 
-#include "../schema_migration.hpp"
 #include "sqlite_db.hpp"
 #include "sqlite_limit_store.hpp"
+#include "sqlite_parts.hpp"
 
 namespace authd::detail {
 
 namespace {
-
-// The users file's schema (schema_migration.hpp): step i takes it from version i to i + 1, in the
-// transaction that opens the store. Append only.
-constexpr std::array<std::string_view, 3> schema_steps{
-    // 1: the users table. schema_version is created here too, so that an empty file is version 0.
-    R"sql(
-CREATE TABLE schema_version(version INTEGER NOT NULL);
-INSERT INTO schema_version(version) VALUES (0);
-CREATE TABLE users(
-    name TEXT PRIMARY KEY,
-    phc TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-) WITHOUT ROWID;
-)sql",
-    // 2: revoked tokens (/logout), kept until the token would have expired.
-    R"sql(
-CREATE TABLE revoked_tokens(
-    jti TEXT PRIMARY KEY,
-    exp INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX revoked_tokens_exp ON revoked_tokens(exp);
-)sql",
-    // 3: token cutoffs: a user's tokens issued before not_before (unix seconds) are void. Written
-    // with each password change and removal; kept when the user is removed.
-    R"sql(
-CREATE TABLE token_cutoffs(
-    name TEXT PRIMARY KEY,
-    not_before INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX token_cutoffs_not_before ON token_cutoffs(not_before);
-)sql",
-};
-
-// The schema version of the file: 0 for a new, empty file.
-std::int64_t read_schema_version(sqlite3* db, const std::string& path) {
-    const std::int64_t version_tables = query_integer(
-        db, path,
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
-    if (version_tables == 0) {
-        if (query_integer(db, path, "SELECT count(*) FROM sqlite_master") != 0) {
-            fail(path, "not an authd user store (it has tables but no schema_version)");
-        }
-        return 0;
-    }
-    if (query_integer(db, path, "SELECT count(*) FROM schema_version") != 1) {
-        fail(path, "corrupt schema_version table (it must hold exactly one row)");
-    }
-    return query_integer(db, path, "SELECT version FROM schema_version");
-}
-
-void write_schema_version(sqlite3* db, const std::string& path, std::int64_t version) {
-    const statement stmt(db, path, "UPDATE schema_version SET version = ?1");
-    query update(stmt);
-    update.bind(1, version).run();
-}
-
-// The users file as migrate_schema() sees it.
-class users_file final : public schema_database {
-  public:
-    users_file(sqlite3* db, const std::string& path) : db_(db), path_(path) {}
-    std::int64_t schema_version() override { return read_schema_version(db_, path_); }
-    void run_step(std::string_view sql, const std::string& what) override {
-        exec(db_, path_, sql, what);
-    }
-    void set_schema_version(std::int64_t version) override {
-        write_schema_version(db_, path_, version);
-    }
-    [[noreturn]] void refuse(const std::string& why) override { fail(path_, why); }
-
-  private:
-    sqlite3* db_;
-    const std::string& path_;
-};
-
-// Brings the file to the current schema in one transaction: another process opening the same
-// file at the same time waits (IMMEDIATE takes the write lock first), then finds it done.
-void migrate(sqlite3* db, const std::string& path) {
-    exec(db, path, "BEGIN IMMEDIATE", "cannot start the schema transaction");
-    try {
-        users_file file(db, path);
-        migrate_schema(file, schema_steps);
-        exec(db, path, "COMMIT", "cannot commit the schema");
-    } catch (...) {
-        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
-    }
-}
-
-// One pooled connection and its statements. Statements are declared after db so that they are
-// finalized before it is closed.
-struct sqlite_connection {
-    sqlite_connection(const std::string& path, db_handle handle)
-        : db(std::move(handle)),
-          find_hash(db.get(), path, "SELECT phc FROM users WHERE name = ?1"),
-          find_login(db.get(), path,
-                     "SELECT u.phc, coalesce(c.not_before, 0) FROM users AS u "
-                     "LEFT JOIN token_cutoffs AS c ON c.name = u.name WHERE u.name = ?1"),
-          insert_user(db.get(), path,
-                      "INSERT OR IGNORE INTO users(name, phc, created_at, updated_at) "
-                      "VALUES (?1, ?2, ?3, ?3)"),
-          set_hash(db.get(), path, "UPDATE users SET phc = ?2, updated_at = ?3 WHERE name = ?1"),
-          replace_hash(db.get(), path,
-                       "UPDATE users SET phc = ?3, updated_at = ?4 WHERE name = ?1 AND phc = ?2"),
-          remove_user(db.get(), path, "DELETE FROM users WHERE name = ?1"),
-          list_names(db.get(), path, "SELECT name FROM users ORDER BY name"),
-          revoke(db.get(), path, "INSERT OR IGNORE INTO revoked_tokens(jti, exp) VALUES (?1, ?2)"),
-          list_revoked(db.get(), path, "SELECT jti, exp FROM revoked_tokens WHERE exp > ?1"),
-          purge_revoked(db.get(), path, "DELETE FROM revoked_tokens WHERE exp <= ?1"),
-          cut_tokens(db.get(), path,
-                     "INSERT INTO token_cutoffs(name, not_before) VALUES (?1, ?2) "
-                     "ON CONFLICT(name) DO UPDATE SET not_before = "
-                     "max(not_before, excluded.not_before)"),
-          list_cutoffs(db.get(), path,
-                       "SELECT name, not_before FROM token_cutoffs WHERE not_before > ?1"),
-          tx(db.get(), path) {}
-
-    // A connection left inside a transaction (a failed rollback) is closed, not reused.
-    bool reusable() const noexcept { return sqlite3_get_autocommit(db.get()) != 0; }
-
-    db_handle db;
-    statement find_hash;
-    statement find_login;
-    statement insert_user;
-    statement set_hash;
-    statement replace_hash;
-    statement remove_user;
-    statement list_names;
-    statement revoke;
-    statement list_revoked;
-    statement purge_revoked;
-    statement cut_tokens;
-    statement list_cutoffs;
-    transaction_statements tx;
-};
-
-// Tells whether any other connection committed to the file since the last look. "Other" means
-// any connection but this watcher's own: another process, and also this store's pooled
-// connections, so a write made through this very store is reported too (its caller may drop a
-// cache it could have kept; never the reverse).
-class change_watch {
-  public:
-    explicit change_watch(const std::string& path)
-        : db_(open_db(path)),
-          data_version_(db_.get(), path, "PRAGMA data_version"),
-          last_(read()) {}
-
-    sqlite3* db() const noexcept { return db_.get(); }
-
-    bool changed() {
-        const std::int64_t now = read();
-        const bool differs = now != last_;
-        last_ = now;
-        return differs;
-    }
-
-  private:
-    std::int64_t read() {
-        query q(data_version_);
-        if (!q.next_row()) {
-            data_version_.fail_on("no row from");
-        }
-        return q.integer(0);
-    }
-
-    db_handle db_;
-    statement data_version_;
-    std::int64_t last_;
-};
-
-// Which file a path names.
-struct file_id {
-    dev_t dev = 0;
-    ino_t ino = 0;
-    bool operator==(const file_id&) const = default;
-};
-
-// The file at path now; nullopt when there is none (or it cannot be looked at). One stat(2).
-std::optional<file_id> file_at(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-        return std::nullopt;
-    }
-    return file_id{st.st_dev, st.st_ino};
-}
-
-std::string describe(const file_id& id) {
-    return "device " + std::to_string(id.dev) + ", inode " + std::to_string(id.ino);
-}
-
-using revocation_rows = std::vector<std::pair<std::string, std::int64_t>>;
-
-void append_revocations(const statement& list, std::int64_t now, revocation_rows& out) {
-    query q(list);
-    q.bind(1, now);
-    while (q.next_row()) {
-        out.emplace_back(std::string(q.text(0)), q.integer(1));
-    }
-}
 
 // How soon a file at the path that could not be opened is tried again (a different file at once).
 constexpr auto reopen_retry = std::chrono::seconds(1);
@@ -254,7 +51,7 @@ class sqlite_backend final : public store_backend,
         wal_id_ = file.wal;
         shm_id_ = file.shm;
         watch_ = std::move(file.watch);
-        free_.push_back(std::move(file.conn));
+        pool_.give_back(std::move(file.conn));
     }
 
     std::optional<std::string> find_hash(std::string_view name) override {
@@ -389,16 +186,7 @@ class sqlite_backend final : public store_backend,
         return limits_.get();
     }
 
-    std::string access_warning() const override {
-        struct stat st {};
-        if (::stat(path_.c_str(), &st) != 0) {
-            return {};
-        }
-        const auto problem = private_mode_problem(path_, st.st_mode);
-        return problem.empty()
-                   ? std::string()
-                   : store_name(path_) + ": " + problem + "; it holds every password hash";
-    }
+    std::string access_warning() const override { return store_file_warning(path_); }
 
   private:
     // Runs change(conn, now), a statement that is true when it changed name's row, and then voids
@@ -477,7 +265,7 @@ class sqlite_backend final : public store_backend,
     opened_file open_file(bool create) const {
         const auto before = file_at(path_);
         db_handle db = open_db(path_, create);
-        migrate(db.get(), path_);
+        migrate_users_file(db.get(), path_);
         opened_file file{std::make_unique<sqlite_connection>(path_, std::move(db)),
                          std::make_unique<change_watch>(path_), file_id{}, std::nullopt,
                          std::nullopt};
@@ -558,10 +346,7 @@ class sqlite_backend final : public store_backend,
         } catch (const std::exception&) {
             // Unreadable now: what this node revoked stays revoked in memory until it restarts.
         }
-        {
-            const std::lock_guard lock(pool_mutex_);
-            free_.clear();
-        }
+        pool_.clear();
         watch_.reset();
         open_id_.reset();
         remove_side_files();
@@ -607,10 +392,7 @@ class sqlite_backend final : public store_backend,
         }
         revocation_rows revoked;
         append_revocations(file.conn->list_revoked, unix_now(), revoked);
-        {
-            const std::lock_guard lock(pool_mutex_);
-            free_.push_back(std::move(file.conn));
-        }
+        pool_.give_back(std::move(file.conn));
         watch_ = std::move(file.watch);
         open_id_ = file.id;
         wal_id_ = file.wal;
@@ -657,13 +439,8 @@ class sqlite_backend final : public store_backend,
     // A free connection, or a new one when all are busy: the pool grows to the number of threads
     // that call the store at once (the hash workers) and stays there. file_mutex_ held (shared).
     std::unique_ptr<sqlite_connection> acquire() {
-        {
-            const std::lock_guard lock(pool_mutex_);
-            if (!free_.empty()) {
-                auto conn = std::move(free_.back());
-                free_.pop_back();
-                return conn;
-            }
+        if (auto idle = pool_.take()) {
+            return idle;
         }
         db_handle db = open_db(path_);
         if (file_at(path_) != open_id_) {
@@ -676,15 +453,7 @@ class sqlite_backend final : public store_backend,
     }
 
     void release(std::unique_ptr<sqlite_connection> conn) noexcept {
-        if (!conn || !conn->reusable()) {
-            return;  // closed here
-        }
-        try {
-            const std::lock_guard lock(pool_mutex_);
-            free_.push_back(std::move(conn));
-        } catch (...) {
-            // No memory to pool it: closing it is as good.
-        }
+        pool_.give_back(std::move(conn));
     }
 
     std::string path_;
@@ -701,10 +470,8 @@ class sqlite_backend final : public store_backend,
     revocation_rows carried_;           // from files no longer served, for the next one
     std::optional<file_id> attempted_;  // the last file that could not be opened, and when
     std::chrono::steady_clock::time_point attempted_at_;
-    std::string logged_;  // the last event told to the listener
-    // Also under pool_mutex_ (calls share file_mutex_):
-    std::mutex pool_mutex_;
-    std::vector<std::unique_ptr<sqlite_connection>> free_;
+    std::string logged_;      // the last event told to the listener
+    idle_connections pool_;   // thread-safe (calls share file_mutex_)
     std::mutex watch_mutex_;  // serialises watch_->changed()
     std::mutex limits_mutex_;
     std::unique_ptr<limit_store> limits_;  // guarded by limits_mutex_, made on demand
