@@ -14,13 +14,6 @@
 
 namespace authd {
 
-void wipe(std::string& s) noexcept {
-    if (!s.empty()) {
-        sodium_memzero(s.data(), s.size());
-    }
-    s.clear();
-}
-
 secret_bytes& secret_bytes::operator=(secret_bytes&& other) noexcept {
     if (this != &other) {
         clear();

@@ -67,6 +67,8 @@ std::string_view field_name(credential_field f) noexcept {
             return "User-Name";
         case credential_field::token:
             return "Token";
+        case credential_field::count:
+            break;
     }
     return "Token";
 }
@@ -134,9 +136,8 @@ std::string_view ok_body() noexcept {
 }
 
 canned_bodies::canned_bodies() {
-    for (const auto f :
-         {credential_field::password, credential_field::user_name, credential_field::token}) {
-        const auto i = static_cast<std::size_t>(f);
+    for (std::size_t i = 0; i < credential_field_count; ++i) {
+        const auto f = static_cast<credential_field>(i);
         missing[i] = error_body(api_code::field_missing, message_field_missing(f));
         empty[i] = error_body(api_code::field_missing, message_field_empty(f));
         duplicated[i] = error_body(api_code::bad_request, message_field_duplicated(f));

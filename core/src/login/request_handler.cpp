@@ -26,42 +26,41 @@ request_handler::request_handler(const parts& app, handler_host& host)
 
 step request_handler::handle(const request_head& head, const client_ref& client, std::int64_t now) {
     const auto d = decide(head);
-    switch (d.what) {
-        case decision::kind::login:
+    if (!d.serve) {
+        return respond(json_response(d.code, d.body));
+    }
+    switch (head.route) {
+        case route::login:
             return login(head, client);
-        case decision::kind::verify:
+        case route::verify:
             return respond(verify(head, now));
-        case decision::kind::forward_auth:
+        case route::forward_auth:
             return respond(forward_auth(head, now));
-        case decision::kind::logout:
+        case route::logout:
             return logout(head, now);
-        case decision::kind::healthz:
+        case route::healthz:
             return respond(json_response(api_code::ok, ok_body()), false);
-        case decision::kind::readyz: {
+        case route::readyz: {
             // Ready: the store answered its last call, and the hash queue has room.
             const bool ready = service_.store_healthy() && host_.hash_queue_has_room();
             return respond(
                 ready ? json_response(api_code::ok, ok_body()) : canned_response(api_code::busy, 1),
                 false);
         }
-        case decision::kind::metrics:
+        case route::metrics: {
             body_ = host_.metrics_text();
-            {
-                auto r = json_response(api_code::ok, body_);
-                r.content_type = prometheus_content_type;
-                return respond(r, false);
-            }
-        case decision::kind::jwks:  // public keys only (RFC 7517); HS256 secrets never
+            auto r = json_response(api_code::ok, body_);
+            r.content_type = prometheus_content_type;
+            return respond(r, false);
+        }
+        case route::jwks:  // public keys only (RFC 7517); HS256 secrets never
             return respond(json_response(api_code::ok, keys_.get().jwks()));
-        case decision::kind::respond:
+        case route::unknown:
             break;
     }
-    return respond(json_response(d.code, d.body));
+    return respond(json_response(api_code::not_found, canned().path_not_found));  // unreachable
 }
 
-// A login: answered here when that costs nothing (login_service::answer_at_once: an over-long
-// password, a waiting account or address), else a job for a hash worker, which makes its own
-// copy of the credentials.
 step request_handler::login(const request_head& head, const client_ref& client) {
     step s;
     s.attempt = true;

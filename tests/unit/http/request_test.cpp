@@ -1,5 +1,4 @@
-#include "authd/http/request.hpp"
-
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -7,6 +6,9 @@
 
 #include <boost/asio/buffer.hpp>
 #include <gtest/gtest.h>
+
+#include "authd/http/request_parser.hpp"
+#include "authd/http/router.hpp"
 
 namespace authd {
 namespace {
@@ -56,62 +58,67 @@ parsed parse(request_head& head, std::string_view raw, std::size_t split = 0,
     return out;
 }
 
+// The route a decision serves, or nullopt for a fixed response.
+using served = std::optional<route>;
+served served_by(const decision& d, const request_head& head) {
+    return d.serve ? served(head.route) : std::nullopt;
+}
+
 struct decide_row {
     std::string_view name;
     std::string_view raw;
-    decision::kind what;
+    served what;  // nullopt: a fixed response
     api_code code;
-    std::string_view body;  // empty for kind::login
+    std::string_view body;  // empty for a route's work
 };
 
 constexpr decide_row decide_table[] = {
-    {"forward auth: any method", "DELETE /forward-auth HTTP/1.1\r\n\r\n",
-     decision::kind::forward_auth, api_code::ok, ""},
+    {"forward auth: any method", "DELETE /forward-auth HTTP/1.1\r\n\r\n", route::forward_auth,
+     api_code::ok, ""},
     {"forward auth: a path below it", "PUT /forward-auth/app/page?q=1 HTTP/1.1\r\n\r\n",
-     decision::kind::forward_auth, api_code::ok, ""},
+     route::forward_auth, api_code::ok, ""},
     {"forward auth: not a prefix of another path", "GET /forward-authx HTTP/1.1\r\n\r\n",
-     decision::kind::respond, api_code::not_found,
+     std::nullopt, api_code::not_found,
      R"({"code":404,"status":"error","message":"Path not found."})"},
     {"seed example",
      "GET /login HTTP/1.1\r\nHost: x\r\nPassword: password_test\r\nUser-Name: user_test\r\n\r\n",
-     decision::kind::login, api_code::ok, ""},
+     route::login, api_code::ok, ""},
     {"post with body",
      "POST /login HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\nContent-Length: 5\r\n\r\nhello",
-     decision::kind::login, api_code::ok, ""},
+     route::login, api_code::ok, ""},
     {"query string ignored", "GET /login?x=1 HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
-     decision::kind::login, api_code::ok, ""},
+     route::login, api_code::ok, ""},
     {"header names any case", "GET /login HTTP/1.1\r\npassword: p\r\nUSER-NAME: u\r\n\r\n",
-     decision::kind::login, api_code::ok, ""},
-    {"nothing: password first", "GET /login HTTP/1.1\r\n\r\n", decision::kind::respond,
+     route::login, api_code::ok, ""},
+    {"nothing: password first", "GET /login HTTP/1.1\r\n\r\n", std::nullopt,
      api_code::field_missing,
      R"({"code":402,"status":"error","message":"Required field < Password > is not specified."})"},
-    {"no user name", "GET /login HTTP/1.1\r\nPassword: p\r\n\r\n", decision::kind::respond,
+    {"no user name", "GET /login HTTP/1.1\r\nPassword: p\r\n\r\n", std::nullopt,
      api_code::field_missing,
      R"({"code":402,"status":"error","message":"Required field < User-Name > is not specified."})"},
-    {"empty password", "GET /login HTTP/1.1\r\nPassword:\r\nUser-Name: u\r\n\r\n",
-     decision::kind::respond, api_code::field_missing,
+    {"empty password", "GET /login HTTP/1.1\r\nPassword:\r\nUser-Name: u\r\n\r\n", std::nullopt,
+     api_code::field_missing,
      R"({"code":402,"status":"error","message":"Required field < Password > is empty."})"},
-    {"blank user name", "GET /login HTTP/1.1\r\nPassword: p\r\nUser-Name:   \r\n\r\n",
-     decision::kind::respond, api_code::field_missing,
+    {"blank user name", "GET /login HTTP/1.1\r\nPassword: p\r\nUser-Name:   \r\n\r\n", std::nullopt,
+     api_code::field_missing,
      R"({"code":402,"status":"error","message":"Required field < User-Name > is empty."})"},
     {"empty password before missing user", "GET /login HTTP/1.1\r\nPassword: \r\n\r\n",
-     decision::kind::respond, api_code::field_missing,
+     std::nullopt, api_code::field_missing,
      R"({"code":402,"status":"error","message":"Required field < Password > is empty."})"},
     {"duplicated password",
-     "GET /login HTTP/1.1\r\nPassword: a\r\nPassword: b\r\nUser-Name: u\r\n\r\n",
-     decision::kind::respond, api_code::bad_request,
+     "GET /login HTTP/1.1\r\nPassword: a\r\nPassword: b\r\nUser-Name: u\r\n\r\n", std::nullopt,
+     api_code::bad_request,
      R"({"code":400,"status":"error","message":"Field < Password > is duplicated."})"},
     {"duplicated user name",
-     "GET /login HTTP/1.1\r\nPassword: a\r\nUser-Name: u\r\nuser-name: v\r\n\r\n",
-     decision::kind::respond, api_code::bad_request,
+     "GET /login HTTP/1.1\r\nPassword: a\r\nUser-Name: u\r\nuser-name: v\r\n\r\n", std::nullopt,
+     api_code::bad_request,
      R"({"code":400,"status":"error","message":"Field < User-Name > is duplicated."})"},
-    {"unknown path", "GET /logoff HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
-     decision::kind::respond, api_code::not_found,
-     R"({"code":404,"status":"error","message":"Path not found."})"},
-    {"path prefix is not the path", "GET /login/x HTTP/1.1\r\n\r\n", decision::kind::respond,
+    {"unknown path", "GET /logoff HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n", std::nullopt,
+     api_code::not_found, R"({"code":404,"status":"error","message":"Path not found."})"},
+    {"path prefix is not the path", "GET /login/x HTTP/1.1\r\n\r\n", std::nullopt,
      api_code::not_found, R"({"code":404,"status":"error","message":"Path not found."})"},
     {"method not allowed", "DELETE /login HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
-     decision::kind::respond, api_code::method_not_allowed,
+     std::nullopt, api_code::method_not_allowed,
      R"({"code":405,"status":"error","message":"Method not allowed."})"},
 };
 
@@ -125,7 +132,7 @@ TEST(RequestDecide, Table) {
             const auto p = parse(head, row.raw, split);
             ASSERT_TRUE(p.done) << p.ec.message() << " split " << split;
             const auto d = decide(head);
-            EXPECT_EQ(d.what, row.what);
+            EXPECT_EQ(served_by(d, head), row.what);
             EXPECT_EQ(d.code, row.code);
             EXPECT_EQ(d.body, row.body);
         }
@@ -219,7 +226,7 @@ TEST(RequestParse, BadRequestsGetTheDocumentedCode) {
         ASSERT_TRUE(p.ec);
         const auto d = decide_parse_error(p.ec);
         EXPECT_EQ(d.code, row.code) << p.ec.message();
-        EXPECT_EQ(d.what, decision::kind::respond);
+        EXPECT_FALSE(d.serve);
         EXPECT_NE(d.body.find("\"code\":" + std::to_string(static_cast<unsigned>(row.code))),
                   std::string_view::npos);
     }
@@ -290,7 +297,7 @@ TEST(RequestParse, TransferEncodingOtherThanChunkedIsBadRequest) {
                 break;
             }
             const auto d = decide_parse_error(p.ec);
-            EXPECT_EQ(d.what, decision::kind::respond);
+            EXPECT_FALSE(d.serve);
             EXPECT_EQ(d.code, api_code::bad_request) << p.ec.message();
             EXPECT_EQ(d.body, R"({"code":400,"status":"error","message":"Bad request."})");
         }
@@ -308,7 +315,7 @@ TEST(RequestParse, TransferEncodingChunkedInAnyCaseIsAccepted) {
                                  std::string(te) + "\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
         ASSERT_TRUE(p.done) << p.ec.message();
         EXPECT_TRUE(p.keep_alive);
-        EXPECT_EQ(decide(head).what, decision::kind::login);
+        EXPECT_EQ(served_by(decide(head), head), route::login);
     }
 }
 
@@ -326,7 +333,7 @@ TEST(RequestParse, ChunkedBodyInAnyPiecesIsParsed) {
             request_head head;
             const auto p = parse(head, raw, split);
             ASSERT_TRUE(p.done) << p.ec.message() << " split " << split;
-            EXPECT_EQ(decide(head).what, decision::kind::login) << "split " << split;
+            EXPECT_EQ(served_by(decide(head), head), route::login) << "split " << split;
         }
     }
 }

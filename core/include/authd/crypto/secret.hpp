@@ -7,10 +7,9 @@
 #include <sys/stat.h>
 #include <vector>
 
-namespace authd {
+#include "authd/util/wipe.hpp"
 
-// Wipes the bytes of s (a password, a key) before its storage is released or reused.
-void wipe(std::string& s) noexcept;
+namespace authd {
 
 class secret_bytes {
   public:

@@ -6,6 +6,8 @@
 // The body code is the seed's; the HTTP status line is chosen per code (see http_status()).
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,9 +36,12 @@ unsigned http_status(api_code code) noexcept;
 // The reason phrase of an HTTP status sent by authd ("OK", "Unauthorized", ...).
 std::string_view reason_phrase(unsigned http_status) noexcept;
 
-// The two credential headers, in the order the seed's parameter table lists them: a request
-// lacking both reports the first.
-enum class credential_field : std::uint8_t { password, user_name, token };
+// The credential headers: a login's two, in the order the seed's parameter table lists them (a
+// request lacking both reports the first), and /verify's token. A new header of a request goes
+// before count; every fixed body below follows.
+enum class credential_field : std::uint8_t { password, user_name, token, count };
+inline constexpr std::size_t credential_field_count =
+    static_cast<std::size_t>(credential_field::count);
 
 std::string_view field_name(credential_field f) noexcept;
 
@@ -74,11 +79,12 @@ std::string verified_body(std::string_view user, std::int64_t exp);
 std::string_view ok_body() noexcept;
 
 // The API's fixed error bodies, built once (they live as long as the process): the missing,
-// empty and duplicated field messages indexed by credential_field, then one per fixed message.
+// empty and duplicated field messages indexed by credential_field (of(), below), then one per
+// fixed message.
 struct canned_bodies {
-    std::string missing[3];
-    std::string empty[3];
-    std::string duplicated[3];
+    std::array<std::string, credential_field_count> missing;
+    std::array<std::string, credential_field_count> empty;
+    std::array<std::string, credential_field_count> duplicated;
     std::string data_not_found = error_body(api_code::not_found, msg_data_not_found);
     std::string path_not_found = error_body(api_code::not_found, msg_path_not_found);
     std::string method_not_allowed =
@@ -91,6 +97,12 @@ struct canned_bodies {
     std::string invalid_token = error_body(api_code::invalid_token, msg_invalid_token);
 
     canned_bodies();
+
+    // The body of array for field f: canned().of(canned().missing, credential_field::token).
+    static const std::string& of(const std::array<std::string, credential_field_count>& array,
+                                 credential_field f) noexcept {
+        return array[static_cast<std::size_t>(f)];
+    }
 };
 const canned_bodies& canned() noexcept;
 

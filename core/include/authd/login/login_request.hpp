@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "authd/http/request.hpp"
+#include "authd/http/request_parser.hpp"
 #include "authd/store/limit_store.hpp"
 
 namespace authd {

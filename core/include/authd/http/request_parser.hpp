@@ -1,6 +1,6 @@
 // Parsing one HTTP/1.1 request into what authd needs of it, without a socket and without
-// allocating per request: a Beast basic_parser that keeps only the method, the route and the two
-// credential headers, and discards the body.
+// allocating per request: a Beast basic_parser that keeps only the method, the route and the
+// credential headers, and discards the body. What to do with the request: router.hpp.
 #pragma once
 
 #include <cstdint>
@@ -129,33 +129,5 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
     std::uint32_t codings_ = 0;  // transfer codings named, over all Transfer-Encoding fields
     bool other_coding_ = false;  // one of them is not "chunked"
 };
-
-// What to do with a complete request head: answer at once with a fixed response, or do the work
-// of a route (log in, check a token, report health or metrics).
-struct decision {
-    enum class kind : std::uint8_t {
-        respond,
-        login,
-        verify,
-        logout,
-        healthz,
-        readyz,
-        metrics,
-        jwks,
-        forward_auth
-    } what = kind::respond;
-    api_code code = api_code::ok;
-    std::string_view body;  // for kind::respond: a body that lives as long as the process
-};
-
-// Routes and validates a parsed request (pure; the order of checks is docs/api.md's).
-decision decide(const request_head& head) noexcept;
-
-// The token a /verify request presents: the Token header, or the credentials of an
-// "Authorization: Bearer" header. Empty when neither is there.
-std::string_view presented_token(const request_head& head) noexcept;
-
-// The fixed response for a parse error reported by the parser (431, 413, 400).
-decision decide_parse_error(const boost::beast::error_code& ec) noexcept;
 
 }  // namespace authd

@@ -1,0 +1,17 @@
+#include "authd/util/wipe.hpp"
+
+#include <string.h>
+
+namespace authd {
+
+// The whole capacity, not only the size: a shorter value written over a longer one (or a string
+// cleared before) leaves the rest of the old bytes in the buffer.
+void wipe(std::string& s) noexcept {
+    s.resize(s.capacity());
+    if (!s.empty()) {
+        explicit_bzero(s.data(), s.size());
+    }
+    s.clear();
+}
+
+}  // namespace authd
