@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "authd/crypto/password_hasher.hpp"
-#include "authd/http/request.hpp"
+#include "authd/http/request_parser.hpp"
 #include "authd/login/attempt_limiter.hpp"
 
 #include "base/log.hpp"

@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "authd/http/api.hpp"
-#include "authd/http/request.hpp"
+#include "authd/http/request_parser.hpp"
 
 namespace authd::server {
 

@@ -19,7 +19,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include "authd/http/request.hpp"
+#include "authd/http/request_parser.hpp"
 #include "authd/login/request_handler.hpp"
 
 namespace authd::server {

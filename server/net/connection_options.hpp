@@ -5,7 +5,7 @@
 #include <chrono>
 #include <cstddef>
 
-#include "authd/http/request.hpp"
+#include "authd/http/request_parser.hpp"
 
 namespace authd::server {
 

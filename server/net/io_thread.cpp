@@ -5,7 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "authd/http/http_response.hpp"
-#include "authd/http/request.hpp"
+#include "authd/http/request_parser.hpp"
 
 #include "base/log.hpp"
 #include "net/connection.hpp"
