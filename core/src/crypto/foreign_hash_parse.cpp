@@ -1,24 +1,21 @@
-#include "authd/crypto/foreign_hash.hpp"
-
-#include <apr_md5.h>
-#include <array>
-#include <charconv>
 #include <cmath>
-#include <crypt.h>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <sodium.h>
 
+#include "authd/crypto/foreign_hash.hpp"
 #include "authd/crypto/secret.hpp"
+
+#include "hash_text.hpp"
 
 namespace authd {
 
 namespace {
+
+using namespace detail;
 
 constexpr double mib = 1024.0 * 1024.0;
 
@@ -43,81 +40,6 @@ constexpr std::uint64_t pbkdf2_weak_below = 1000;
 
 // The longest hash string looked at: every supported format is far shorter.
 constexpr std::size_t max_hash_bytes = 512;
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-
-bool equal_in_constant_time(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-    std::vector<std::string_view> parts;
-    for (;;) {
-        const auto at = s.find(sep);
-        parts.push_back(s.substr(0, at));
-        if (at == std::string_view::npos) {
-            return parts;
-        }
-        s.remove_prefix(at + 1);
-    }
-}
-
-bool parse_number(std::string_view text, std::uint64_t& value) {
-    if (text.empty() || text.size() > 19 || (text.size() > 1 && text[0] == '0')) {
-        return false;
-    }
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    return ec == std::errc() && ptr == text.data() + text.size();
-}
-
-// Decodes base64 with libsodium (variant: sodium_base64_VARIANT_*); false unless all of text is
-// valid and decodes to min..max bytes.
-bool decode_base64(std::string_view text, int variant, std::string& out, std::size_t min,
-                   std::size_t max) {
-    out.resize(text.size());
-    std::size_t length = 0;
-    const char* end = nullptr;
-    if (text.empty() ||
-        sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
-                          text.size(), nullptr, &length, &end, variant) != 0 ||
-        end != text.data() + text.size() || length < min || length > max) {
-        return false;
-    }
-    out.resize(length);
-    return true;
-}
-
-// passlib's "adapted base64": '.' for '+', no padding.
-bool decode_ab64(std::string_view text, std::string& out, std::size_t min, std::size_t max) {
-    std::string standard(text);
-    for (char& c : standard) {
-        if (c == '.') {
-            c = '+';
-        } else if (c == '+') {
-            return false;
-        }
-    }
-    return decode_base64(standard, sodium_base64_VARIANT_ORIGINAL_NO_PADDING, out, min, max);
-}
-
-// The value of one character of crypt's base64 alphabet ("./0-9A-Za-z"), or -1.
-int crypt64_value(char c) {
-    constexpr std::string_view alphabet =
-        "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    const auto at = alphabet.find(c);
-    return at == std::string_view::npos ? -1 : static_cast<int>(at);
-}
-
-bool crypt64_chars(std::string_view s) {
-    for (const char c : s) {
-        if (crypt64_value(c) < 0) {
-            return false;
-        }
-    }
-    return true;
-}
 
 std::optional<parsed_hash> fail(std::string& problem, std::string message) {
     problem = std::move(message);
@@ -239,27 +161,6 @@ std::optional<parsed_hash> parse_scrypt7(std::string_view h, std::string& proble
                        crypt64_number(h.substr(9, 5)), problem);
 }
 
-struct key_values {
-    std::uint64_t a = 0, b = 0, c = 0;
-};
-
-// "ka=1,kb=2,kc=3" with exactly these keys in this order.
-bool parse_three(std::string_view text, std::array<std::string_view, 3> keys, key_values& out) {
-    const auto items = split(text, ',');
-    if (items.size() != 3) {
-        return false;
-    }
-    std::uint64_t* values[] = {&out.a, &out.b, &out.c};
-    for (std::size_t i = 0; i < 3; ++i) {
-        const auto eq = items[i].find('=');
-        if (eq == std::string_view::npos || items[i].substr(0, eq) != keys[i] ||
-            !parse_number(items[i].substr(eq + 1), *values[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // $scrypt$ln=16,r=8,p=1$salt$hash (passlib; standard base64 without padding).
 std::optional<parsed_hash> parse_passlib_scrypt(std::string_view h, std::string& problem) {
     const auto parts = split(h.substr(8), '$');
@@ -334,126 +235,6 @@ std::optional<parsed_hash> parse_argon2(std::string_view h, hash_format format,
     const double memory = static_cast<double>(v.a) * 1024.0;
     return make(format, memory / mib * static_cast<double>(v.b) * argon2_ms_per_mib_pass,
                 static_cast<std::uint64_t>(memory));
-}
-
-// The bcrypt hash inside a Django bcrypt or bcrypt_sha256 string.
-std::string_view django_bcrypt_inner(std::string_view h) {
-    return h.substr(h.find('$') + 1);
-}
-
-// crypt_rn(password, setting) == hash, in constant time; crypt's work area is wiped after.
-bool crypt_matches(std::string_view hash, std::string_view password) {
-    if (password.find('\0') != std::string_view::npos) {
-        return false;  // crypt takes a C string: it would verify a prefix
-    }
-    std::string key(password);
-    std::string setting(hash);
-    auto data = std::make_unique<crypt_data>();
-    const char* out = crypt_rn(key.c_str(), setting.c_str(), data.get(), sizeof *data);
-    const bool match = out != nullptr && out[0] != '*' && equal_in_constant_time(out, hash);
-    sodium_memzero(data.get(), sizeof *data);
-    wipe(key);
-    return match;
-}
-
-// apr-util's apr_md5_encode(password, hash) == hash, in constant time.
-bool apr1_matches(std::string_view hash, std::string_view password) {
-    if (password.find('\0') != std::string_view::npos) {
-        return false;
-    }
-    std::string key(password);
-    std::string setting(hash);
-    char out[128] = {};
-    const bool match = apr_md5_encode(key.c_str(), setting.c_str(), out, sizeof out) == 0 &&
-                       equal_in_constant_time(out, hash);
-    sodium_memzero(out, sizeof out);
-    wipe(key);
-    return match;
-}
-
-const EVP_MD* pbkdf2_digest(hash_format format) {
-    switch (format) {
-        case hash_format::passlib_pbkdf2_sha1:
-        case hash_format::django_pbkdf2_sha1:
-            return EVP_sha1();
-        case hash_format::passlib_pbkdf2_sha512:
-            return EVP_sha512();
-        default:
-            return EVP_sha256();
-    }
-}
-
-bool pbkdf2_matches(hash_format format, std::uint64_t rounds, std::string_view salt,
-                    std::string_view expected, std::string_view password) {
-    std::string derived(expected.size(), '\0');
-    const bool ok = PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                                      reinterpret_cast<const unsigned char*>(salt.data()),
-                                      static_cast<int>(salt.size()), static_cast<int>(rounds),
-                                      pbkdf2_digest(format), static_cast<int>(derived.size()),
-                                      reinterpret_cast<unsigned char*>(derived.data())) == 1;
-    const bool match = ok && equal_in_constant_time(derived, expected);
-    wipe(derived);
-    return match;
-}
-
-bool verify_pbkdf2(std::string_view h, hash_format format, std::string_view password) {
-    const bool django = !starts_with(h, "$");
-    const auto parts = split(h.substr(h.find('$', 1) + 1), '$');
-    std::uint64_t rounds = 0;
-    if (parts.size() != 3 || !parse_number(parts[0], rounds)) {
-        return false;
-    }
-    std::string salt;
-    std::string expected;
-    if (django) {
-        salt = parts[1];
-        if (!decode_base64(parts[2], sodium_base64_VARIANT_ORIGINAL, expected, 16, 128)) {
-            return false;
-        }
-    } else if (!decode_ab64(parts[1], salt, 0, 1024) || !decode_ab64(parts[2], expected, 16, 128)) {
-        return false;
-    }
-    return pbkdf2_matches(format, rounds, salt, expected, password);
-}
-
-bool verify_passlib_scrypt(std::string_view h, std::string_view password) {
-    const auto parts = split(h.substr(8), '$');
-    key_values v;
-    std::string salt;
-    std::string expected;
-    if (parts.size() != 3 || !parse_three(parts[0], {"ln", "r", "p"}, v) || v.a > 40 ||
-        !decode_base64(parts[1], sodium_base64_VARIANT_ORIGINAL_NO_PADDING, salt, 1, 64) ||
-        !decode_base64(parts[2], sodium_base64_VARIANT_ORIGINAL_NO_PADDING, expected, 16, 64)) {
-        return false;
-    }
-    std::string derived(expected.size(), '\0');
-    const bool ok = crypto_pwhash_scryptsalsa208sha256_ll(
-                        reinterpret_cast<const std::uint8_t*>(password.data()), password.size(),
-                        reinterpret_cast<const std::uint8_t*>(salt.data()), salt.size(),
-                        std::uint64_t{1} << v.a, static_cast<std::uint32_t>(v.b),
-                        static_cast<std::uint32_t>(v.c),
-                        reinterpret_cast<std::uint8_t*>(derived.data()), derived.size()) == 0;
-    const bool match = ok && equal_in_constant_time(derived, expected);
-    wipe(derived);
-    return match;
-}
-
-// Django's bcrypt_sha256: bcrypt over the hex SHA-256 of the password.
-bool verify_django_bcrypt_sha256(std::string_view bcrypt_hash, std::string_view password) {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(password.data()), password.size(), digest);
-    char hex[2 * SHA256_DIGEST_LENGTH + 1];
-    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-    const bool match =
-        crypt_matches(bcrypt_hash, std::string_view(hex, std::size_t{2} * SHA256_DIGEST_LENGTH));
-    sodium_memzero(digest, sizeof digest);
-    sodium_memzero(hex, sizeof hex);
-    return match;
-}
-
-bool libsodium_verify(std::string_view h, std::string_view password) {
-    const std::string phc(h);
-    return crypto_pwhash_str_verify(phc.c_str(), password.data(), password.size()) == 0;
 }
 
 }  // namespace
@@ -595,62 +376,5 @@ std::string import_problem(std::string_view hash, const import_limits& limits) {
     }
     return {};
 }
-
-bool verify_any_hash(std::string_view hash, std::string_view password) {
-    std::string problem;
-    const auto parsed = parse_hash(hash, problem);
-    if (!parsed) {
-        return false;
-    }
-    switch (parsed->format) {
-        case hash_format::argon2id:
-        case hash_format::argon2i:
-            return libsodium_verify(hash, password);
-        case hash_format::django_argon2:
-            return libsodium_verify(hash.substr(6), password);
-        case hash_format::scrypt:  // libsodium's own verifier refuses libxcrypt's (mkpasswd)
-        case hash_format::bcrypt:
-        case hash_format::sha512_crypt:
-        case hash_format::sha256_crypt:
-        case hash_format::yescrypt:
-        case hash_format::md5_crypt:
-            return crypt_matches(hash, password);
-        case hash_format::django_bcrypt:
-            return crypt_matches(django_bcrypt_inner(hash), password);
-        case hash_format::apr1:
-            return apr1_matches(hash, password);
-        case hash_format::django_bcrypt_sha256:
-            return verify_django_bcrypt_sha256(django_bcrypt_inner(hash), password);
-        case hash_format::passlib_scrypt:
-            return verify_passlib_scrypt(hash, password);
-        case hash_format::passlib_pbkdf2_sha1:
-        case hash_format::passlib_pbkdf2_sha256:
-        case hash_format::passlib_pbkdf2_sha512:
-        case hash_format::django_pbkdf2_sha256:
-        case hash_format::django_pbkdf2_sha1:
-            return verify_pbkdf2(hash, parsed->format, password);
-    }
-    return false;
-}
-
-bool is_native_argon2id(std::string_view hash) noexcept {
-    if (!starts_with(hash, "$argon2id$v=19$m=")) {
-        return false;
-    }
-    const auto parts = split(hash.substr(1), '$');
-    return parts.size() == 5 && parts[2].size() > 4 &&
-           parts[2].substr(parts[2].size() - 4) == ",p=1" && parts[3].size() == 22 &&
-           parts[4].size() == 43;
-}
-
-const char* const supported_hash_formats_help =
-    R"(Hash formats for user import --hashes (checked by their prefix):
-  $argon2id$, $argon2i$ (any m, t, p)   bcrypt $2a$ $2b$ $2y$
-  sha512-crypt $6$, sha256-crypt $5$    yescrypt $y$ (Debian's /etc/shadow)
-  scrypt $7$, passlib $scrypt$          passlib $pbkdf2$ $pbkdf2-sha256$ $pbkdf2-sha512$
-  Django pbkdf2_sha256$ pbkdf2_sha1$ argon2$argon2id$ bcrypt_sha256$ bcrypt$
-  md5-crypt $1$, Apache $apr1$ (weak: only with --allow-weak)
-Keycloak realm exports (--keycloak): pbkdf2-sha256, pbkdf2-sha512, pbkdf2, argon2.
-)";
 
 }  // namespace authd
