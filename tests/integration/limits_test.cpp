@@ -222,14 +222,7 @@ TEST(Limits, AClientThatNeverReadsCannotPinMemory) {
     }
     const auto pipeline_without_reading = [&](int count, std::vector<int>& fds) {
         for (int i = 0; i < count; ++i) {
-            const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            const int small = 4096;
-            ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-            sockaddr_in dst{};
-            dst.sin_family = AF_INET;
-            dst.sin_port = htons(port);
-            dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst), 0);
+            const int fd = connect_loopback(port, 4096);
             ::fcntl(fd, F_SETFL, O_NONBLOCK);
             fds.push_back(fd);
         }

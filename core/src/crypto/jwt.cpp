@@ -386,7 +386,12 @@ std::optional<token_claims> hs256_key::verify(std::string_view token, std::int64
     if (err != token_error::none) {
         return std::nullopt;
     }
-    auto claims = parse_claims(parts->payload);
+    return verified_claims(*parts, now, err);
+}
+
+std::optional<token_claims> verified_claims(const token_parts& parts, std::int64_t now,
+                                            token_error& err) {
+    auto claims = parse_claims(parts.payload);
     if (!claims) {
         err = token_error::malformed;
         return std::nullopt;
@@ -396,7 +401,7 @@ std::optional<token_claims> hs256_key::verify(std::string_view token, std::int64
         return std::nullopt;
     }
     if (claims->jti.empty()) {
-        claims->jti = derived_token_id(parts->token);
+        claims->jti = derived_token_id(parts.token);
     }
     return claims;
 }

@@ -160,23 +160,6 @@ token_error classify_header(std::string_view header_b64,
     }
 }
 
-std::optional<token_claims> check_claims(const token_parts& parts, std::int64_t now,
-                                         token_error& err) {
-    auto claims = parse_claims(parts.payload);
-    if (!claims) {
-        err = token_error::malformed;
-        return std::nullopt;
-    }
-    err = check_token_times(*claims, now);
-    if (err != token_error::none) {
-        return std::nullopt;
-    }
-    if (claims->jti.empty()) {
-        claims->jti = derived_token_id(parts.token);
-    }
-    return claims;
-}
-
 }  // namespace
 
 // A token without kid was signed while the ring held one HS256 key, which may be any of its
@@ -191,7 +174,7 @@ std::optional<token_claims> keyring::verify_kidless(const token_parts& parts, st
         }
         err = k->check(parts);
         if (err == token_error::none) {
-            return check_claims(parts, now, err);
+            return verified_claims(parts, now, err);
         }
         if (err == token_error::malformed) {
             return std::nullopt;  // not 32 bytes of base64url: no key can match
@@ -221,7 +204,7 @@ std::optional<token_claims> keyring::verify(std::string_view token, std::int64_t
     if (err != token_error::none) {
         return std::nullopt;
     }
-    return check_claims(*parts, now, err);
+    return verified_claims(*parts, now, err);
 }
 
 const std::string& keyring::jwks() const noexcept {

@@ -58,29 +58,34 @@ const char* to_string(close_kind k) {
     return "?";
 }
 
-http_client::http_client(std::uint16_t port, std::chrono::milliseconds timeout)
-    : timeout_(timeout) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) {
+int connect_loopback(std::uint16_t port, int receive_buffer) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
         throw std::runtime_error(errno_text("socket"));
     }
     const int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (receive_buffer > 0) {
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int rc = 0;
     do {
-        rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+        rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
     } while (rc != 0 && errno == EINTR);
     if (rc != 0) {
         const auto message = errno_text("connect");
-        ::close(fd_);
-        fd_ = -1;
+        ::close(fd);
         throw std::runtime_error(message + " (127.0.0.1:" + std::to_string(port) + ")");
     }
+    return fd;
 }
+
+http_client::http_client(std::uint16_t port, std::chrono::milliseconds timeout)
+    : fd_(connect_loopback(port)), timeout_(timeout) {}
 
 http_client::~http_client() {
     close();

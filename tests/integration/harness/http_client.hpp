@@ -34,6 +34,10 @@ std::size_t header_count(const response& r, std::string_view name);
 enum class close_kind { eof, reset, timeout, data };
 const char* to_string(close_kind k);
 
+// A blocking TCP connection to 127.0.0.1:port (TCP_NODELAY; receive_buffer > 0: SO_RCVBUF set
+// before connecting, so that the window advertised is small). Throws std::runtime_error.
+int connect_loopback(std::uint16_t port, int receive_buffer = 0);
+
 // A blocking client connection to 127.0.0.1:port. Every wait has a timeout (the tests never
 // hang): a read that times out throws std::runtime_error.
 class http_client {

@@ -30,6 +30,7 @@
 #include "authd/store/store_backend.hpp"
 
 #include "support/limit_migration.hpp"
+#include "support/open_error.hpp"
 #include "support/pg_test_support.hpp"
 
 #ifndef AUTHD_PG_CLUSTER_SCRIPT
@@ -43,6 +44,7 @@ extern const char* const pg_limits_migration;
 
 namespace {
 
+using authd_test_support::open_error;
 using namespace std::chrono_literals;
 using authd::change_listener;
 using authd::open_store;
@@ -133,15 +135,6 @@ class recorder final : public change_listener {
     revocations cutoffs_;
     int all_ = 0;
 };
-
-std::string open_error(const std::string& uri) {
-    try {
-        open_store(uri);
-    } catch (const store_error& e) {
-        return e.what();
-    }
-    return "(no store_error)";
-}
 
 // The store's revocations in jti order (the store promises no order).
 revocations revoked(store_backend& store, std::int64_t now) {

@@ -25,6 +25,7 @@
 #include "authd/store/store_backend.hpp"
 
 #include "support/limit_migration.hpp"
+#include "support/open_error.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -34,6 +35,7 @@ using authd::store_backend;
 using authd::store_error;
 using authd::store_unavailable;
 using authd::user_store;
+using authd_test_support::open_error;
 
 using authd_test_support::temp_dir;
 
@@ -76,15 +78,6 @@ class raw_db {
 void write_file(const std::string& path, const std::string& content) {
     std::ofstream out(path, std::ios::binary);
     out << content;
-}
-
-std::string open_error(const std::string& uri) {
-    try {
-        open_store(uri);
-    } catch (const store_error& e) {
-        return e.what();
-    }
-    return "(no store_error)";
 }
 
 class SqliteStore : public ::testing::Test {

@@ -132,6 +132,11 @@ std::string derived_token_id(std::string_view token);
 // expired (exp + leeway <= now) or not_yet_valid (nbf or iat > now + leeway).
 token_error check_token_times(const token_claims& claims, std::int64_t now) noexcept;
 
+// The claims of a token whose signature verified: parsed, their times checked at now, and a jti
+// derived from the token's bytes when it has none. nullopt, with err set, when they do not hold.
+std::optional<token_claims> verified_claims(const token_parts& parts, std::int64_t now,
+                                            token_error& err);
+
 // Why a header authd does not accept was refused: malformed (not base64url JSON object) or
 // bad_algorithm (valid JSON, but not a header authd issues).
 token_error header_error(std::string_view header_b64);
