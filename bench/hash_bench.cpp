@@ -4,8 +4,8 @@
 // This is the hash bound: with W hash workers (one per core), authd can do at most
 // W / (one verification's time) logins per second, whatever the rest costs. The
 // hash_bound_logins_per_second counter is that figure with W = this machine's cores (argon2id with
-// p=1 is single-threaded, so more workers than cores gain nothing). Compare the OWASP row with
-// ../shared/FACTS.md, "Password hashing".
+// p=1 is single-threaded, so more workers than cores gain nothing). docs/benchmarks.md gives the
+// OWASP row's figures on this kind of machine.
 //
 // The bound assumes each worker verifies as fast as one thread alone. The row
 // argon2id_verify/owasp_19MiB_t2/real_time/threads:N runs the same verification on N threads at

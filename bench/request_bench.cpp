@@ -2,8 +2,9 @@
 // serialising the response. Buffers are reused across iterations as a connection reuses them
 // (server/net/connection.cpp): one request_head, one head scratch string and one output string.
 //
-// For scale (../shared/FACTS.md): nginx answers ~135k requests/s on one core over loopback, i.e.
-// ~7.4 us per request all in; the parse-decide-respond rows here must stay a small part of that.
+// For scale (bench/load/run.sh measures it beside authd): nginx answers ~135k requests/s on one
+// core over loopback, i.e. ~7.4 us per request all in; the parse-decide-respond rows here must
+// stay a small part of that.
 
 #include <cstdint>
 #include <string>
@@ -19,7 +20,7 @@
 
 namespace {
 
-// The seed's example login (../shared/seed/login-api.md), as a client sends it.
+// The seed's example login (docs/api.md), as a client sends it.
 constexpr std::string_view login_request =
     "GET /login HTTP/1.1\r\nHost: localhost:8080\r\nPassword: password_test\r\n"
     "User-Name: user_test\r\n\r\n";

@@ -1,5 +1,5 @@
 // GET/POST /login end to end: the real authd on an ephemeral port, users made with authctl, over
-// real sockets (docs/api.md, ../shared/seed/login-api.md).
+// real sockets (docs/api.md).
 #include <atomic>
 #include <barrier>
 #include <exception>

@@ -1,4 +1,4 @@
-// The login API's response codes and messages (docs/api.md, after ../shared/seed/login-api.md).
+// The login API's response codes and messages (docs/api.md, after the original endpoint document).
 //
 // Every answer authd gives is a JSON object of the seed's shape:
 //   {"code":200,"status":"ok","token":"<JWT>"}
