@@ -24,6 +24,7 @@
 #include "app/tls.hpp"
 #include "base/log.hpp"
 #include "net/io_thread.hpp"
+#include "workers/hash_helper.hpp"
 #include "workers/worker_pool.hpp"
 
 namespace authd::server {
@@ -144,6 +145,14 @@ int run(const server_config& config) {
             : std::max<std::size_t>(8, pool_options.queue_capacity / 4);
     pool_options.queue_timeout = config.hash_queue_timeout;
     pool_options.nice = config.hash_nice;
+    // Each worker hashes in a helper process of its own, started in the worker's thread. While
+    // none can be started, it hashes in its thread (the helper says so in the log at the first
+    // login).
+    pool_options.make_runner = [] {
+        auto helper = std::make_unique<hash_helper>();
+        static_cast<void>(helper->start());
+        return std::unique_ptr<hash_runner>(std::move(helper));
+    };
     // The upkeep a worker runs twice a second (wait_for_signals): the store check and the
     // limits' merge and prune (both block on the store).
     worker_pool pool(pool_options, [&service, &limiter] {

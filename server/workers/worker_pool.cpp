@@ -7,7 +7,6 @@
 #include <boost/asio/post.hpp>
 
 #include "base/log.hpp"
-#include "workers/hash_helper.hpp"
 
 namespace authd::server {
 
@@ -20,7 +19,8 @@ worker_pool::worker_pool(const options& opts, std::function<void()> upkeep)
       upkeep_(std::move(upkeep)) {
     threads_.reserve(opts.workers);
     for (std::size_t i = 0; i < opts.workers; ++i) {
-        threads_.emplace_back([this, nice = opts.nice] { run_worker(nice); });
+        threads_.emplace_back(
+            [this, nice = opts.nice, make = opts.make_runner] { run_worker(nice, make); });
     }
 }
 
@@ -134,7 +134,7 @@ void worker_pool::complete(queued& q, bool ran) {
     q.work.reset();
 }
 
-void worker_pool::run_worker(int nice) {
+void worker_pool::run_worker(int nice, const runner_factory& make_runner) {
     if (nice != 0) {
         // Linux: a thread's nice value is per thread (setpriority on its tid).
         const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
@@ -142,11 +142,8 @@ void worker_pool::run_worker(int nice) {
             log(log_level::warn, "hash_worker_nice_failed");
         }
     }
-    // Hashes run in a helper process of this worker's, started now (after the nice value is set,
-    // so that it inherits it). While none can be started, they run in this thread (the helper
-    // says so in the log at the first login).
-    hash_helper helper;
-    static_cast<void>(helper.start());
+    // Made now, after the nice value is set: authd's hash helper process inherits it.
+    const auto runner = make_runner();
     for (;;) {
         std::optional<queued> q;
         {
@@ -163,7 +160,7 @@ void worker_pool::run_worker(int nice) {
         } else if (clock::now() > q->deadline) {
             complete(*q, false);  // waited too long: 503 now, without running it
         } else {
-            q->job->run(helper);
+            q->job->run(*runner);
             complete(*q, true);
         }
         const std::lock_guard lock(mutex_);

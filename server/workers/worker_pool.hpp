@@ -34,12 +34,18 @@ class worker_pool final : public job_executor {
   public:
     using clock = std::chrono::steady_clock;
 
+    // Where a worker hashes: made by each worker thread for itself when it starts, after its
+    // nice value is set (authd: a hash_helper process, which inherits it; tests: a runner of
+    // their own).
+    using runner_factory = std::function<std::unique_ptr<hash_runner>()>;
+
     struct options {
         std::size_t workers = 1;
         std::size_t queue_capacity = 64;       // all clients together
         std::size_t per_client_capacity = 16;  // one client (address)
         clock::duration queue_timeout = std::chrono::seconds(3);
         int nice = 0;  // added to each worker's nice value (Linux), so I/O threads win the CPU
+        runner_factory make_runner;  // required
     };
 
     // upkeep: what request_upkeep() has the next free worker run (blocking, never throws).
@@ -76,7 +82,7 @@ class worker_pool final : public job_executor {
     // The next job (or, with out left empty, the upkeep), with the lock held. False when
     // stopping.
     bool take(std::unique_lock<std::mutex>& lock, std::optional<queued>& out);
-    void run_worker(int nice);
+    void run_worker(int nice, const runner_factory& make_runner);
     static void complete(queued& q, bool ran);
 
     const std::size_t capacity_;
