@@ -95,9 +95,8 @@ decision decide(const request_head& head) noexcept {
         case route::login:
             return decide_login(head);
         case route::verify:
+        case route::logout:  // the same token headers
             return decide_verify(head);
-        case route::logout:
-            return decide_verify(head);  // the same token headers
         case route::healthz:
         case route::readyz:
         case route::metrics:

@@ -132,7 +132,7 @@ class pg_backend final : public store_backend,
     token_cutoff_store& cutoffs() override { return *this; }
 
     explicit pg_backend(std::string uri)
-        : target_(std::move(uri)), pool_(target_, [this] { return open_connection(target_); }) {
+        : target_(std::move(uri)), pool_([this] { return open_connection(target_); }) {
         auto conn = pg_connect(target_);
         migrate_pg_schema(target_, conn.get());
         prepare_all(target_, conn.get());

@@ -23,8 +23,7 @@ namespace authd::detail {
 class connection_pool {
   public:
     // open: a new connection, its statements prepared.
-    connection_pool(const pg_target& target, std::function<pg_conn()> open)
-        : target_(target), open_(std::move(open)) {}
+    explicit connection_pool(std::function<pg_conn()> open) : open_(std::move(open)) {}
 
     // A pooled connection (reused = true) unless fresh, or a new one.
     pg_conn acquire(bool fresh, bool& reused) {
@@ -153,7 +152,6 @@ class connection_pool {
         // Closed here, outside the lock.
     }
 
-    const pg_target& target_;
     std::function<pg_conn()> open_;
     std::mutex mutex_;
     // Guarded by mutex_:
