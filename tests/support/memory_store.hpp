@@ -32,8 +32,9 @@ class memory_store final : public authd::store_backend,
     authd::revocation_store& revocations() override { return *this; }
     authd::token_cutoff_store& cutoffs() override { return *this; }
 
-    // Failures, all off at first: reads throw store_unavailable (unreachable) or store_error
-    // (fail_reads); replace_hash throws store_error (fail_writes).
+    // Failures, all off at first: reads and revoke_token throw store_unavailable (unreachable);
+    // reads throw store_error (fail_reads); replace_hash and revoke_token throw store_error
+    // (fail_writes).
     bool fail_reads = false;
     bool unreachable = false;
     bool fail_writes = false;
@@ -42,6 +43,9 @@ class memory_store final : public authd::store_backend,
     // Called by poll_external_changes() once it has taken changed_externally (tests of what
     // another thread sees meanwhile).
     std::function<void()> after_poll;
+    // Called by find_hash() once it has read the record, before it returns it (tests of a change
+    // that lands while a login reads).
+    std::function<void(std::string_view)> after_find;
     std::int64_t finds = 0;  // calls of find_hash (find_login included)
 
     std::optional<std::string> find_hash(std::string_view name) override {
@@ -53,7 +57,11 @@ class memory_store final : public authd::store_backend,
             throw authd::store_error("disk I/O error");
         }
         const auto it = hashes.find(name);
-        return it == hashes.end() ? std::nullopt : std::optional(it->second);
+        auto found = it == hashes.end() ? std::nullopt : std::optional(it->second);
+        if (after_find) {
+            after_find(name);
+        }
+        return found;
     }
     bool add_user(std::string_view name, std::string_view phc) override {
         return hashes.emplace(std::string(name), std::string(phc)).second;
@@ -125,6 +133,12 @@ class memory_store final : public authd::store_backend,
     }
 
     void revoke_token(std::string_view jti, std::int64_t exp) override {
+        if (unreachable) {
+            throw authd::store_unavailable("connection refused");
+        }
+        if (fail_writes) {
+            throw authd::store_error("attempt to write a readonly database");
+        }
         revoked[std::string(jti)] = exp;
     }
     std::vector<std::pair<std::string, std::int64_t>> revoked_tokens(std::int64_t now) override {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -82,13 +83,15 @@ class fake_store final : public limit_store {
     limit_verdict succeed(const account_digest& a, std::uint64_t, bool, const limiter_config&,
                           std::uint64_t) override {
         fail_if_down();
+        refuse_if(a);
         ++successes;
         failures[a] = 0;
         return {};
     }
-    void release(const account_digest&, std::uint64_t, bool, const limiter_config&,
+    void release(const account_digest& a, std::uint64_t, bool, const limiter_config&,
                  std::uint64_t) override {
         fail_if_down();
+        refuse_if(a);
     }
     void merge(const std::vector<unshared_count>& counts, const limiter_config&) override {
         fail_if_down();
@@ -236,6 +239,60 @@ TEST(AttemptLimiterStore, ASuccessIsSettledInTheStoreAndItsKnownAddressIsLearned
     store.known["carol"] = true;
     EXPECT_TRUE(limiter.admit(account_digest::of("carol"), addr_b, t0).known);
     EXPECT_EQ(limiter.known_address_entries(), 2U);
+}
+
+// The owner's success, or an abandoned attempt, that the store cannot settle (it is gone, or it
+// refuses the statement): the store keeps the attempt as a failure, on the safe side; the node
+// forgets its view of the account, which still said what the store answered before the password
+// was checked, so that the store decides the owner's next attempt; and the event names the
+// statement.
+TEST(AttemptLimiterStore, ASettlementTheStoreCannotTakeLeavesTheNextDecisionToTheStore) {
+    fake_store store;
+    attempt_limiter limiter(config(), &store);
+    std::vector<std::pair<std::string, std::string>> told;
+    limiter.set_event_sink(
+        [&](std::string_view event, std::string_view detail) { told.emplace_back(event, detail); });
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < 3; ++i) {
+        const auto a = limiter.admit(account_digest::of("alice"), addr_a, t0);
+        ASSERT_EQ(a.wait, 0U) << i;
+        limiter.settle(account_digest::of("alice"), addr_a, a, o::failure, t0);
+    }
+    // The 4th is admitted; the store's answer has the account waiting from now on.
+    const auto owner = limiter.admit(account_digest::of("alice"), addr_a, t0);
+    ASSERT_EQ(owner.wait, 0U);
+    ASSERT_TRUE(owner.by_store);
+    ASSERT_EQ(limiter.retry_after(account_digest::of("alice"), addr_a, t0).wait, 5U);
+    store.down = true;
+    limiter.settle(account_digest::of("alice"), addr_a, owner, o::success, t0);
+    // (addr_a is known now, with a budget of its own: the shared one is asked at addr_b.)
+    EXPECT_EQ(limiter.retry_after(account_digest::of("alice"), addr_b, t0).wait, 0U)
+        << "a stale view still answers for the store";
+    ASSERT_EQ(told.size(), 1U);
+    EXPECT_EQ(told[0].first, "limits_store_unreachable");
+    EXPECT_NE(told[0].second.find("(succeed)"), std::string::npos) << told[0].second;
+    store.down = false;
+    const int admits = store.admits;
+    EXPECT_EQ(limiter.admit(account_digest::of("alice"), addr_b, t0).wait, 5U)
+        << "the store kept the attempt counted: on the safe side";
+    EXPECT_EQ(store.admits, admits + 1) << "the store decided";
+
+    // A statement the store refuses, on a success and on an abandoned attempt.
+    limiter.maintain(t0 + 1s);
+    ASSERT_TRUE(limiter.sharing());
+    const auto bob = limiter.admit(account_digest::of("bob"), addr_b, t0 + 1s);
+    const auto bob_again = limiter.admit(account_digest::of("bob"), addr_b, t0 + 1s);
+    ASSERT_TRUE(bob.by_store && bob_again.by_store);
+    store.refuse = account("bob");
+    told.clear();
+    limiter.settle(account_digest::of("bob"), addr_b, bob, o::success, t0 + 1s);
+    limiter.settle(account_digest::of("bob"), addr_b, bob_again, o::abandoned, t0 + 1s);
+    ASSERT_EQ(told.size(), 2U);
+    EXPECT_EQ(told[0].first, "limits_store_refused");
+    EXPECT_NE(told[0].second.find("(succeed)"), std::string::npos) << told[0].second;
+    EXPECT_EQ(told[1].first, "limits_store_refused");
+    EXPECT_NE(told[1].second.find("(release)"), std::string::npos) << told[1].second;
+    EXPECT_TRUE(limiter.sharing()) << "a refusal is an answer";
 }
 
 // Issue 29, finding 1: a statement the store refuses (it answers, and says no) is no outage. The

@@ -403,14 +403,52 @@ TEST(AttemptLimiter, AnotherNodesKnownAddressIsLearned) {
     EXPECT_FALSE(limiter.admit(account_digest::of("bob"), addr_a, t0).known);
 }
 
+// Another node's news of an older success at an address this node saw succeed since: the newer
+// success is kept (it once took the older time, and forgot the address a day early).
+TEST(AttemptLimiter, OlderNewsOfAKnownAddressKeepsTheNewerSuccess) {
+    attempt_limiter limiter(owner_config());  // a 24 h window
+    const auto t0 = clock_type::now();
+    ASSERT_TRUE(attempt(limiter, "alice", addr_a, attempt_limiter::outcome::success, t0));
+    limiter.learn_known_address(account_digest::of("alice"), addr_a, 20 * 3600, t0);
+    EXPECT_TRUE(limiter.admit(account_digest::of("alice"), addr_a, t0 + 23h).known);
+}
+
+// The known addresses are bounded by max_entries accounts too: a full table gives up the stalest
+// account of those it looks at, never the one that just logged in.
+TEST(AttemptLimiter, KnownAddressesOfManyAccountsStayBoundedAndKeepTheNewest) {
+    auto config = owner_config();
+    config.max_entries = 32;  // 2 accounts in each of the 16 shards
+    attempt_limiter limiter(config);
+    const auto t0 = clock_type::now();
+    for (std::uint32_t i = 0; i < 500; ++i) {
+        const auto now = t0 + std::chrono::seconds(i);
+        const auto name = "user" + std::to_string(i);
+        ASSERT_TRUE(attempt(limiter, name, addr_a, attempt_limiter::outcome::success, now));
+        const auto next = limiter.admit(account_digest::of(name), addr_a, now);
+        ASSERT_TRUE(next.known) << i;
+        limiter.settle(account_digest::of(name), addr_a, next, attempt_limiter::outcome::abandoned,
+                       now);
+        ASSERT_LE(limiter.known_address_entries(), 32U) << i;
+    }
+    // The stalest went: the first account, whose shard has seen dozens since, is forgotten.
+    EXPECT_FALSE(limiter.admit(account_digest::of("user0"), addr_a, t0 + 500s).known);
+    EXPECT_GE(limiter.known_address_entries(), 16U);
+}
+
 TEST(AddressKey, Ipv6SlashSixtyFourAndMappedIpv4) {
     std::array<unsigned char, 16> a{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
     auto b = a;
     b[15] = 2;  // same /64
     auto c = a;
     c[7] = 2;  // another /64
+    auto d = a;
+    d[8] = 0xff;  // the first byte past the /64
+    auto e = a;
+    e[0] = 0x30;  // the first byte of the /64
     EXPECT_EQ(address_key(a), address_key(b));
+    EXPECT_EQ(address_key(a), address_key(d));
     EXPECT_NE(address_key(a), address_key(c));
+    EXPECT_NE(address_key(a), address_key(e));
     const std::array<unsigned char, 16> mapped{0, 0, 0,    0,    0,   0, 0, 0,
                                                0, 0, 0xff, 0xff, 127, 0, 0, 2};
     EXPECT_EQ(address_key(mapped), address_key(0x7f000002U));

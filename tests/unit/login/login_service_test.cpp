@@ -325,6 +325,34 @@ TEST_F(LoginService, ChangesPushedByTheStoreDropCachedRecords) {
     EXPECT_EQ(service.login("user_test", "again").code, api_code::ok);
 }
 
+// A change the store pushes (the change feed's user_changed or all_changed) while a login reads
+// the record it changes: that login verifies what it read, and the record it read is not cached
+// over the change (the next login reads the new one).
+TEST_F(LoginService, AChangePushedWhileALoginReadsTheRecordIsNotCachedOverIt) {
+    for (const bool all : {false, true}) {
+        SCOPED_TRACE(all ? "all_changed" : "user_changed");
+        store.hashes["user_test"] = hasher.hash("old");
+        service.all_changed();  // nothing cached
+        bool landed = false;
+        store.after_find = [&](std::string_view) {
+            if (std::exchange(landed, true)) {
+                return;
+            }
+            store.hashes["user_test"] = hasher.hash("new");
+            if (all) {
+                service.all_changed();
+            } else {
+                service.user_changed("user_test");
+            }
+        };
+        EXPECT_EQ(service.login("user_test", "old").code, api_code::ok);
+        ASSERT_TRUE(landed);
+        EXPECT_EQ(service.login("user_test", "new").code, api_code::ok)
+            << "the record read before the change was cached over it";
+        store.after_find = nullptr;
+    }
+}
+
 TEST(ParseDuration, UnitsAndErrors) {
     EXPECT_EQ(parse_duration("30m").count(), 1800);
     EXPECT_EQ(parse_duration("90s").count(), 90);

@@ -71,6 +71,21 @@ TEST(TokenCutoffs, FullMapRaisesAFloorRatherThanForgetting) {
     EXPECT_FALSE(cutoffs.voids("someone", std::nullopt));
 }
 
+// A capacity of 0 is taken as 1: the map still keeps one user's cutoff, and the next user's
+// makes the older one everyone's floor (it never keeps none, which would forget a cutoff).
+TEST(TokenCutoffs, AMapOfNoCapacityKeepsOneCutoffAndThenAFloor) {
+    token_cutoff_map cutoffs(0, lifetime);
+    cutoffs.raise("a", now + 1, now);
+    EXPECT_EQ(cutoffs.size(), 1U);
+    EXPECT_EQ(cutoffs.not_before("a"), now + 1);
+    EXPECT_EQ(cutoffs.not_before("someone"), 0);
+    cutoffs.raise("b", now + 2, now);
+    EXPECT_EQ(cutoffs.size(), 1U);
+    EXPECT_EQ(cutoffs.not_before("b"), now + 2);
+    EXPECT_EQ(cutoffs.not_before("a"), now + 1) << "a's cutoff stays in force, as the floor";
+    EXPECT_EQ(cutoffs.not_before("someone"), now + 1);
+}
+
 TEST(TokenCutoffs, ReadersNeverSeeAVoidedTokenValid) {
     token_cutoff_map cutoffs(64, lifetime);
     std::atomic<bool> writing{true};
