@@ -139,6 +139,147 @@ TEST(ForeignHash, MalformedAndUnsupportedHashesAreRefusedAndNeverMatch) {
     EXPECT_FALSE(verify_any_hash(std::string(100000, '$'), password));
 }
 
+// Base64 of n zero bytes (every bit after the last byte zero, as strict decoders want), without
+// padding: in the standard alphabet and in crypt's ("./0-9A-Za-z"), whose zero is '.'.
+std::string b64(std::size_t n) {
+    return std::string((4 * n + 2) / 3, 'A');
+}
+std::string c64(std::size_t n) {
+    return std::string(n, '.');
+}
+
+struct bound_row {
+    std::string hash;
+    bool parses;
+};
+
+// Each format's grammar at its edges: a value at a bound parses, one past it does not, and each
+// condition of a format alone refuses a hash (one bad part among good ones).
+TEST(ForeignHash, EachFormatsBoundsAreExact) {
+    const auto argon2 = [](const std::string& mtp, std::size_t salt, std::size_t hash) {
+        return "$argon2id$v=19$" + mtp + "$" + b64(salt) + "$" + b64(hash);
+    };
+    const auto passlib_scrypt = [](const std::string& lrp, std::size_t salt, std::size_t hash) {
+        return "$scrypt$" + lrp + "$" + b64(salt) + "$" + b64(hash);
+    };
+    // $7$: N (log2) in one crypt64 character, r and p in five, the salt, then 43 characters.
+    const auto scrypt7 = [](char n, const std::string& r, const std::string& p,
+                            const std::string& salt, const std::string& hash) {
+        return "$7$" + std::string(1, n) + r + p + salt + "$" + hash;
+    };
+    const std::string r8 = "6....", p1 = "/....", zero = ".....";
+    const std::string salt = "JerEiqJjgxvmYqshe2m7i/", h43 = c64(43);
+    const auto yescrypt = [](const std::string& params, const std::string& salt,
+                             const std::string& hash) {
+        return "$y$" + params + "$" + salt + "$" + hash;
+    };
+    // Django keeps its salt as it is: a hash of exactly 512 bytes, the longest taken.
+    const auto django = [](std::size_t total) {
+        const std::string head = "pbkdf2_sha256$260000$", tail = "$" + b64(32) + "=";
+        return head + std::string(total - head.size() - tail.size(), 's') + tail;
+    };
+    const bound_row rows[] = {
+        {argon2("m=65536,t=3,p=4", 16, 32), true},
+        {argon2("m=65536,t=3,p=4", 8, 32), true},
+        {argon2("m=65536,t=3,p=4", 7, 32), false},
+        {argon2("m=65536,t=3,p=4", 64, 32), true},
+        {argon2("m=65536,t=3,p=4", 65, 32), false},
+        {argon2("m=65536,t=3,p=4", 16, 16), true},
+        {argon2("m=65536,t=3,p=4", 16, 15), false},
+        {argon2("m=65536,t=3,p=4", 16, 64), true},
+        {argon2("m=65536,t=3,p=4", 16, 65), false},
+        {argon2("m=2040,t=1,p=255", 16, 32), true},
+        {argon2("m=2048,t=1,p=256", 16, 32), false},
+        {argon2("m=64,t=1,p=0", 16, 32), false},
+        {argon2("m=32,t=1,p=4", 16, 32), true},
+        {argon2("m=31,t=1,p=4", 16, 32), false},
+        {argon2("m=64,t=0,p=1", 16, 32), false},
+        {argon2("m=64,t=4294967295,p=1", 16, 32), true},
+        {argon2("m=64,t=4294967296,p=1", 16, 32), false},
+        {argon2("m=4294967296,t=1,p=1", 16, 32), true},
+        {argon2("m=4294967297,t=1,p=1", 16, 32), false},
+        {passlib_scrypt("ln=16,r=8,p=1", 16, 32), true},
+        {passlib_scrypt("ln=16,r=8,p=1", 1, 32), true},
+        {passlib_scrypt("ln=16,r=8,p=1", 0, 32), false},
+        {passlib_scrypt("ln=16,r=8,p=1", 64, 32), true},
+        {passlib_scrypt("ln=16,r=8,p=1", 65, 32), false},
+        {passlib_scrypt("ln=16,r=8,p=1", 16, 16), true},
+        {passlib_scrypt("ln=16,r=8,p=1", 16, 15), false},
+        {passlib_scrypt("ln=16,r=8,p=1", 16, 64), true},
+        {passlib_scrypt("ln=16,r=8,p=1", 16, 65), false},
+        {passlib_scrypt("ln=1,r=1,p=1", 16, 32), true},
+        {passlib_scrypt("ln=0,r=1,p=1", 16, 32), false},
+        {passlib_scrypt("ln=40,r=1,p=1", 16, 32), true},
+        {passlib_scrypt("ln=41,r=1,p=1", 16, 32), false},
+        {passlib_scrypt("ln=16,r=0,p=1", 16, 32), false},
+        {passlib_scrypt("ln=16,r=1,p=0", 16, 32), false},
+        {passlib_scrypt("ln=16,r=1073741823,p=1", 16, 32), true},
+        {passlib_scrypt("ln=16,r=1073741824,p=1", 16, 32), false},
+        {passlib_scrypt("ln=16,r=1,p=1073741823", 16, 32), true},
+        {passlib_scrypt("ln=16,r=1,p=1073741824", 16, 32), false},
+        {passlib_scrypt("ln=16,r=32767,p=32768", 16, 32), true},
+        {passlib_scrypt("ln=16,r=32768,p=32768", 16, 32), false},
+        {scrypt7('C', r8, p1, salt, h43), true},
+        {scrypt7('/', r8, p1, salt, h43), true},   // N = 2^1
+        {scrypt7('.', r8, p1, salt, h43), false},  // N = 2^0
+        {scrypt7('c', r8, p1, salt, h43), true},   // 2^40
+        {scrypt7('d', r8, p1, salt, h43), false},  // 2^41
+        {scrypt7('C', zero, p1, salt, h43), false},
+        {scrypt7('C', r8, zero, salt, h43), false},
+        {scrypt7('C', p1, p1, salt, h43), true},                  // r = p = 1
+        {scrypt7('C', r8, p1, "", h43), true},                    // the shortest: no salt
+        {scrypt7('C', r8, p1, std::string(43, 's'), h43), true},  // the longest libsodium takes
+        {scrypt7('C', r8, p1, std::string(44, 's'), h43), false},
+        {scrypt7('C', r8, p1, salt, c64(42)), false},
+        {scrypt7('C', r8, p1, salt, c64(44)), false},
+        {scrypt7('C', "6..!.", p1, salt, h43), false},
+        {scrypt7('C', r8, p1, salt, c64(42) + "!"), false},
+        {"$7$C" + r8 + p1 + salt + h43, false},  // no '$' before the hash
+        {yescrypt("j9T", "3SlP1fm0iA7d3r6KpULmv.", h43), true},
+        {yescrypt("jbT", "3SlP1fm0iA7d3r6KpULmv.", h43), true},   // N = 2^40
+        {yescrypt("jcT", "3SlP1fm0iA7d3r6KpULmv.", h43), false},  // 2^41
+        {yescrypt("j9", "3SlP1fm0iA7d3r6KpULmv.", h43), false},
+        {yescrypt("j9TT", "3SlP1fm0iA7d3r6KpULmv.", h43), false},
+        {yescrypt("j9T", "", h43), false},
+        {yescrypt("j9T", "3SlP1fm0iA7d3r6KpULmv.", c64(42)), false},
+        {yescrypt("j9T", "3SlP1fm0iA7d3r6KpULmv.", c64(44)), false},
+        {yescrypt("j!T", "3SlP1fm0iA7d3r6KpULmv.", h43), false},
+        {yescrypt("j9T", "3SlP1fm0iA7d3r6Kp!Lmv.", h43), false},
+        {yescrypt("j9T", "3SlP1fm0iA7d3r6KpULmv.", c64(42) + "!"), false},
+        {"$y$j9T$3SlP1fm0iA7d3r6KpULmv.", false},
+        {yescrypt("j9T", "3SlP1fm0iA7d3r6KpULmv.", h43) + "$" + h43, false},
+        {django(512), true},
+        {django(513), false},
+        {"pbkdf2_sha256$260000$$" + b64(32) + "=", false},  // Django's salt is never empty
+    };
+    for (const auto& row : rows) {
+        SCOPED_TRACE(row.hash);
+        std::string problem;
+        EXPECT_EQ(parse_hash(row.hash, problem).has_value(), row.parses) << problem;
+        EXPECT_EQ(problem.empty(), row.parses) << problem;
+    }
+    std::string problem;
+    ASSERT_FALSE(parse_hash(django(513), problem));
+    EXPECT_EQ(problem, "hash longer than 512 bytes");
+}
+
+// PBKDF2 under 1,000 rounds is weak (an allowance imports it); 1,000 is not, in either family.
+TEST(ForeignHash, PbkdfTwoIsWeakBelowAThousandRoundsExactly) {
+    import_limits allowed;
+    allowed.allow_weak = true;
+    for (const std::string rounds : {"999", "1000"}) {
+        const bool weak = rounds == "999";
+        for (const auto& h :
+             {"$pbkdf2-sha256$" + rounds + "$sBZCCGFsTem99x7DWKsVYg$" + b64(32),
+              "pbkdf2_sha256$" + rounds + "$HaPyExhtZCZSQpgBC09uOS$" + b64(32) + "="}) {
+            SCOPED_TRACE(h);
+            const auto problem = import_problem(h, import_limits{});
+            EXPECT_EQ(problem.find("weak") != std::string::npos, weak) << problem;
+            EXPECT_EQ(import_problem(h, allowed), "");
+        }
+    }
+}
+
 TEST(ForeignHash, TheDefaultsOfTheSystemsPeopleMigrateFromImportWithDefaultLimits) {
     const char* defaults[] = {
         // Django 3.2 (Debian 12) and 5.x PBKDF2; its argon2 (100 MiB, t=2, p=8); bcrypt_sha256 12.

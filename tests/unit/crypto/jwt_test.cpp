@@ -137,6 +137,27 @@ TEST(TokenSigner, RejectsWhatItMustReject) {
     }
 }
 
+// split_token() is the first step of every verification (HS256 and the keyring's): exactly three
+// parts, or nothing. (A fourth part once reached the signature's decoder, which happened to refuse
+// its '.'.)
+TEST(SplitToken, TakesExactlyThreePartsAtTheirDots) {
+    const auto parts = split_token("aa.bbb.c");
+    ASSERT_TRUE(parts);
+    EXPECT_EQ(parts->header, "aa");
+    EXPECT_EQ(parts->payload, "bbb");
+    EXPECT_EQ(parts->signature, "c");
+    EXPECT_EQ(parts->signing_input, "aa.bbb");
+    EXPECT_EQ(parts->token, "aa.bbb.c");
+    const auto empty = split_token("..");
+    ASSERT_TRUE(empty);
+    EXPECT_EQ(empty->signing_input, ".");
+    for (const std::string_view bad : {"", "a", "a.b", "a.b.c.d", "a.b.c.", "...", "a..b.c"}) {
+        EXPECT_FALSE(split_token(bad)) << bad;
+    }
+    EXPECT_TRUE(split_token(std::string(hs256_key::max_token_bytes - 2, 'a') + ".."));
+    EXPECT_FALSE(split_token(std::string(hs256_key::max_token_bytes - 1, 'a') + ".."));
+}
+
 // A token with any payload, signed with signer's key and the seed's header.
 std::string token_with_payload(const hs256_key& signer, std::string_view payload_json) {
     std::string token(jwt_header_b64);

@@ -139,6 +139,56 @@ TEST(RequestDecide, Table) {
     }
 }
 
+// RFC 6750 section 2.1: the token is what follows "Bearer" and its spaces. A head made by hand
+// (the parser trims a value's outer spaces; presented_token() must not count on it): a scheme
+// followed by spaces alone presents no token, and never throws.
+TEST(RequestDecide, TheBearerSchemeAloneOrWithSpacesPresentsNoToken) {
+    const std::pair<std::string_view, std::string_view> rows[] = {
+        {"Bearer a.b.c", "a.b.c"}, {"bearer   a.b.c", "a.b.c"}, {"BEARER a", "a"},
+        {"Bearer ", ""},           {"Bearer     ", ""},         {"Bearer", ""},
+        {"Basic a.b.c", ""},       {"Bearera.b.c", ""},         {"", ""},
+    };
+    for (const auto& [authorization, token] : rows) {
+        SCOPED_TRACE(authorization);
+        request_head head;
+        head.method = http::verb::get;
+        head.route = route::verify;
+        head.authorization.value = authorization;
+        head.authorization.count = 1;
+        EXPECT_EQ(presented_token(head), token);
+        const auto d = decide(head);
+        EXPECT_EQ(d.serve, !token.empty());
+        EXPECT_EQ(d.code, token.empty() ? api_code::field_missing : api_code::ok);
+    }
+}
+
+// The field limits are inclusive: as many fields as allowed parse, one more is 431.
+TEST(RequestParse, AsManyFieldsAsTheLimitAllowsParseAndOneMoreIs431) {
+    const request_limits limits;
+    const auto with_fields = [](std::uint32_t n) {
+        std::string raw = "GET /login HTTP/1.1\r\n";
+        for (std::uint32_t i = 0; i < n; ++i) {
+            raw += "X-" + std::to_string(i) + ": v\r\n";
+        }
+        return raw + "\r\n";
+    };
+    request_head head;
+    EXPECT_TRUE(parse(head, with_fields(limits.fields), 0, limits).done);
+    const auto over = parse(head, with_fields(limits.fields + 1), 0, limits);
+    ASSERT_FALSE(over.done);
+    EXPECT_EQ(decide_parse_error(over.ec).code, api_code::headers_too_large);
+    // And one value's: as long as it allows, or one byte longer.
+    const auto with_value = [](std::size_t bytes) {
+        return "GET /login HTTP/1.1\r\nPassword: " + std::string(bytes, 'p') + "\r\n\r\n";
+    };
+    const auto longest = parse(head, with_value(limits.field_bytes), 0, limits);
+    ASSERT_TRUE(longest.done) << longest.ec.message();
+    EXPECT_EQ(head.password.value.size(), limits.field_bytes);
+    const auto longer = parse(head, with_value(limits.field_bytes + 1), 0, limits);
+    ASSERT_FALSE(longer.done);
+    EXPECT_EQ(decide_parse_error(longer.ec).code, api_code::headers_too_large);
+}
+
 TEST(RequestParse, KeepsCredentialValues) {
     request_head head;
     ASSERT_TRUE(parse(head,
