@@ -5,7 +5,10 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
+
+#include <sqlite3.h>
 
 #include "authd/store/store_backend.hpp"
 
@@ -21,6 +24,27 @@ class sqlite_backend {
 
     std::unique_ptr<authd::store_backend> open() const {
         return authd::open_store("sqlite:" + dir_.path() + "/users.db");
+    }
+
+    // The rows of a table of the brute-force counters' file (limit_counters, known_addresses).
+    long long counter_rows(const std::string& table) const {
+        sqlite3* db = nullptr;
+        const std::string path = dir_.path() + "/users.db.limits";
+        long long n = -1;
+        if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+            sqlite3_stmt* st = nullptr;
+            if (sqlite3_prepare_v2(db, ("SELECT count(*) FROM " + table).c_str(), -1, &st,
+                                   nullptr) == SQLITE_OK &&
+                sqlite3_step(st) == SQLITE_ROW) {
+                n = sqlite3_column_int64(st, 0);
+            }
+            sqlite3_finalize(st);
+        }
+        sqlite3_close(db);
+        if (n < 0) {
+            throw std::runtime_error("cannot count the rows of " + table + " in " + path);
+        }
+        return n;
     }
 
   private:
@@ -44,6 +68,11 @@ class postgres_backend {
 
     std::unique_ptr<authd::store_backend> open() const {
         return authd::open_store(address_.uri(db_.name()));
+    }
+
+    long long counter_rows(const std::string& table) const {
+        authd_pg_test::raw_pg db(address_.uri(db_.name()));
+        return std::stoll(db.column("SELECT count(*) FROM " + table).at(0));
     }
 
   private:

@@ -6,9 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -87,6 +89,40 @@ TYPED_TEST(LimitStoreContract, TheFreeFailuresAndOneMoreAreAdmittedThenTheAccoun
     EXPECT_GT(refused.account.blocked_seconds, 0.5);
     // Another account from another address is not concerned.
     EXPECT_EQ(this->admit("bob", addr_b).wait, 0U);
+}
+
+// The wait doubles with each failure past the free ones, from each budget's own first wait, up to
+// its own longest: failures merged into fresh rows (a merge sets the wait a count that high sets).
+TYPED_TEST(LimitStoreContract, TheWaitDoublesPerFailureUpToTheLongestOfItsBudget) {
+    auto c = this->config_;
+    c.account = {3, 1s, 60s, 3600s};
+    c.address = {5, 2s, 30s, 3600s};
+    c.known_address_window = 0s;
+    const std::pair<double, std::uint32_t> account_waits[] = {
+        {3.5, 1}, {4, 1}, {5, 2}, {6, 4}, {8, 16}, {9, 32}, {10, 60}, {40, 60}, {500, 60}};
+    for (const auto& [failures, wait] : account_waits) {
+        const auto name = "a" + std::to_string(failures);
+        this->limits_->merge({{limit_budget::account, account(name), 0, failures}}, c);
+        const auto v = this->limits_->admit(account(name), addr_a, c, next_attempt());
+        EXPECT_EQ(v.wait, wait) << failures << " failures";
+        EXPECT_EQ(v.refused_by, limit_budget::account) << failures;
+    }
+    const std::pair<double, std::uint32_t> address_waits[] = {{6, 2},  {7, 4},   {8, 8},
+                                                              {9, 16}, {10, 30}, {100, 30}};
+    std::uint32_t n = 0;
+    for (const auto& [failures, wait] : address_waits) {
+        const auto address = authd::address_key(0x0d000000U + n++);
+        this->limits_->merge({{limit_budget::address, {}, address, failures}}, c);
+        const auto v = this->limits_->admit(account("someone"), address, c, next_attempt());
+        EXPECT_EQ(v.wait, wait) << failures << " failures";
+        EXPECT_EQ(v.refused_by, limit_budget::address) << failures;
+    }
+    // Admissions count the same way: the 5th and 6th of an account wait 1 s, then 2 s.
+    c.address.free_failures = 0;
+    for (int i = 0; i < 4; ++i) {
+        ASSERT_EQ(this->limits_->admit(account("counted"), addr_a, c, next_attempt()).wait, 0U);
+    }
+    EXPECT_EQ(this->limits_->admit(account("counted"), addr_a, c, next_attempt()).wait, 1U);
 }
 
 TYPED_TEST(LimitStoreContract, TheAddressBudgetRefusesAcrossAccounts) {
@@ -294,6 +330,78 @@ TYPED_TEST(LimitStoreContract, CountsOutliveTheProcessThatMadeThem) {
     const auto v = this->admit("alice", addr_a, again->limits());
     EXPECT_GT(v.wait, 0U);
     EXPECT_NEAR(v.account.failures, 4, 0.01);
+}
+
+// Keeping each account's most recent known addresses trims that account's alone, whichever
+// account's are older or newer.
+TYPED_TEST(LimitStoreContract, TrimmingAnAccountsKnownAddressesLeavesTheOthers) {
+    const auto succeed = [&](const std::string& name, std::uint32_t address) {
+        const auto id = next_attempt();
+        const auto key = authd::address_key(address);
+        ASSERT_EQ(this->limits_->admit(account(name), key, this->config_, id).wait, 0U);
+        this->limits_->succeed(account(name), key, false, this->config_, id);
+        std::this_thread::sleep_for(2ms);  // distinct times
+    };
+    // alice's four are older than bob's five; carol's four older than dave's, then carol's fifth.
+    for (std::uint32_t i = 0; i < 4; ++i) {
+        succeed("alice", 0x0e000000U + i);
+    }
+    for (std::uint32_t i = 0; i < 5; ++i) {
+        succeed("bob", 0x0e100000U + i);
+    }
+    for (std::uint32_t i = 0; i < 4; ++i) {
+        succeed("carol", 0x0e200000U + i);
+    }
+    for (std::uint32_t i = 0; i < 4; ++i) {
+        succeed("dave", 0x0e300000U + i);
+    }
+    succeed("carol", 0x0e200004U);
+    std::map<std::string, std::vector<std::uint64_t>> kept;
+    for (const auto& k : this->limits_->known_addresses(this->config_)) {
+        for (const auto* name : {"alice", "bob", "carol", "dave"}) {
+            if (k.account == account(name)) {
+                kept[name].push_back(k.address);
+            }
+        }
+    }
+    const auto expect = [&](const std::string& name, std::uint32_t base, std::uint32_t from,
+                            std::uint32_t to) {
+        std::vector<std::uint64_t> want;
+        for (auto i = from; i < to; ++i) {
+            want.push_back(authd::address_key(base + i));
+        }
+        std::sort(want.begin(), want.end());
+        std::sort(kept[name].begin(), kept[name].end());
+        EXPECT_EQ(kept[name], want) << name;
+    };
+    expect("alice", 0x0e000000U, 0, 4);
+    expect("bob", 0x0e100000U, 1, 5);
+    expect("carol", 0x0e200000U, 1, 5);
+    expect("dave", 0x0e300000U, 0, 4);
+}
+
+// Pruning forgets the rows with nothing left to count (no wait, every failure forgiven) and keeps
+// every other one.
+TYPED_TEST(LimitStoreContract, PruningForgetsOnlyRowsWithNothingLeftToCount) {
+    auto c = this->config_;
+    c.account = {3, 1s, 60s, 1s};  // one failure forgiven a second
+    c.address.free_failures = 0;
+    c.known_address_window = 0s;
+    ASSERT_EQ(this->limits_->admit(account("one"), addr_a, c, next_attempt()).wait, 0U);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(this->limits_->admit(account("three"), addr_a, c, next_attempt()).wait, 0U);
+    }
+    for (int i = 0; i < 4; ++i) {  // the 4th waits 1 s
+        ASSERT_EQ(this->limits_->admit(account("waits"), addr_a, c, next_attempt()).wait, 0U);
+    }
+    this->limits_->prune(c);
+    EXPECT_EQ(this->backend_->counter_rows("limit_counters"), 3) << "nothing is forgiven yet";
+    std::this_thread::sleep_for(1500ms);  // "one" forgiven; "three" not; "waits" still waits
+    this->limits_->prune(c);
+    EXPECT_EQ(this->backend_->counter_rows("limit_counters"), 2);
+    EXPECT_NEAR(this->limits_->admit(account("three"), addr_a, c, next_attempt()).account.failures,
+                2.5, 0.2)
+        << "1.5 of its 3 failures left, and this one (a row pruned too early counts from 1)";
 }
 
 TYPED_TEST(LimitStoreContract, EachAccountKeepsItsMostRecentKnownAddresses) {

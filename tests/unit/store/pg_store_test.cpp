@@ -12,13 +12,17 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <signal.h>
+#include <sstream>
 #include <stdexcept>
 #include <stdlib.h>
 #include <string>
+#include <sys/types.h>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -114,9 +118,9 @@ class recorder final : public change_listener {
         const std::lock_guard lock(mutex_);
         return cutoffs_;
     }
-    bool wait_for_all(std::chrono::milliseconds timeout) {
+    bool wait_for_all(std::chrono::milliseconds timeout, int more_than = 0) {
         std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, timeout, [&] { return all_ > 0; });
+        return changed_.wait_for(lock, timeout, [&] { return all_ > more_than; });
     }
     std::vector<std::string> names() const {
         const std::lock_guard lock(mutex_);
@@ -171,6 +175,60 @@ class PgStore : public ::testing::Test {
 };
 
 // --- records and schema ------------------------------------------------------------------------
+
+// Calls one after the other reuse one pooled connection (a connection per call would cost a
+// handshake each, and a server's connection slots under load).
+TEST_F(PgStore, SequentialCallsReuseOnePooledConnection) {
+    auto store = open();
+    ASSERT_TRUE(store->users().add_user("alice", "a"));
+    auto db = raw();
+    const auto authd_backends = [&] {
+        return db.column(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+            "pid <> pg_backend_pid() ORDER BY pid");
+    };
+    const auto before = authd_backends();
+    ASSERT_EQ(before.size(), 1U);
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_EQ(store->users().find_hash("alice"), "a");
+        ASSERT_TRUE(store->users().set_hash("alice", "a"));
+    }
+    EXPECT_EQ(authd_backends(), before) << "the same connection, not a new one per call";
+}
+
+// A statement the server refuses for now (a serialization failure, a deadlock: SQLSTATE 40001,
+// 40P01) is unavailable (503, retry), whatever else the statement's results hold; any other
+// refusal is a store error (500). The server's own message is kept.
+TEST_F(PgStore, ATransientRefusalIsUnavailableAndAnyOtherAStoreError) {
+    auto store = open();
+    ASSERT_TRUE(store->users().add_user("alice", "a"));
+    raw().exec(
+        "CREATE FUNCTION t_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.phc = 'serialization' THEN RAISE EXCEPTION 'test: not now' USING ERRCODE = "
+        "'40001'; ELSIF NEW.phc = 'deadlock' THEN RAISE EXCEPTION 'test: deadlock' USING "
+        "ERRCODE = '40P01'; ELSE RAISE EXCEPTION 'test: refused' USING ERRCODE = '23514'; END "
+        "IF; END $$; CREATE TRIGGER t_refuse BEFORE UPDATE ON users FOR EACH ROW EXECUTE "
+        "FUNCTION t_refuse()");
+    for (const std::string phc : {"serialization", "deadlock"}) {
+        try {
+            store->users().set_hash("alice", phc);
+            ADD_FAILURE() << phc << ": not refused";
+        } catch (const store_unavailable& e) {
+            EXPECT_NE(std::string(e.what()).find("test: "), std::string::npos) << e.what();
+        } catch (const store_error& e) {
+            ADD_FAILURE() << phc << ": a transient refusal taken for a failure: " << e.what();
+        }
+    }
+    try {
+        store->users().set_hash("alice", "other");
+        ADD_FAILURE() << "not refused";
+    } catch (const store_unavailable& e) {
+        ADD_FAILURE() << "a refusal taken for an outage: " << e.what();
+    } catch (const store_error& e) {
+        EXPECT_NE(std::string(e.what()).find("test: refused"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(store->users().find_hash("alice"), "a");
+}
 
 TEST_F(PgStore, ParametersAreBoundNotSpliced) {
     auto store = open();
@@ -618,6 +676,39 @@ TEST_F(PgStore, RecoversFromKilledConnections) {
     store->set_change_listener(nullptr);
 }
 
+// A server that stops answering without closing the connection (a hung host, a network that
+// drops every packet; here its backend process stopped): the feed's heartbeat goes unanswered,
+// and it reconnects, telling that it may have missed changes, within the heartbeat's interval and
+// timeout (4 s), instead of waiting on a dead connection for ever.
+TEST_F(PgStore, AFeedWhoseServerStopsAnsweringReconnects) {
+    using namespace std::chrono_literals;
+    auto store = open();
+    recorder heard;
+    store->set_change_listener(&heard);
+    const int connects = heard.all();
+    // The feed's own backend: the one that listens (found before its first heartbeat, 2 s on).
+    auto db = raw();
+    std::vector<std::string> pids;
+    for (int i = 0; i < 100 && pids.size() != 1; ++i) {
+        pids = db.column(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+            "query LIKE 'LISTEN authd_users%'");
+        std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_EQ(pids.size(), 1U) << "the feed's connection was not found";
+    const pid_t feed = static_cast<pid_t>(std::stol(pids[0]));
+    ASSERT_EQ(::kill(feed, SIGSTOP), 0) << "the cluster must run on this machine";
+    const bool reconnected = heard.wait_for_all(10s, connects);
+    ::kill(feed, SIGCONT);
+    EXPECT_TRUE(reconnected) << "the feed still waits on a server that does not answer";
+    // It hears changes again, on its new connection.
+    auto other = open();
+    ASSERT_TRUE(other->users().add_user("alice", "a"));
+    ASSERT_TRUE(other->users().set_hash("alice", "b"));
+    EXPECT_TRUE(heard.wait_for_name("alice", 2s));
+    store->set_change_listener(nullptr);
+}
+
 // --- the shared brute-force counters (issue #14) -------------------------------------------------
 
 // An admission decides on the count as another node's commit leaves it, never on one read before:
@@ -840,6 +931,7 @@ class private_cluster {
     private_cluster& operator=(const private_cluster&) = delete;
 
     const std::string& uri() const noexcept { return uri_; }
+    std::string data_dir() const { return dir_ + "/data"; }
     void stop() { run("stop"); }
     void start() { run("start"); }
 
@@ -896,6 +988,78 @@ TEST(PgStoreOutage, UnavailableWhileDownThenRecovers) {
     ASSERT_TRUE(other->users().set_hash("alice", "c"));
     EXPECT_TRUE(heard.wait_for_name("alice", 1s));
     store->set_change_listener(nullptr);
+}
+
+// The processes of a private cluster (its postmaster and every child), stopped with SIGSTOP and
+// resumed with SIGCONT: a server that hangs with its connections open.
+std::vector<pid_t> cluster_processes(const std::string& data_dir) {
+    std::ifstream pid_file(data_dir + "/postmaster.pid");
+    pid_t postmaster = 0;
+    pid_file >> postmaster;
+    std::vector<pid_t> pids{postmaster};
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const auto name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        std::ifstream stat(entry.path() / "stat");
+        std::string line;
+        std::getline(stat, line);
+        const auto close = line.rfind(')');
+        if (close == std::string::npos) {
+            continue;
+        }
+        std::istringstream rest(line.substr(close + 2));
+        char state = 0;
+        pid_t parent = 0;
+        rest >> state >> parent;
+        if (parent == postmaster) {
+            pids.push_back(static_cast<pid_t>(std::stol(name)));
+        }
+    }
+    return pids;
+}
+
+// A server that stops answering with its connections open (a hung host): the call in flight
+// fails at its deadline (3 s) as unavailable, the calls after it fail at once while it stays so,
+// and the store serves again once the server answers.
+TEST(PgStoreOutage, AServerThatStopsAnsweringFailsACallAtItsDeadlineThenAtOnce) {
+    if (!base_uri()) {
+        GTEST_SKIP() << skip_message;
+    }
+    private_cluster cluster;
+    auto store = open_store(cluster.uri());
+    ASSERT_TRUE(store->users().add_user("alice", "a"));
+    const auto pids = cluster_processes(cluster.data_dir());
+    ASSERT_GT(pids.size(), 1U);
+    for (const auto pid : pids) {
+        ::kill(pid, SIGSTOP);
+    }
+    const auto start = steady::now();
+    EXPECT_THROW(store->users().find_hash("alice"), store_unavailable);
+    const auto first = steady::now() - start;
+    const auto after = steady::now();
+    for (int i = 0; i < 20; ++i) {
+        EXPECT_THROW(store->users().find_hash("alice"), store_unavailable);
+        EXPECT_THROW(store->users().set_hash("alice", "b"), store_unavailable);
+    }
+    const auto rest = steady::now() - after;
+    for (const auto pid : pids) {
+        ::kill(pid, SIGCONT);
+    }
+    EXPECT_GE(first, 2500ms) << "the deadline is 3 s";
+    EXPECT_LT(first, 10s) << "the call outlived its deadline";
+    EXPECT_LT(rest, 1s) << "40 calls while it hangs should fail at once, not wait again";
+    std::optional<std::string> found;
+    const auto back = steady::now();
+    while (!found && steady::now() - back < 10s) {
+        try {
+            found = store->users().find_hash("alice");
+        } catch (const store_unavailable&) {
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    EXPECT_EQ(found, "a");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <stdlib.h>
@@ -171,6 +172,8 @@ TEST_F(SqliteStore, GarbageFileRefused) {
     write_file(db_path(), std::string(8192, 'x'));
     const std::string message = open_error(uri());
     EXPECT_NE(message.find("file is not a database"), std::string::npos) << message;
+    EXPECT_NE(message.find("cannot read the file"), std::string::npos)
+        << "the first statement that fails says so: " << message;
     EXPECT_NE(message.find(db_path()), std::string::npos) << message;
 }
 
@@ -186,6 +189,31 @@ TEST_F(SqliteStore, MissingDirectoryRefused) {
     EXPECT_NE(message.find("does not exist"), std::string::npos) << message;
     EXPECT_NE(message.find(path), std::string::npos) << message;
     EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/missing"));
+}
+
+TEST_F(SqliteStore, AParentThatIsAFileIsRefusedAsSuch) {
+    write_file(dir_.path() + "/plain", "not a directory");
+    const std::string path = dir_.path() + "/plain/users.db";
+    const std::string message = open_error("sqlite:" + path);
+    EXPECT_NE(message.find("plain is not a directory"), std::string::npos) << message;
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+}
+
+// The counters' file holds a table of the same name that is not authd's: its schema step fails,
+// and the store says so (rather than going on, and failing at the first count with a message that
+// hides why).
+TEST_F(SqliteStore, ACountersFileWithAForeignTableIsRefusedWithTheReason) {
+    raw_db(db_path() + ".limits").exec("CREATE TABLE limit_counters(x INTEGER)");
+    std::string message;
+    try {
+        auto store = open();
+        store->limits()->admit(authd::account_digest::of("alice"), 1, authd::limiter_config{}, 1);
+        ADD_FAILURE() << "counted in a foreign table";
+    } catch (const store_error& e) {
+        message = e.what();
+    }
+    EXPECT_NE(message.find("already exists"), std::string::npos) << message;
+    EXPECT_NE(message.find(db_path() + ".limits"), std::string::npos) << message;
 }
 
 TEST_F(SqliteStore, DirectoryAsFileRefused) {
@@ -309,6 +337,77 @@ TEST_F(SqliteStore, DeletedFileIsRefusedUntilAnotherStoreIsMovedThere) {
     EXPECT_EQ(raw_db(db_path()).column("SELECT jti FROM revoked_tokens"),
               std::vector<std::string>{"before"});
     store->set_change_listener(nullptr);
+}
+
+// A write that waits for a lock while its file is replaced lands in the old file, which is no
+// longer the store: it must not be acknowledged (authctl and /logout would say "done" for a write
+// nobody will read). Each write either fails as unavailable ("retry") or is in the file at the
+// path. The writer waits on a lock held by another connection of the old file while the new file
+// is moved in; the lock is released after. (A revocation is also carried from the old file into
+// the next one, so that a logout acknowledged just before a file is replaced holds too.)
+TEST_F(SqliteStore, AWriteThatLandsInAReplacedFileIsNeverAcknowledged) {
+    using namespace std::chrono_literals;
+    struct write_case {
+        const char* name;
+        std::function<void(store_backend&)> write;
+        std::function<bool(store_backend&)> in_file;  // read back through the store
+    };
+    const write_case cases[] = {
+        {"add_user", [](store_backend& s) { s.users().add_user("bob", "b"); },
+         [](store_backend& s) { return s.users().find_hash("bob") == "b"; }},
+        {"add_users",
+         [](store_backend& s) {
+             s.users().add_users({{"bob", "b"}, {"carol", "c"}});
+         },
+         [](store_backend& s) { return s.users().find_hash("carol") == "c"; }},
+        {"set_hash", [](store_backend& s) { s.users().set_hash("alice", "a2"); },
+         [](store_backend& s) { return s.users().find_hash("alice") == "a2"; }},
+        {"replace_hash", [](store_backend& s) { s.users().replace_hash("alice", "a", "a3"); },
+         [](store_backend& s) { return s.users().find_hash("alice") == "a3"; }},
+        {"remove_user", [](store_backend& s) { s.users().remove_user("alice"); },
+         [](store_backend& s) { return s.users().find_hash("alice") == std::nullopt; }},
+        {"revoke_token", [](store_backend& s) { s.revocations().revoke_token("t", far_future); },
+         [](store_backend& s) { return s.revocations().revoked_tokens(0).size() == 1; }},
+    };
+    int refused = 0;
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        const temp_dir dir;
+        const std::string path = dir.path() + "/users.db";
+        make_store_file(path, "alice", "a");
+        auto store = open_store("sqlite:" + path);
+        ASSERT_EQ(store->users().find_hash("alice"), "a");
+        std::string outcome;
+        {
+            raw_db holder(path);
+            holder.exec("BEGIN IMMEDIATE");
+            std::thread writer([&] {
+                try {
+                    c.write(*store);
+                    outcome = "acknowledged";
+                } catch (const store_unavailable&) {
+                    outcome = "unavailable";
+                } catch (const std::exception& e) {
+                    outcome = std::string("failed: ") + e.what();
+                }
+            });
+            std::this_thread::sleep_for(200ms);  // the writer waits for holder's lock by now
+            make_store_file(dir.path() + "/next.db", "alice", "a");
+            ASSERT_EQ(std::rename((dir.path() + "/next.db").c_str(), path.c_str()), 0);
+            holder.exec("ROLLBACK");
+            writer.join();
+        }
+        // Read through the store, which serves the new file now, alone (never beside the old
+        // file's -wal, which still holds the old file's last writes).
+        if (outcome == "acknowledged") {
+            EXPECT_TRUE(c.in_file(*store)) << "acknowledged, and not in the store file";
+        } else {
+            EXPECT_EQ(outcome, "unavailable");
+            ++refused;
+        }
+        store.reset();
+    }
+    EXPECT_GT(refused, 0) << "no write ever waited for the lock: the test proved nothing";
 }
 
 TEST_F(SqliteStore, FileThatIsNotAStoreIsRefusedAsAFailure) {
