@@ -13,6 +13,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <sys/mman.h>
@@ -165,6 +168,56 @@ TEST_F(Argon2MemoryTest, ALargerMemoryCostGrowsTheKeptMemoryOnce) {
 
 // The hash helper's way (hash_helper.cpp): argon2's release of the kept memory leaves it to be
 // wiped once the answer is sent; a wipe still pending when argon2 asks again is done first.
+// The VmFlags of the mapping of /proc/self/smaps that holds p ("" when none does).
+std::string vm_flags_at(const void* p) {
+    std::ifstream smaps("/proc/self/smaps");
+    const auto at = reinterpret_cast<std::uintptr_t>(p);
+    bool inside = false;
+    for (std::string line; std::getline(smaps, line);) {
+        unsigned long long from = 0;
+        unsigned long long to = 0;
+        char dash = 0;
+        std::istringstream range(line);
+        if (line.find(':') > line.find(' ') && range >> std::hex >> from >> dash >> to &&
+            dash == '-') {
+            inside = at >= from && at < to;
+        } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+            return line;
+        }
+    }
+    return "";
+}
+
+bool has_flag(const std::string& vm_flags, const std::string& flag) {
+    std::istringstream words(vm_flags);
+    for (std::string w; words >> w;) {
+        if (w == flag) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The kept memory holds what argon2 computed from passwords: it is left out of core dumps
+// (MADV_DONTDUMP, "dd" in smaps), and so is the larger region it grows into.
+TEST_F(Argon2MemoryTest, TheKeptMemoryIsLeftOutOfCoreDumps) {
+    if (!enable_argon2_memory(2 * mib)) {
+        EXPECT_FALSE(argon2_memory_built_in());
+        EXPECT_EQ(argon2_memory_region(), nullptr);
+        return;
+    }
+    const auto first = vm_flags_at(argon2_memory_region());
+    ASSERT_NE(first, "") << "no mapping holds the kept memory";
+    EXPECT_TRUE(has_flag(first, "dd")) << first;
+    const std::string phc = hash(4 * mib);  // grows it
+    ASSERT_EQ(grown(), 1U);
+    const auto grown_flags = vm_flags_at(argon2_memory_region());
+    EXPECT_TRUE(has_flag(grown_flags, "dd")) << grown_flags;
+    // The check can fail: the heap, which nobody advised, is dumped.
+    const auto heap = std::make_unique<char[]>(64);
+    EXPECT_FALSE(has_flag(vm_flags_at(heap.get()), "dd"));
+}
+
 TEST_F(Argon2MemoryTest, DeferredWipesWaitForTheCallerAndComeBeforeTheNextLoan) {
     const bool on = enable_argon2_memory(2 * mib);
     defer_argon2_memory_wipe(true);

@@ -308,16 +308,26 @@ TEST(Hardening, LoginOverTls) {
     EXPECT_NE(plain.exit_code, 0) << "plain HTTP on a TLS port must not be answered";
     EXPECT_EQ(authd.terminate(), 0);
 
-    ::chmod(key.c_str(), 0644);
-    const auto refused = run_command(
-        [&] {
-            auto args = authd_args{}.with({"--tls-cert", cert, "--tls-key", key}).build(env);
-            args.insert(args.begin(), authd_bin());
-            return args;
-        }(),
-        {}, {}, 20s);
-    EXPECT_EQ(refused.exit_code, 1);
-    EXPECT_NE(refused.err.find("group or others"), std::string::npos) << refused.err;
+    // Any one permission bit for group or others refuses the key; the certificate is public.
+    ::chmod(cert.c_str(), 0644);
+    for (const mode_t mode : {0644, 0640, 0620, 0610, 0604, 0602, 0601}) {
+        SCOPED_TRACE("key mode " + std::to_string(mode));
+        ASSERT_EQ(::chmod(key.c_str(), mode), 0);
+        const auto refused = run_command(
+            [&] {
+                auto args = authd_args{}.with({"--tls-cert", cert, "--tls-key", key}).build(env);
+                args.insert(args.begin(), authd_bin());
+                return args;
+            }(),
+            {}, {}, 20s);
+        EXPECT_EQ(refused.exit_code, 1);
+        EXPECT_NE(refused.err.find("group or others"), std::string::npos) << refused.err;
+    }
+    // Read-only to its owner is private too: authd starts.
+    ASSERT_EQ(::chmod(key.c_str(), 0400), 0);
+    authd_process read_only(authd_args{}.with({"--tls-cert", cert, "--tls-key", key}).build(env));
+    EXPECT_TRUE(read_only.wait_listening().has_value());
+    EXPECT_EQ(read_only.terminate(), 0);
 }
 
 // A FIFO where a key or a certificate should be: refused at once, like any other non-file, not

@@ -190,6 +190,30 @@ TEST_F(WorkerPool, AFullQueueGivesTheJobBackUnrunAtOnce) {
     EXPECT_TRUE(pool_->has_room());
 }
 
+// /readyz says "no room" from nine tenths of the queue on, before it is full: a balancer then
+// sends logins elsewhere while this node still takes what is already on its way.
+TEST_F(WorkerPool, TheQueueHasRoomBelowNineTenthsOfItsCapacity) {
+    worker_pool::options opts;
+    opts.workers = 1;
+    opts.queue_capacity = 20;
+    opts.per_client_capacity = 20;
+    start(opts);
+    log_.set_gate(false);
+    submit(1, "held");
+    ASSERT_TRUE(log_.wait_running(1));
+    for (int i = 0; i < 17; ++i) {
+        submit(2 + static_cast<std::uint64_t>(i), "q" + std::to_string(i));
+    }
+    EXPECT_EQ(pool_->queue_depth(), 17U);
+    EXPECT_TRUE(pool_->has_room()) << "17 of 20";
+    submit(30, "eighteenth");
+    EXPECT_EQ(pool_->queue_depth(), 18U);
+    EXPECT_FALSE(pool_->has_room()) << "18 of 20";
+    log_.set_gate(true);
+    ASSERT_TRUE(wait_done(19));
+    EXPECT_TRUE(pool_->has_room());
+}
+
 TEST_F(WorkerPool, OneClientCannotTakeMoreThanItsShareOfTheQueue) {
     worker_pool::options opts;
     opts.workers = 1;
