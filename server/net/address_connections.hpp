@@ -1,6 +1,6 @@
 // Connections open per client address, across every I/O thread, so that one address cannot take
 // the whole connection cap (docs/security.md). Addresses are keyed as the brute-force limits key
-// them (attempt_limiter's address_key: an IPv4 address, or an IPv6 /64).
+// them (login/address_key.hpp: an IPv4 address, or an IPv6 /64).
 //
 // Thread-safe: one short-held mutex per shard, taken once when a connection is accepted and once
 // when it closes (never per request). Memory: one entry per address with connections open.
@@ -14,11 +14,11 @@
 
 #include <boost/asio/ip/address.hpp>
 
-#include "authd/login/attempt_limiter.hpp"
+#include "authd/login/address_key.hpp"
 
 namespace authd::server {
 
-// A peer's address as the limits key it (attempt_limiter's address_key).
+// A peer's address as the limits key it (login/address_key.hpp).
 inline std::uint64_t address_key_of(const boost::asio::ip::address& peer) {
     return peer.is_v4() ? address_key(peer.to_v4().to_uint())
                         : address_key(peer.to_v6().to_bytes());

@@ -34,14 +34,14 @@ constexpr auto linger_time = std::chrono::seconds(2);
 
 }  // namespace
 
-connection::connection(tcp_socket socket, io_thread& owner)
+connection::connection(tcp_socket socket, io_thread& owner, std::uint64_t client)
     : plain_(socket.get_executor()),
       owner_(owner),
       active_(make_active_state()),
       // The first request must arrive whole within the request deadline counted from accept: a
       // connection that sends nothing is not a keep-alive connection between requests.
-      request_deadline_(clock::now() + owner.shared().options.request_timeout) {
-    owner_.add(this);
+      request_deadline_(clock::now() + owner.shared().options.request_timeout),
+      client_(client) {
     error_code ec;
     const auto peer = socket.remote_endpoint(ec).address();
     peer_ = peer.to_string();
@@ -53,7 +53,6 @@ connection::connection(tcp_socket socket, io_thread& owner)
         // nearly always does): no trip through the event loop. Reads stay asynchronous.
         plain_.non_blocking(true, ec);
     }
-    client_ = address_key_of(peer);
 }
 
 connection::~connection() {
@@ -377,7 +376,7 @@ void connection::log_request(api_code code, clock::time_point started) {
 }
 
 // A login or a logout: the step's job goes to the worker pool (which bounds this wait, not the
-// sweeper) and comes back with its answer. Core and the server cross here, and only here.
+// sweeper) and comes back with its answer. A job leaves the I/O thread here, and only here.
 asio::awaitable<void> connection::await_job(step& s, bool keep_alive) {
     deadline_ = clock::time_point::max();
     auto [job, ran] = co_await async_run(owner_.shared().executor, owner_.context().get_executor(),

@@ -35,7 +35,9 @@ class connection {
   public:
     using clock = std::chrono::steady_clock;
 
-    connection(tcp_socket socket, io_thread& owner);
+    // client: the peer's address key (login/address_key.hpp), as the owner counted it. The owner
+    // lists the connection (io_thread::add); the destructor takes it off the list.
+    connection(tcp_socket socket, io_thread& owner, std::uint64_t client);
     ~connection();
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;

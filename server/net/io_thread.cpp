@@ -209,7 +209,8 @@ asio::awaitable<void> io_thread::accept_loop() {
             refuse_at_once(socket, shared_.tls != nullptr);
             continue;
         }
-        auto c = std::make_unique<connection>(std::move(socket), *this);  // counted in count_
+        auto c = std::make_unique<connection>(std::move(socket), *this, client);
+        add(c.get());  // counted in count_; the connection's destructor removes it
         c->adopt_address_slot();
         if (count_ > cap) {
             thread_metrics::bump(metrics_.connections_refused);

@@ -41,6 +41,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "authd/login/address_key.hpp"
 #include "authd/store/limit_store.hpp"
 
 namespace authd {
@@ -49,11 +50,6 @@ namespace detail {
 class counter_table;
 class known_address_table;
 }  // namespace detail
-
-// A client address reduced to what identifies a client: an IPv4 address, or the /64 prefix of an
-// IPv6 address (one host usually owns a whole /64). IPv4-mapped IPv6 counts as IPv4.
-std::uint64_t address_key(const std::array<unsigned char, 16>& ipv6) noexcept;
-std::uint64_t address_key(std::uint32_t ipv4_host_order) noexcept;
 
 class attempt_limiter {
   public:

@@ -1,8 +1,9 @@
 // Work a request needs done off the I/O thread, because it blocks (the store) or computes for
 // milliseconds (a password hash): made by the request handler on the I/O thread, run by a worker
 // (server/workers' pool, which knows nothing else of it), and answered on the I/O thread again.
-// This is where core and the server cross: the connection hands the job to the pool and takes it
-// back (docs/architecture.md).
+// This is the only way work leaves the I/O thread: the connection hands the job to the pool and
+// takes it back. (Core also calls the server through the interfaces it declares and the server
+// implements: the job's hash_runner, the thread's handler_host; docs/architecture.md.)
 #pragma once
 
 #include "authd/crypto/password_hasher.hpp"
