@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 #include <optional>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include "app/config.hpp"
@@ -30,6 +31,10 @@ void raise_file_limit() {
 
 int main(int argc, char** argv) {
     using namespace authd::server;
+    // Not dumpable, as ssh-agent: another process of the same user cannot read this one's memory
+    // (/proc/PID/mem, ptrace), which holds the signing keys and passwords, and no core dump is
+    // written. execve() makes a process dumpable again, so each hash helper sets it here too.
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if ((argc == 2 || argc == 3) && argv[1] == hash_helper_argument) {
         // A hash worker's argon2 process (server/workers/hash_helper.hpp): nothing else of authd
         // runs. Its one setting is the log level of the authd that started it.

@@ -5,10 +5,12 @@
 #include <fstream>
 #include <iterator>
 #include <poll.h>
+#include <pwd.h>
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include "harness.hpp"
@@ -423,6 +425,48 @@ TEST_F(LifecycleTest, HashHelpersEndWithAuthd) {
     EXPECT_EQ(stop_server(), 0);
     for (const auto helper : helpers) {
         EXPECT_TRUE(process_gone(helper, 5s)) << "helper " << helper << " outlived authd";
+    }
+}
+
+// Neither authd nor its helpers can be read by another process of their user (/proc/PID/mem,
+// ptrace: the signing key, passwords) or leave a core dump: they are not dumpable, and the kernel
+// then gives their /proc files to root. authd runs as nobody here: root's processes' files are
+// root's anyway.
+TEST_F(LifecycleTest, AuthdAndItsHashHelpersAreNotDumpable) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "running authd as another user needs root";
+    }
+    const passwd* nobody = ::getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr);
+    env_.add_user("user_test", "password_test");
+    ASSERT_EQ(::chown(env_.dir().path().c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+    for (const auto& entry : std::filesystem::directory_iterator(env_.dir().path())) {
+        ASSERT_EQ(::chown(entry.path().c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+    }
+    authd_process authd(authd_args{}.build(env_),
+                        {"setpriv", "--reuid=" + std::to_string(nobody->pw_uid),
+                         "--regid=" + std::to_string(nobody->pw_gid), "--clear-groups", "--"});
+    const auto port = authd.wait_listening();
+    ASSERT_TRUE(port) << authd.stderr_text();
+    http_client client(*port);
+    expect_login_ok(client.roundtrip(login_request("user_test", "password_test")), "user_test");
+    auto processes = wait_children(authd.pid(), 2);
+    ASSERT_EQ(processes.size(), 2U);
+    processes.push_back(authd.pid());
+    for (const auto pid : processes) {
+        EXPECT_NE(proc_file(pid, "status").find("Uid:\t" + std::to_string(nobody->pw_uid)),
+                  std::string::npos)
+            << pid << " runs as nobody";
+        // A helper just started may not have reached its main() yet (execve() made it dumpable
+        // until then, before it holds anything): give it time, not forever.
+        const auto mem = "/proc/" + std::to_string(pid) + "/mem";
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        struct stat st {};
+        while (::stat(mem.c_str(), &st) == 0 && st.st_uid != 0 &&
+               std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(20ms);
+        }
+        EXPECT_EQ(st.st_uid, 0U) << pid << " is dumpable: its user can read its memory";
     }
 }
 

@@ -269,8 +269,10 @@ void test_env::generate_key(const std::string& path) {
 
 // --- authd_process ---------------------------------------------------------------------------
 
-authd_process::authd_process(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{authd_bin()};
+authd_process::authd_process(const std::vector<std::string>& args,
+                             const std::vector<std::string>& launcher) {
+    std::vector<std::string> argv(launcher);
+    argv.push_back(authd_bin());
     argv.insert(argv.end(), args.begin(), args.end());
     auto out = make_pipe();
     auto err = make_pipe();

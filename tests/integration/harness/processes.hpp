@@ -79,8 +79,11 @@ class test_env {
 // One authd child process, its standard output and error collected by a thread each.
 class authd_process {
   public:
-    // Starts authd with args (not including the program name). Does not wait.
-    explicit authd_process(const std::vector<std::string>& args);
+    // Starts authd with args (not including the program name). Does not wait. launcher: a command
+    // that execs the rest of its arguments in the same process, put before authd's path (setpriv
+    // to run authd as another user, say).
+    explicit authd_process(const std::vector<std::string>& args,
+                           const std::vector<std::string>& launcher = {});
     // Kills the process if it still runs (SIGKILL), and reaps it.
     ~authd_process();
     authd_process(const authd_process&) = delete;
