@@ -208,6 +208,9 @@ TEST(ForeignHash, EachFormatsBoundsAreExact) {
         {passlib_scrypt("ln=16,r=8,p=1", 16, 64), true},
         {passlib_scrypt("ln=16,r=8,p=1", 16, 65), false},
         {passlib_scrypt("ln=1,r=1,p=1", 16, 32), true},
+        // r and p each below 2^30 on their own: their product wraps past 2^64 to 0 otherwise.
+        {passlib_scrypt("ln=1,r=9223372036854775808,p=2", 16, 32), false},
+        {passlib_scrypt("ln=1,r=2,p=9223372036854775808", 16, 32), false},
         {passlib_scrypt("ln=0,r=1,p=1", 16, 32), false},
         {passlib_scrypt("ln=40,r=1,p=1", 16, 32), true},
         {passlib_scrypt("ln=41,r=1,p=1", 16, 32), false},

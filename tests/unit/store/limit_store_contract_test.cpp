@@ -3,6 +3,7 @@
 // database of the test's own; skipped without AUTHD_TEST_PG_URI). Two store objects on the same
 // data stand for two nodes, or for authd before and after a restart.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -184,6 +185,29 @@ TYPED_TEST(LimitStoreContract, ASuccessClearsItsBudgetAndMakesTheAddressKnown) {
     EXPECT_EQ(listed[0].account, account("alice"));
     EXPECT_EQ(listed[0].address, addr_a);
     EXPECT_LT(listed[0].age_seconds, 60);
+}
+
+// Every address of ::/64, the IPv6 loopback ::1 among them, is keyed 0: the address an account's
+// shared budget is stored under. The budgets are still rows of their own, so a success that clears
+// the account's shared budget leaves the owner's budget at ::1 as it was.
+TYPED_TEST(LimitStoreContract, TheBudgetAtAnAddressKeyedZeroIsNotTheAccountsShared) {
+    std::array<unsigned char, 16> loopback{};
+    loopback[15] = 1;
+    const auto home = authd::address_key(loopback);
+    ASSERT_EQ(home, 0U);
+    const auto first = next_attempt();
+    ASSERT_EQ(this->limits_->admit(account("alice"), home, this->config_, first).wait, 0U);
+    this->limits_->succeed(account("alice"), home, false, this->config_, first);
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_TRUE(this->admit("alice", home).known) << i;
+    }
+    const auto elsewhere = next_attempt();
+    const auto v = this->limits_->admit(account("alice"), addr_b, this->config_, elsewhere);
+    ASSERT_FALSE(v.known);
+    this->limits_->succeed(account("alice"), addr_b, false, this->config_, elsewhere);
+    const auto again = this->admit("alice", home);
+    EXPECT_TRUE(again.known);
+    EXPECT_NEAR(again.account.failures, 3, 0.01) << "the failures at ::1 are its own budget's";
 }
 
 // Both stores record a known address's success again only once the recorded one is older than
@@ -402,6 +426,41 @@ TYPED_TEST(LimitStoreContract, PruningForgetsOnlyRowsWithNothingLeftToCount) {
     EXPECT_NEAR(this->limits_->admit(account("three"), addr_a, c, next_attempt()).account.failures,
                 2.5, 0.2)
         << "1.5 of its 3 failures left, and this one (a row pruned too early counts from 1)";
+}
+
+// Each budget forgives at its own pace, and pruning reads each row by its own: an address's row
+// whose failures the account's faster pace would have forgiven is kept.
+TYPED_TEST(LimitStoreContract, PruningForgivesEachBudgetAtItsOwnPace) {
+    auto c = this->config_;
+    c.account = {3, 1s, 60s, 1s};   // one failure forgiven a second
+    c.address = {5, 1s, 60s, 60s};  // one a minute
+    c.known_address_window = 0s;
+    ASSERT_EQ(this->limits_->admit(account("one"), addr_a, c, next_attempt()).wait, 0U);
+    EXPECT_EQ(this->backend_->counter_rows("limit_counters"), 2);
+    std::this_thread::sleep_for(1500ms);  // the account's failure forgiven, the address's not
+    this->limits_->prune(c);
+    EXPECT_EQ(this->backend_->counter_rows("limit_counters"), 1);
+    EXPECT_NEAR(this->limits_->admit(account("two"), addr_a, c, next_attempt()).address.failures, 2,
+                0.1)
+        << "the address's failure is still counted";
+}
+
+// A wait that has passed is no wait: the store says 0 seconds left (counter_view), not how long
+// ago it ended, for the account's budget and the address's alike.
+TYPED_TEST(LimitStoreContract, AWaitThatHasPassedLeavesNoSecondsToWait) {
+    auto c = this->config_;
+    c.account = {3, 1s, 60s, 1s};  // one failure forgiven a second
+    c.address = {3, 1s, 60s, 1s};
+    c.known_address_window = 0s;
+    for (int i = 0; i < 4; ++i) {  // the 4th sets a wait of 1 s in both budgets
+        ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, c, next_attempt()).wait, 0U);
+    }
+    std::this_thread::sleep_for(2500ms);  // the wait over, 2.5 failures forgiven
+    const auto v = this->limits_->admit(account("alice"), addr_a, c, next_attempt());
+    ASSERT_EQ(v.wait, 0U);
+    EXPECT_NEAR(v.account.failures, 2.5, 0.3);
+    EXPECT_EQ(v.account.blocked_seconds, 0);
+    EXPECT_EQ(v.address.blocked_seconds, 0);
 }
 
 TYPED_TEST(LimitStoreContract, EachAccountKeepsItsMostRecentKnownAddresses) {
