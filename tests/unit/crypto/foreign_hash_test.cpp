@@ -254,6 +254,11 @@ TEST(ForeignHash, EachFormatsBoundsAreExact) {
         {django(512), true},
         {django(513), false},
         {"pbkdf2_sha256$260000$$" + b64(32) + "=", false},  // Django's salt is never empty
+        // passlib's PBKDF2: a hash of 16 to 128 bytes.
+        {"$pbkdf2-sha256$1000$" + b64(16) + "$" + b64(16), true},
+        {"$pbkdf2-sha256$1000$" + b64(16) + "$" + b64(15), false},
+        {"$pbkdf2-sha256$1000$" + b64(16) + "$" + b64(128), true},
+        {"$pbkdf2-sha256$1000$" + b64(16) + "$" + b64(129), false},
     };
     for (const auto& row : rows) {
         SCOPED_TRACE(row.hash);

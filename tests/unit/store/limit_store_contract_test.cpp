@@ -463,6 +463,21 @@ TYPED_TEST(LimitStoreContract, AWaitThatHasPassedLeavesNoSecondsToWait) {
     EXPECT_EQ(v.address.blocked_seconds, 0);
 }
 
+// Known addresses exist for the account's budget and within their window: with either off, a
+// success records none.
+TYPED_TEST(LimitStoreContract, WithoutTheAccountBudgetOrTheWindowASuccessRecordsNoKnownAddress) {
+    auto no_budget = this->config_;
+    no_budget.account.free_failures = 0;
+    auto no_window = this->config_;
+    no_window.known_address_window = 0s;
+    for (const auto& c : {no_budget, no_window}) {
+        const auto id = next_attempt();
+        ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, c, id).wait, 0U);
+        this->limits_->succeed(account("alice"), addr_a, false, c, id);
+        EXPECT_EQ(this->backend_->counter_rows("known_addresses"), 0);
+    }
+}
+
 TYPED_TEST(LimitStoreContract, EachAccountKeepsItsMostRecentKnownAddresses) {
     for (std::uint32_t i = 0; i < 6; ++i) {
         const auto id = next_attempt();
