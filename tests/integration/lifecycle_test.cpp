@@ -1,5 +1,6 @@
 // authd's life as a process: starting (and refusing to), timeouts, clients that go away, and
 // shutdown on SIGTERM/SIGINT with requests in flight.
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -398,6 +399,35 @@ TEST_F(LifecycleTest, EachHashWorkerHasAHelperProcessWithoutEnvironment) {
     }
     const auto log = server().stderr_text();
     EXPECT_EQ(log.find("hash_helper_unavailable"), std::string::npos) << log;
+}
+
+// A helper holds its socket to the worker (descriptor 3) and its standard streams, nothing else
+// of authd's: not the descriptors authd opened, nor those it inherited without close-on-exec (a
+// service manager's, a shell's), here 4 to 6.
+TEST_F(LifecycleTest, AHashHelperHoldsNoDescriptorButItsSocket) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "a helper is not dumpable: only root reads its /proc/PID/fd";
+    }
+    env_.add_user("user_test", "password_test");
+    authd_process authd(authd_args{}.build(env_),
+                        {"sh", "-c", "exec \"$0\" \"$@\" 4</dev/null 5</dev/null 6</dev/null"});
+    const auto port = authd.wait_listening();
+    ASSERT_TRUE(port) << authd.stderr_text();
+    http_client client(*port);
+    expect_login_ok(client.roundtrip(login_request("user_test", "password_test")), "user_test");
+    ASSERT_TRUE(std::filesystem::exists("/proc/" + std::to_string(authd.pid()) + "/fd/6"))
+        << "authd inherited descriptors 4 to 6";
+    const auto helpers = wait_children(authd.pid(), 2);
+    ASSERT_EQ(helpers.size(), 2U);
+    for (const auto helper : helpers) {
+        std::vector<int> open;
+        for (const auto& fd :
+             std::filesystem::directory_iterator("/proc/" + std::to_string(helper) + "/fd")) {
+            open.push_back(std::stoi(fd.path().filename().string()));
+        }
+        std::sort(open.begin(), open.end());
+        EXPECT_EQ(open, (std::vector<int>{0, 1, 2, 3})) << "helper " << helper;
+    }
 }
 
 TEST_F(LifecycleTest, KilledHashHelperIsReplacedAndLoginsGoOn) {
