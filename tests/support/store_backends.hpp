@@ -3,10 +3,15 @@
 // test's own (skipped without AUTHD_TEST_PG_URI).
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <sqlite3.h>
 
@@ -79,5 +84,21 @@ class postgres_backend {
     authd_pg_test::server_address address_;
     authd_pg_test::test_database db_;
 };
+
+// The store's user names, in its order.
+inline std::vector<std::string> names(authd::store_backend& store) {
+    std::vector<std::string> out;
+    store.users().for_each_name([&](std::string_view name) { out.emplace_back(name); });
+    return out;
+}
+
+using revocations = std::vector<std::pair<std::string, std::int64_t>>;
+
+// The store's revocations in jti order (the store promises no order).
+inline revocations revoked(authd::store_backend& store, std::int64_t now) {
+    auto out = store.revocations().revoked_tokens(now);
+    std::sort(out.begin(), out.end());
+    return out;
+}
 
 }  // namespace authd_test_support

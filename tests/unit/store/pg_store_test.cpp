@@ -36,6 +36,7 @@
 #include "support/limit_migration.hpp"
 #include "support/open_error.hpp"
 #include "support/pg_test_support.hpp"
+#include "support/store_backends.hpp"
 
 #ifndef AUTHD_PG_CLUSTER_SCRIPT
 #error "AUTHD_PG_CLUSTER_SCRIPT must name scripts/pg-cluster.sh (tests/CMakeLists.txt)"
@@ -64,7 +65,9 @@ using authd_pg_test::skip_message;
 using authd_pg_test::test_database;
 using steady = std::chrono::steady_clock;
 
-using revocations = std::vector<std::pair<std::string, std::int64_t>>;
+using authd_test_support::names;
+using authd_test_support::revocations;
+using authd_test_support::revoked;
 
 // Records what a store tells its change listener.
 class recorder final : public change_listener {
@@ -139,19 +142,6 @@ class recorder final : public change_listener {
     revocations cutoffs_;
     int all_ = 0;
 };
-
-// The store's revocations in jti order (the store promises no order).
-revocations revoked(store_backend& store, std::int64_t now) {
-    auto out = store.revocations().revoked_tokens(now);
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
-std::vector<std::string> names(store_backend& store) {
-    std::vector<std::string> out;
-    store.users().for_each_name([&](std::string_view name) { out.emplace_back(name); });
-    return out;
-}
 
 class PgStore : public ::testing::Test {
   protected:

@@ -31,7 +31,10 @@ using authd::store_backend;
 using authd::user_record;
 using authd::user_store;
 
+using authd_test_support::names;
 using authd_test_support::postgres_backend;
+using authd_test_support::revocations;
+using authd_test_support::revoked;
 using authd_test_support::sqlite_backend;
 
 template <typename Backend>
@@ -53,21 +56,6 @@ class StoreContract : public ::testing::Test {
 using backends = ::testing::Types<sqlite_backend, postgres_backend>;
 // (ctest names them StoreContract.AddThenFind<(anonymous namespace)::sqlite_backend>, ...)
 TYPED_TEST_SUITE(StoreContract, backends);
-
-std::vector<std::string> names(store_backend& store) {
-    std::vector<std::string> out;
-    store.users().for_each_name([&](std::string_view name) { out.emplace_back(name); });
-    return out;
-}
-
-using revocations = std::vector<std::pair<std::string, std::int64_t>>;
-
-// The store's revocations in jti order (the store promises no order).
-revocations revoked(store_backend& store, std::int64_t now) {
-    auto out = store.revocations().revoked_tokens(now);
-    std::sort(out.begin(), out.end());
-    return out;
-}
 
 // --- records -----------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ namespace {
 //    rows keep their counts under the name's digest (authd_sha256, a function of this
 //    connection's), so that an upgrade gives no attacker a fresh budget and no owner loses a
 //    known address.
-constexpr std::array<std::string_view, 2> schema_steps{
+constexpr std::array<std::string_view, 2> counter_schema_steps{
     R"sql(
 CREATE TABLE limit_counters(
     kind INTEGER NOT NULL,
@@ -344,7 +344,7 @@ class sqlite_limit_store final : public limit_store {
         exec(db.get(), path, "BEGIN IMMEDIATE", "cannot start the counters' schema transaction");
         try {
             counters_file file(db.get(), path);
-            migrate_schema(file, schema_steps, "counters' schema");
+            migrate_schema(file, counter_schema_steps, "counters' schema");
             exec(db.get(), path, "COMMIT", "cannot commit the counters' schema");
         } catch (...) {
             sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);

@@ -14,7 +14,7 @@ namespace {
 
 // The users file's schema (schema_migration.hpp): step i takes it from version i to i + 1, in the
 // transaction that opens the store. Append only.
-constexpr std::array<std::string_view, 3> schema_steps{
+constexpr std::array<std::string_view, 3> user_schema_steps{
     // 1: the users table. schema_version is created here too, so that an empty file is version 0.
     R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
@@ -92,7 +92,7 @@ void migrate_users_file(sqlite3* db, const std::string& path) {
     exec(db, path, "BEGIN IMMEDIATE", "cannot start the schema transaction");
     try {
         users_file file(db, path);
-        migrate_schema(file, schema_steps);
+        migrate_schema(file, user_schema_steps);
         exec(db, path, "COMMIT", "cannot commit the schema");
     } catch (...) {
         sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
