@@ -13,6 +13,7 @@
 #include "authd/login/revocation_job.hpp"
 
 #include "support/memory_store.hpp"
+#include "support/test_key.hpp"
 
 namespace authd {
 namespace {
@@ -52,11 +53,6 @@ class failing_runner final : public hash_runner {
     }
 };
 
-secret_bytes test_key() {
-    const std::string k(32, 'k');
-    return secret_bytes(reinterpret_cast<const unsigned char*>(k.data()), k.size());
-}
-
 limiter_config one_free_failure() {
     limiter_config c;
     c.account = limit_policy{1, 7s, 60s, 60s};
@@ -68,7 +64,7 @@ limiter_config one_free_failure() {
 class LoginJob : public testing::Test {
   protected:
     password_hasher hasher{argon2_params{1, 8 * 1024}};
-    keyring_holder keys{keyring::from_secret(test_key())};
+    keyring_holder keys{keyring::from_secret(authd_test_support::fixed_test_key())};
     memory_store store;
     std::unique_ptr<user_cache> cache = make_user_cache(100);
     attempt_limiter limiter{one_free_failure()};

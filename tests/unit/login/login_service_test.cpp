@@ -13,22 +13,18 @@
 #include "authd/util/units.hpp"
 
 #include "support/memory_store.hpp"
+#include "support/test_key.hpp"
 
 namespace authd {
 namespace {
 
 using authd_test_support::memory_store;
 
-secret_bytes test_key() {
-    const std::string k(32, 'k');
-    return secret_bytes(reinterpret_cast<const unsigned char*>(k.data()), k.size());
-}
-
 class LoginService : public testing::Test {
   protected:
     const argon2_params params{1, 8 * 1024};
     password_hasher hasher{params};
-    keyring_holder signer{keyring::from_secret(test_key())};
+    keyring_holder signer{keyring::from_secret(authd_test_support::fixed_test_key())};
     memory_store store;
     std::unique_ptr<user_cache> cache = make_user_cache(100);
     login_service service{store, *cache, hasher, signer, std::chrono::minutes(30)};

@@ -30,6 +30,7 @@
 #include "base/log.hpp"
 #include "net/io_thread.hpp"
 #include "support/memory_store.hpp"
+#include "support/test_key.hpp"
 
 namespace authd::server {
 namespace {
@@ -87,11 +88,6 @@ class held_executor final : public job_executor {
     std::condition_variable changed_;
     std::deque<holding> held_;
 };
-
-secret_bytes fixed_key() {
-    const std::string k(32, 'k');
-    return secret_bytes(reinterpret_cast<const unsigned char*>(k.data()), k.size());
-}
 
 // A client socket to the thread's port: sends, and reads with a deadline.
 class client {
@@ -214,7 +210,7 @@ class Connection : public ::testing::Test {
     connection_options options_;
     held_executor executor_;
     password_hasher hasher_{argon2_params{1, 8 * 1024}};
-    keyring_holder keys_{keyring::from_secret(fixed_key())};
+    keyring_holder keys_{keyring::from_secret(authd_test_support::fixed_test_key())};
     authd_test_support::memory_store store_;
     std::unique_ptr<user_cache> cache_ = make_user_cache(16);
     login_service service_{store_, *cache_, hasher_, keys_, std::chrono::minutes(30)};
