@@ -300,6 +300,19 @@ TYPED_TEST(LimitStoreContract, MergedFailuresCount) {
 }
 
 // One call merges many counts of every kind (one transaction), each into its own row.
+// A merge adds failures and may make a wait longer, never shorter: a wait set before it, longer
+// than what the (partly forgiven) count would set now, still holds.
+TYPED_TEST(LimitStoreContract, AMergeNeverShortensAWait) {
+    auto c = this->config_;
+    c.account = {3, 1s, 60s, 1s};  // one failure forgiven a second
+    this->limits_->merge({{limit_budget::account, account("alice"), 0, 10}}, c);  // waits 60 s
+    std::this_thread::sleep_for(2s);  // 2 failures forgiven: 9 after the next merge, 32 s
+    this->limits_->merge({{limit_budget::account, account("alice"), 0, 1}}, c);
+    const auto v = this->limits_->admit(account("alice"), addr_a, c, next_attempt());
+    EXPECT_EQ(v.refused_by, limit_budget::account);
+    EXPECT_GT(v.wait, 50U) << "the first merge's wait of 60 s holds";
+}
+
 TYPED_TEST(LimitStoreContract, AMergeOfManyCountsAddsEachToItsOwnRow) {
     this->limits_->merge({{limit_budget::account, account("alice"), 0, 2},
                           {limit_budget::address, {}, addr_b, 3},
