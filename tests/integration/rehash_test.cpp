@@ -1,5 +1,8 @@
 // The rehash after a login (docs/architecture.md): a hash of other parameters is replaced by one of
 // authd's, but only over the hash that was verified, never over a password changed meanwhile.
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -49,6 +52,30 @@ TEST_F(RehashTest, LoginReplacesAHashOfOtherParameters) {
     EXPECT_NE(stored_hash("alice").find("$m=64,t=1,"), std::string::npos) << stored_hash("alice");
     EXPECT_EQ(login_status("alice", "password"), 200);
     EXPECT_EQ(login_status("alice", "wrong"), 404);
+}
+
+// The minor page faults of a process so far, all its threads' (/proc/PID/stat, field 10).
+long minor_faults(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    const std::string stat{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 10 && fields >> field; ++i) {
+    }
+    return std::stol(field);
+}
+
+// The new hash is made by the worker's hash helper, as every argon2 call is, never in authd's own
+// threads (docs/security.md, docs/architecture.md): argon2 maps and faults in its whole memory
+// cost (32 MiB here: 8,192 pages), which authd's process never does for a login.
+TEST_F(RehashTest, TheNewHashIsMadeOutsideAuthdsProcess) {
+    env_.add_user("alice", "password");
+    start(authd_args().workers("1").hash({"32MiB", "1"}));
+    const auto before = minor_faults(server().pid());
+    EXPECT_EQ(login_status("alice", "password"), 200);
+    EXPECT_NE(stored_hash("alice").find("$m=32768,t=1,"), std::string::npos)
+        << stored_hash("alice");
+    EXPECT_LT(minor_faults(server().pid()) - before, 4096) << "a 32 MiB hash made in authd";
 }
 
 // authctl user passwd lands while authd verifies the old password against a slow hash (the
