@@ -7,6 +7,7 @@
 #include <iterator>
 #include <poll.h>
 #include <pwd.h>
+#include <sstream>
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -446,6 +447,36 @@ TEST_F(LifecycleTest, KilledHashHelperIsReplacedAndLoginsGoOn) {
     const auto after = wait_children(server().pid(), 1);
     ASSERT_EQ(after.size(), 1U);
     EXPECT_NE(after[0], before[0]);
+}
+
+// authd killed outright while a helper verifies a slow hash: the helper ends with it at once
+// (its parent's death signal), not when the verification is done and its answer finds no reader.
+TEST_F(LifecycleTest, AHashHelperEndsAtOnceWhenAuthdIsKilledMidHash) {
+    env_.add_user("slow", "password", hash_cost{"80MiB", "100"});  // seconds a verification
+    authd_process authd(authd_args().workers("1").build(env_));    // not stopped in order
+    const auto port = authd.wait_listening();
+    ASSERT_TRUE(port) << authd.stderr_text();
+    const auto helpers = wait_children(authd.pid(), 1);
+    ASSERT_EQ(helpers.size(), 1U);
+    http_client client(*port);
+    client.send(login_request("slow", "password"));
+    // The helper computes once its CPU time grows (the login reached it).
+    const auto cpu = [&] {
+        const auto stat = proc_file(helpers[0], "stat");
+        std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+        std::string field;
+        for (int i = 3; i <= 14 && fields >> field; ++i) {
+        }
+        return std::stol(field);  // utime, in ticks
+    };
+    const auto idle = cpu();
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (cpu() < idle + 10 && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_GE(cpu(), idle + 10) << "the helper never started verifying";
+    authd.signal(SIGKILL);
+    EXPECT_TRUE(process_gone(helpers[0], 1s)) << "the helper outlived authd";
 }
 
 TEST_F(LifecycleTest, HashHelpersEndWithAuthd) {
