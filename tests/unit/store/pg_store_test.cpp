@@ -863,6 +863,19 @@ TEST_F(PgStore, BadUrisRefusedWithoutThePassword) {
     }
 }
 
+// The label a message names the store by masks the password parameters' values, and only them:
+// the other parameters stay readable, and their values are not taken for secrets.
+TEST_F(PgStore, TheLabelMasksThePasswordOnly) {
+    const std::string server = address_.host + ":" + address_.port;
+    const std::string message = open_error("postgresql://authd@" + server +
+                                           "/db?password=hunter2&application_name=probe7"
+                                           "&sslmode=sometimes");
+    EXPECT_NE(message.find("sslmode"), std::string::npos) << message;
+    EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+    EXPECT_NE(message.find("password=***"), std::string::npos) << message;
+    EXPECT_NE(message.find("application_name=probe7"), std::string::npos) << message;
+}
+
 TEST_F(PgStore, WrongPasswordRefused) {
     for (const std::string password : {"wrong-secret", "authd_pw_secretX", "p%40ss%3Aword"}) {
         SCOPED_TRACE(password);
