@@ -874,6 +874,15 @@ TEST_F(PgStore, TheLabelMasksThePasswordOnly) {
     EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
     EXPECT_NE(message.find("password=***"), std::string::npos) << message;
     EXPECT_NE(message.find("application_name=probe7"), std::string::npos) << message;
+    // An empty password is no secret to mask: the message stays as libpq wrote it.
+    for (const std::string& uri :
+         {"postgresql://authd:@" + server + "/db?sslmode=sometimes",
+          "postgresql://authd@" + server + "/db?password=&sslmode=sometimes"}) {
+        SCOPED_TRACE(uri);
+        const std::string refused = open_error(uri);
+        EXPECT_NE(refused.find("invalid sslmode value: \"sometimes\""), std::string::npos)
+            << refused;
+    }
 }
 
 TEST_F(PgStore, WrongPasswordRefused) {
