@@ -398,8 +398,10 @@ void check_token_answer(const authd::request_head& head, const authd::response& 
         const auto user = string_field(body, "user");
         check(user == claims->user, "the answer names another user than the token", r.body);
         if (head.route == authd::route::forward_auth) {
-            check(r.extra_headers == "Remote-User: " + std::string(user) + "\r\n",
-                  "/forward-auth's 200 does not name the token's user in Remote-User",
+            check(r.extra_headers == "Remote-User: " + std::string(user) +
+                                         "\r\nX-Auth-Request-User: " + std::string(user) + "\r\n",
+                  "/forward-auth's 200 does not name the token's user in Remote-User and "
+                  "X-Auth-Request-User",
                   r.extra_headers);
         }
     }
