@@ -468,10 +468,12 @@ TYPED_TEST(LimitStoreContract, AWaitThatHasPassedLeavesNoSecondsToWait) {
     for (int i = 0; i < 4; ++i) {  // the 4th sets a wait of 1 s in both budgets
         ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, c, next_attempt()).wait, 0U);
     }
-    std::this_thread::sleep_for(2500ms);  // the wait over, 2.5 failures forgiven
+    // The wait over, at least 2.5 failures forgiven: this attempt counts no more than 2.5 and so
+    // sets no new wait (however much longer the sleep takes).
+    std::this_thread::sleep_for(2500ms);
     const auto v = this->limits_->admit(account("alice"), addr_a, c, next_attempt());
     ASSERT_EQ(v.wait, 0U);
-    EXPECT_NEAR(v.account.failures, 2.5, 0.3);
+    ASSERT_LE(v.account.failures, 2.6);
     EXPECT_EQ(v.account.blocked_seconds, 0);
     EXPECT_EQ(v.address.blocked_seconds, 0);
 }
