@@ -1,6 +1,6 @@
 // HTTP message framing (RFC 9112 sections 6 and 9.3) and what a log line shows of a request,
-// against the real authd over real sockets: Transfer-Encoding other than chunked, HEAD,
-// credentials in trailer fields, user names that are not UTF-8.
+// against the real authd over real sockets: Transfer-Encoding other than chunked, Host, chunk
+// extensions, HEAD, credentials in trailer fields, user names that are not UTF-8.
 #include <cerrno>
 #include <fstream>
 #include <poll.h>
@@ -132,6 +132,96 @@ TEST_F(HttpFramingTest, ChunkedBodyEndTrickledByteByByteIsAnswered) {
     EXPECT_TRUE(token_of(r.body())) << r.body();
     EXPECT_EQ(status_line(client.roundtrip(make_request("GET", "/healthz", {}))),
               "HTTP/1.1 200 OK");
+}
+
+// --- Host (RFC 9112 section 3.2) and chunk extensions (RFC 9110 section 5.6.4, RFC 9112 7.1.1) ---
+
+// The seed's login with the right credentials, but without Host, with two, or with an invalid
+// one: 400 once, then the connection closes (a proxy routing by Host could read it otherwise).
+TEST_F(HttpFramingTest, HostMissingTwiceOrInvalidIs400ThenClose) {
+    start();
+    const std::string credentials = "Password: " + std::string(seed_password) +
+                                    "\r\nUser-Name: " + std::string(seed_user) + "\r\n";
+    const std::string next = make_request("GET", "/healthz", {});
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"no Host", "GET /login HTTP/1.1\r\n" + credentials + "\r\n" + next},
+        {"two Host", "GET /login HTTP/1.1\r\nHost: a\r\nHost: b\r\n" + credentials + "\r\n" + next},
+        {"two on HTTP/1.0",
+         "GET /login HTTP/1.0\r\nConnection: keep-alive\r\nHost: a\r\nHost: a\r\n" + credentials +
+             "\r\n" + next},
+        {"a space", "GET /login HTTP/1.1\r\nHost: a b\r\n" + credentials + "\r\n" + next},
+        {"a path", "GET /login HTTP/1.1\r\nHost: a/b\r\n" + credentials + "\r\n" + next},
+        {"userinfo", "GET /login HTTP/1.1\r\nHost: u@a\r\n" + credentials + "\r\n" + next},
+        {"a port that is no number",
+         "GET /login HTTP/1.1\r\nHost: a:80x\r\n" + credentials + "\r\n" + next},
+    };
+    for (const auto& [name, request] : cases) {
+        SCOPED_TRACE(name);
+        http_client client(port());
+        client.send(request);
+        const auto reply = read_until_close(client);
+        EXPECT_FALSE(reply.timed_out) << "the connection stayed open: " << reply.bytes;
+        EXPECT_EQ(count_of(reply.bytes, "HTTP/1."), 1U) << reply.bytes;
+        EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0U) << reply.bytes;
+        EXPECT_TRUE(reply.bytes.ends_with("\r\n\r\n" + bad_request_body)) << reply.bytes;
+    }
+    // HTTP/1.0 without Host, and HTTP/1.1 with an IPv6 literal and a port, log in.
+    for (const std::string& request :
+         {"GET /login HTTP/1.0\r\n" + credentials + "\r\n",
+          "GET /login HTTP/1.1\r\nHost: [::1]:8080\r\n" + credentials + "\r\n"}) {
+        http_client client(port());
+        const auto r = client.roundtrip(request);
+        EXPECT_EQ(r.result_int(), 200) << r.body();
+        EXPECT_TRUE(token_of(r.body())) << r.body();
+    }
+}
+
+// A lone LF inside a quoted chunk extension: a proxy that ends the chunk line there would read
+// what follows as chunk data, authd as extension: 400 once, and close.
+TEST_F(HttpFramingTest, ControlCharacterInAChunkExtensionIs400ThenClose) {
+    start();
+    const std::string head =
+        "POST /login HTTP/1.1\r\nHost: x\r\nPassword: " + std::string(seed_password) +
+        "\r\nUser-Name: " + std::string(seed_user) + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const std::string smuggled = make_request("GET", "/healthz", {});
+    for (const std::string& ext : {std::string(";a=\"\n0\r\n\r\n") + smuggled + "\"",
+                                   std::string(";a=\"x\0y\"", 8), std::string(";a=\"\x7f\"")}) {
+        SCOPED_TRACE(testing::PrintToString(ext));
+        http_client client(port());
+        client.send(head + "2" + ext + "\r\nab\r\n0\r\n\r\n" + smuggled);
+        const auto reply = read_until_close(client);
+        EXPECT_FALSE(reply.timed_out) << "the connection stayed open: " << reply.bytes;
+        EXPECT_EQ(count_of(reply.bytes, "HTTP/1."), 1U) << reply.bytes;
+        EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0U) << reply.bytes;
+    }
+    // A quoted extension with HTAB and a quoted-pair is fine.
+    http_client client(port());
+    const auto r = client.roundtrip(head + "2;a=\"x\ty\\\"\"\r\nab\r\n0;b=c\r\n\r\n");
+    EXPECT_EQ(r.result_int(), 200) << r.body();
+}
+
+// Extensions are bounded with the body: 1 KiB of extension on each one-byte chunk passes the
+// 8 KiB body limit at the eighth chunk, and the answer is 413 there.
+TEST_F(HttpFramingTest, ChunkExtensionsCountAgainstTheBodyLimit) {
+    start();
+    const std::string head =
+        "POST /login HTTP/1.1\r\nHost: x\r\nPassword: " + std::string(seed_password) +
+        "\r\nUser-Name: " + std::string(seed_user) + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const std::string chunk = "1;" + std::string(1023, 'e') + "\r\nd\r\n";  // 1,025 bytes counted
+    std::string within;
+    for (int i = 0; i < 7; ++i) {
+        within += chunk;
+    }
+    {
+        http_client client(port());
+        const auto r = client.roundtrip(head + within + "0\r\n\r\n");
+        EXPECT_EQ(r.result_int(), 200) << r.body();  // 7,175 bytes
+    }
+    http_client client(port());
+    client.send(head + within + chunk + "0\r\n\r\n");  // 8,200 bytes
+    const auto reply = read_until_close(client);
+    EXPECT_FALSE(reply.timed_out) << "the connection stayed open: " << reply.bytes;
+    EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 413 Content Too Large\r\n", 0), 0U) << reply.bytes;
 }
 
 // --- HEAD (RFC 9110 section 9.3.2) ------------------------------------------------------------

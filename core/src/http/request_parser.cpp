@@ -70,6 +70,12 @@ std::size_t request_parser::put(boost::asio::const_buffer buffer, error_code& ec
         if (ec == http::error::need_more && cut) {
             ec = http::error::header_limit;  // the head goes on past the limit
         }
+    } else if (ec == http::error::need_more && cut) {
+        // The head ended within the limit and Beast went on into the body as far as the cut: the
+        // rest of the body is in the caller's buffer already. No error, so the caller calls again
+        // at once instead of waiting for bytes that may never come (a chunked request behind a
+        // pipelined one, whose head and first chunks ran past the cut).
+        ec = {};
     }
     // A request line refused before Beast named its method: a HEAD request's answer still has
     // no body (docs/api.md, "HEAD"). Nothing of the request has been consumed (head_bytes_ is 0),
@@ -197,6 +203,9 @@ void request_parser::on_field_impl(http::field field, string_view name, string_v
     } else if (field == http::field::transfer_encoding) {
         transfer_encoding_ = true;
         count_codings(value, codings_, other_coding_);
+    } else if (field == http::field::host) {
+        hosts_ = static_cast<std::uint8_t>(std::min(hosts_ + 1, 2));
+        bad_host_ = bad_host_ || !valid_host(value);
     }
     credential_header* target = nullptr;
     if (boost::beast::iequals(name, "Password")) {
@@ -225,12 +234,74 @@ void request_parser::on_field_impl(http::field field, string_view name, string_v
 // where Beast would frame the message by Content-Length or as bodiless: a proxy in front that
 // frames it otherwise would see its body as another request (request smuggling). Beast must
 // agree that the body is chunked, so that both readings of the value are the same.
+//
+// RFC 9112 section 3.2: an HTTP/1.1 request without Host, and any request with two Host fields or
+// an invalid one, is 400. authd builds nothing from Host, but a proxy in front may route by it, and
+// a request that two readers could take for two hosts is refused rather than served.
 void request_parser::on_header_impl(error_code& ec) {
     in_trailer_ = true;
     if (transfer_encoding_ &&
         (head_.version < 11 || content_length_ || codings_ != 1 || other_coding_ || !chunked())) {
         ec = http::error::bad_transfer_encoding;
+    } else if (hosts_ > 1 || bad_host_ || (hosts_ == 0 && head_.version >= 11)) {
+        ec = http::error::bad_value;
     }
+}
+
+namespace {
+
+// RFC 3986 section 2: unreserved and sub-delims.
+bool host_char(char c) noexcept {
+    constexpr std::string_view others = "-._~!$&'()*+,;=";
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           others.find(c) != std::string_view::npos;
+}
+
+bool hex_digit(char c) noexcept {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// unreserved / sub-delims / pct-encoded, and ':' too where colon is true (inside brackets).
+bool host_text(std::string_view text, bool colon) noexcept {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%') {
+            if (i + 2 >= text.size() || !hex_digit(text[i + 1]) || !hex_digit(text[i + 2])) {
+                return false;
+            }
+            i += 2;
+        } else if (!host_char(text[i]) && !(colon && text[i] == ':')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+bool valid_host(std::string_view value) noexcept {
+    std::string_view host = value;
+    std::string_view port;
+    bool bracketed = false;
+    if (!value.empty() && value.front() == '[') {
+        const auto close = value.find(']');
+        if (close == std::string_view::npos || close == 1) {
+            return false;
+        }
+        host = value.substr(1, close - 1);
+        bracketed = true;
+        const auto rest = value.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') {
+                return false;
+            }
+            port = rest.substr(1);
+        }
+    } else if (const auto colon = value.find(':'); colon != std::string_view::npos) {
+        host = value.substr(0, colon);
+        port = value.substr(colon + 1);
+    }
+    return host_text(host, bracketed) &&
+           std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) {}
@@ -240,7 +311,27 @@ std::size_t request_parser::on_body_impl(string_view body, error_code&) {
     return body.size();
 }
 
-void request_parser::on_chunk_header_impl(std::uint64_t, string_view, error_code&) {}
+// Chunk extensions are ignored, but checked and bounded. Beast takes a lone LF, a NUL or a DEL
+// inside a quoted extension value; RFC 9110 section 5.6.4 allows no control character there but
+// HTAB, and a proxy that ends the line at the LF would frame the rest as chunk data (one half of a
+// chunk-extension smuggling pair): 400. Their bytes count against the body limit with the chunks'
+// data (RFC 9112 section 7.1.1: a server limits them), so 3 MB of extensions are 413 as 3 MB of
+// data are.
+void request_parser::on_chunk_header_impl(std::uint64_t size, string_view extensions,
+                                          error_code& ec) {
+    const bool control = std::any_of(extensions.begin(), extensions.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return (u < 0x20 && c != '\t') || u == 0x7f;
+    });
+    if (control) {
+        ec = http::error::bad_chunk_extension;
+        return;
+    }
+    chunked_bytes_ += size + extensions.size();
+    if (chunked_bytes_ > limits_.body_bytes) {
+        ec = http::error::body_limit;
+    }
+}
 
 std::size_t request_parser::on_chunk_body_impl(std::uint64_t, string_view body, error_code&) {
     return body.size();

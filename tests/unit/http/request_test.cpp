@@ -73,52 +73,57 @@ struct decide_row {
 };
 
 constexpr decide_row decide_table[] = {
-    {"forward auth: any method", "DELETE /forward-auth HTTP/1.1\r\n\r\n", route::forward_auth,
-     api_code::ok, ""},
-    {"forward auth: a path below it", "PUT /forward-auth/app/page?q=1 HTTP/1.1\r\n\r\n",
+    {"forward auth: any method", "DELETE /forward-auth HTTP/1.1\r\nHost: x\r\n\r\n",
      route::forward_auth, api_code::ok, ""},
-    {"forward auth: not a prefix of another path", "GET /forward-authx HTTP/1.1\r\n\r\n",
+    {"forward auth: a path below it", "PUT /forward-auth/app/page?q=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+     route::forward_auth, api_code::ok, ""},
+    {"forward auth: not a prefix of another path", "GET /forward-authx HTTP/1.1\r\nHost: x\r\n\r\n",
      std::nullopt, api_code::not_found,
      R"({"code":404,"status":"error","message":"Path not found."})"},
     {"seed example",
      "GET /login HTTP/1.1\r\nHost: x\r\nPassword: password_test\r\nUser-Name: user_test\r\n\r\n",
      route::login, api_code::ok, ""},
     {"post with body",
-     "POST /login HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\nContent-Length: 5\r\n\r\nhello",
+     "POST /login HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name: u\r\nContent-Length: "
+     "5\r\n\r\nhello",
      route::login, api_code::ok, ""},
-    {"query string ignored", "GET /login?x=1 HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
-     route::login, api_code::ok, ""},
-    {"header names any case", "GET /login HTTP/1.1\r\npassword: p\r\nUSER-NAME: u\r\n\r\n",
-     route::login, api_code::ok, ""},
-    {"nothing: password first", "GET /login HTTP/1.1\r\n\r\n", std::nullopt,
+    {"query string ignored",
+     "GET /login?x=1 HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name: u\r\n\r\n", route::login,
+     api_code::ok, ""},
+    {"header names any case",
+     "GET /login HTTP/1.1\r\nHost: x\r\npassword: p\r\nUSER-NAME: u\r\n\r\n", route::login,
+     api_code::ok, ""},
+    {"nothing: password first", "GET /login HTTP/1.1\r\nHost: x\r\n\r\n", std::nullopt,
      api_code::field_missing,
      R"({"code":402,"status":"error","message":"Required field < Password > is not specified."})"},
-    {"no user name", "GET /login HTTP/1.1\r\nPassword: p\r\n\r\n", std::nullopt,
+    {"no user name", "GET /login HTTP/1.1\r\nHost: x\r\nPassword: p\r\n\r\n", std::nullopt,
      api_code::field_missing,
      R"({"code":402,"status":"error","message":"Required field < User-Name > is not specified."})"},
-    {"empty password", "GET /login HTTP/1.1\r\nPassword:\r\nUser-Name: u\r\n\r\n", std::nullopt,
-     api_code::field_missing,
+    {"empty password", "GET /login HTTP/1.1\r\nHost: x\r\nPassword:\r\nUser-Name: u\r\n\r\n",
+     std::nullopt, api_code::field_missing,
      R"({"code":402,"status":"error","message":"Required field < Password > is empty."})"},
-    {"blank user name", "GET /login HTTP/1.1\r\nPassword: p\r\nUser-Name:   \r\n\r\n", std::nullopt,
-     api_code::field_missing,
+    {"blank user name", "GET /login HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name:   \r\n\r\n",
+     std::nullopt, api_code::field_missing,
      R"({"code":402,"status":"error","message":"Required field < User-Name > is empty."})"},
-    {"empty password before missing user", "GET /login HTTP/1.1\r\nPassword: \r\n\r\n",
+    {"empty password before missing user", "GET /login HTTP/1.1\r\nHost: x\r\nPassword: \r\n\r\n",
      std::nullopt, api_code::field_missing,
      R"({"code":402,"status":"error","message":"Required field < Password > is empty."})"},
     {"duplicated password",
-     "GET /login HTTP/1.1\r\nPassword: a\r\nPassword: b\r\nUser-Name: u\r\n\r\n", std::nullopt,
-     api_code::bad_request,
+     "GET /login HTTP/1.1\r\nHost: x\r\nPassword: a\r\nPassword: b\r\nUser-Name: u\r\n\r\n",
+     std::nullopt, api_code::bad_request,
      R"({"code":400,"status":"error","message":"Field < Password > is duplicated."})"},
     {"duplicated user name",
-     "GET /login HTTP/1.1\r\nPassword: a\r\nUser-Name: u\r\nuser-name: v\r\n\r\n", std::nullopt,
-     api_code::bad_request,
+     "GET /login HTTP/1.1\r\nHost: x\r\nPassword: a\r\nUser-Name: u\r\nuser-name: v\r\n\r\n",
+     std::nullopt, api_code::bad_request,
      R"({"code":400,"status":"error","message":"Field < User-Name > is duplicated."})"},
-    {"unknown path", "GET /logoff HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n", std::nullopt,
+    {"unknown path", "GET /logoff HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
+     std::nullopt, api_code::not_found,
+     R"({"code":404,"status":"error","message":"Path not found."})"},
+    {"path prefix is not the path", "GET /login/x HTTP/1.1\r\nHost: x\r\n\r\n", std::nullopt,
      api_code::not_found, R"({"code":404,"status":"error","message":"Path not found."})"},
-    {"path prefix is not the path", "GET /login/x HTTP/1.1\r\n\r\n", std::nullopt,
-     api_code::not_found, R"({"code":404,"status":"error","message":"Path not found."})"},
-    {"method not allowed", "DELETE /login HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n\r\n",
-     std::nullopt, api_code::method_not_allowed,
+    {"method not allowed",
+     "DELETE /login HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name: u\r\n\r\n", std::nullopt,
+     api_code::method_not_allowed,
      R"({"code":405,"status":"error","message":"Method not allowed."})"},
 };
 
@@ -165,9 +170,9 @@ TEST(RequestDecide, TheBearerSchemeAloneOrWithSpacesPresentsNoToken) {
 // The field limits are inclusive: as many fields as allowed parse, one more is 431.
 TEST(RequestParse, AsManyFieldsAsTheLimitAllowsParseAndOneMoreIs431) {
     const request_limits limits;
-    const auto with_fields = [](std::uint32_t n) {
-        std::string raw = "GET /login HTTP/1.1\r\n";
-        for (std::uint32_t i = 0; i < n; ++i) {
+    const auto with_fields = [](std::uint32_t n) {  // Host and n - 1 others
+        std::string raw = "GET /login HTTP/1.1\r\nHost: x\r\n";
+        for (std::uint32_t i = 1; i < n; ++i) {
             raw += "X-" + std::to_string(i) + ": v\r\n";
         }
         return raw + "\r\n";
@@ -179,7 +184,8 @@ TEST(RequestParse, AsManyFieldsAsTheLimitAllowsParseAndOneMoreIs431) {
     EXPECT_EQ(decide_parse_error(over.ec).code, api_code::headers_too_large);
     // And one value's: as long as it allows, or one byte longer.
     const auto with_value = [](std::size_t bytes) {
-        return "GET /login HTTP/1.1\r\nPassword: " + std::string(bytes, 'p') + "\r\n\r\n";
+        return "GET /login HTTP/1.1\r\nHost: x\r\nPassword: " + std::string(bytes, 'p') +
+               "\r\n\r\n";
     };
     const auto longest = parse(head, with_value(limits.field_bytes), 0, limits);
     ASSERT_TRUE(longest.done) << longest.ec.message();
@@ -192,7 +198,7 @@ TEST(RequestParse, AsManyFieldsAsTheLimitAllowsParseAndOneMoreIs431) {
 TEST(RequestParse, KeepsCredentialValues) {
     request_head head;
     ASSERT_TRUE(parse(head,
-                      "GET /login HTTP/1.1\r\nPassword:  pass word \r\nUser-Name: "
+                      "GET /login HTTP/1.1\r\nHost: x\r\nPassword:  pass word \r\nUser-Name: "
                       "J\xc3\xa9r\xc3\xb4me\r\n\r\n")
                     .done);
     EXPECT_EQ(head.password.value, "pass word");  // surrounding whitespace is not part of it
@@ -202,8 +208,9 @@ TEST(RequestParse, KeepsCredentialValues) {
 
 TEST(RequestParse, KeepAliveFollowsHttpVersionAndConnection) {
     request_head head;
-    EXPECT_TRUE(parse(head, "GET /login HTTP/1.1\r\n\r\n").keep_alive);
-    EXPECT_FALSE(parse(head, "GET /login HTTP/1.1\r\nConnection: close\r\n\r\n").keep_alive);
+    EXPECT_TRUE(parse(head, "GET /login HTTP/1.1\r\nHost: x\r\n\r\n").keep_alive);
+    EXPECT_FALSE(
+        parse(head, "GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").keep_alive);
     EXPECT_FALSE(parse(head, "GET /login HTTP/1.0\r\n\r\n").keep_alive);
     EXPECT_TRUE(parse(head, "GET /login HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
     EXPECT_EQ(head.version, 10);
@@ -212,16 +219,19 @@ TEST(RequestParse, KeepAliveFollowsHttpVersionAndConnection) {
 TEST(RequestParse, ClearingWipesTheOldRequest) {
     request_head head;
     ASSERT_TRUE(
-        parse(head, "GET /login HTTP/1.1\r\nPassword: secret\r\nUser-Name: u\r\n\r\n").done);
-    ASSERT_TRUE(parse(head, "GET /login HTTP/1.1\r\n\r\n").done);  // a new parser clears head
+        parse(head, "GET /login HTTP/1.1\r\nHost: x\r\nPassword: secret\r\nUser-Name: u\r\n\r\n")
+            .done);
+    ASSERT_TRUE(
+        parse(head, "GET /login HTTP/1.1\r\nHost: x\r\n\r\n").done);  // a new parser clears head
     EXPECT_EQ(head.password.count, 0);
     EXPECT_TRUE(head.password.value.empty());
     EXPECT_EQ(
         decide(head).body,
         R"({"code":402,"status":"error","message":"Required field < Password > is not specified."})");
     ASSERT_TRUE(
-        parse(head, "GET /verify HTTP/1.1\r\nToken: a.b.c\r\nAuthorization: x\r\n\r\n").done);
-    ASSERT_TRUE(parse(head, "GET /verify HTTP/1.1\r\n\r\n").done);
+        parse(head, "GET /verify HTTP/1.1\r\nHost: x\r\nToken: a.b.c\r\nAuthorization: x\r\n\r\n")
+            .done);
+    ASSERT_TRUE(parse(head, "GET /verify HTTP/1.1\r\nHost: x\r\n\r\n").done);
     EXPECT_EQ(head.token.count + head.authorization.count, 0);  // nothing left from before
 }
 
@@ -234,15 +244,16 @@ struct bad_row {
 TEST(RequestParse, BadRequestsGetTheDocumentedCode) {
     const bad_row rows[] = {
         {"header over the limit",
-         "GET /login HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n",
+         "GET /login HTTP/1.1\r\nHost: x\r\nX: " + std::string(9000, 'a') + "\r\n\r\n",
          api_code::headers_too_large},
         {"request target over the limit",
-         "GET /login?" + std::string(2100, 'q') + " HTTP/1.1\r\n\r\n", api_code::headers_too_large},
+         "GET /login?" + std::string(2100, 'q') + " HTTP/1.1\r\nHost: x\r\n\r\n",
+         api_code::headers_too_large},
         {"one header value over the limit",
-         "GET /login HTTP/1.1\r\nPassword: " + std::string(4097, 'p') + "\r\n\r\n",
+         "GET /login HTTP/1.1\r\nHost: x\r\nPassword: " + std::string(4097, 'p') + "\r\n\r\n",
          api_code::headers_too_large},
         {"too many headers",
-         "GET /login HTTP/1.1\r\n" +
+         "GET /login HTTP/1.1\r\nHost: x\r\n" +
              [] {
                  std::string h;
                  for (int i = 0; i < 65; ++i) {
@@ -253,19 +264,20 @@ TEST(RequestParse, BadRequestsGetTheDocumentedCode) {
              "\r\n",
          api_code::headers_too_large},
         {"body over the limit",
-         "POST /login HTTP/1.1\r\nContent-Length: 9000\r\n\r\n" + std::string(9000, 'b'),
+         "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\n" + std::string(9000, 'b'),
          api_code::payload_too_large},
         {"chunked body over the limit",
-         "POST /login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2328\r\n" +
+         "POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2328\r\n" +
              std::string(9000, 'c') + "\r\n0\r\n\r\n",
          api_code::payload_too_large},
-        {"control character in a value", "GET /login HTTP/1.1\r\nUser-Name: a\x01b\r\n\r\n",
-         api_code::bad_request},
+        {"control character in a value",
+         "GET /login HTTP/1.1\r\nHost: x\r\nUser-Name: a\x01b\r\n\r\n", api_code::bad_request},
         {"garbage", "\x01\x02 nonsense\r\n\r\n", api_code::bad_request},
-        {"NUL in a header value", std::string("GET /login HTTP/1.1\r\nPassword: a\0b\r\n\r\n", 38),
+        {"NUL in a header value",
+         std::string("GET /login HTTP/1.1\r\nHost: x\r\nPassword: a\0b\r\n\r\n", 47),
          api_code::bad_request},
         {"bad version", "GET /login HTTP/9.9\r\n\r\n", api_code::bad_request},
-        {"space before colon", "GET /login HTTP/1.1\r\nPassword : p\r\n\r\n",
+        {"space before colon", "GET /login HTTP/1.1\r\nHost: x\r\nPassword : p\r\n\r\n",
          api_code::bad_request},
     };
     for (const auto& row : rows) {
@@ -287,8 +299,8 @@ TEST(RequestParse, BadRequestsGetTheDocumentedCode) {
 // next request: smuggling behind a proxy that frames it differently).
 TEST(RequestParse, TransferEncodingOtherThanChunkedIsBadRequest) {
     // Each body, if not consumed as this request's body, parses as a second request.
-    const std::string smuggled = "GET /verify HTTP/1.1\r\n\r\n";
-    const std::string post = "POST /login HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n";
+    const std::string smuggled = "GET /verify HTTP/1.1\r\nHost: x\r\n\r\n";
+    const std::string post = "POST /login HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name: u\r\n";
     const bad_row rows[] = {
         {"xchunked", post + "Transfer-Encoding: xchunked\r\n\r\n" + smuggled,
          api_code::bad_request},
@@ -360,7 +372,7 @@ TEST(RequestParse, TransferEncodingChunkedInAnyCaseIsAccepted) {
         SCOPED_TRACE(te);
         request_head head;
         const auto p = parse(head,
-                             "POST /login HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n"
+                             "POST /login HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name: u\r\n"
                              "Transfer-Encoding: " +
                                  std::string(te) + "\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
         ASSERT_TRUE(p.done) << p.ec.message();
@@ -376,9 +388,9 @@ TEST(RequestParse, ChunkedBodyInAnyPiecesIsParsed) {
                                         "1\r\nx\r\n0\r\nX-Trailer: v\r\n\r\n"}) {
         SCOPED_TRACE(testing::PrintToString(std::string(body)));
         const std::string raw =
-            "POST /login HTTP/1.1\r\nPassword: p\r\nUser-Name: u\r\n"
+            "POST /login HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name: u\r\n"
             "Transfer-Encoding: chunked\r\n\r\n" +
-            std::string(body) + "GET /healthz HTTP/1.1\r\n\r\n";
+            std::string(body) + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
         for (std::size_t split = 1; split <= raw.size(); ++split) {
             request_head head;
             const auto p = parse(head, raw, split);
@@ -388,13 +400,32 @@ TEST(RequestParse, ChunkedBodyInAnyPiecesIsParsed) {
     }
 }
 
+// A head and a chunked body that run past the head's limit in one buffer (a pipelined request
+// waiting behind another): the head is cut at the limit for Beast, and the body must still be
+// parsed whole from what is there, without waiting for more bytes.
+TEST(RequestParse, ChunkedBodyPastTheHeadLimitInOneBufferIsParsed) {
+    std::string chunks;
+    for (int i = 0; i < 2000; ++i) {
+        chunks += "1\r\nd\r\n";  // 12,000 bytes for 2,000 bytes of data
+    }
+    const std::string raw =
+        "POST /login HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name: u\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n" +
+        chunks + "0\r\n\r\n";
+    request_head head;
+    const auto p = parse(head, raw);
+    ASSERT_TRUE(p.done) << p.ec.message();
+    EXPECT_EQ(served_by(decide(head), head), route::login);
+}
+
 // Fields after a chunked body (trailer fields) are not request headers: credentials in them do
 // not count, though they still count against the limits.
 TEST(RequestParse, CredentialsInTrailerFieldsDoNotCount) {
     request_head head;
-    const auto p = parse(head,
-                         "POST /login HTTP/1.1\r\nUser-Name: u\r\nTransfer-Encoding: chunked\r\n"
-                         "\r\n5\r\nhello\r\n0\r\nPassword: p\r\nUser-Name: other\r\n\r\n");
+    const auto p =
+        parse(head,
+              "POST /login HTTP/1.1\r\nHost: x\r\nUser-Name: u\r\nTransfer-Encoding: chunked\r\n"
+              "\r\n5\r\nhello\r\n0\r\nPassword: p\r\nUser-Name: other\r\n\r\n");
     ASSERT_TRUE(p.done) << p.ec.message();
     EXPECT_EQ(head.password.count, 0);
     EXPECT_TRUE(head.password.value.empty());
@@ -405,7 +436,7 @@ TEST(RequestParse, CredentialsInTrailerFieldsDoNotCount) {
         R"({"code":402,"status":"error","message":"Required field < Password > is not specified."})");
 
     ASSERT_TRUE(parse(head,
-                      "GET /verify HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+                      "GET /verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
                       "Token: a.b.c\r\nAuthorization: Bearer a.b.c\r\n\r\n")
                     .done);
     EXPECT_EQ(head.token.count + head.authorization.count, 0);
@@ -414,8 +445,9 @@ TEST(RequestParse, CredentialsInTrailerFieldsDoNotCount) {
     for (int i = 0; i < 70; ++i) {
         trailer += "X-" + std::to_string(i) + ": v\r\n";
     }
-    const auto many = parse(
-        head, "POST /login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + trailer + "\r\n");
+    const auto many =
+        parse(head, "POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" +
+                        trailer + "\r\n");
     ASSERT_FALSE(many.done);
     EXPECT_EQ(decide_parse_error(many.ec).code, api_code::headers_too_large) << many.ec.message();
 }
@@ -423,7 +455,7 @@ TEST(RequestParse, CredentialsInTrailerFieldsDoNotCount) {
 // A request head of `bytes` bytes in all (request line, fields, the empty line), made of fields of
 // at most 1,500 bytes each: every field is within its own limit, only the whole can be too long.
 std::string head_of(std::size_t bytes) {
-    std::string raw = "GET /login HTTP/1.1\r\nUser-Name: u\r\nPassword: p\r\n";
+    std::string raw = "GET /login HTTP/1.1\r\nHost: x\r\nUser-Name: u\r\nPassword: p\r\n";
     for (int i = 0;; ++i) {
         const std::string name = "X-" + std::to_string(i) + ": ";
         const std::size_t room = bytes - raw.size() - 2;  // for this field and those after it
@@ -467,13 +499,13 @@ TEST(RequestParse, HeadLimitHoldsHoweverTheBytesArrive) {
 // is what is refused (before Beast has named the method).
 TEST(RequestParse, HeadRefusedInItsRequestLineIsStillHead) {
     const std::string refused[] = {
-        "HEAD /a b HTTP/1.1\r\n\r\n",
+        "HEAD /a b HTTP/1.1\r\nHost: x\r\n\r\n",
         "HEAD /login HTTP/1.2\r\n\r\n",
-        "HEAD  /login HTTP/1.1\r\n\r\n",
-        "HEAD /lo\x01gin HTTP/1.1\r\n\r\n",
+        "HEAD  /login HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HEAD /lo\x01gin HTTP/1.1\r\nHost: x\r\n\r\n",
         "HEAD /login\r\n\r\n",
-        "HEAD /login?" + std::string(3000, 'a') + " HTTP/1.1\r\n\r\n",
-        "HEAD /login?" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n",
+        "HEAD /login?" + std::string(3000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HEAD /login?" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n",
     };
     for (const auto& raw : refused) {
         SCOPED_TRACE(raw.substr(0, 40));
@@ -486,8 +518,9 @@ TEST(RequestParse, HeadRefusedInItsRequestLineIsStillHead) {
         }
     }
     for (const std::string raw :
-         {"HEADX /login HTTP/1.1\r\n\r\n", "GET /a b HTTP/1.1\r\n\r\n",
-          "GET /login?HEAD /a b HTTP/1.1\r\n\r\n", "FOO /login HTTP/1.1\r\nHEAD x\r\n\r\n"}) {
+         {"HEADX /login HTTP/1.1\r\nHost: x\r\n\r\n", "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
+          "GET /login?HEAD /a b HTTP/1.1\r\nHost: x\r\n\r\n",
+          "FOO /login HTTP/1.1\r\nHost: x\r\nHEAD x\r\n\r\n"}) {
         SCOPED_TRACE(raw);
         for (const std::size_t split : {std::size_t{0}, std::size_t{21}}) {
             request_head head;        // 21: a request line taken alone, then a field "HEAD x"
@@ -500,13 +533,14 @@ TEST(RequestParse, HeadRefusedInItsRequestLineIsStillHead) {
 // RFC 9112 section 3.2.2: a server must accept a target in absolute-form; its path routes it.
 TEST(RequestParse, AbsoluteFormTargetIsRoutedByItsPath) {
     const std::pair<std::string_view, route> rows[] = {
-        {"GET http://auth.example/login HTTP/1.1\r\n\r\n", route::login},
-        {"GET HTTPS://auth.example:8443/verify?x=1 HTTP/1.1\r\n\r\n", route::verify},
-        {"GET http://auth.example/forward-auth/app HTTP/1.1\r\n\r\n", route::forward_auth},
-        {"GET http://auth.example HTTP/1.1\r\n\r\n", route::unknown},
-        {"GET http://auth.example?/login HTTP/1.1\r\n\r\n", route::unknown},
-        {"GET ftp://auth.example/login HTTP/1.1\r\n\r\n", route::unknown},
-        {"GET http:/login HTTP/1.1\r\n\r\n", route::unknown},
+        {"GET http://auth.example/login HTTP/1.1\r\nHost: x\r\n\r\n", route::login},
+        {"GET HTTPS://auth.example:8443/verify?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", route::verify},
+        {"GET http://auth.example/forward-auth/app HTTP/1.1\r\nHost: x\r\n\r\n",
+         route::forward_auth},
+        {"GET http://auth.example HTTP/1.1\r\nHost: x\r\n\r\n", route::unknown},
+        {"GET http://auth.example?/login HTTP/1.1\r\nHost: x\r\n\r\n", route::unknown},
+        {"GET ftp://auth.example/login HTTP/1.1\r\nHost: x\r\n\r\n", route::unknown},
+        {"GET http:/login HTTP/1.1\r\nHost: x\r\n\r\n", route::unknown},
     };
     for (const auto& [raw, expected] : rows) {
         SCOPED_TRACE(raw);
@@ -522,17 +556,94 @@ TEST(RequestParse, OneEmptyLineBeforeTheRequestLineIsIgnored) {
     for (const std::size_t split : {std::size_t{0}, std::size_t{1}, std::size_t{3}}) {
         SCOPED_TRACE(split);
         request_head head;
-        const auto p = parse(head, "\r\nGET /login HTTP/1.1\r\nUser-Name: u\r\n\r\n", split);
+        const auto p =
+            parse(head, "\r\nGET /login HTTP/1.1\r\nHost: x\r\nUser-Name: u\r\n\r\n", split);
         EXPECT_TRUE(p.done) << p.ec.message();
         EXPECT_EQ(head.route, route::login);
         EXPECT_EQ(head.user_name.value, "u");
-        const auto two = parse(head, "\r\n\r\nGET /login HTTP/1.1\r\n\r\n", split);
+        const auto two = parse(head, "\r\n\r\nGET /login HTTP/1.1\r\nHost: x\r\n\r\n", split);
         EXPECT_FALSE(two.done);
         EXPECT_TRUE(two.ec);
         EXPECT_EQ(decide_parse_error(two.ec).code, api_code::bad_request);
     }
 }
 
+// RFC 9112 section 3.2: an HTTP/1.1 request without Host, any request with two, or with an
+// invalid one is 400; HTTP/1.0 without Host is served.
+TEST(RequestParse, HostIsRequiredOnceAndValid) {
+    const auto outcome = [](std::string_view version, std::string_view fields) {
+        request_head head;
+        const auto p = parse(
+            head, "GET /healthz " + std::string(version) + "\r\n" + std::string(fields) + "\r\n");
+        return p.done ? api_code::ok : decide_parse_error(p.ec).code;
+    };
+    EXPECT_EQ(outcome("HTTP/1.1", ""), api_code::bad_request);
+    EXPECT_EQ(outcome("HTTP/1.1", "X-Host: a\r\n"), api_code::bad_request);
+    EXPECT_EQ(outcome("HTTP/1.0", ""), api_code::ok);
+    EXPECT_EQ(outcome("HTTP/1.1", "Host: a\r\nhost: a\r\n"), api_code::bad_request);
+    EXPECT_EQ(outcome("HTTP/1.0", "Host: a\r\nHost: b\r\n"), api_code::bad_request);
+    EXPECT_EQ(outcome("HTTP/1.1", "Host: a\r\nHost: \r\n"), api_code::bad_request);
+    for (const std::string_view good :
+         {"", "a", "auth.example", "auth.example:8080", "auth.example:", "127.0.0.1",
+          "127.0.0.1:80", "[::1]", "[::1]:8080", "[fe80::1%25eth0]", "xn--bcher-kva.example",
+          "a_b~c-d", "%41", "!$&'()*+,;=", "[v1.x:y]"}) {
+        SCOPED_TRACE(good);
+        EXPECT_TRUE(valid_host(good));
+        EXPECT_EQ(outcome("HTTP/1.1", "Host: " + std::string(good) + "\r\n"), api_code::ok);
+        EXPECT_EQ(outcome("HTTP/1.0", "Host: " + std::string(good) + "\r\n"), api_code::ok);
+    }
+    for (const std::string_view bad :
+         {"a b",    "a/b",     "a@b",    "a:b", "a:80:81", "a:8o", "[::1", "::1", "[]",
+          "[::1]x", "[::1]:x", "[::1]]", "a]",  "[a b]",   "%4",   "%zz",  "a%",  "a?b",
+          "a#b",    "a\"b",    "a\\b",   "<a>", "{a}",     "a|b",  "a^b",  "a`b", "\xc3\xa9"}) {
+        SCOPED_TRACE(bad);
+        EXPECT_FALSE(valid_host(bad));
+        EXPECT_EQ(outcome("HTTP/1.1", "Host: " + std::string(bad) + "\r\n"), api_code::bad_request);
+        EXPECT_EQ(outcome("HTTP/1.0", "Host: " + std::string(bad) + "\r\n"), api_code::bad_request);
+    }
+}
+
+// Chunk extensions: no control character but HTAB (RFC 9110 section 5.6.4), and their bytes
+// count against the body limit with the data (RFC 9112 section 7.1.1).
+TEST(RequestParse, ChunkExtensionsAreCheckedAndCountAgainstTheBodyLimit) {
+    const auto outcome = [](const std::string& body, request_limits limits = {}) {
+        request_head head;
+        const auto p = parse(
+            head, "POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body, 0,
+            limits);
+        return p.done ? api_code::ok : decide_parse_error(p.ec).code;
+    };
+    EXPECT_EQ(outcome("3;a=b;c=\"d\te\"\r\nabc\r\n0;z=\"\\\"\"\r\n\r\n"), api_code::ok);
+    for (const char c : {'\n', '\0', '\x7f', '\x01', '\x1f', '\r'}) {
+        SCOPED_TRACE(static_cast<int>(c));
+        const std::string ext = std::string(";a=\"x") + c + "y\"";
+        EXPECT_EQ(outcome("3" + ext + "\r\nabc\r\n0\r\n\r\n"), api_code::bad_request);
+        EXPECT_EQ(outcome("0" + ext + "\r\n\r\n"), api_code::bad_request);  // the last chunk's
+    }
+    // 8 KiB of data and extensions together: exactly the limit passes, one byte more is 413,
+    // however it is spread over chunks.
+    request_limits limits;
+    limits.body_bytes = 100;
+    const std::string ext40 = ";" + std::string(39, 'e');
+    const std::string data10(10, 'd');
+    EXPECT_EQ(
+        outcome("a" + ext40 + "\r\n" + data10 + "\r\na" + ext40 + "\r\n" + data10 + "\r\n0\r\n\r\n",
+                limits),
+        api_code::ok);  // 100 bytes
+    EXPECT_EQ(outcome("a" + ext40 + "\r\n" + data10 + "\r\na" + ext40 + "\r\n" + data10 +
+                          "\r\n0;z\r\n\r\n",
+                      limits),
+              api_code::payload_too_large);  // 102: the last chunk's ";z"
+    std::string many;
+    for (int i = 0; i < 50; ++i) {
+        many += "1;" + std::string(20, 'x') + "\r\nd\r\n";
+    }
+    EXPECT_EQ(outcome(many + "0\r\n\r\n"), api_code::ok);  // 50 * 22 = 1,100 bytes of 8 KiB
+    for (int i = 0; i < 350; ++i) {
+        many += "1;" + std::string(20, 'x') + "\r\nd\r\n";
+    }
+    EXPECT_EQ(outcome(many + "0\r\n\r\n"), api_code::payload_too_large);  // 400 * 22 = 8,800
+}
 // RFC 9110 section 10.1.1: "Expect: 100-continue" is owed a 100 once the head is in and while a
 // body is still to come (HTTP/1.1 only), and once only.
 TEST(RequestParse, ContinueIsOwedOnceWhileABodyIsToCome) {
@@ -547,19 +658,23 @@ TEST(RequestParse, ContinueIsOwedOnceWhileABodyIsToCome) {
         EXPECT_FALSE(parser.take_continue());
         return first;
     };
-    EXPECT_TRUE(owed("POST /login HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+    EXPECT_TRUE(owed(
+        "POST /login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+    EXPECT_TRUE(owed(
+        "POST /login HTTP/1.1\r\nHost: x\r\nexpect: 100-Continue\r\nContent-Length: 5\r\n\r\nab"));
     EXPECT_TRUE(
-        owed("POST /login HTTP/1.1\r\nexpect: 100-Continue\r\nContent-Length: 5\r\n\r\nab"));
-    EXPECT_TRUE(
-        owed("POST /login HTTP/1.1\r\nExpect: 100-continue\r\n"
+        owed("POST /login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
              "Transfer-Encoding: chunked\r\n\r\n"));
     EXPECT_FALSE(
-        owed("POST /login HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+        owed("POST /login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
              "abcde"));  // the body is in already
-    EXPECT_FALSE(owed("GET /login HTTP/1.1\r\nExpect: 100-continue\r\n\r\n"));  // no body
+    EXPECT_FALSE(
+        owed("GET /login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n"));  // no body
     EXPECT_FALSE(owed("POST /login HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
-    EXPECT_FALSE(owed("POST /login HTTP/1.1\r\nExpect: other\r\nContent-Length: 5\r\n\r\n"));
-    EXPECT_FALSE(owed("POST /login HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n"));
+    EXPECT_FALSE(
+        owed("POST /login HTTP/1.1\r\nHost: x\r\nExpect: other\r\nContent-Length: 5\r\n\r\n"));
+    EXPECT_FALSE(
+        owed("POST /login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n"));
 }
 
 }  // namespace

@@ -126,8 +126,15 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
     // The header section's framing fields, checked once it ends (on_header_impl).
     bool content_length_ = false;
     bool transfer_encoding_ = false;
-    std::uint32_t codings_ = 0;  // transfer codings named, over all Transfer-Encoding fields
-    bool other_coding_ = false;  // one of them is not "chunked"
+    std::uint32_t codings_ = 0;        // transfer codings named, over all Transfer-Encoding fields
+    bool other_coding_ = false;        // one of them is not "chunked"
+    std::uint64_t chunked_bytes_ = 0;  // chunk data and chunk extensions, so far
+    std::uint8_t hosts_ = 0;           // Host fields (at most 2 counted: one too many is enough)
+    bool bad_host_ = false;            // one of them is not a valid host
 };
+
+// Whether value is a valid Host field value (RFC 9110 section 7.2: uri-host [ ":" port ], with
+// uri-host an IP-literal in brackets, an IPv4 address or a reg-name of RFC 3986; empty is valid).
+bool valid_host(std::string_view value) noexcept;
 
 }  // namespace authd
