@@ -21,6 +21,7 @@
 
 #include "authd/http/request_parser.hpp"
 #include "authd/login/request_handler.hpp"
+#include "authd/util/wipe.hpp"
 
 namespace authd::server {
 
@@ -107,9 +108,14 @@ class connection {
     std::unique_ptr<tls_stream> tls_;  // the connection, under TLS (--tls-cert)
     io_thread& owner_;
     // What only a connection with a coroutine needs (freed while it is parked).
+    // The read buffer wipes what it frees (its requests carry passwords), and the responses
+    // not yet written (tokens) are wiped with it, when the connection closes or parks.
     struct active_state {
         explicit active_state(std::size_t max_input) : in(max_input) {}
-        boost::beast::flat_buffer in;
+        active_state(const active_state&) = delete;
+        active_state& operator=(const active_state&) = delete;
+        ~active_state() { wipe(out); }
+        boost::beast::basic_flat_buffer<wiping_allocator<char>> in;
         std::string out;  // responses not yet written (one write for a pipelined batch)
         request_head head;
     };

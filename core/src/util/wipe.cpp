@@ -14,4 +14,10 @@ void wipe(std::string& s) noexcept {
     s.clear();
 }
 
+void wipe(void* data, std::size_t size) noexcept {
+    if (size > 0) {
+        explicit_bzero(data, size);
+    }
+}
+
 }  // namespace authd
