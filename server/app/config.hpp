@@ -32,6 +32,7 @@ struct server_config {
     std::size_t hash_queue = 0;             // 0: 64 per hash worker
     std::size_t hash_queue_per_client = 0;  // 0: a quarter of hash_queue, at least 8
     std::chrono::milliseconds hash_queue_timeout{3'000};  // queued longer: 503 without hashing
+    std::chrono::milliseconds hash_call_timeout{10'000};  // a helper call longer: killed, 503
     int hash_nice = 10;  // added to the hash workers' nice value (0..19): I/O threads first
     argon2_params argon2;
     std::chrono::seconds token_ttl{30 * 60};

@@ -45,6 +45,8 @@ po::options_description describe(settings& s) {
             "logins one client address may have waiting; 0: a quarter of --hash-queue (at least 8)")
         ("hash-queue-timeout", po::value(&t.queue_timeout)->default_value(t.queue_timeout),
             "a login still waiting for a hash worker after this long gets 503 without hashing")
+        ("hash-call-timeout", po::value(&t.call_timeout)->default_value(t.call_timeout),
+            "a hash helper that takes longer over one login (hung, stopped) is killed and replaced, and the login gets 503")
         ("hash-nice", po::value(&c.hash_nice)->default_value(c.hash_nice),
             "nice value added to hash workers (0-19), so I/O threads keep the CPU")
         ("hash-memory", po::value(&s.memory)->default_value(s.memory),

@@ -42,13 +42,14 @@ struct duration_texts {
           write(text_of(c.write_timeout)),
           shutdown(text_of(c.shutdown_timeout)),
           queue_timeout(text_of(c.hash_queue_timeout)),
+          call_timeout(text_of(c.hash_call_timeout)),
           account_max(format_duration(c.attempts.account.max_backoff)),
           account_forgive(format_duration(c.attempts.account.forgive_every)),
           address_max(format_duration(c.attempts.address.max_backoff)),
           address_forgive(format_duration(c.attempts.address.forgive_every)),
           known_window(format_duration(c.attempts.known_address_window)) {}
-    std::string ttl, idle, request, write, shutdown, queue_timeout, account_max, account_forgive,
-        address_max, address_forgive, known_window;
+    std::string ttl, idle, request, write, shutdown, queue_timeout, call_timeout, account_max,
+        account_forgive, address_max, address_forgive, known_window;
 };
 
 struct settings {

@@ -25,9 +25,9 @@ namespace {
 // line in the config file is reported now, not once the variable that hides it is removed.
 
 const std::set<std::string, std::less<>> duration_options{
-    "token-ttl",           "idle-timeout",       "request-timeout",     "write-timeout",
-    "shutdown-timeout",    "hash-queue-timeout", "account-max-backoff", "account-forgive",
-    "address-max-backoff", "address-forgive"};
+    "token-ttl",        "idle-timeout",        "request-timeout",   "write-timeout",
+    "shutdown-timeout", "hash-queue-timeout",  "hash-call-timeout", "account-max-backoff",
+    "account-forgive",  "address-max-backoff", "address-forgive"};
 
 // A duration whose 0 turns its feature off (--known-address-window 0); any other value is a
 // duration as parse_duration() reads it, of at least min_known_address_window: a store records a
@@ -174,6 +174,7 @@ void convert(settings& s, const setting_origins& from) {
     c.write_timeout = seconds(t.write);
     c.shutdown_timeout = seconds(t.shutdown);
     c.hash_queue_timeout = seconds(t.queue_timeout);
+    c.hash_call_timeout = seconds(t.call_timeout);
     c.attempts.account.max_backoff = seconds(t.account_max);
     c.attempts.account.forgive_every = seconds(t.account_forgive);
     c.attempts.address.max_backoff = seconds(t.address_max);

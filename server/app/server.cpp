@@ -148,8 +148,8 @@ int run(const server_config& config) {
     // Each worker hashes in a helper process of its own, started in the worker's thread. While
     // none can be started, it hashes in its thread (the helper says so in the log at the first
     // login).
-    pool_options.make_runner = [] {
-        auto helper = std::make_unique<hash_helper>();
+    pool_options.make_runner = [call_timeout = config.hash_call_timeout] {
+        auto helper = std::make_unique<hash_helper>(call_timeout);
         static_cast<void>(helper->start());
         return std::unique_ptr<hash_runner>(std::move(helper));
     };

@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,6 +112,16 @@ bool hash_helper::start() {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
         return false;
     }
+    // The bound of a call: a send or a receive on authd's end that waits longer fails with
+    // EAGAIN (a reply is a few bytes, sent at once: its first byte is the whole wait).
+    const auto ms = call_timeout_.count();
+    const timeval bound{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000 * 1000)};
+    if (::setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound) != 0 ||
+        ::setsockopt(fds[0], SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound) != 0) {
+        ::close(fds[0]);
+        ::close(fds[1]);
+        return false;
+    }
     int child_end = fds[1];
     if (child_end == hash_helper_fd) {
         // dup2 onto itself would leave close-on-exec set.
@@ -182,6 +193,7 @@ bool hash_helper::exchange(const std::string& request, std::string& reply) {
         }
         said_unavailable_ = false;
         char status = 0;
+        errno = 0;
         if (write_all(fd_, request.data(), request.size()) && read_exact(fd_, &status, 1)) {
             reply.assign(1, status);
             if (request[0] != 'h' || status != '1') {
@@ -193,7 +205,16 @@ bool hash_helper::exchange(const std::string& request, std::string& reply) {
                 return true;
             }
         }
+        const bool overran = errno == EAGAIN || errno == EWOULDBLOCK;
         stop();
+        if (overran) {
+            // Hung, stopped or starved: killed (stop()), and started afresh at the next call.
+            log(log_level::warn, "hash_helper_overran",
+                {{"detail",
+                  "a hash helper did not answer within --hash-call-timeout: killed and "
+                  "replaced, its login answered 503"}});
+            throw hash_runner_timeout("the hash helper process did not answer in time");
+        }
     }
     throw hash_runner_error("the hash helper process failed");
 }

@@ -8,6 +8,7 @@
 // of that, and two workers hash about 10% more (docs/benchmarks.md).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,7 +20,10 @@ namespace authd::server {
 
 class hash_helper final : public hash_runner {
   public:
-    hash_helper() = default;
+    // call_timeout: how long one call may take (--hash-call-timeout); a helper that takes longer
+    // is killed, and the call throws hash_runner_timeout.
+    explicit hash_helper(std::chrono::milliseconds call_timeout = std::chrono::seconds(10))
+        : call_timeout_(call_timeout) {}
     ~hash_helper() override;
     hash_helper(const hash_helper&) = delete;
     hash_helper& operator=(const hash_helper&) = delete;
@@ -34,10 +38,12 @@ class hash_helper final : public hash_runner {
   private:
     // Sends request and reads the reply (a status byte, then the PHC string of a hash). Restarts
     // a helper that has gone, once. False when no helper can be started (the caller runs argon2
-    // itself); throws hash_runner_error when a started helper fails twice.
+    // itself); throws hash_runner_error when a started helper fails twice, hash_runner_timeout
+    // (the helper killed) when it does not answer within call_timeout_.
     bool exchange(const std::string& request, std::string& reply);
     void stop() noexcept;
 
+    std::chrono::milliseconds call_timeout_;
     int fd_ = -1;
     pid_t pid_ = -1;
     bool said_unavailable_ = false;  // logged once until a helper starts again

@@ -1,5 +1,6 @@
 #include "workers/worker_pool.hpp"
 
+#include <algorithm>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@ worker_pool::worker_pool(const options& opts, std::function<void()> upkeep)
         threads_.emplace_back(
             [this, nice = opts.nice, make = opts.make_runner] { run_worker(nice, make); });
     }
+    expiry_ = std::thread([this] { run_expiry(); });
 }
 
 // stop() throws only if joining a worker fails (a deadlock or a thread that is not joinable: a
@@ -40,10 +42,14 @@ void worker_pool::stop() {
         queued_ = 0;
     }
     ready_.notify_all();
+    first_queued_.notify_all();
     for (auto& t : threads_) {
         if (t.joinable()) {
             t.join();
         }
+    }
+    if (expiry_.joinable()) {
+        expiry_.join();
     }
     for (auto& [client, jobs] : dropped) {
         for (auto& q : jobs) {
@@ -80,7 +86,9 @@ void worker_pool::submit(std::uint64_t client, std::unique_ptr<blocking_job> job
                     turns_.push_back(client);
                 }
                 jobs.push_back(std::move(q));
-                ++queued_;
+                if (++queued_ == 1) {
+                    first_queued_.notify_one();
+                }
                 ready_.notify_one();
                 return;
             }
@@ -132,6 +140,57 @@ void worker_pool::complete(queued& q, bool ran) {
         std::move(done)(std::move(job), ran);
     });
     q.work.reset();
+}
+
+// Every job has the same timeout, so a client's queue is in deadline order: the earliest deadline
+// is at the front of one of the queues. This thread sleeps until it, gives back what has expired,
+// and sleeps again; with nothing queued, until something is. A worker that takes a job past its
+// deadline (between two wakes) gives it back unrun too.
+void worker_pool::run_expiry() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        auto next = clock::time_point::max();
+        for (const auto& [client, jobs] : queues_) {
+            next = std::min(next, jobs.front().deadline);
+        }
+        if (next == clock::time_point::max()) {
+            first_queued_.wait(lock);
+            continue;
+        }
+        const auto now = clock::now();
+        if (next > now) {
+            first_queued_.wait_until(lock, next);
+            continue;
+        }
+        std::vector<queued> expired;
+        for (auto it = queues_.begin(); it != queues_.end();) {
+            auto& jobs = it->second;
+            while (!jobs.empty() && jobs.front().deadline <= now) {
+                expired.push_back(std::move(jobs.front()));
+                jobs.pop_front();
+                --queued_;
+            }
+            if (jobs.empty()) {
+                turns_.erase(std::find(turns_.begin(), turns_.end(), it->first));
+                it = queues_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        // The earliest first (a queued job cannot be move-assigned: its work guard).
+        std::vector<queued*> order;
+        order.reserve(expired.size());
+        for (auto& q : expired) {
+            order.push_back(&q);
+        }
+        std::sort(order.begin(), order.end(),
+                  [](const queued* a, const queued* b) { return a->deadline < b->deadline; });
+        lock.unlock();
+        for (auto* q : order) {
+            complete(*q, false);  // 503 now, without running it
+        }
+        lock.lock();
+    }
 }
 
 void worker_pool::run_worker(int nice, const runner_factory& make_runner) {

@@ -6,8 +6,8 @@
 //
 // Fair share: each client (address key) has its own queue, and workers take jobs round-robin
 // across clients, so a client flooding the pool only lengthens its own queue. A client's queue is
-// bounded too, and a job still queued at its deadline is given back unrun (its client would have
-// given up by then).
+// bounded too, and a job still queued at its deadline is given back unrun at that moment, by a
+// thread of the pool's own (its client would give up by then), also while every worker is stuck.
 #pragma once
 
 #include <chrono>
@@ -83,6 +83,8 @@ class worker_pool final : public job_executor {
     // stopping.
     bool take(std::unique_lock<std::mutex>& lock, std::optional<queued>& out);
     void run_worker(int nice, const runner_factory& make_runner);
+    // Gives back every job queued past its deadline, each when its deadline comes.
+    void run_expiry();
     static void complete(queued& q, bool ran);
 
     const std::size_t capacity_;
@@ -91,6 +93,7 @@ class worker_pool final : public job_executor {
     const std::function<void()> upkeep_;
     mutable std::mutex mutex_;
     std::condition_variable ready_;
+    std::condition_variable first_queued_;  // the queue was empty and is not: run_expiry() wakes
     std::unordered_map<std::uint64_t, std::deque<queued>> queues_;  // per client, non-empty
     std::deque<std::uint64_t> turns_;  // clients with queued jobs, in round-robin order
     std::size_t queued_ = 0;
@@ -98,6 +101,7 @@ class worker_pool final : public job_executor {
     bool stopping_ = false;
     bool upkeep_pending_ = false;
     std::vector<std::thread> threads_;
+    std::thread expiry_;
 };
 
 }  // namespace authd::server

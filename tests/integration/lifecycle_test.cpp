@@ -340,50 +340,6 @@ TEST_F(LifecycleTest, SigtermClosesAParkedConnectionAndExits0) {
 // --- hash helper processes --------------------------------------------------------------------
 // Each hash worker runs argon2 in a helper process of its own (server/workers/hash_helper.hpp).
 
-// The processes authd started (its threads' children), by pid.
-std::vector<pid_t> children_of(pid_t pid) {
-    std::vector<pid_t> out;
-    for (const auto& task :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-        std::ifstream in(task.path() / "children");
-        for (pid_t child = 0; in >> child;) {
-            out.push_back(child);
-        }
-    }
-    return out;
-}
-
-// children_of(pid) once it has count entries (the hash workers start their helpers as they
-// start); what it has after 10 s otherwise.
-std::vector<pid_t> wait_children(pid_t pid, std::size_t count) {
-    const auto until = std::chrono::steady_clock::now() + 10s;
-    auto children = children_of(pid);
-    while (children.size() != count && std::chrono::steady_clock::now() < until) {
-        std::this_thread::sleep_for(20ms);
-        children = children_of(pid);
-    }
-    return children;
-}
-
-std::string proc_file(pid_t pid, const char* name) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/" + name, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-bool process_gone(pid_t pid, std::chrono::milliseconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-        // Gone, or a zombie nobody waits for any more (its parent is gone too).
-        const auto stat = proc_file(pid, "stat");
-        const auto state_at = stat.rfind(") ");
-        if (stat.empty() || (state_at != std::string::npos && stat[state_at + 2] == 'Z')) {
-            return true;
-        }
-        std::this_thread::sleep_for(50ms);
-    }
-    return false;
-}
-
 TEST_F(LifecycleTest, EachHashWorkerHasAHelperProcessWithoutEnvironment) {
     env_.add_user("user_test", "password_test");
     ::setenv("AUTHD_TEST_SECRET_MARKER", "must-not-reach-the-helper", 1);

@@ -255,6 +255,8 @@ service_result login_service::guarded(Work&& work) const {
         return failure(api_code::internal_error, e.what());
     } catch (const std::bad_alloc&) {
         return failure(api_code::internal_error, "out of memory");
+    } catch (const hash_runner_timeout& e) {
+        return failure(api_code::busy, e.what());
     } catch (const hash_runner_error& e) {
         return failure(api_code::internal_error, e.what());
     }

@@ -8,10 +8,12 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <poll.h>
 #include <spawn.h>
 #include <stdexcept>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -602,6 +604,52 @@ std::string nginx_process::error_log() const {
 
 bool have_nginx() {
     return run_command({"sh", "-c", "command -v nginx"}).exit_code == 0;
+}
+
+// --- /proc -------------------------------------------------------------------------------------
+
+// The processes authd started (its threads' children), by pid.
+std::vector<pid_t> children_of(pid_t pid) {
+    std::vector<pid_t> out;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream in(task.path() / "children");
+        for (pid_t child = 0; in >> child;) {
+            out.push_back(child);
+        }
+    }
+    return out;
+}
+
+// children_of(pid) once it has count entries (the hash workers start their helpers as they
+// start); what it has after 10 s otherwise.
+std::vector<pid_t> wait_children(pid_t pid, std::size_t count) {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    auto children = children_of(pid);
+    while (children.size() != count && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(20ms);
+        children = children_of(pid);
+    }
+    return children;
+}
+
+std::string proc_file(pid_t pid, const char* name) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/" + name, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+bool process_gone(pid_t pid, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+        // Gone, or a zombie nobody waits for any more (its parent is gone too).
+        const auto stat = proc_file(pid, "stat");
+        const auto state_at = stat.rfind(") ");
+        if (stat.empty() || (state_at != std::string::npos && stat[state_at + 2] == 'Z')) {
+            return true;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
 }
 
 }  // namespace authd_it

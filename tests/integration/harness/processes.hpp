@@ -200,4 +200,16 @@ class nginx_process {
 // True when Debian's nginx is installed (the tests that need it skip otherwise).
 bool have_nginx();
 
+// --- /proc -------------------------------------------------------------------------------------
+
+// The processes pid started (its threads' children).
+std::vector<pid_t> children_of(pid_t pid);
+// children_of(pid) once it has count entries (authd's hash workers start their helpers as they
+// start); what it has after 10 s otherwise.
+std::vector<pid_t> wait_children(pid_t pid, std::size_t count);
+// The content of /proc/PID/NAME ("" when it cannot be read).
+std::string proc_file(pid_t pid, const char* name);
+// True once pid has ended (or is a zombie no one waits for), false after timeout.
+bool process_gone(pid_t pid, std::chrono::milliseconds timeout);
+
 }  // namespace authd_it

@@ -57,6 +57,12 @@ struct hash_runner_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// A call that took longer than the runner's bound (a hung or stopped helper): abandoned, and the
+// login answered 503 (retry), not 500.
+struct hash_runner_timeout : hash_runner_error {
+    using hash_runner_error::hash_runner_error;
+};
+
 // The calls themselves, in the calling thread (what a runner runs elsewhere): a PHC string of
 // argon2id or of an imported format verified, an argon2id hash made.
 bool verify_password_here(const std::string& phc, std::string_view password);

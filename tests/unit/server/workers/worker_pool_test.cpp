@@ -237,8 +237,8 @@ TEST_F(WorkerPool, OneClientCannotTakeMoreThanItsShareOfTheQueue) {
     }
 }
 
-// A job still queued at its deadline is given back unrun when a worker takes it (its client has
-// given up by then), and costs no work.
+// A job still queued at its deadline is given back unrun (its client has given up by then), and
+// costs no work.
 TEST_F(WorkerPool, AJobQueuedPastItsDeadlineIsGivenBackUnrun) {
     worker_pool::options opts;
     opts.workers = 1;
@@ -255,6 +255,37 @@ TEST_F(WorkerPool, AJobQueuedPastItsDeadlineIsGivenBackUnrun) {
     for (const auto& o : done()) {
         EXPECT_EQ(o.ran, o.name == "held") << o.name;
     }
+}
+
+// The deadline is kept while every worker is stuck (a hung hash helper): the queued jobs come back
+// unrun, the earlier first, while the job in hand still holds the only worker.
+TEST_F(WorkerPool, QueuedJobsExpireWhileEveryWorkerIsStuck) {
+    worker_pool::options opts;
+    opts.workers = 1;
+    opts.queue_timeout = 100ms;
+    start(opts);
+    log_.set_gate(false);
+    submit(1, "stuck");
+    ASSERT_TRUE(log_.wait_running(1));
+    submit(2, "first");
+    submit(3, "second");
+    submit(2, "third");
+    ASSERT_TRUE(wait_done(3)) << "queued jobs waited for the stuck worker";
+    const auto early = done();
+    ASSERT_EQ(early.size(), 3U);
+    EXPECT_EQ(early[0].name, "first");
+    for (const auto& o : early) {
+        EXPECT_FALSE(o.ran) << o.name;
+        EXPECT_NE(o.name, "stuck");
+    }
+    EXPECT_EQ(pool_->queue_depth(), 0U);
+    // The pool still works: the stuck job ends, a new one runs.
+    log_.set_gate(true);
+    ASSERT_TRUE(wait_done(4));
+    submit(4, "after");
+    ASSERT_TRUE(wait_done(5));
+    EXPECT_TRUE(done().back().ran);
+    EXPECT_EQ(log_.ran, (std::vector<std::string>{"stuck", "after"}));
 }
 
 TEST_F(WorkerPool, TheUpkeepRunsBeforeQueuedJobsAndOnceHoweverOftenAsked) {
