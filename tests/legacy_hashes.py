@@ -87,10 +87,25 @@ def keycloak_export(password):
         "hashLength": ["32"], "memory": ["256"], "type": ["id"], "version": ["1.3"],
         "parallelism": ["1"]})))
     export = {"realm": "test", "enabled": True, "users": [
-        {"id": str(i), "username": name, "enabled": True,
-         "credentials": [{"type": "otp", "secretData": "{}", "credentialData": "{}"}, cred],
-         "realmRoles": ["default-roles-test"]}
+        {"id": str(i), "username": name, "enabled": True, "credentials": [cred],
+         "requiredActions": [], "realmRoles": ["default-roles-test"]}
         for i, (name, cred) in enumerate(users)]}
+    # A password policy's history: old passwords, no second factor. Imported.
+    old = dict(users[1][1], type="password-history")
+    export["users"].append({"username": "kc_history", "credentials": [users[1][1], old]})
+    # A second factor, or a required action, authd cannot ask for: refused by name by default
+    # (authd would let them in with the password alone), imported with --allow-password-only.
+    otp = {"type": "otp", "userLabel": "phone", "createdDate": 1700000000000,
+           "secretData": json.dumps({"value": "JBSWY3DPEHPK3PXP"}),
+           "credentialData": json.dumps({"subType": "totp", "digits": 6, "period": 30,
+                                         "algorithm": "HmacSHA1", "counter": 0})}
+    webauthn = {"type": "webauthn", "userLabel": "key", "secretData": "{}",
+                "credentialData": json.dumps({"aaguid": "00000000-0000-0000-0000-000000000000",
+                                              "credentialId": "AAAA", "counter": 0})}
+    export["users"].append({"username": "kc_otp", "credentials": [otp, users[0][1]]})
+    export["users"].append({"username": "kc_webauthn", "credentials": [users[0][1], webauthn]})
+    export["users"].append({"username": "kc_update_password", "credentials": [users[0][1]],
+                            "requiredActions": ["UPDATE_PASSWORD"]})
     export["users"].append({"username": "kc_no_password", "credentials": []})
     # Disabled in Keycloak: not imported (it would log in to authd).
     export["users"].append({"username": "kc_disabled", "enabled": False,

@@ -150,23 +150,41 @@ TEST_F(LegacyHashTest, KeycloakExportWithKnownPbkdf2AndArgon2ParametersLogsIn) {
     const auto file = env_.dir().file("realm-export.json");
     write_file(file, r.out);
     const auto imported = authctl(env_, {"user", "import", "--keycloak", file});
-    EXPECT_EQ(imported.exit_code, 0) << imported.err;
     // kc_no_password (a service account, say) has nothing to import, and kc_disabled ("enabled":
-    // false, with a valid password) must not become a working login: counted, no error.
+    // false, with a valid password) must not become a working login: counted, no error. Users
+    // with a second factor or a required action are refused by name (exit 1): imported, they
+    // would log in with the password alone. Old passwords (password-history) are no factor.
+    EXPECT_EQ(imported.exit_code, 1) << imported.err;
     EXPECT_EQ(imported.out,
-              "added: 5, existed already: 0, users skipped: 0, without a password: "
+              "added: 6, existed already: 0, users skipped: 3, without a password: "
               "1, disabled: 1\n");
-    const auto before = stored_hashes(env_);
-    EXPECT_EQ(before.size(), 5U) << imported.out;
-    EXPECT_EQ(before.count("kc_disabled"), 0U);
-    // The same export with a UTF-8 byte order mark first (as Windows tools write it): the same
-    // users, there already.
+    for (const char* refused :
+         {"user kc_otp: has a second factor authd does not carry over (otp)",
+          "user kc_webauthn: has a second factor authd does not carry over (webauthn)",
+          "user kc_update_password: has a required action pending in Keycloak "
+          "(UPDATE_PASSWORD)"}) {
+        EXPECT_NE(imported.err.find(refused), std::string::npos) << imported.err;
+    }
+    auto before = stored_hashes(env_);
+    EXPECT_EQ(before.size(), 6U) << imported.out;
+    for (const char* absent : {"kc_disabled", "kc_otp", "kc_webauthn", "kc_update_password"}) {
+        EXPECT_EQ(before.count(absent), 0U) << absent;
+    }
+    // The same export with a UTF-8 byte order mark first (as Windows tools write it), and the
+    // operator's word that password-only accounts will do: the three refused ones are added.
     write_file(file, "\xEF\xBB\xBF" + r.out);
-    const auto again = authctl(env_, {"user", "import", "--keycloak", file});
+    const auto again =
+        authctl(env_, {"user", "import", "--keycloak", "--allow-password-only", file});
     EXPECT_EQ(again.exit_code, 0) << again.err;
     EXPECT_EQ(again.out,
-              "added: 0, existed already: 5, users skipped: 0, without a password: "
+              "added: 3, existed already: 6, users skipped: 0, without a password: "
               "1, disabled: 1\n");
+    before = stored_hashes(env_);
+    EXPECT_EQ(before.size(), 9U);
+    EXPECT_EQ(before.count("kc_disabled"), 0U);
+    // The option belongs to --keycloak alone.
+    EXPECT_EQ(
+        authctl(env_, {"user", "import", "--hashes", "--allow-password-only", file}).exit_code, 2);
     start();
     log_everyone_in(before);
 }

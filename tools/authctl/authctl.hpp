@@ -51,14 +51,15 @@ struct global_options {
     std::string store_uri;
     std::string hash_memory;
     std::string hash_ops;
-    std::string alg;                 // --alg, for key generate and key rotate; empty: HS256
-    bool hashes = false;             // user import --hashes: NAME<TAB>HASH (hash_import.hpp)
-    bool keycloak = false;           // user import --keycloak: a realm export
-    bool allow_weak = false;         // ... md5-crypt, apr1, PBKDF2 under 1000 iterations
-    std::string max_hash_ms;         // ... the cost bound of one verification; empty: default
-    std::string max_hash_memory;     // ... its memory bound; empty: default
-    bool legacy = false;             // user list --legacy
-    std::vector<std::string> words;  // the command and its arguments
+    std::string alg;                   // --alg, for key generate and key rotate; empty: HS256
+    bool hashes = false;               // user import --hashes: NAME<TAB>HASH (hash_import.hpp)
+    bool keycloak = false;             // user import --keycloak: a realm export
+    bool allow_weak = false;           // ... md5-crypt, apr1, PBKDF2 under 1000 iterations
+    bool allow_password_only = false;  // --keycloak: users with a second factor or an action
+    std::string max_hash_ms;           // ... the cost bound of one verification; empty: default
+    std::string max_hash_memory;       // ... its memory bound; empty: default
+    bool legacy = false;               // user list --legacy
+    std::vector<std::string> words;    // the command and its arguments
 };
 
 // --- options.cpp: what the options make --------------------------------------------------------

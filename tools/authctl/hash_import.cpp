@@ -281,13 +281,21 @@ class keycloak_handler {
     static constexpr std::size_t max_key_size = 4096;
     static constexpr std::size_t max_string_size = std::size_t{64} * 1024;
 
-    explicit keycloak_handler(batch_writer& writer) : writer_(writer) {}
+    keycloak_handler(batch_writer& writer, bool allow_password_only)
+        : writer_(writer), allow_password_only_(allow_password_only) {}
 
     bool on_document_begin(json::error_code&) { return true; }
     bool on_document_end(json::error_code&) { return true; }
     bool on_object_begin(json::error_code&) { return open(false); }
     bool on_object_end(std::size_t, json::error_code&) {
         if (at_credential()) {
+            if (!type_.empty() && type_ != "password" && type_ != "password-history" &&
+                other_credentials_.find(type_) == std::string::npos) {
+                // otp, webauthn, webauthn-passwordless, recovery-authn-codes, a custom
+                // authenticator's: a factor authd cannot ask for (yet). Old passwords (a password
+                // policy's history) are none.
+                other_credentials_ += (other_credentials_.empty() ? "" : ", ") + type_;
+            }
             if (type_ == "password" && !have_password_) {
                 have_password_ = true;
                 if (pending_secret_.empty() && old_form_.contains("hashedSaltedValue")) {
@@ -337,6 +345,8 @@ class keycloak_handler {
         text_.append(part.data(), part.size());
         if (at_user() && key_ == "username") {
             username_ = text_;
+        } else if (at_required_actions()) {
+            required_actions_ += (required_actions_.empty() ? "" : ", ") + text_;
         } else if (at_credential()) {
             if (key_ == "type") {
                 type_ = text_;
@@ -395,6 +405,12 @@ class keycloak_handler {
         return frames_.size() == 3 && !frames_[0].array && frames_[1].array &&
                frames_[1].key == "users" && !frames_[2].array;
     }
+    // ... > the user's "requiredActions" array (of strings)
+    bool at_required_actions() const {
+        return frames_.size() == 4 && !frames_[0].array && frames_[1].array &&
+               frames_[1].key == "users" && !frames_[2].array && frames_[3].array &&
+               frames_[3].key == "requiredActions";
+    }
     // ... > the user's "credentials" array > a credential object
     bool at_credential() const {
         return frames_.size() == 5 && !frames_[0].array && frames_[1].array &&
@@ -412,6 +428,16 @@ class keycloak_handler {
             ++disabled_users_;  // off in Keycloak: imported, it would log in here
         } else if (!have_password_) {
             ++without_password_;  // a service account, a federated user: nothing to keep
+        } else if (!allow_password_only_ && !other_credentials_.empty()) {
+            // Imported, the account would log in with its password alone.
+            writer_.skip(where, "has a second factor authd does not carry over (" +
+                                    other_credentials_ +
+                                    "): refused, or import it as a password-only account "
+                                    "with --allow-password-only");
+        } else if (!allow_password_only_ && !required_actions_.empty()) {
+            writer_.skip(where, "has a required action pending in Keycloak (" + required_actions_ +
+                                    ") that authd cannot ask for: refused, or import it as it is "
+                                    "with --allow-password-only");
         } else {
             std::string problem;
             std::string hash = keycloak_hash(secret_, credential_, problem);
@@ -426,9 +452,12 @@ class keycloak_handler {
         credential_.clear();
         have_password_ = false;
         disabled_ = false;
+        other_credentials_.clear();
+        required_actions_.clear();
     }
 
     batch_writer& writer_;
+    const bool allow_password_only_;
     std::vector<frame> frames_;
     std::string key_;
     std::string text_;
@@ -442,7 +471,9 @@ class keycloak_handler {
     bool have_password_ = false;
     std::size_t users_ = 0;
     std::size_t without_password_ = 0;
-    bool disabled_ = false;  // this user's "enabled": false
+    bool disabled_ = false;          // this user's "enabled": false
+    std::string other_credentials_;  // this user's credential types but "password", listed
+    std::string required_actions_;   // this user's requiredActions, listed
     std::size_t disabled_users_ = 0;
 };
 
@@ -450,7 +481,8 @@ class keycloak_handler {
 
 import_counts import_keycloak(authd::user_store& store, int fd, const hash_import_options& opts) {
     batch_writer writer(store, opts);
-    json::basic_parser<keycloak_handler> parser(json::parse_options{}, writer);
+    json::basic_parser<keycloak_handler> parser(json::parse_options{}, writer,
+                                                opts.allow_password_only);
     json::error_code ec;
     read_chunks(fd, [&](std::string_view chunk) {
         parser.write_some(true, chunk.data(), chunk.size(), ec);

@@ -22,6 +22,9 @@ struct hash_import_options {
     authd::import_limits limits;
     std::size_t batch = 10'000;  // users per store transaction
     bool progress = false;       // "imported N" on standard error about once a second
+    // Keycloak: import users who also have a second factor (any credential but the password) or
+    // a required action pending, as password-only accounts. Off: each is reported and skipped.
+    bool allow_password_only = false;
 };
 
 struct import_counts {

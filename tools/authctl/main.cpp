@@ -48,7 +48,11 @@ Commands:
   user import --keycloak FILE
                       the same from a Keycloak realm export (realm.json or
                       users-N.json): each user's password credential; users
-                      without one (service accounts) are counted, not imported
+                      without one (service accounts) are counted, not imported;
+                      users with a second factor (otp, webauthn) or a required
+                      action pending are reported by name and skipped (authd
+                      would let them in with the password alone) unless
+                      --allow-password-only
   key generate PATH   write a new signing key file to PATH, mode 0600; an
                       existing file is never overwritten. HS256 (default): 32
                       random bytes; --alg EdDSA: a key ring of one Ed25519 key
@@ -89,6 +93,10 @@ po::options_description visible_options(global_options& opts) {
         "keycloak", po::bool_switch(&opts.keycloak), "user import: the file is a Keycloak export")(
         "allow-weak", po::bool_switch(&opts.allow_weak),
         "user import --hashes/--keycloak: accept weak formats (md5-crypt, apr1, PBKDF2 < 1000)")(
+        "allow-password-only", po::bool_switch(&opts.allow_password_only),
+        "user import --keycloak: import users who have a second factor (otp, webauthn) or a "
+        "required action pending (UPDATE_PASSWORD, ...) as password-only accounts; refused by "
+        "default, each by name")(
         "max-hash-ms", po::value(&opts.max_hash_ms)->value_name("MS"),
         "user import --hashes/--keycloak: refuse hashes whose verification costs more "
         "(estimated; default 1000)")(
@@ -205,6 +213,9 @@ int run(int argc, char** argv) {
         throw usage_error(
             "--hashes or --keycloak (one of them) go with user import, and "
             "--allow-weak, --max-hash-ms, --max-hash-memory with either");
+    }
+    if (opts->allow_password_only && !(import && opts->keycloak)) {
+        throw usage_error("--allow-password-only applies to user import --keycloak only");
     }
     if (opts->legacy && !(cmd.group == "user" && cmd.verb == "list")) {
         throw usage_error("--legacy applies to user list only");

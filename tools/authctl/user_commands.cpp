@@ -84,6 +84,7 @@ namespace {
 int user_import_hashes(const global_options& opts, const std::string& file) {
     authctl::hash_import_options import;
     import.limits.allow_weak = opts.allow_weak;
+    import.allow_password_only = opts.allow_password_only;
     if (!opts.max_hash_ms.empty()) {
         import.limits.max_milliseconds =
             static_cast<double>(parse_count(opts.max_hash_ms, "max-hash-ms"));
