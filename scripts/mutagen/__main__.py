@@ -501,8 +501,32 @@ def main_run(args):
     # The tests that run any line of a file: where a mutant of unknown coverage (SQL in a string,
     # a constant) is looked for first.
     file_tests = {}
-    for (path, _), idx in lines_of.items():
+    # And per file, each line's tests: for the distance from a mutant to the code each test runs.
+    lines_by_file = {}
+    for (path, ln), idx in lines_of.items():
         file_tests.setdefault(path, set()).update(idx)
+        if idx:
+            lines_by_file.setdefault(path, []).append((ln, idx))
+    # The tests that killed a file's mutants so far, the latest first (a lane takes a file's
+    # mutants in a row, and a file's mutants tend to fall to the same few tests).
+    killers_of = {}
+
+    def first_order(m, near):
+        """near's tests in the order a mutant's hunt tries them: the file's killers so far, then
+        by the distance from the mutant's line to the nearest line each test runs in its file (in
+        steps of 25 lines: the code that runs an SQL string sits near it), then fastest first."""
+        distance = {}
+        for ln, idx in lines_by_file.get(m.path, []):
+            d = abs(ln - m.line) // 25
+            for i in idx:
+                if i in near and d < distance.get(i, 1 << 30):
+                    distance[i] = d
+        with lock:
+            killers = [i for i in killers_of.get(m.path, []) if i in near]
+        rank = {i: k for k, i in enumerate(killers)}
+        return sorted((t for t in tests if t.index in near),
+                      key=lambda t: (rank.get(t.index, len(rank)), distance.get(t.index, 1 << 30),
+                                     t.seconds, t.index))
 
     texts = {f: tree.text(f) for f in wanted_rel}
     records = {}
@@ -603,17 +627,21 @@ def main_run(args):
                         # the tests that run its file come first, then every other one.
                         near = covering if covering is not None else file_tests.get(m.path)
                         if near:
-                            first = [t for t in by_speed if t.index in near]
+                            first = first_order(m, near)
                             rest = [t for t in by_speed if t.index not in near]
                         else:
                             first, rest = by_speed, []
-                        killer, how = hunt(lane, m, first, 1)
+                        killer, how = hunt(lane, m, first, args.near_jobs)
                         via = "covering" if covering is not None else "file"
                         if killer is None and not args.covering_only and rest:
                             killer, how = hunt(lane, m, rest, args.suite_jobs)
                             via = "suite"
                         if killer:
                             rec.update(status="killed", killer=killer, via=via, how=how)
+                            with lock:
+                                index = next(t.index for t in tests if t.name == killer)
+                                ks = [i for i in killers_of.get(m.path, []) if i != index]
+                                killers_of[m.path] = [index] + ks
                         else:
                             rec.update(status="survived")
                 finally:
@@ -722,8 +750,10 @@ def main():
     # third of the time -j2 takes, at well under full CPU.
     p.add_argument("--test-jobs", type=int, default=6,
                    help="tests the baseline runs at once")
-    p.add_argument("--suite-jobs", type=int, default=4,
-                   help="tests a lane runs at once beyond the covering ones")
+    p.add_argument("--near-jobs", type=int, default=2,
+                   help="tests a lane runs at once among those near the mutant")
+    p.add_argument("--suite-jobs", type=int, default=6,
+                   help="tests a lane runs at once beyond the near ones")
     p.add_argument("--rev", help="mutate this commit, not the working tree")
     p.add_argument("--covering-only", action="store_true",
                    help="triage: run only the tests that cover each mutant (no score)")
