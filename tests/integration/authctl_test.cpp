@@ -339,6 +339,32 @@ TEST_F(AuthctlUser, InvalidNamesRefused) {
     EXPECT_EQ(authctl({"user", "list"}).out, "");
 }
 
+// Names another name could pass for on an operator's screen, or that drive a terminal: refused for
+// a new account; an account of an older store that has one can still be removed.
+TEST_F(AuthctlUser, NamesWithHiddenCharactersRefused) {
+    for (const std::string name : {"ad\xc2\x85min",
+                                   "\xe2\x80\xae"
+                                   "nimda",
+                                   "ad\xc2\xa0min", "ad\xe2\x80\x8bmin",
+                                   "a\xc2\x9b"
+                                   "31m"}) {
+        const auto r = authctl({"user", "add", "--", name}, "secret\n");
+        EXPECT_EQ(r.status, 2) << r.err;
+        EXPECT_TRUE(contains(r.err, "another name could pass for it")) << r.err;
+        EXPECT_FALSE(contains(r.err, name)) << "the name is not repeated";
+    }
+    EXPECT_EQ(authctl({"user", "list"}).out, "");
+    add_user("alice", "secret");
+    ASSERT_TRUE(authd::open_store("sqlite:" + db_path())
+                    ->users()
+                    .add_user("ad\xc2\x85min", stored_hash("alice").value()));
+    // Listed with the character shown, not sent to the terminal.
+    EXPECT_EQ(authctl({"user", "list"}).out, "ad\\u{0085}min\nalice\n");
+    EXPECT_EQ(authctl({"user", "passwd", "--", "ad\xc2\x85min"}, "new secret\n").status, 0);
+    EXPECT_EQ(authctl({"user", "remove", "--", "ad\xc2\x85min"}).status, 0);
+    EXPECT_EQ(stored_hash("ad\xc2\x85min"), std::nullopt);
+}
+
 // HTTP strips the spaces around a header's value (docs/api.md), so no User-Name header could
 // name an account whose name begins or ends with one: such an account could never log in.
 TEST_F(AuthctlUser, NamesHttpCannotCarryRefused) {

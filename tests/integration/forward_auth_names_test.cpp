@@ -13,8 +13,12 @@ class ForwardAuthNames : public authd_test {};
 TEST_F(ForwardAuthNames, ATokenForANameWithCrLfIsRefusedWithoutInjectedHeaders) {
     start();
     const auto exp = std::to_string(unix_now() + 600);
+    // Also names no header should carry though they hold no CR or LF: a C1 control (NEL, which
+    // some parsers take for a line end; CSI, which drives a terminal), a right-to-left override,
+    // a zero-width space.
     for (const std::string name :
-         {R"(alice\r\nX-Injected: 1)", R"(alice\nX-Injected: 1)", R"(tab\there)"}) {
+         {R"(alice\r\nX-Injected: 1)", R"(alice\nX-Injected: 1)", R"(tab\there)", R"(ad\u0085min)",
+          R"(a\u009b31m)", R"(\u202enimda)", R"(ad\u200bmin)"}) {
         // A token with the seed's header, signed by PyJWT with the server's own key.
         const auto made = run_command({python_bin(), tests_dir() + "/jwt_make.py"},
                                       R"({"user":")" + name + R"(","exp":)" + exp + "}",

@@ -420,8 +420,9 @@ class keycloak_handler {
 
     void end_user() {
         ++users_;
-        const std::string where =
-            username_.empty() ? "user #" + std::to_string(users_) : "user " + username_;
+        const std::string where = username_.empty()
+                                      ? "user #" + std::to_string(users_)
+                                      : "user " + authd::printable_user_name(username_);
         if (username_.empty()) {
             writer_.skip(where, "no username");
         } else if (disabled_) {

@@ -58,16 +58,24 @@ std::unique_ptr<authd::store_backend> open_backend(const global_options& opts) {
 }
 
 // Checked before anything else; the name itself is not repeated (it may hold control characters).
+// An existing account's: one an older store may hold.
 void require_valid_name(const std::string& name) {
-    if (!authd::valid_user_name(name)) {
+    if (!authd::valid_stored_user_name(name)) {
         throw usage_error(
             "invalid user name: it must be 1 to 256 bytes of UTF-8 without control characters");
     }
 }
 
-// A new account's name, also: one that a User-Name header can carry.
+// A new account's name, also: no invisible, reordering or C1 control character, and one that a
+// User-Name header can carry.
 void require_new_name(const std::string& name) {
     require_valid_name(name);
+    if (!authd::valid_user_name(name)) {
+        throw usage_error(
+            "invalid user name: it holds a character that prints as nothing or as a space that "
+            "is not one, reorders the text, or is a C1 control (U+0080 to U+009F): another name "
+            "could pass for it");
+    }
     if (authd::user_name_has_outer_space(name)) {
         throw usage_error(
             "invalid user name: a space at either end, which HTTP strips from User-Name: the "

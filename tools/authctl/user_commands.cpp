@@ -71,7 +71,7 @@ int user_list(const global_options& opts, const std::string& /*unused*/) {
         return exit_ok;
     }
     open_backend(opts)->users().for_each_name(
-        [](std::string_view name) { std::cout << name << '\n'; });
+        [](std::string_view name) { std::cout << authd::printable_user_name(name) << '\n'; });
     std::cout.flush();
     if (!std::cout) {
         throw command_error("cannot write to standard output");

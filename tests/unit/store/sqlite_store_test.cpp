@@ -506,11 +506,44 @@ TEST(SqliteStoreUserName, Rules) {
         {"NUL", std::string("a\0b", 3), false},
         {"escape", "a\x1b[31m", false},
         {"DEL", "a\x7f", false},
+        {"C1 control NEL", "ad\xc2\x85min", false},
+        {"C1 control CSI",
+         "a\xc2\x9b"
+         "31m",
+         false},
+        {"first C1 control", "a\xc2\x80", false},
+        {"no-break space", "ad\xc2\xa0min", false},
+        {"soft hyphen", "ad\xc2\xadmin", false},
+        {"zero-width space", "ad\xe2\x80\x8bmin", false},
+        {"right-to-left override",
+         "\xe2\x80\xae"
+         "admin",
+         false},
+        {"byte order mark",
+         "\xef\xbb\xbf"
+         "admin",
+         false},
+        {"ideographic space", "ad\xe3\x80\x80min", false},
+        {"the character after the C1 controls' no-break space", "\xc2\xa1hola", true},
+        {"a four-byte character", "\xf0\x9f\x98\x80 face", true},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.what);
         EXPECT_EQ(authd::valid_user_name(c.name), c.valid);
     }
+}
+
+// How authctl prints a name an older store may hold: valid names as they are, anything that
+// would drive a terminal or hide shown as an escape.
+TEST(UserName, PrintableNameShowsWhatWouldHide) {
+    EXPECT_EQ(authd::printable_user_name("Zo\xc3\xab \xe7\x94\xa8"), "Zo\xc3\xab \xe7\x94\xa8");
+    EXPECT_EQ(authd::printable_user_name("ad\xc2\x85min"), "ad\\u{0085}min");
+    EXPECT_EQ(authd::printable_user_name("\xe2\x80\xae"
+                                         "abc"),
+              "\\u{202E}abc");
+    EXPECT_EQ(authd::printable_user_name("a\x1b[31m"), "a\\u{001B}[31m");
+    EXPECT_EQ(authd::printable_user_name("al\xffice"), "al\\x{FF}ice");
+    EXPECT_EQ(authd::printable_user_name("\xf0\x9f\x98\x80\xc2\xa0"), "\xf0\x9f\x98\x80\\u{00A0}");
 }
 
 }  // namespace

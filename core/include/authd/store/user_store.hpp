@@ -81,9 +81,17 @@ class user_store {
 };
 
 // The longest user name authd accepts, in bytes; names must also be valid UTF-8 without control
-// characters (see valid_user_name).
+// characters, C1 controls included, nor invisible or reordering ones (no-break and other spaces
+// than U+0020, zero-width and bidirectional controls, the byte order mark): see valid_user_name.
 inline constexpr std::size_t max_user_name_bytes = 256;
 bool valid_user_name(std::string_view name) noexcept;
+// The rule before hidden characters were refused: a name an account of an older store may have,
+// which authctl can still give a new password or remove.
+bool valid_stored_user_name(std::string_view name) noexcept;
+// name as authctl prints it: a valid name as it is; in any other (an older store's), each
+// control, invisible or reordering character as \u{XXXX} and each byte that is not UTF-8 as
+// \x{XX}, so that nothing in it drives the operator's terminal or hides.
+std::string printable_user_name(std::string_view name);
 
 // A valid name that begins or ends with a space. HTTP strips the spaces around a header's value
 // (RFC 9110 section 5.5), so no User-Name header can carry it and its account could never log
