@@ -9,6 +9,7 @@
 
 #include "workers/argon2_memory.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <sys/mman.h>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -153,7 +155,23 @@ TEST_F(Argon2MemoryTest, OtherRequestsGoToTheKernel) {
     EXPECT_EQ(lent(), 0U);
 }
 
+// How many mappings of this process are left out of core dumps ("dd" in /proc/self/smaps): the
+// kept memory is one of them while it exists.
+std::size_t dont_dump_mappings() {
+    std::ifstream smaps("/proc/self/smaps");
+    std::size_t n = 0;
+    for (std::string line; std::getline(smaps, line);) {
+        if (line.rfind("VmFlags:", 0) == 0 && (line + " ").find(" dd ") != std::string::npos) {
+            ++n;
+        }
+    }
+    return n;
+}
+
+// Growing replaces the kept memory: the smaller region is given back to the kernel, not kept
+// beside the larger one.
 TEST_F(Argon2MemoryTest, ALargerMemoryCostGrowsTheKeptMemoryOnce) {
+    const auto mappings_before = dont_dump_mappings();
     const bool on = enable_argon2_memory(mib);
     const std::string small = hash(mib);
     const std::string large = hash(3 * mib);
@@ -163,6 +181,27 @@ TEST_F(Argon2MemoryTest, ALargerMemoryCostGrowsTheKeptMemoryOnce) {
     EXPECT_EQ(lent(), on ? 4U : 0U);
     EXPECT_EQ(grown(), on ? 1U : 0U);
     EXPECT_EQ(stats.region_bytes, on ? 4 * mib : 0U);  // 3 MiB, in whole huge pages
+    EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);
+    EXPECT_EQ(dont_dump_mappings(), mappings_before + (on ? 1U : 0U)) << "the old region is kept";
+}
+
+// Two argon2 calls at once in one process (threads hashing side by side): the kept memory is lent
+// to one at a time, the other gets the kernel's, and every answer is right.
+TEST_F(Argon2MemoryTest, TwoCallsAtOnceNeverShareTheKeptMemory) {
+    const bool on = enable_argon2_memory(mib);
+    const std::string phc = hash(mib);
+    std::atomic<int> wrong{0};
+    const auto work = [&] {
+        for (int i = 0; i < 150; ++i) {
+            wrong += verify(phc, password) ? 0 : 1;
+            wrong += verify(phc, "wrong") ? 1 : 0;
+        }
+    };
+    std::thread other(work);
+    work();
+    other.join();
+    EXPECT_EQ(wrong.load(), 0) << "calls that shared the kept memory computed wrong answers";
+    EXPECT_LE(lent(), on ? 601U : 0U);
     EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);
 }
 

@@ -1,8 +1,11 @@
 #include "authd/crypto/foreign_hash.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include "authd/crypto/password_hasher.hpp"
 
@@ -254,6 +257,11 @@ TEST(ForeignHash, EachFormatsBoundsAreExact) {
         {django(512), true},
         {django(513), false},
         {"pbkdf2_sha256$260000$$" + b64(32) + "=", false},  // Django's salt is never empty
+        // Django's PBKDF2 (standard base64, padded): a hash of 16 to 128 bytes.
+        {"pbkdf2_sha256$260000$salt$" + b64(16) + "==", true},
+        {"pbkdf2_sha256$260000$salt$" + b64(15), false},
+        {"pbkdf2_sha256$260000$salt$" + b64(128) + "=", true},
+        {"pbkdf2_sha256$260000$salt$" + b64(129), false},
         // passlib's PBKDF2: a hash of 16 to 128 bytes.
         {"$pbkdf2-sha256$1000$" + b64(16) + "$" + b64(16), true},
         {"$pbkdf2-sha256$1000$" + b64(16) + "$" + b64(15), false},
@@ -269,6 +277,40 @@ TEST(ForeignHash, EachFormatsBoundsAreExact) {
     std::string problem;
     ASSERT_FALSE(parse_hash(django(513), problem));
     EXPECT_EQ(problem, "hash longer than 512 bytes");
+}
+
+// Verification keeps the bounds import has: a passlib scrypt string whose checksum is one byte
+// short of the 16 parse wants is never a match, even computed from the right password (a store
+// written by hand holds what authctl would refuse: authd does not check fewer bits than it
+// promises).
+TEST(ForeignHash, VerificationRefusesAChecksumShorterThanImportTakes) {
+    const std::string salt = "0123456789abcdef";
+    const auto passlib_scrypt = [&](std::size_t checksum_bytes) {
+        std::string derived(checksum_bytes, '\0');
+        EXPECT_EQ(crypto_pwhash_scryptsalsa208sha256_ll(
+                      reinterpret_cast<const std::uint8_t*>(password), std::strlen(password),
+                      reinterpret_cast<const std::uint8_t*>(salt.data()), salt.size(), 16, 8, 1,
+                      reinterpret_cast<std::uint8_t*>(derived.data()), derived.size()),
+                  0);
+        const auto encode = [](const std::string& bytes) {
+            std::string out(
+                sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL_NO_PADDING),
+                '\0');
+            sodium_bin2base64(out.data(), out.size(),
+                              reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                              sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+            out.resize(std::strlen(out.c_str()));
+            return out;
+        };
+        return "$scrypt$ln=4,r=8,p=1$" + encode(salt) + "$" + encode(derived);
+    };
+    const auto sixteen = passlib_scrypt(16);
+    std::string problem;
+    ASSERT_TRUE(parse_hash(sixteen, problem)) << problem;
+    EXPECT_TRUE(verify_any_hash(sixteen, password));
+    const auto fifteen = passlib_scrypt(15);
+    EXPECT_FALSE(parse_hash(fifteen, problem));
+    EXPECT_FALSE(verify_any_hash(fifteen, password));
 }
 
 // PBKDF2 under 1,000 rounds is weak (an allowance imports it); 1,000 is not, in either family.

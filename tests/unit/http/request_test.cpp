@@ -193,6 +193,18 @@ TEST(RequestParse, AsManyFieldsAsTheLimitAllowsParseAndOneMoreIs431) {
     const auto longer = parse(head, with_value(limits.field_bytes + 1), 0, limits);
     ASSERT_FALSE(longer.done);
     EXPECT_EQ(decide_parse_error(longer.ec).code, api_code::headers_too_large);
+    // And the request-target's.
+    const auto with_target = [](std::size_t bytes) {
+        std::string target = "/login?q=";
+        target.resize(bytes, 'q');
+        return "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    };
+    const auto longest_target = parse(head, with_target(limits.target_bytes), 0, limits);
+    ASSERT_TRUE(longest_target.done) << longest_target.ec.message();
+    EXPECT_EQ(head.route, route::login);
+    const auto longer_target = parse(head, with_target(limits.target_bytes + 1), 0, limits);
+    ASSERT_FALSE(longer_target.done);
+    EXPECT_EQ(decide_parse_error(longer_target.ec).code, api_code::headers_too_large);
 }
 
 TEST(RequestParse, KeepsCredentialValues) {

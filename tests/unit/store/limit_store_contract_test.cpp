@@ -69,6 +69,30 @@ class LimitStoreContract : public ::testing::Test {
             ->admit(account(name), address, config_, next_attempt());
     }
 
+    // Each budget forgives at its own pace, and pruning reads each row by its own: after 1.5 s, the
+    // row of the budget that forgives one failure a second is gone, and the other one's failure,
+    // which the faster pace would have forgiven, is still counted.
+    void expect_pruning_at_each_budgets_pace(bool account_faster) {
+        auto c = config_;
+        c.account = {3, 1s, 60s, account_faster ? 1s : 60s};
+        c.address = {5, 1s, 60s, account_faster ? 60s : 1s};
+        c.known_address_window = 0s;
+        ASSERT_EQ(limits_->admit(account("one"), addr_a, c, next_attempt()).wait, 0U);
+        EXPECT_EQ(backend_->counter_rows("limit_counters"), 2);
+        std::this_thread::sleep_for(1500ms);
+        limits_->prune(c);
+        EXPECT_EQ(backend_->counter_rows("limit_counters"), 1);
+        if (account_faster) {
+            EXPECT_NEAR(limits_->admit(account("two"), addr_a, c, next_attempt()).address.failures,
+                        2, 0.1)
+                << "the address's failure is still counted";
+        } else {
+            EXPECT_NEAR(limits_->admit(account("one"), addr_b, c, next_attempt()).account.failures,
+                        2, 0.1)
+                << "the account's failure is still counted";
+        }
+    }
+
     std::optional<Backend> backend_;
     std::unique_ptr<authd::store_backend> store_;
     limit_store* limits_ = nullptr;
@@ -173,6 +197,7 @@ TYPED_TEST(LimitStoreContract, ASuccessClearsItsBudgetAndMakesTheAddressKnown) {
     ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, this->config_, id).wait, 0U);
     const auto after = this->limits_->succeed(account("alice"), addr_a, false, this->config_, id);
     EXPECT_NEAR(after.address.failures, 2, 0.01) << "the success's own count is taken back";
+    EXPECT_EQ(after.address.blocked_seconds, 0) << "not waiting: 0, not a time in the past";
     // The account's shared budget is clear again; addr_a is known now.
     const auto elsewhere = this->admit("alice", addr_b);
     EXPECT_FALSE(elsewhere.known);
@@ -208,6 +233,21 @@ TYPED_TEST(LimitStoreContract, TheBudgetAtAnAddressKeyedZeroIsNotTheAccountsShar
     const auto again = this->admit("alice", home);
     EXPECT_TRUE(again.known);
     EXPECT_NEAR(again.account.failures, 3, 0.01) << "the failures at ::1 are its own budget's";
+}
+
+// A success clears the budget its attempt was counted in, and no other: with the account's budget
+// off (no attempt counted in it), the counts it holds from before are left as they are.
+TYPED_TEST(LimitStoreContract, ASuccessWithoutTheAccountBudgetLeavesItsCountsAlone) {
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(this->admit("alice", addr_a).wait, 0U);
+    }
+    auto off = this->config_;
+    off.account.free_failures = 0;
+    const auto id = next_attempt();
+    ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, off, id).wait, 0U);
+    this->limits_->succeed(account("alice"), addr_a, false, off, id);
+    EXPECT_NEAR(this->admit("alice", addr_b).account.failures, 4, 0.01)
+        << "the account's three failures and this one";
 }
 
 // Both stores record a known address's success again only once the recorded one is older than
@@ -441,21 +481,30 @@ TYPED_TEST(LimitStoreContract, PruningForgetsOnlyRowsWithNothingLeftToCount) {
         << "1.5 of its 3 failures left, and this one (a row pruned too early counts from 1)";
 }
 
-// Each budget forgives at its own pace, and pruning reads each row by its own: an address's row
-// whose failures the account's faster pace would have forgiven is kept.
+// Each budget forgives at its own pace, and pruning reads each row by its own (the fixture's
+// expect_pruning_at_each_budgets_pace).
 TYPED_TEST(LimitStoreContract, PruningForgivesEachBudgetAtItsOwnPace) {
-    auto c = this->config_;
-    c.account = {3, 1s, 60s, 1s};   // one failure forgiven a second
-    c.address = {5, 1s, 60s, 60s};  // one a minute
-    c.known_address_window = 0s;
-    ASSERT_EQ(this->limits_->admit(account("one"), addr_a, c, next_attempt()).wait, 0U);
-    EXPECT_EQ(this->backend_->counter_rows("limit_counters"), 2);
-    std::this_thread::sleep_for(1500ms);  // the account's failure forgiven, the address's not
-    this->limits_->prune(c);
-    EXPECT_EQ(this->backend_->counter_rows("limit_counters"), 1);
-    EXPECT_NEAR(this->limits_->admit(account("two"), addr_a, c, next_attempt()).address.failures, 2,
-                0.1)
-        << "the address's failure is still counted";
+    this->expect_pruning_at_each_budgets_pace(true);
+}
+
+TYPED_TEST(LimitStoreContract, PruningForgivesTheAddressBudgetAtItsOwnPaceToo) {
+    this->expect_pruning_at_each_budgets_pace(false);
+}
+
+// A known address is known within the window the admission asks about, and not past it: the
+// owner's budget of an address last seen a week ago (with a window of a day) is the account's.
+TYPED_TEST(LimitStoreContract, AKnownAddressIsKnownWithinItsWindowOnly) {
+    const auto id = next_attempt();
+    ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, this->config_, id).wait, 0U);
+    this->limits_->succeed(account("alice"), addr_a, false, this->config_, id);
+    EXPECT_TRUE(this->admit("alice", addr_a).known);
+    // Stores keep times in seconds: more than a second past a window of one, whatever the rounding.
+    std::this_thread::sleep_for(2200ms);
+    auto short_window = this->config_;
+    short_window.known_address_window = 1s;
+    EXPECT_FALSE(
+        this->limits_->admit(account("alice"), addr_a, short_window, next_attempt()).known);
+    EXPECT_TRUE(this->admit("alice", addr_a).known) << "within the configured window still";
 }
 
 // A wait that has passed is no wait: the store says 0 seconds left (counter_view), not how long
