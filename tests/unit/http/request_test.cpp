@@ -420,14 +420,17 @@ TEST(RequestParse, ChunkedBodyPastTheHeadLimitInOneBufferIsParsed) {
     for (int i = 0; i < 2000; ++i) {
         chunks += "1\r\nd\r\n";  // 12,000 bytes for 2,000 bytes of data
     }
-    const std::string raw =
-        "POST /login HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name: u\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n" +
-        chunks + "0\r\n\r\n";
-    request_head head;
-    const auto p = parse(head, raw);
-    ASSERT_TRUE(p.done) << p.ec.message();
-    EXPECT_EQ(served_by(decide(head), head), route::login);
+    // The cut falls at each place of a chunk ("1", CR, LF, "d", CR, LF) in turn.
+    for (std::size_t pad = 0; pad < 6; ++pad) {
+        SCOPED_TRACE(pad);
+        const std::string raw =
+            "POST /login HTTP/1.1\r\nHost: x\r\nPassword: p\r\nUser-Name: u\r\nX-Pad: " +
+            std::string(pad, 'p') + "\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + "0\r\n\r\n";
+        request_head head;
+        const auto p = parse(head, raw);
+        ASSERT_TRUE(p.done) << p.ec.message();
+        EXPECT_EQ(served_by(decide(head), head), route::login);
+    }
 }
 
 // Fields after a chunked body (trailer fields) are not request headers: credentials in them do
