@@ -196,6 +196,25 @@ TEST(TokenSigner, TokenWithoutIdGetsOneDerivedFromItsBytes) {
     EXPECT_EQ(signer.verify(own, 1'700'000'000)->jti, "abc");
 }
 
+// A signed token whose claims are not the two authd needs, each of the right type, is malformed:
+// no user, a user that is not a string, no exp, an exp that is not an integer.
+TEST(TokenSigner, ClaimsWithoutAStringUserAndAnIntegerExpAreMalformed) {
+    const hs256_key signer(test_key());
+    for (const std::string payload :
+         {R"({"exp":2000000000})", R"({"user":42,"exp":2000000000})",
+          R"({"user":null,"exp":2000000000})", R"({"user":"alice"})",
+          R"({"user":"alice","exp":"2000000000"})", R"({"user":"alice","exp":2000000000.5})",
+          R"({"user":["alice"],"exp":2000000000})", R"({"user":"alice","exp":null})"}) {
+        SCOPED_TRACE(payload);
+        token_error err = token_error::none;
+        EXPECT_FALSE(
+            signer.verify(token_with_payload(signer, payload), 1'700'000'000, &err).has_value());
+        EXPECT_EQ(err, token_error::malformed);
+    }
+    EXPECT_TRUE(signer.verify(token_with_payload(signer, R"({"user":"alice","exp":2000000000})"),
+                              1'700'000'000));
+}
+
 struct times_row {
     std::string name;
     std::string times;  // what follows {"user":"alice" in the payload
