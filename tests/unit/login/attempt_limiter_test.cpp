@@ -1,6 +1,9 @@
 #include "authd/login/attempt_limiter.hpp"
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -53,6 +56,34 @@ TEST(AttemptLimiter, FreeFailuresThenBackoffThatDoubles) {
                            t0);  // the 6th: 4 s, and the address is over too
     EXPECT_EQ(retry(limiter, "alice", addr_a, t0), 4U);
     EXPECT_EQ(retry(limiter, "alice", addr_a, t0 + 4s), 0U);  // the wait has passed
+}
+
+// The steady clock counts from boot: on a machine up for a second, the budget is the same as on
+// one up for a year (nothing is forgiven from before the first failure).
+TEST(AttemptLimiter, FreeFailuresAreExactOnAMachineJustBooted) {
+    attempt_limiter limiter(small_config());
+    const auto t0 = clock_type::time_point{} + 1s;
+    for (int i = 0; i < 3; ++i) {
+        limiter.record_failure(account_digest::of("alice"), addr_a, t0);
+    }
+    EXPECT_EQ(retry(limiter, "alice", addr_a, t0), 0U) << "three free failures";
+    limiter.record_failure(account_digest::of("alice"), addr_a, t0);
+    EXPECT_EQ(retry(limiter, "alice", addr_a, t0), 1U);
+}
+
+// A table smaller than its shards still gives each shard room for one entry: a few failures on
+// one account evict nothing and are all counted.
+TEST(AttemptLimiter, ATableSmallerThanItsShardsStillKeepsAnEntryPerShard) {
+    auto config = small_config();
+    config.max_entries = 4;  // fewer than the 16 shards
+    attempt_limiter limiter(config);
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < 4; ++i) {
+        limiter.record_failure(account_digest::of("alice"), addr_a, t0);
+    }
+    EXPECT_EQ(retry(limiter, "alice", addr_a, t0), 1U);
+    EXPECT_EQ(limiter.account_entries(), 1U);
+    EXPECT_EQ(limiter.protected_evictions(), 0U) << "an eviction from an empty shard";
 }
 
 TEST(AttemptLimiter, BackoffIsCapped) {
@@ -225,6 +256,36 @@ TEST(AttemptLimiter, RefusedAttemptsEvictNothing) {
     limiter.record_failure(account_digest::of("victim"), addr_b,
                            t1);  // 4 of 3 if the count survived
     EXPECT_GT(retry(limiter, "victim", addr_b, t1), 0U) << "the victim's count was evicted";
+}
+
+// Attempts that arrive at the same moment from one address, each on an account of its own, pass
+// the check together; the reservation that follows still holds the address to its free failures
+// and the one past them in flight (5 + 1 here), however they interleave.
+TEST(AttemptLimiter, SimultaneousAttemptsFromOneAddressAreHeldToItsBudget) {
+    auto config = small_config();  // 5 free failures per address
+    constexpr int threads = 16;
+    for (int round = 0; round < 300; ++round) {
+        attempt_limiter limiter(config);
+        const auto t0 = clock_type::now();
+        std::atomic<int> ready{0};
+        std::atomic<int> admitted{0};
+        std::vector<std::thread> pool;
+        for (int i = 0; i < threads; ++i) {
+            pool.emplace_back([&, i] {
+                ++ready;
+                while (ready.load() < threads) {
+                    std::this_thread::yield();
+                }
+                if (admit(limiter, "user" + std::to_string(i), addr_a, t0) == 0) {
+                    ++admitted;
+                }
+            });
+        }
+        for (auto& t : pool) {
+            t.join();
+        }
+        ASSERT_LE(admitted.load(), 6) << "round " << round;
+    }
 }
 
 TEST(AttemptLimiter, RetryAfterMakesNoEntries) {
