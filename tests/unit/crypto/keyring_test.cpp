@@ -200,6 +200,25 @@ TEST_F(KeyringTest, RefusesTokensNotYetValidWithEveryKind) {
               token_error::malformed);
 }
 
+// sign_into() writes the token over what the string held (a connection's reused buffer), with every
+// kind of key: nothing of it is left before the token.
+TEST_F(KeyringTest, SignIntoReplacesWhatTheStringHeld) {
+    write("authd-keyring 1\nold HS256 " + b64(std::string(32, 'h')) + "\nnew HS256 " +
+              b64(std::string(32, 'n')) + "\n",
+          0600, "hs-ring");
+    create_key_file(path_, key_algorithm::eddsa);
+    const auto raw_ring = keyring::from_secret(
+        secret_bytes(reinterpret_cast<const unsigned char*>(raw_key.data()), raw_key.size()));
+    for (const auto& ring : {keyring::load(dir_ + "/hs-ring"), keyring::load(path_), raw_ring}) {
+        std::string out = "left over from before.";
+        ring->sign_into(out, "alice", later, now);
+        SCOPED_TRACE(out);
+        EXPECT_EQ(out.find("left over"), std::string::npos);
+        EXPECT_EQ(header_of(out), header_of(ring->sign("alice", later, now)));
+        EXPECT_TRUE(ring->verify(out, now).has_value());
+    }
+}
+
 // --- rotation and removal
 // -------------------------------------------------------------------------
 
