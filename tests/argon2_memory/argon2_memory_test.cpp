@@ -182,7 +182,9 @@ TEST_F(Argon2MemoryTest, ALargerMemoryCostGrowsTheKeptMemoryOnce) {
     EXPECT_EQ(grown(), on ? 1U : 0U);
     EXPECT_EQ(stats.region_bytes, on ? 4 * mib : 0U);  // 3 MiB, in whole huge pages
     EXPECT_EQ(argon2_memory_nonzero_bytes(), 0U);
-    EXPECT_EQ(dont_dump_mappings(), mappings_before + (on ? 1U : 0U)) << "the old region is kept";
+    if (on) {  // (off, as in sanitizer builds, the sanitizer's own mappings come and go)
+        EXPECT_EQ(dont_dump_mappings(), mappings_before + 1) << "the old region is kept";
+    }
 }
 
 // Two argon2 calls at once in one process (threads hashing side by side): the kept memory is lent
