@@ -59,6 +59,19 @@ std::size_t count_of(std::string_view haystack, std::string_view needle) {
     return n;
 }
 
+// Sends request on a connection of its own and expects one answer, a 400 with the documented body
+// and Connection: close, and then the close (nothing of what followed in the request answered).
+void expect_one_400_then_close(std::uint16_t port, const std::string& request) {
+    http_client client(port);
+    client.send(request);
+    const auto reply = read_until_close(client);
+    EXPECT_FALSE(reply.timed_out) << "the connection stayed open: " << reply.bytes;
+    EXPECT_EQ(count_of(reply.bytes, "HTTP/1."), 1U) << reply.bytes;
+    EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0U) << reply.bytes;
+    EXPECT_NE(reply.bytes.find("\r\nConnection: close\r\n"), std::string::npos) << reply.bytes;
+    EXPECT_TRUE(reply.bytes.ends_with("\r\n\r\n" + bad_request_body)) << reply.bytes;
+}
+
 class HttpFramingTest : public authd_test {
   protected:
     void SetUp() override { env_.add_user(std::string(seed_user), std::string(seed_password)); }
@@ -96,14 +109,7 @@ TEST_F(HttpFramingTest, TransferEncodingOtherThanChunkedIs400OnceThenClose) {
     };
     for (const auto& [name, request] : cases) {
         SCOPED_TRACE(name);
-        http_client client(port());
-        client.send(request);
-        const auto reply = read_until_close(client);
-        EXPECT_FALSE(reply.timed_out) << "the connection stayed open: " << reply.bytes;
-        EXPECT_EQ(count_of(reply.bytes, "HTTP/1."), 1U) << reply.bytes;
-        EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0U) << reply.bytes;
-        EXPECT_NE(reply.bytes.find("\r\nConnection: close\r\n"), std::string::npos) << reply.bytes;
-        EXPECT_TRUE(reply.bytes.ends_with("\r\n\r\n" + bad_request_body)) << reply.bytes;
+        expect_one_400_then_close(port(), request);
     }
     // Plain chunked still works, and keeps the connection.
     http_client client(port());
@@ -157,13 +163,7 @@ TEST_F(HttpFramingTest, HostMissingTwiceOrInvalidIs400ThenClose) {
     };
     for (const auto& [name, request] : cases) {
         SCOPED_TRACE(name);
-        http_client client(port());
-        client.send(request);
-        const auto reply = read_until_close(client);
-        EXPECT_FALSE(reply.timed_out) << "the connection stayed open: " << reply.bytes;
-        EXPECT_EQ(count_of(reply.bytes, "HTTP/1."), 1U) << reply.bytes;
-        EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0U) << reply.bytes;
-        EXPECT_TRUE(reply.bytes.ends_with("\r\n\r\n" + bad_request_body)) << reply.bytes;
+        expect_one_400_then_close(port(), request);
     }
     // HTTP/1.0 without Host, and HTTP/1.1 with an IPv6 literal and a port, log in.
     for (const std::string& request :
@@ -187,12 +187,7 @@ TEST_F(HttpFramingTest, ControlCharacterInAChunkExtensionIs400ThenClose) {
     for (const std::string& ext : {std::string(";a=\"\n0\r\n\r\n") + smuggled + "\"",
                                    std::string(";a=\"x\0y\"", 8), std::string(";a=\"\x7f\"")}) {
         SCOPED_TRACE(testing::PrintToString(ext));
-        http_client client(port());
-        client.send(head + "2" + ext + "\r\nab\r\n0\r\n\r\n" + smuggled);
-        const auto reply = read_until_close(client);
-        EXPECT_FALSE(reply.timed_out) << "the connection stayed open: " << reply.bytes;
-        EXPECT_EQ(count_of(reply.bytes, "HTTP/1."), 1U) << reply.bytes;
-        EXPECT_EQ(reply.bytes.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0U) << reply.bytes;
+        expect_one_400_then_close(port(), head + "2" + ext + "\r\nab\r\n0\r\n\r\n" + smuggled);
     }
     // A quoted extension with HTAB and a quoted-pair is fine.
     http_client client(port());

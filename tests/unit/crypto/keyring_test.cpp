@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <dirent.h>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -61,6 +62,9 @@ class KeyringTest : public ::testing::Test {
         std::ofstream(file, std::ios::binary) << content;
         ASSERT_EQ(::chmod(file.c_str(), mode), 0);
     }
+
+    // A ring of each kind: two HS256 keys with kids, an EdDSA key, and the raw HS256 key (no kid).
+    std::vector<std::shared_ptr<const keyring>> rings_of_each_kind();
 
     std::string read() const {
         std::ifstream in(path_, std::ios::binary);
@@ -158,16 +162,22 @@ TEST_F(KeyringTest, RefusesWhatTheSignerRefuses) {
               token_error::bad_signature);
 }
 
-// nbf and iat (RFC 7519 sections 4.1.5, 4.1.6) with the leeway, whatever the key: a raw HS256 key
-// (no kid), an HS256 key with kid, an EdDSA key.
-TEST_F(KeyringTest, RefusesTokensNotYetValidWithEveryKind) {
+std::vector<std::shared_ptr<const keyring>> KeyringTest::rings_of_each_kind() {
     write("authd-keyring 1\nold HS256 " + b64(std::string(32, 'h')) + "\nnew HS256 " +
               b64(std::string(32, 'n')) + "\n",
           0600, "hs-ring");
     create_key_file(path_, key_algorithm::eddsa);
-    const auto raw_ring = keyring::from_secret(
-        secret_bytes(reinterpret_cast<const unsigned char*>(raw_key.data()), raw_key.size()));
-    for (const auto& ring : {keyring::load(dir_ + "/hs-ring"), keyring::load(path_), raw_ring}) {
+    return {keyring::load(dir_ + "/hs-ring"), keyring::load(path_),
+            keyring::from_secret(secret_bytes(
+                reinterpret_cast<const unsigned char*>(raw_key.data()), raw_key.size()))};
+}
+
+// nbf and iat (RFC 7519 sections 4.1.5, 4.1.6) with the leeway, whatever the key: a raw HS256 key
+// (no kid), an HS256 key with kid, an EdDSA key.
+TEST_F(KeyringTest, RefusesTokensNotYetValidWithEveryKind) {
+    const auto rings = rings_of_each_kind();
+    const auto& raw_ring = rings.back();
+    for (const auto& ring : rings) {
         SCOPED_TRACE(header_of(ring->sign("alice", later)));
         const auto soon = ring->sign("alice", later, now + token_clock_leeway_seconds);
         const auto claims = ring->verify(soon, now);
@@ -203,13 +213,7 @@ TEST_F(KeyringTest, RefusesTokensNotYetValidWithEveryKind) {
 // sign_into() writes the token over what the string held (a connection's reused buffer), with every
 // kind of key: nothing of it is left before the token.
 TEST_F(KeyringTest, SignIntoReplacesWhatTheStringHeld) {
-    write("authd-keyring 1\nold HS256 " + b64(std::string(32, 'h')) + "\nnew HS256 " +
-              b64(std::string(32, 'n')) + "\n",
-          0600, "hs-ring");
-    create_key_file(path_, key_algorithm::eddsa);
-    const auto raw_ring = keyring::from_secret(
-        secret_bytes(reinterpret_cast<const unsigned char*>(raw_key.data()), raw_key.size()));
-    for (const auto& ring : {keyring::load(dir_ + "/hs-ring"), keyring::load(path_), raw_ring}) {
+    for (const auto& ring : rings_of_each_kind()) {
         std::string out = "left over from before.";
         ring->sign_into(out, "alice", later, now);
         SCOPED_TRACE(out);
