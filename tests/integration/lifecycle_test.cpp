@@ -285,6 +285,33 @@ TEST_F(LifecycleTest, ParkedConnectionServesItsNextRequests) {
     expect_missing_password_answer(client.read_response());
 }
 
+// Parked only once idle for a whole sweep period (250 ms), never sooner: a client that pauses
+// less between its requests keeps its connection hot (a park and a wake-up cost a few syscalls
+// each). Each round reads the gauge after a pause of 100 ms, and counts only when everything from
+// sending the request to the end of that read took under 240 ms: the connection cannot have been
+// idle for longer on authd's clock, whatever the machine's load.
+TEST_F(LifecycleTest, AConnectionIsParkedOnlyOnceIdleForAWholeSweepPeriod) {
+    start();
+    http_client client(port());
+    int counted = 0;
+    int parked_too_soon = 0;
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    while (counted < 20 && std::chrono::steady_clock::now() < until) {
+        const auto sent = std::chrono::steady_clock::now();
+        expect_missing_password_answer(client.roundtrip(missing_password_request()));
+        std::this_thread::sleep_for(100ms);
+        const long parked = parked_connections(port());
+        if (std::chrono::steady_clock::now() - sent < 240ms) {
+            ++counted;
+            parked_too_soon += parked != 0 ? 1 : 0;
+        }
+    }
+    if (counted < 5) {
+        GTEST_SKIP() << "too slow here: " << counted << " rounds of under 240 ms in 20 s";
+    }
+    EXPECT_EQ(parked_too_soon, 0) << "of " << counted << " rounds";
+}
+
 TEST_F(LifecycleTest, ConnectionsPastTheHotIdleLimitAreParkedAtOnceAndServed) {
     // One I/O thread keeps at most 256 idle connections in a pending read; the others park as
     // soon as they are idle, before their first request here.

@@ -51,6 +51,7 @@ namespace {
 
 using authd_test_support::open_error;
 using namespace std::chrono_literals;
+using authd::account_digest;
 using authd::change_listener;
 using authd::open_store;
 using authd::store_backend;
@@ -90,6 +91,12 @@ class recorder final : public change_listener {
     void all_changed() override {
         const std::lock_guard lock(mutex_);
         ++all_;
+        changed_.notify_all();
+    }
+    void known_address(const account_digest& account, std::uint64_t address,
+                       double age_seconds) override {
+        const std::lock_guard lock(mutex_);
+        known_.push_back({account, address, age_seconds});
         changed_.notify_all();
     }
 
@@ -133,6 +140,21 @@ class recorder final : public change_listener {
         const std::lock_guard lock(mutex_);
         return all_;
     }
+    // The age the listener was told of the account's known address, once it is told.
+    std::optional<double> wait_for_known(const account_digest& account, std::uint64_t address,
+                                         std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        std::optional<double> age;
+        changed_.wait_for(lock, timeout, [&] {
+            for (const auto& k : known_) {
+                if (k.account == account && k.address == address) {
+                    age = k.age_seconds;
+                }
+            }
+            return age.has_value();
+        });
+        return age;
+    }
 
   private:
     mutable std::mutex mutex_;
@@ -140,6 +162,12 @@ class recorder final : public change_listener {
     std::vector<std::string> names_;
     revocations revoked_;
     revocations cutoffs_;
+    struct known_entry {
+        account_digest account;
+        std::uint64_t address;
+        double age_seconds;
+    };
+    std::vector<known_entry> known_;
     int all_ = 0;
 };
 
@@ -452,6 +480,9 @@ TEST_F(PgStore, ListenerHearsOtherStoresChangesWithinOneSecond) {
     // Any writer, not only authd: here a plain SQL client.
     raw().exec("UPDATE users SET phc = 'x' WHERE name = 'alice'");
     EXPECT_TRUE(heard.wait_for_name("alice", 1s));
+    // A rename in SQL: both names, each alone (the cache drops two entries, not every user).
+    raw().exec("UPDATE users SET name = 'carla' WHERE name = 'carol'");
+    EXPECT_TRUE(heard.wait_for_name("carla", 1s));
     EXPECT_EQ(heard.all(), 0);
     store->set_change_listener(nullptr);
 }
@@ -644,6 +675,39 @@ TEST_F(PgStore, TokenCutoffsMissedWhileDisconnectedAreReadAgain) {
         "WHERE datname = current_database() AND pid <> pg_backend_pid()");
     EXPECT_TRUE(heard.wait_for_cutoff("alice", 3s));
     db.exec("ALTER TABLE token_cutoffs ENABLE TRIGGER tokens_cut");
+    store->set_change_listener(nullptr);
+}
+
+// An address that became known to an account (a success on another node) while the feed was
+// disconnected is read from the table once it listens again, whatever its age (the limiter applies
+// its own window): else this node would not spare that owner during a later outage of the store.
+// The trigger is disabled, so that the table is the only way to hear of it.
+TEST_F(PgStore, KnownAddressesMissedWhileDisconnectedAreReadAgain) {
+    using namespace std::chrono_literals;
+    auto store = open();
+    recorder heard;
+    store->set_change_listener(&heard);
+    auto db = raw();
+    db.exec("ALTER TABLE known_addresses DISABLE TRIGGER known_address_seen");
+    const auto alice = account_digest::of("alice");
+    const auto bob = account_digest::of("bob");
+    db.exec("INSERT INTO known_addresses VALUES (decode('" + alice.hex() +
+            "', 'hex'), 7, extract(epoch FROM clock_timestamp()) - 5)");
+    db.exec("INSERT INTO known_addresses VALUES (decode('" + bob.hex() +
+            "', 'hex'), 8, extract(epoch FROM clock_timestamp()) - 400 * 86400)");
+    std::this_thread::sleep_for(200ms);
+    ASSERT_FALSE(heard.wait_for_known(alice, 7, 0ms)) << "the trigger notified all the same";
+    db.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    const auto age = heard.wait_for_known(alice, 7, 3s);
+    ASSERT_TRUE(age) << "not read again after the feed reconnected";
+    EXPECT_GE(*age, 4.0);
+    EXPECT_LT(*age, 60.0);
+    const auto old = heard.wait_for_known(bob, 8, 1s);
+    ASSERT_TRUE(old);
+    EXPECT_GT(*old, 399.0 * 86400);
+    db.exec("ALTER TABLE known_addresses ENABLE TRIGGER known_address_seen");
     store->set_change_listener(nullptr);
 }
 
