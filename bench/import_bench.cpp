@@ -2,15 +2,22 @@
 // users per second, from a file of NAME<TAB>HASH lines into a new store file, with every line's
 // format and cost checked as authctl does. The target is at least 100,000 users/s on a 2-core
 // server (items_per_second). Not a test: ctest only runs it once, with few users.
+// And what an imported sha-crypt hash costs at login by the length of the password tried (it
+// hashes the password in every round): each row verifies a wrong password of that many bytes,
+// and gives the import estimate (estimate_ms, at the 128 bytes verified at most) beside it.
 //
 //   build/release/bench/authd_bench_import --benchmark_filter=users:200000
+//   build/release/bench/authd_bench_import --benchmark_filter=rounds:200000
+#include <crypt.h>
 #include <cstdio>
 #include <fcntl.h>
+#include <memory>
 #include <string>
 #include <unistd.h>
 
 #include <benchmark/benchmark.h>
 
+#include "authd/crypto/foreign_hash.hpp"
 #include "authd/store/store_backend.hpp"
 #include "authd/store/user_store.hpp"
 
@@ -66,6 +73,31 @@ BENCHMARK(BM_import_hashes_sqlite)
     ->Arg(200'000)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+// sha256-crypt (0) or sha512-crypt (1), ROUNDS rounds, a wrong password of BYTES bytes.
+void BM_sha_crypt_wrong_password(benchmark::State& state) {
+    const bool sha512 = state.range(0) == 1;
+    const std::string setting = std::string(sha512 ? "$6$" : "$5$") +
+                                "rounds=" + std::to_string(state.range(1)) + "$TdQXkS0LVT0ewGtk";
+    auto data = std::make_unique<crypt_data>();
+    const char* made = crypt_rn("the right one", setting.c_str(), data.get(), sizeof *data);
+    if (made == nullptr || made[0] == '*') {
+        state.SkipWithError("libxcrypt made no hash");
+        return;
+    }
+    const std::string hash(made);
+    const std::string wrong(static_cast<std::size_t>(state.range(2)), 'w');
+    std::string problem;
+    const auto parsed = authd::parse_hash(hash, problem);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(authd::verify_any_hash(hash, wrong));
+    }
+    state.counters["estimate_ms"] = parsed ? parsed->cost.milliseconds : -1;
+}
+BENCHMARK(BM_sha_crypt_wrong_password)
+    ->ArgNames({"sha512", "rounds", "bytes"})
+    ->ArgsProduct({{0, 1}, {1000, 200'000}, {8, 128, 129, 511}})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

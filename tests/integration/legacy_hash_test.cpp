@@ -225,6 +225,44 @@ TEST_F(LegacyHashTest, ByteOrderMarkIsNotPartOfTheFirstName) {
     EXPECT_EQ(c.roundtrip(login_request("bom1", password)).result_int(), 200);
 }
 
+// sha-crypt hashes the password in every round, so a long one multiplies a login's cost: authd
+// verifies passwords of up to 128 bytes against such a hash, and a longer one never matches, not
+// even the one the hash was made of (docs/operations.md). Hashes by mkpasswd and openssl passwd.
+TEST_F(LegacyHashTest, AShaCryptUsersPasswordIsVerifiedUpTo128Bytes) {
+    std::string longest;
+    for (int i = 0; longest.size() < 128; ++i) {
+        longest += "correct-horse-" + std::to_string(i) + "-";
+    }
+    longest.resize(128);
+    const std::string over = longest + "x";
+    const auto file = env_.dir().file("hashes.tsv");
+    std::string content;
+    for (const auto& [name, pw] : {std::pair{std::string("at"), longest}, {"over", over}}) {
+        const auto line = pw + "\n";
+        content += "sha512_" + name + "\t" +
+                   tool_hash({"mkpasswd", "-s", "-m", "sha512crypt", "-R", "1000"}, line) + "\n";
+        content +=
+            "sha256_" + name + "\t" + tool_hash({"openssl", "passwd", "-5", "-stdin"}, line) + "\n";
+    }
+    write_file(file, content);
+    const auto imported = authctl(env_, {"user", "import", "--hashes", file});
+    ASSERT_EQ(imported.exit_code, 0) << imported.err << imported.out;
+    const auto before = stored_hashes(env_);
+    ASSERT_EQ(before.size(), 4U);
+    start();
+    http_client c(port());
+    for (const char* variant : {"sha512_", "sha256_"}) {
+        SCOPED_TRACE(variant);
+        const auto too_long = c.roundtrip(login_request(std::string(variant) + "over", over));
+        EXPECT_EQ(status_line(too_long), "HTTP/1.1 404 Not Found");
+        EXPECT_EQ(stored_hashes(env_)[std::string(variant) + "over"],
+                  before.at(std::string(variant) + "over"));
+        const auto right = c.roundtrip(login_request(std::string(variant) + "at", longest));
+        EXPECT_EQ(status_line(right), "HTTP/1.1 200 OK") << right.body();
+        EXPECT_EQ(stored_hashes(env_)[std::string(variant) + "at"].rfind("$argon2id$", 0), 0U);
+    }
+}
+
 TEST_F(LegacyHashTest, WeakMalformedCostlyAndUnsupportedHashesAreReportedByLineAndNotStored) {
     const std::string line = std::string(password) + "\n";
     const auto md5 = tool_hash({"openssl", "passwd", "-1", "-stdin"}, line);

@@ -22,8 +22,15 @@ constexpr double mib = 1024.0 * 1024.0;
 // The cost model's rates: milliseconds per unit, measured on one core of the 2-core x86-64 build
 // machine (Debian 12's libxcrypt 4.4.33, OpenSSL 3.0, libsodium 1.0.18) verifying each format at
 // its tools' defaults; the estimate is within a factor of about 2 of what that took.
-constexpr double bcrypt_ms_per_round = 0.11;       // cost 12 (4096 rounds): ~460 ms
-constexpr double sha_crypt_ms_per_round = 0.0008;  // passlib's 656,000 rounds: ~510 ms
+constexpr double bcrypt_ms_per_round = 0.11;  // cost 12 (4096 rounds): ~460 ms
+// sha-crypt hashes the password in every round, so a round costs more the longer the password:
+// milliseconds per 1,000 rounds, a fixed part and one per byte of password (200,000 rounds took
+// 83 ms with an 8-byte password and 751 ms with a 511-byte one for sha256-crypt, 63 and 474 ms for
+// sha512-crypt). The estimate is at sha_crypt_max_password_bytes, the longest password verified.
+constexpr double sha256_crypt_ms_per_k_rounds = 0.36;
+constexpr double sha256_crypt_ms_per_k_rounds_byte = 0.00665;
+constexpr double sha512_crypt_ms_per_k_rounds = 0.28;
+constexpr double sha512_crypt_ms_per_k_rounds_byte = 0.0041;
 constexpr double md5_crypt_ms = 0.3;
 constexpr double pbkdf2_sha1_ms_per_round = 0.0007;    // 1,300,000: ~830 ms
 constexpr double pbkdf2_sha256_ms_per_round = 0.0008;  // Django's 260,000: ~230 ms
@@ -87,7 +94,12 @@ std::optional<parsed_hash> parse_sha_crypt(std::string_view h, hash_format forma
     if (salt.size() > 16 || digest.size() != (sha512 ? 86U : 43U) || !crypt64_chars(digest)) {
         return fail(problem, "malformed sha-crypt hash");
     }
-    return make(format, static_cast<double>(rounds) * sha_crypt_ms_per_round);
+    const double per_k_rounds =
+        sha512 ? sha512_crypt_ms_per_k_rounds +
+                     sha512_crypt_ms_per_k_rounds_byte * sha_crypt_max_password_bytes
+               : sha256_crypt_ms_per_k_rounds +
+                     sha256_crypt_ms_per_k_rounds_byte * sha_crypt_max_password_bytes;
+    return make(format, static_cast<double>(rounds) / 1000.0 * per_k_rounds);
 }
 
 // $y$ flags N r $ salt $ hash, as libxcrypt makes it (N = 2^(value+1), r = value+1).
@@ -175,6 +187,25 @@ std::optional<parsed_hash> parse_passlib_scrypt(std::string_view h, std::string&
                        problem);
 }
 
+// PBKDF2 runs its iterations once per block of the digest's size that the derived key needs: a
+// key longer than the digest multiplies the cost (a 128-byte PBKDF2-SHA1 value: 7 times).
+double pbkdf2_blocks(hash_format format, std::size_t key_bytes) {
+    std::size_t digest_bytes = 32;
+    switch (format) {
+        case hash_format::passlib_pbkdf2_sha1:
+        case hash_format::django_pbkdf2_sha1:
+            digest_bytes = 20;
+            break;
+        case hash_format::passlib_pbkdf2_sha512:
+            digest_bytes = 64;
+            break;
+        default:
+            break;
+    }
+    const std::size_t blocks = (key_bytes + digest_bytes - 1) / digest_bytes;
+    return static_cast<double>(blocks);
+}
+
 double pbkdf2_rate(hash_format format) {
     switch (format) {
         case hash_format::passlib_pbkdf2_sha1:
@@ -198,8 +229,10 @@ std::optional<parsed_hash> parse_passlib_pbkdf2(std::string_view h, hash_format 
         !decode_ab64(parts[2], bytes, 16, 128)) {
         return fail(problem, "malformed passlib pbkdf2 hash");
     }
-    return make(format, static_cast<double>(rounds) * pbkdf2_rate(format), 0,
-                rounds < pbkdf2_weak_below);
+    return make(
+        format,
+        static_cast<double>(rounds) * pbkdf2_rate(format) * pbkdf2_blocks(format, bytes.size()), 0,
+        rounds < pbkdf2_weak_below);
 }
 
 // pbkdf2_sha256$rounds$salt$hash (Django; the salt is used as it is, standard base64 hash).
@@ -213,8 +246,10 @@ std::optional<parsed_hash> parse_django_pbkdf2(std::string_view h, hash_format f
         !decode_base64(parts[2], sodium_base64_VARIANT_ORIGINAL, bytes, 16, 128)) {
         return fail(problem, "malformed Django pbkdf2 hash");
     }
-    return make(format, static_cast<double>(rounds) * pbkdf2_rate(format), 0,
-                rounds < pbkdf2_weak_below);
+    return make(
+        format,
+        static_cast<double>(rounds) * pbkdf2_rate(format) * pbkdf2_blocks(format, bytes.size()), 0,
+        rounds < pbkdf2_weak_below);
 }
 
 // $argon2id$v=19$m=M,t=T,p=P$salt$hash (or $argon2i$)

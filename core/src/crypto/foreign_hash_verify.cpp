@@ -147,10 +147,17 @@ bool verify_any_hash(std::string_view hash, std::string_view password) {
             return libsodium_verify(hash, password);
         case hash_format::django_argon2:
             return libsodium_verify(hash.substr(6), password);
-        case hash_format::scrypt:  // libsodium's own verifier refuses libxcrypt's (mkpasswd)
-        case hash_format::bcrypt:
         case hash_format::sha512_crypt:
         case hash_format::sha256_crypt:
+            if (password.size() > sha_crypt_max_password_bytes) {
+                // Never a match; the work of the longest password verified, no more (so the
+                // time tells no more than that password's does).
+                crypt_matches(hash, password.substr(0, sha_crypt_max_password_bytes));
+                return false;
+            }
+            return crypt_matches(hash, password);
+        case hash_format::scrypt:  // libsodium's own verifier refuses libxcrypt's (mkpasswd)
+        case hash_format::bcrypt:
         case hash_format::yescrypt:
         case hash_format::md5_crypt:
             return crypt_matches(hash, password);

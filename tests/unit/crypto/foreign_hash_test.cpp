@@ -1,7 +1,9 @@
 #include "authd/crypto/foreign_hash.hpp"
 
+#include <crypt.h>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -343,6 +345,7 @@ TEST(ForeignHash, TheDefaultsOfTheSystemsPeopleMigrateFromImportWithDefaultLimit
         "$scrypt$ln=16,r=8,p=1$oxTivHfufW/tvZcSIkRojQ$4AfKqzTy1i+nNm2uYz59ezMh2IoaL30oXyRxtqecsZk",
         "$6$rounds=656000$TdQXkS0LVT0ewGtk$VJpDcOwXmoK2p9gYPQeWj7K8PB."
         "iPLNj1R5ri3RYvpWpI9Xd4o71hpMXk76XUyhMlk2ImfqYZSyQPzfniFiPt1",
+        "$5$rounds=535000$TdQXkS0LVT0ewGtk$nZnxQBEqRZoYDXTr4TrIR6fhsWTSCywu1zUwb.HCRg9",
         // Keycloak: PBKDF2-SHA512 210,000 (as authctl stores it), argon2 7 MiB t=5.
         "$pbkdf2-sha512$210000$OGeMMUbofY.Rsrb2Pud8Lw$4Nl360l5D08o5SwxsX3ubL4041kLD1bdotDKJNb/"
         "9Ue2QDQHoJVaIcdOBa5q7ajZ1sCXqqgP/lI.8.eYxbt/QQ",
@@ -368,6 +371,9 @@ TEST(ForeignHash, CostsBeyondTheBoundsAreRefusedUnlessRaised) {
         "$y$jFT$ZIYM.hPcerhmne0YQNPX5/$V6QVyPdFl25P8IP5PUOkC0AvmkLvCYu2mueLbWMTi04",
         "$6$rounds=999999999$TdQXkS0LVT0ewGtk$VJpDcOwXmoK2p9gYPQeWj7K8PB."
         "iPLNj1R5ri3RYvpWpI9Xd4o71hpMXk76XUyhMlk2ImfqYZSyQPzfniFiPt1",
+        // An outside audit's: 1,000 ms by the estimate of an 8-byte password, 3,045 ms per wrong
+        // login with a 511-byte one.
+        "$5$rounds=1250000$TdQXkS0LVT0ewGtk$9GWMBjJs3cq/5nV0t.7KDx0qtoODappTP1nhXBDdBj3",
     };
     import_limits raised;
     raised.max_milliseconds = 1e7;
@@ -377,6 +383,76 @@ TEST(ForeignHash, CostsBeyondTheBoundsAreRefusedUnlessRaised) {
         const auto problem = import_problem(h, import_limits{});
         EXPECT_NE(problem.find("--max-hash-"), std::string::npos) << problem;
         EXPECT_EQ(import_problem(h, raised), "");
+    }
+}
+
+// PBKDF2 runs its iterations once per digest-sized block of the key it derives: the estimate is
+// the rounds' cost times those blocks (an outside audit's 128-byte PBKDF2-SHA1 value at 1,400,000
+// rounds was estimated at 980 ms and took 1,806 ms).
+TEST(ForeignHash, PbkdfTwosEstimateCountsTheBlocksOfItsKey) {
+    const auto cost = [](const std::string& h) {
+        std::string problem;
+        const auto parsed = parse_hash(h, problem);
+        EXPECT_TRUE(parsed) << h << ": " << problem;
+        return parsed ? parsed->cost.milliseconds : 0.0;
+    };
+    // Standard base64 with its padding, as Django writes it.
+    const auto padded = [](std::size_t n) {
+        const char* tail[] = {"", "AA==", "AAA="};
+        return std::string(n / 3 * 4, 'A') + tail[n % 3];
+    };
+    struct row {
+        std::string passlib;
+        std::string django;  // empty: Django has no such format
+        std::size_t digest;
+    };
+    const row rows[] = {
+        {"$pbkdf2$100000$sBZCCGFsTem99x7DWKsVYg$", "pbkdf2_sha1$100000$salt$", 20},
+        {"$pbkdf2-sha256$100000$sBZCCGFsTem99x7DWKsVYg$", "pbkdf2_sha256$100000$salt$", 32},
+        {"$pbkdf2-sha512$100000$sBZCCGFsTem99x7DWKsVYg$", "", 64}};
+    for (const auto& r : rows) {
+        SCOPED_TRACE(r.passlib);
+        const double one = cost(r.passlib + b64(r.digest));
+        EXPECT_GT(one, 0);
+        EXPECT_DOUBLE_EQ(cost(r.passlib + b64(16)), one);
+        EXPECT_DOUBLE_EQ(cost(r.passlib + b64(r.digest + 1)), 2 * one);
+        EXPECT_DOUBLE_EQ(cost(r.passlib + b64(2 * r.digest)), 2 * one);
+        EXPECT_DOUBLE_EQ(cost(r.passlib + b64(128)),
+                         static_cast<double>((128 + r.digest - 1) / r.digest) * one);
+        if (!r.django.empty()) {
+            EXPECT_DOUBLE_EQ(cost(r.django + padded(r.digest)), one);
+            EXPECT_DOUBLE_EQ(cost(r.django + padded(r.digest + 1)), 2 * one);
+            EXPECT_DOUBLE_EQ(cost(r.django + padded(128)),
+                             static_cast<double>((128 + r.digest - 1) / r.digest) * one);
+        }
+    }
+    const auto audit = "$pbkdf2$1400000$sBZCCGFsTem99x7DWKsVYg$" + b64(128);
+    EXPECT_NE(import_problem(audit, import_limits{}).find("--max-hash-ms"), std::string::npos);
+    EXPECT_EQ(import_problem("$pbkdf2$1400000$sBZCCGFsTem99x7DWKsVYg$" + b64(20), import_limits{}),
+              "");
+}
+
+// sha-crypt hashes the password in each round, so a long one multiplies the cost: a password is
+// verified up to sha_crypt_max_password_bytes, and a longer one never matches, not even the one
+// the hash was made of (made here by libxcrypt, which mkpasswd and openssl passwd use).
+TEST(ForeignHash, ShaCryptVerifiesPasswordsUpToItsBoundOnly) {
+    for (const char* setting :
+         {"$5$rounds=1000$TdQXkS0LVT0ewGtk", "$6$rounds=1000$TdQXkS0LVT0ewGtk"}) {
+        for (const std::size_t n : {std::size_t{9}, sha_crypt_max_password_bytes,
+                                    sha_crypt_max_password_bytes + 1, std::size_t{511}}) {
+            SCOPED_TRACE(std::string(setting) + ", " + std::to_string(n) + " bytes");
+            std::string pw;
+            for (std::size_t i = 0; i < n; ++i) {
+                pw.push_back(static_cast<char>('a' + i % 26));
+            }
+            auto data = std::make_unique<crypt_data>();
+            const char* made = crypt_rn(pw.c_str(), setting, data.get(), sizeof *data);
+            ASSERT_NE(made, nullptr);
+            const std::string hash(made);
+            ASSERT_EQ(hash.rfind(setting, 0), 0U) << hash;
+            EXPECT_EQ(verify_any_hash(hash, pw), n <= sha_crypt_max_password_bytes);
+            EXPECT_FALSE(verify_any_hash(hash, pw.substr(0, n - 1)));
+        }
     }
 }
 

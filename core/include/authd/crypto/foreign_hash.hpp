@@ -35,6 +35,14 @@ enum class hash_format {
     django_bcrypt,          // bcrypt$$2b$
 };
 
+// The longest password verified against a sha-crypt hash ($5$, $6$): sha-crypt hashes the
+// password in each of its rounds, so its cost grows with the password's length (511 bytes cost 7
+// to 9 times what 8 do). A longer password never matches such a hash; its verification does the
+// work of a password of this length (so its time tells nothing more), and the import estimate is
+// at this length: within the bound of about a second, passlib's defaults (535,000 and 656,000
+// rounds) take passwords up to this length.
+inline constexpr std::size_t sha_crypt_max_password_bytes = 128;
+
 // The format's name as authctl prints it ("bcrypt", "django-pbkdf2-sha256", ...).
 std::string_view hash_format_name(hash_format format) noexcept;
 
