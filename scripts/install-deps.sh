@@ -12,6 +12,7 @@ packages=(
   python3-yaml python3-jsonschema  # tests/openapi_check.py: answers against docs/openapi.yaml
   prometheus  # promtool checks /metrics (tests/integration/ops_test.cpp)
   postgresql nginx-light
+  iproute2  # ip netns: a PostgreSQL behind a link that drops every packet (tests/integration/pg_test.cpp)
   caddy  # forward auth in front of an application (tests/integration/forward_auth_test.cpp)
   systemd  # systemd-analyze verify: the installed unit (tests/integration/config_test.cpp)
   clang-14 libclang-rt-14-dev

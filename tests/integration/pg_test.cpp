@@ -12,6 +12,7 @@
 #include <mutex>
 #include <netinet/in.h>
 #include <optional>
+#include <poll.h>
 #include <regex>
 #include <signal.h>
 #include <spawn.h>
@@ -339,11 +340,8 @@ class steady_load {
 
 TEST_F(PgTest, PostgresRestartUnderLoad) {
     private_cluster cluster;
-    store_ = cluster.uri();
-    add_user("cached", "c");
-    add_user("cold", "c");
-    const auto port = start_node();
-    ASSERT_EQ(login(port, "cached", "c").result_int(), 200);
+    const auto [port, token] = start_with_a_cached_user(cluster);
+    ASSERT_FALSE(token.empty());
 
     steady_load load(port, "cached", "c");
     std::this_thread::sleep_for(200ms);
@@ -387,6 +385,215 @@ TEST_F(PgTest, PostgresRestartUnderLoad) {
     EXPECT_EQ(load.error(), "");
     EXPECT_EQ(load.failed(), 0) << "a cached user was refused (" << load.ok() << " logins ok)";
     EXPECT_EQ(login(port, "cached", "c").result_int(), 200);
+    EXPECT_FALSE(nodes_.front()->exited());
+}
+
+// --- failover, and a server that hangs ---------------------------------------------------------
+
+// docs/operations.md, "Failover": two nodes on a multi-host URI with target_session_attrs=
+// read-write, over a primary and its synchronous hot standby, made here (pg_basebackup -R). The
+// primary is cut off at once (an immediate shutdown, as a power cut) and the standby promoted.
+// The promoted server keeps the primary's synchronous_standby_names, so its writes wait for a
+// standby it does not have: every answer still comes within the store's bounds. Once the setting
+// is reset (the runbook's step), both nodes serve, everything acknowledged before the cut holds (a
+// logout, a password change, a new user), and a change made after reaches both within a second.
+TEST_F(PgTest, FailoverToASynchronousStandbyLosesNothingAcknowledged) {
+    private_cluster primary;
+    for (const char* sql :
+         {"ALTER SYSTEM SET synchronous_commit = 'on'",
+          "ALTER SYSTEM SET synchronous_standby_names = 'standby'", "SELECT pg_reload_conf()"}) {
+        psql(primary.admin_uri(), sql);
+    }
+    private_cluster standby(standby_of{primary});
+    const auto synchronous = [&] {
+        return psql_value(primary.admin_uri(),
+                          "SELECT sync_state FROM pg_stat_replication "
+                          "WHERE application_name = 'standby'") == "sync";
+    };
+    for (int i = 0; i < 100 && !synchronous(); ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(synchronous()) << "the standby does not replicate synchronously";
+    store_ = "postgresql://authd@127.0.0.1:" + primary.port() + ",127.0.0.1:" + standby.port() +
+             "/authd_test?target_session_attrs=read-write";
+    add_user("alice", "a");
+    add_user("bob", "b");
+    const auto first = start_node();
+    const auto second = start_node();
+    const auto token = token_of(login(first, "alice", "a").body());
+    ASSERT_TRUE(token);
+    http_client client(first);
+    ASSERT_EQ(client.roundtrip(make_request("POST", "/logout", {"Authorization: Bearer " + *token}))
+                  .result_int(),
+              200);
+    ASSERT_EQ(authctl({"user", "passwd", "bob"}, "b2\n").exit_code, 0);
+    add_user("carol", "c");
+
+    primary.crash();
+    standby.promote();
+    std::string meanwhile;  // what the nodes answered before the reset, and how fast
+    for (const auto port : {first, second}) {
+        const auto start = steady::now();
+        const auto r = login(port, "carol", "c");
+        const auto took = steady::now() - start;
+        EXPECT_TRUE(r.result_int() == 200 || r.result_int() == 503) << r.body();
+        EXPECT_LT(took, 8s) << "an answer waited on the promoted server";
+        meanwhile +=
+            std::to_string(r.result_int()) + " in " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) +
+            " ms; ";
+    }
+    RecordProperty("answers_before_the_reset", meanwhile);
+
+    psql(standby.admin_uri(), "ALTER SYSTEM RESET synchronous_standby_names");
+    psql(standby.admin_uri(), "SELECT pg_reload_conf()");
+    const auto reset = steady::now();
+    for (const auto port : {first, second}) {
+        unsigned code = 0;
+        while (code != 200 && steady::now() - reset < 20s) {
+            code = login(port, "carol", "c").result_int();
+            if (code != 200) {
+                std::this_thread::sleep_for(50ms);
+            }
+        }
+        EXPECT_EQ(code, 200) << "node " << port << " did not serve within 20 s";
+    }
+    RecordProperty(
+        "both_served_after_ms",
+        static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - reset).count()));
+    for (const auto port : {first, second}) {
+        SCOPED_TRACE(port);
+        EXPECT_EQ(verify(port, *token), 401U) << "a logout acknowledged before was lost";
+        EXPECT_EQ(login(port, "bob", "b").result_int(), 404) << "a password change was lost";
+        EXPECT_EQ(login(port, "bob", "b2").result_int(), 200);
+    }
+    ASSERT_EQ(authctl({"user", "passwd", "alice"}, "a2\n").exit_code, 0);
+    const auto changed = steady::now();
+    for (const auto port : {first, second}) {
+        EXPECT_TRUE(time_until_refused(port, "alice", "a", 1s, changed))
+            << "a change on the new primary did not reach node " << port << " within 1 s";
+    }
+}
+
+// While the store does not answer at all: a burst of eight logins at once, half of them of an
+// uncached user, is answered (200 or 503) within 10 s, none held past the store's bounds (3 s a
+// statement, 2 s a connection attempt); then, one at a time, the uncached user gets 503 and the
+// cached one 200 (counted locally), each within 2 s, and token verifies.
+void expect_bounded_answers_while_the_store_is_silent(std::uint16_t port,
+                                                      const std::string& token) {
+    struct answer {
+        unsigned code = 0;
+        std::chrono::milliseconds took{0};
+    };
+    std::vector<answer> burst(8);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < burst.size(); ++i) {
+        threads.emplace_back([&, i] {
+            const auto start = steady::now();
+            burst[i].code = login(port, i % 2 == 0 ? "cold" : "cached", "c").result_int();
+            burst[i].took =
+                std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    for (const auto& a : burst) {
+        EXPECT_TRUE(a.code == 200 || a.code == 503) << a.code;
+        EXPECT_LT(a.took, 10s) << "an answer waited on the silent server";
+    }
+    for (int i = 0; i < 3; ++i) {
+        auto start = steady::now();
+        const auto cold = login(port, "cold", "c");
+        EXPECT_EQ(status_line(cold), "HTTP/1.1 503 Service Unavailable");
+        EXPECT_EQ(cold.body(), busy_body);
+        EXPECT_LT(steady::now() - start, 2s);
+        start = steady::now();
+        EXPECT_EQ(login(port, "cached", "c").result_int(), 200);
+        EXPECT_LT(steady::now() - start, 2s);
+        EXPECT_EQ(verify(port, token), 200U);
+    }
+}
+
+// Logins of user until one is a 200 (at most 20 s): how long that took, or nullopt.
+std::optional<std::chrono::milliseconds> time_until_served(std::uint16_t port,
+                                                           const std::string& user) {
+    const auto since = steady::now();
+    while (steady::now() - since < 20s) {
+        if (login(port, user, "c").result_int() == 200) {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - since);
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    return std::nullopt;
+}
+
+// A PostgreSQL that stops answering with its connections open (every process of the cluster
+// stopped: a hung host): every answer within the store's bounds; once the server answers again,
+// authd serves as before, without a restart.
+TEST_F(PgTest, APostgresqlThatStopsAnsweringHoldsNoAnswerPastItsBounds) {
+    private_cluster cluster;
+    const auto [port, token] = start_with_a_cached_user(cluster);
+    ASSERT_FALSE(token.empty());
+    const auto pids = cluster.processes();
+    ASSERT_GT(pids.size(), 1U);
+    struct resume_at_end {
+        const std::vector<pid_t>& pids;
+        ~resume_at_end() {
+            for (const auto pid : pids) {
+                ::kill(pid, SIGCONT);
+            }
+        }
+    };
+    {
+        const resume_at_end resume{pids};
+        for (const auto pid : pids) {
+            ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+        }
+        expect_bounded_answers_while_the_store_is_silent(port, token);
+    }
+    const auto served = time_until_served(port, "cold");
+    ASSERT_TRUE(served) << "authd did not serve an uncached user within 20 s";
+    RecordProperty("served_again_after_ms", static_cast<int>(served->count()));
+    EXPECT_FALSE(nodes_.front()->exited());
+}
+
+// A network between authd and PostgreSQL that drops every packet, silently (a link to a network
+// namespace the test makes, in which the cluster runs, set down at the far end): unlike a stopped
+// server, nothing is even acknowledged, so the connections authd holds fail by its TCP bounds
+// (tcp_user_timeout, keepalives) besides a statement's. No answer is held past the store's bounds;
+// once the link is mended, authd serves as before.
+TEST_F(PgTest, ANetworkThatDropsEveryPacketHoldsNoAnswerPastItsBounds) {
+    std::optional<netns_link> link;
+    try {
+        link.emplace();
+    } catch (const std::exception& e) {
+        GTEST_SKIP() << "no network namespace can be made here: " << e.what();
+    }
+    private_cluster cluster(in_netns{*link});
+    const auto [port, token] = start_with_a_cached_user(cluster);
+    ASSERT_FALSE(token.empty());
+    link->cut();
+    // Silent: a connection attempt to the server is neither accepted nor refused.
+    const int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(probe, 0);
+    sockaddr_in server{};
+    server.sin_family = AF_INET;
+    server.sin_port = htons(static_cast<std::uint16_t>(std::stoi(cluster.port())));
+    ASSERT_EQ(::inet_pton(AF_INET, link->inner_address().c_str(), &server.sin_addr), 1);
+    ASSERT_EQ(::connect(probe, reinterpret_cast<const sockaddr*>(&server), sizeof server), -1);
+    ASSERT_EQ(errno, EINPROGRESS);
+    pollfd wait_for{probe, POLLOUT, 0};
+    EXPECT_EQ(::poll(&wait_for, 1, 1000), 0) << "the cut link answered";
+    ::close(probe);
+    expect_bounded_answers_while_the_store_is_silent(port, token);
+    std::this_thread::sleep_for(6s);  // past tcp_user_timeout: the held connections are dead now
+    expect_bounded_answers_while_the_store_is_silent(port, token);
+    link->mend();
+    const auto served = time_until_served(port, "cold");
+    ASSERT_TRUE(served) << "authd did not serve an uncached user within 20 s of the repair";
+    RecordProperty("served_again_after_ms", static_cast<int>(served->count()));
     EXPECT_FALSE(nodes_.front()->exited());
 }
 

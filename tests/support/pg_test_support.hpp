@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/cluster_processes.hpp"
+
 namespace authd_pg_test {
 
 inline constexpr const char* skip_message =

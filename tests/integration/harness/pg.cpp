@@ -8,6 +8,10 @@
 #include <stdexcept>
 #include <unistd.h>
 
+#include "http_client.hpp"
+#include "jwt.hpp"
+#include "support/cluster_processes.hpp"
+
 #ifndef AUTHD_PG_CLUSTER_SCRIPT
 #error "AUTHD_PG_CLUSTER_SCRIPT must name scripts/pg-cluster.sh (tests/CMakeLists.txt)"
 #endif
@@ -52,6 +56,15 @@ void psql(const std::string& uri, const std::string& sql) {
     }
 }
 
+std::string psql_value(const std::string& uri, const std::string& sql) {
+    const auto r =
+        run_command({"psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", uri, "-c", sql});
+    if (r.exit_code != 0) {
+        throw std::runtime_error("psql " + sql + ": " + r.err);
+    }
+    return r.out.substr(0, r.out.find('\n'));
+}
+
 pg_database::pg_database(std::string admin_uri)
     : admin_uri_(std::move(admin_uri)), name_("t_" + random_suffix()) {
     psql(admin_uri_, "CREATE DATABASE " + name_);
@@ -74,6 +87,98 @@ private_cluster::private_cluster() {
     run("start");
     std::ifstream in(dir_ + "/uri");
     std::getline(in, uri_);
+}
+
+namespace {
+
+void must_run(const std::vector<std::string>& argv) {
+    const auto r = run_command(argv);
+    if (r.exit_code != 0) {
+        std::string line;
+        for (const auto& a : argv) {
+            line += a + " ";
+        }
+        throw std::runtime_error(line + "failed: " + r.err);
+    }
+}
+
+}  // namespace
+
+netns_link::netns_link() {
+    const auto id = std::to_string(::getpid() % 65536);
+    name_ = "authd-test-" + id;
+    outer_device_ = "ad" + id + "o";
+    inner_device_ = "ad" + id + "i";
+    const auto subnet = "10.213." + std::to_string(::getpid() % 250) + ".";
+    inner_ = subnet + "2";
+    must_run({"ip", "netns", "add", name_});
+    try {
+        must_run({"ip", "link", "add", outer_device_, "type", "veth", "peer", "name", inner_device_,
+                  "netns", name_});
+        must_run({"ip", "addr", "add", subnet + "1/30", "dev", outer_device_});
+        must_run({"ip", "link", "set", outer_device_, "up"});
+        must_run({"ip", "-n", name_, "addr", "add", inner_ + "/30", "dev", inner_device_});
+        must_run({"ip", "-n", name_, "link", "set", inner_device_, "up"});
+        must_run({"ip", "-n", name_, "link", "set", "lo", "up"});
+    } catch (...) {
+        run_command({"ip", "netns", "del", name_});
+        throw;
+    }
+}
+
+netns_link::~netns_link() {
+    run_command({"ip", "link", "del", outer_device_});  // and its peer
+    run_command({"ip", "netns", "del", name_});
+}
+
+void netns_link::cut() const {
+    must_run({"ip", "-n", name_, "link", "set", inner_device_, "down"});
+}
+
+void netns_link::mend() const {
+    must_run({"ip", "-n", name_, "link", "set", inner_device_, "up"});
+}
+
+private_cluster::private_cluster(in_netns where) {
+    std::string dir = "/tmp/authd-pg-private-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) {
+        throw std::runtime_error("mkdtemp failed");
+    }
+    dir_ = dir;
+    must_run({"ip", "netns", "exec", where.link.name(), "env",
+              "AUTHD_PG_HOST=" + where.link.inner_address(), AUTHD_PG_CLUSTER_SCRIPT, "start",
+              dir_});
+    std::ifstream in(dir_ + "/uri");
+    std::getline(in, uri_);
+}
+
+private_cluster::private_cluster(standby_of of) {
+    std::string dir = "/tmp/authd-pg-private-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) {
+        throw std::runtime_error("mkdtemp failed");
+    }
+    dir_ = dir;
+    const auto r = run_command({AUTHD_PG_CLUSTER_SCRIPT, "standby", of.primary.dir_, dir_});
+    if (r.exit_code != 0) {
+        throw std::runtime_error("pg-cluster.sh standby failed: " + r.err);
+    }
+    std::ifstream in(dir_ + "/uri");
+    std::getline(in, uri_);
+}
+
+std::string private_cluster::admin_uri() const {
+    return "postgresql://postgres@127.0.0.1:" + port() + "/postgres";
+}
+
+std::string private_cluster::port() const {
+    std::ifstream in(dir_ + "/port");
+    std::string port;
+    std::getline(in, port);
+    return port;
+}
+
+std::vector<pid_t> private_cluster::processes() const {
+    return authd_pg_test::cluster_processes(dir_ + "/data");
 }
 
 private_cluster::~private_cluster() {
@@ -157,6 +262,19 @@ std::uint16_t PgTest::start_node(const std::vector<std::string>& extra, const ha
                                  nodes_.back()->stderr_text());
     }
     return *port;
+}
+
+std::pair<std::uint16_t, std::string> PgTest::start_with_a_cached_user(
+    const private_cluster& cluster) {
+    store_ = cluster.uri();
+    add_user("cached", "c");
+    add_user("cold", "c");
+    const auto port = start_node();
+    http_client client(port);
+    const auto r = client.roundtrip(login_request("cached", "c"));
+    const auto token = token_of(r.body());
+    EXPECT_TRUE(token) << r.body();
+    return {port, token.value_or("")};
 }
 
 }  // namespace authd_it

@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <sys/types.h>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -29,6 +31,8 @@ std::string pg_uri_for(const std::string& uri, const std::string& database,
 
 // psql -c sql on uri; throws when it fails.
 void psql(const std::string& uri, const std::string& sql);
+// The first column of the first row sql gives on uri ("" for none); throws when it fails.
+std::string psql_value(const std::string& uri, const std::string& sql);
 
 // A fresh database on the server of admin_uri, dropped at the end.
 class pg_database {
@@ -51,18 +55,66 @@ std::vector<std::string> pg_node_args(const std::string& store, const std::strin
                                       const std::vector<std::string>& extra = {},
                                       const hash_cost& cost = cheap_hash);
 
+class private_cluster;
+
+// Which cluster a standby streams from.
+struct standby_of {
+    const private_cluster& primary;
+};
+
+// A network namespace of the test's own, linked to this one by a veth pair (10.213.N.1 here,
+// 10.213.N.2 there); removed at the end. cut() sets the far end down: every packet sent over the
+// link is dropped, silently (no refusal, no reset), as a network that loses everything; mend()
+// sets it up again. (tc netem would also delay or lose some packets, but the kernels the tests
+// run on here have no qdisc modules; this needs none.) The constructor throws where namespaces
+// cannot be made (no CAP_NET_ADMIN, no ip).
+class netns_link {
+  public:
+    netns_link();
+    ~netns_link();
+    netns_link(const netns_link&) = delete;
+    netns_link& operator=(const netns_link&) = delete;
+
+    const std::string& name() const noexcept { return name_; }
+    const std::string& inner_address() const noexcept { return inner_; }
+    void cut() const;
+    void mend() const;
+
+  private:
+    std::string name_;
+    std::string outer_device_;
+    std::string inner_device_;
+    std::string inner_;
+};
+
+// A cluster that runs in a netns_link's namespace, on its inner address.
+struct in_netns {
+    const netns_link& link;
+};
+
 // A cluster of the test's own (scripts/pg-cluster.sh start DIR), for tests that stop the server;
-// removed at the end.
+// or a hot standby of one (scripts/pg-cluster.sh standby: pg_basebackup -R, streaming under the
+// name 'standby'). Removed at the end.
 class private_cluster {
   public:
     private_cluster();
+    explicit private_cluster(standby_of of);
+    explicit private_cluster(in_netns where);
     ~private_cluster();
     private_cluster(const private_cluster&) = delete;
     private_cluster& operator=(const private_cluster&) = delete;
 
+    // authd's role on its database authd_test.
     const std::string& uri() const noexcept { return uri_; }
+    // The superuser's, on the database postgres.
+    std::string admin_uri() const;
+    std::string port() const;
+    // Its postmaster and every child (to stop them with SIGSTOP).
+    std::vector<pid_t> processes() const;
     void stop() const { run("stop"); }
     void start() const { run("start"); }
+    void crash() const { run("crash"); }  // an immediate shutdown, as a power cut
+    void promote() const { run("promote"); }
 
   private:
     void run(const std::string& command) const;
@@ -88,6 +140,11 @@ class PgTest : public ::testing::Test {
     // port (the node is nodes_.back()).
     std::uint16_t start_node(const std::vector<std::string>& extra = {},
                              const hash_cost& cost = cheap_hash);
+
+    // On cluster (the tests that stop or cut it): the users "cached" and "cold" (password "c"),
+    // a node, and one login of "cached", which the node then has in its cache. The node's port,
+    // and that login's token.
+    std::pair<std::uint16_t, std::string> start_with_a_cached_user(const private_cluster& cluster);
 
     temp_dir dir_;
     std::unique_ptr<pg_database> db_;

@@ -60,6 +60,7 @@ using authd::store_unavailable;
 using authd::user_record;
 using authd::user_store;
 using authd_pg_test::base_uri;
+using authd_pg_test::cluster_processes;
 using authd_pg_test::raw_pg;
 using authd_pg_test::server_address;
 using authd_pg_test::skip_message;
@@ -1064,36 +1065,6 @@ TEST(PgStoreOutage, UnavailableWhileDownThenRecovers) {
     ASSERT_TRUE(other->users().set_hash("alice", "c"));
     EXPECT_TRUE(heard.wait_for_name("alice", 1s));
     store->set_change_listener(nullptr);
-}
-
-// The processes of a private cluster (its postmaster and every child), stopped with SIGSTOP and
-// resumed with SIGCONT: a server that hangs with its connections open.
-std::vector<pid_t> cluster_processes(const std::string& data_dir) {
-    std::ifstream pid_file(data_dir + "/postmaster.pid");
-    pid_t postmaster = 0;
-    pid_file >> postmaster;
-    std::vector<pid_t> pids{postmaster};
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-        const auto name = entry.path().filename().string();
-        if (name.find_first_not_of("0123456789") != std::string::npos) {
-            continue;
-        }
-        std::ifstream stat(entry.path() / "stat");
-        std::string line;
-        std::getline(stat, line);
-        const auto close = line.rfind(')');
-        if (close == std::string::npos) {
-            continue;
-        }
-        std::istringstream rest(line.substr(close + 2));
-        char state = 0;
-        pid_t parent = 0;
-        rest >> state >> parent;
-        if (parent == postmaster) {
-            pids.push_back(static_cast<pid_t>(std::stol(name)));
-        }
-    }
-    return pids;
 }
 
 // A server that stops answering with its connections open (a hung host): the call in flight
