@@ -264,6 +264,15 @@ TEST(ForeignHash, EachFormatsBoundsAreExact) {
         {"pbkdf2_sha256$260000$salt$" + b64(15), false},
         {"pbkdf2_sha256$260000$salt$" + b64(128) + "=", true},
         {"pbkdf2_sha256$260000$salt$" + b64(129), false},
+        // md5-crypt and Apache's apr1: a salt of at most 8 characters (apr1's never empty), and
+        // 22 of hash.
+        {"$1$" + std::string(8, 's') + "$" + c64(22), true},
+        {"$1$" + std::string(9, 's') + "$" + c64(22), false},
+        {"$apr1$" + std::string(8, 's') + "$" + c64(22), true},
+        {"$apr1$" + std::string(9, 's') + "$" + c64(22), false},
+        {"$apr1$$" + c64(22), false},
+        {"$apr1$ssss$" + c64(21), false},
+        {"$apr1$ssss$" + c64(23), false},
         // passlib's PBKDF2: a hash of 16 to 128 bytes.
         {"$pbkdf2-sha256$1000$" + b64(16) + "$" + b64(16), true},
         {"$pbkdf2-sha256$1000$" + b64(16) + "$" + b64(15), false},

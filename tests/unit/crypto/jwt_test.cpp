@@ -86,6 +86,37 @@ TEST(TokenSigner, EveryTokenHasItsOwnId) {
     EXPECT_NE(a->jti, b->jti);
 }
 
+// An id is 8 random bytes, drawn once per thread, then a counter: every one of the 8 varies from
+// thread to thread (16 threads: the chance that one byte is the same in all is 2^-120).
+TEST(TokenSigner, EachThreadsIdsStartWithEightRandomBytes) {
+    std::vector<std::string> ids(16);
+    std::vector<std::thread> threads;
+    for (auto& id : ids) {
+        threads.emplace_back([&id] { id = new_token_id(); });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    std::vector<std::vector<unsigned char>> decoded;
+    for (const auto& id : ids) {
+        ASSERT_EQ(id.size(), 22U);
+        std::vector<unsigned char> bytes(16);
+        std::size_t size = 0;
+        ASSERT_EQ(sodium_base642bin(bytes.data(), bytes.size(), id.data(), id.size(), nullptr,
+                                    &size, nullptr, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                  0);
+        ASSERT_EQ(size, 16U);
+        decoded.push_back(bytes);
+    }
+    for (std::size_t i = 0; i < 8; ++i) {
+        bool varies = false;
+        for (const auto& bytes : decoded) {
+            varies = varies || bytes[i] != decoded[0][i];
+        }
+        EXPECT_TRUE(varies) << "byte " << i << " is the same in every thread's id";
+    }
+}
+
 TEST(TokenSigner, RoundTrip) {
     const hs256_key signer(test_key());
     const auto token = signer.sign("J\xc3\xa9r\xc3\xb4me \"q\"", 2'000'000'000);
@@ -194,6 +225,19 @@ TEST(TokenSigner, TokenWithoutIdGetsOneDerivedFromItsBytes) {
     // A token that carries its own id keeps it.
     const auto own = make(R"({"user":"user_test","exp":2000000000,"jti":"abc"})");
     EXPECT_EQ(signer.verify(own, 1'700'000'000)->jti, "abc");
+    // Up to 64 characters (a revocation's key, stored and sent to every node); a longer one, or
+    // one that is not a string, makes the token malformed.
+    const std::string longest(64, 'j');
+    const auto at_bound = make(R"({"user":"user_test","exp":2000000000,"jti":")" + longest + "\"}");
+    EXPECT_EQ(signer.verify(at_bound, 1'700'000'000)->jti, longest);
+    for (const std::string& jti : {"\"" + longest + "j\"", std::string("42"), std::string("null")}) {
+        SCOPED_TRACE(jti);
+        token_error err = token_error::none;
+        EXPECT_FALSE(
+            signer.verify(make(R"({"user":"user_test","exp":2000000000,"jti":)" + jti + "}"),
+                          1'700'000'000, &err));
+        EXPECT_EQ(err, token_error::malformed);
+    }
 }
 
 // A signed token whose claims are not the two authd needs, each of the right type, is malformed:

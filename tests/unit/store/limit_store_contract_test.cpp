@@ -201,6 +201,7 @@ TYPED_TEST(LimitStoreContract, ASuccessClearsItsBudgetAndMakesTheAddressKnown) {
     // The account's shared budget is clear again; addr_a is known now.
     const auto elsewhere = this->admit("alice", addr_b);
     EXPECT_FALSE(elsewhere.known);
+    EXPECT_FALSE(this->admit("bob", addr_a).known) << "addr_a is alice's, not every account's";
     EXPECT_NEAR(elsewhere.account.failures, 1, 0.01);
     const auto home = this->admit("alice", addr_a);
     EXPECT_TRUE(home.known);
@@ -302,10 +303,59 @@ TYPED_TEST(LimitStoreContract, AReleaseTakesBackItsCountAndItsWait) {
     const auto id = next_attempt();
     ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, this->config_, id).wait, 0U);
     ASSERT_GT(this->admit("alice", addr_a).wait, 0U) << "the 4th count set a wait";
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(this->admit("bob", addr_b).wait, 0U);
+    }
     this->limits_->release(account("alice"), addr_a, false, this->config_, id);
     const auto v = this->admit("alice", addr_a);
     EXPECT_EQ(v.wait, 0U) << "the wait was the released attempt's";
     EXPECT_NEAR(v.account.failures, 4, 0.01);
+    EXPECT_NEAR(this->admit("bob", addr_b).account.failures, 3, 0.01)
+        << "only alice's count is taken back";
+}
+
+// A budget turned off (no free failures: the operator's 0) refuses nothing, not even an account
+// or an address that waits under it from before it was turned off.
+TYPED_TEST(LimitStoreContract, ABudgetTurnedOffRefusesNothingItCountedBefore) {
+    auto strict = this->config_;
+    strict.account = {1, 60s, 60s, 60s};
+    strict.address = {1, 60s, 60s, 60s};
+    strict.known_address_window = 0s;
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(this->limits_->admit(account("alice"), addr_a, strict, next_attempt()).wait, 0U);
+    }
+    ASSERT_GT(this->limits_->admit(account("alice"), addr_b, strict, next_attempt()).wait, 0U)
+        << "alice waits";
+    ASSERT_GT(this->limits_->admit(account("bob"), addr_a, strict, next_attempt()).wait, 0U)
+        << "addr_a waits";
+    auto account_off = strict;
+    account_off.account.free_failures = 0;
+    const auto alice = this->limits_->admit(account("alice"), addr_b, account_off, next_attempt());
+    EXPECT_EQ(alice.wait, 0U);
+    EXPECT_EQ(alice.refused_by, limit_budget::none);
+    auto address_off = strict;
+    address_off.address.free_failures = 0;
+    const auto bob = this->limits_->admit(account("bob"), addr_a, address_off, next_attempt());
+    EXPECT_EQ(bob.wait, 0U);
+    EXPECT_EQ(bob.refused_by, limit_budget::none);
+}
+
+// A row that once had to wait is pruned like any other once its wait has passed and its
+// failures are forgiven.
+TYPED_TEST(LimitStoreContract, PruningForgetsARowWhoseWaitHasPassed) {
+    auto c = this->config_;
+    c.account = {1, 1s, 60s, 1s};  // the 2nd failure waits 1 s; one forgiven a second
+    c.address.free_failures = 0;
+    c.known_address_window = 0s;
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(this->limits_->admit(account("waits"), addr_a, c, next_attempt()).wait, 0U);
+    }
+    ASSERT_GT(this->limits_->admit(account("waits"), addr_a, c, next_attempt()).wait, 0U);
+    this->limits_->prune(c);
+    EXPECT_EQ(this->backend_->counter_rows("limit_counters"), 1) << "it still waits";
+    std::this_thread::sleep_for(2500ms);  // the wait over, both failures forgiven
+    this->limits_->prune(c);
+    EXPECT_EQ(this->backend_->counter_rows("limit_counters"), 0);
 }
 
 // A count taken back after time forgave it leaves no debt: the failures never go below zero, so
