@@ -77,11 +77,12 @@ std::size_t request_parser::put(boost::asio::const_buffer buffer, error_code& ec
         // pipelined one, whose head and first chunks ran past the cut).
         ec = {};
     }
-    // A request line refused before Beast named its method: a HEAD request's answer still has
-    // no body (docs/api.md, "HEAD"). Nothing of the request has been consumed (head_bytes_ is 0),
-    // so its request line is at the start of the buffer.
-    if (ec && ec != http::error::need_more && head_.method == http::verb::unknown &&
-        head_bytes_ == 0) {
+    // A request line refused, or not whole yet, before Beast named its method: a HEAD request's
+    // answer still has no body (docs/api.md, "HEAD"), also when the request is cut short after
+    // its method (the end of the stream, then 400). Nothing of the request has been consumed
+    // (head_bytes_ is 0), so its request line is at the start of the buffer; once Beast parses
+    // the line, it names the method itself.
+    if (ec && head_.method == http::verb::unknown && head_bytes_ == 0) {
         constexpr std::string_view head_method = "HEAD ";
         const std::string_view start(static_cast<const char*>(buffer.data()),
                                      std::min(buffer.size(), head_method.size()));

@@ -532,6 +532,15 @@ TEST(RequestParse, HeadRefusedInItsRequestLineIsStillHead) {
             EXPECT_EQ(head.method, http::verb::head) << p.ec.message();
         }
     }
+    // Cut short after its method, in its request line (the stream then ends: 400).
+    for (const std::string cut : {"HEAD ", "HEAD /login HT", "HEAD /login HTTP/1.1\r"}) {
+        SCOPED_TRACE(cut);
+        request_head head;
+        const auto p = parse(head, cut);
+        ASSERT_FALSE(p.done);
+        EXPECT_EQ(p.ec, http::error::need_more);
+        EXPECT_EQ(head.method, http::verb::head);
+    }
     for (const std::string raw :
          {"HEADX /login HTTP/1.1\r\nHost: x\r\n\r\n", "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
           "GET /login?HEAD /a b HTTP/1.1\r\nHost: x\r\n\r\n",
