@@ -230,7 +230,8 @@ TEST(TokenSigner, TokenWithoutIdGetsOneDerivedFromItsBytes) {
     const std::string longest(64, 'j');
     const auto at_bound = make(R"({"user":"user_test","exp":2000000000,"jti":")" + longest + "\"}");
     EXPECT_EQ(signer.verify(at_bound, 1'700'000'000)->jti, longest);
-    for (const std::string& jti : {"\"" + longest + "j\"", std::string("42"), std::string("null")}) {
+    for (const std::string& jti :
+         {"\"" + longest + "j\"", std::string("42"), std::string("null")}) {
         SCOPED_TRACE(jti);
         token_error err = token_error::none;
         EXPECT_FALSE(
