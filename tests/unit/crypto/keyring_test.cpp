@@ -138,6 +138,7 @@ TEST_F(KeyringTest, FromSecretMatchesARawFile) {
     write(raw_key);
     EXPECT_TRUE(keyring::load(path_)->verify(ring->sign("bob", later), now).has_value());
     EXPECT_TRUE(ring->verify(keyring::load(path_)->sign("bob", later), now).has_value());
+    EXPECT_EQ(ring->jwks(), R"({"keys":[]})") << "the same empty set as the file's ring";
     EXPECT_THROW(keyring::from_secret(secret_bytes(31)), std::invalid_argument);
 }
 
