@@ -415,6 +415,12 @@ TEST_F(KeyringTest, WrongKidIsRefused) {
     EXPECT_EQ(
         refusal(*ring, hs256_token(R"({"typ":"JWT","alg":"HS256","kid":1})", std::string(32, 'a'))),
         token_error::bad_algorithm);
+    // A header that is JSON but not an object, or not JSON: malformed.
+    for (const char* header : {"[]", "1", R"("x")", "null", "{", ""}) {
+        SCOPED_TRACE(header);
+        EXPECT_EQ(refusal(*ring, hs256_token(header, std::string(32, 'a'))),
+                  token_error::malformed);
+    }
     // Without kid, any HS256 key of the ring (the token may predate the rotation).
     EXPECT_TRUE(
         ring->verify(hs256_token(R"({"typ":"JWT","alg":"HS256"})", std::string(32, 'a')), now));
