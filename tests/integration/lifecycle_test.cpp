@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <poll.h>
 #include <pwd.h>
 #include <sstream>
@@ -432,6 +433,52 @@ TEST_F(LifecycleTest, AHashHelperHoldsNoDescriptorButItsSocket) {
             }
         }
         EXPECT_EQ(own, (std::vector<int>{0, 1, 2, 3})) << "helper " << helper << "\n" << listing;
+    }
+}
+
+// authd's threads by nice value, from each one's /proc/PID/task/TID/stat.
+std::map<long, int> threads_by_nice(pid_t pid) {
+    std::map<long, int> out;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream stat(task.path() / "stat");
+        std::string line;
+        std::getline(stat, line);
+        std::istringstream fields(line.substr(line.rfind(')') + 2));
+        std::string field;
+        for (int i = 3; i < 19; ++i) {  // state (field 3) to priority (18)
+            fields >> field;
+        }
+        long value = 0;
+        fields >> value;  // nice (19)
+        ++out[value];
+    }
+    return out;
+}
+
+// The hash workers run at --hash-nice (10 by default), so that the I/O threads keep the CPU; no
+// other thread of authd's is niced. (Each worker sets its own as it starts: waited for.)
+TEST_F(LifecycleTest, HashWorkersRunAtTheirNiceValue) {
+    env_.add_user("user_test", "password_test");
+    for (const std::string nice : {"1", "10", "0"}) {
+        SCOPED_TRACE("--hash-nice " + nice);
+        authd_process authd(authd_args{}.with({"--hash-nice", nice}).build(env_));
+        const auto port = authd.wait_listening();
+        ASSERT_TRUE(port) << authd.stderr_text();
+        http_client client(*port);
+        expect_login_ok(client.roundtrip(login_request("user_test", "password_test")), "user_test");
+        const long expected = std::stol(nice);
+        auto threads = threads_by_nice(authd.pid());
+        for (int i = 0; i < 100 && expected != 0 && threads[expected] != 2; ++i) {
+            std::this_thread::sleep_for(20ms);
+            threads = threads_by_nice(authd.pid());
+        }
+        if (expected == 0) {
+            EXPECT_EQ(threads.size(), 1U) << "a thread is niced";
+        } else {
+            EXPECT_EQ(threads[expected], 2) << "the two hash workers";
+            EXPECT_EQ(threads.size(), 2U) << "another thread is niced";
+        }
     }
 }
 

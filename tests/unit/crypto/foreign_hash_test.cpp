@@ -273,6 +273,13 @@ TEST(ForeignHash, EachFormatsBoundsAreExact) {
         {"$apr1$$" + c64(22), false},
         {"$apr1$ssss$" + c64(21), false},
         {"$apr1$ssss$" + c64(23), false},
+        // A number is digits and nothing else.
+        {"$6$rounds=5000x$TdQXkS0LVT0ewGtk$" + c64(86), false},
+        {"$6$rounds=$TdQXkS0LVT0ewGtk$" + c64(86), false},
+        {"$6$rounds=5000$TdQXkS0LVT0ewGtk$" + c64(86), true},
+        {"pbkdf2_sha256$260000x$salt$" + b64(32) + "=", false},
+        {"$pbkdf2-sha256$1000 $" + b64(16) + "$" + b64(32), false},
+        {"$argon2id$v=19$m=65536,t=3x,p=4$" + b64(16) + "$" + b64(32), false},
         // passlib's PBKDF2: a hash of 16 to 128 bytes.
         {"$pbkdf2-sha256$1000$" + b64(16) + "$" + b64(16), true},
         {"$pbkdf2-sha256$1000$" + b64(16) + "$" + b64(15), false},
