@@ -56,6 +56,7 @@ class fake_store final : public limit_store {
     int admits = 0;
     int successes = 0;
     int checks = 0;
+    int prunes = 0;
     std::vector<unshared_count> merged;
     by_digest failures;
     std::map<std::string, bool> known;  // by name
@@ -115,7 +116,10 @@ class fake_store final : public limit_store {
         ++checks;
     }
     std::vector<known_address_entry> known_addresses(const limiter_config&) override { return {}; }
-    void prune(const limiter_config&) override {}
+    void prune(const limiter_config&) override {
+        fail_if_down();
+        ++prunes;
+    }
     bool shared() const noexcept override { return true; }
 
   private:
@@ -141,6 +145,19 @@ struct limiter_over_fake {
             [this](std::string_view event, std::string_view) { events.emplace_back(event); });
     }
 };
+
+// The upkeep (every 0.5 s) prunes the store's rows once a minute, not at each upkeep: every node
+// runs it, and a prune is a DELETE over the whole counter table.
+TEST(AttemptLimiterStore, TheStoreIsPrunedOnceAMinute) {
+    limiter_over_fake t;
+    auto& [store, limiter, events] = t;
+    const auto t0 = clock_type::now();
+    for (int i = 0; i <= 240; ++i) {  // two minutes of upkeeps
+        limiter.maintain(t0 + std::chrono::milliseconds(500 * i));
+    }
+    EXPECT_GE(store.prunes, 2);
+    EXPECT_LE(store.prunes, 3);
+}
 
 // Down with nothing to merge (the only attempt meanwhile succeeded): an upkeep asks the store
 // whether it answers, and while it does not the node stays unshared and says nothing more (it
