@@ -168,6 +168,29 @@ std::size_t dont_dump_mappings() {
     return n;
 }
 
+// This process's address space in KiB (VmSize of /proc/self/status).
+long vm_size_kib() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("VmSize:", 0) == 0) {
+            return std::stol(line.substr(7));
+        }
+    }
+    return -1;
+}
+
+// The kept memory takes its own size of address space and no more: the slack mmap is asked for,
+// to align the region to 2 MiB, is given back on both sides.
+TEST_F(Argon2MemoryTest, TheKeptMemoryTakesNoMoreAddressSpaceThanItsSize) {
+    const long before = vm_size_kib();
+    if (!enable_argon2_memory(2 * mib)) {
+        EXPECT_FALSE(argon2_memory_built_in());
+        return;
+    }
+    EXPECT_EQ(vm_size_kib() - before,
+              static_cast<long>(argon2_memory_stats_now().region_bytes / 1024));
+}
+
 // Growing replaces the kept memory: the smaller region is given back to the kernel, not kept
 // beside the larger one.
 TEST_F(Argon2MemoryTest, ALargerMemoryCostGrowsTheKeptMemoryOnce) {
