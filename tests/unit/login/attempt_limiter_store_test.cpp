@@ -244,10 +244,13 @@ TEST(AttemptLimiterStore, ASuccessIsSettledInTheStoreAndItsKnownAddressIsLearned
     const auto t0 = clock_type::now();
     const auto a = limiter.admit(account_digest::of("alice"), addr_a, t0);
     ASSERT_EQ(a.wait, 0U);
+    EXPECT_EQ(limiter.account_entries(), 1U) << "the store's count of alice, viewed";
     limiter.settle(account_digest::of("alice"), addr_a, a, o::success, t0);
     EXPECT_EQ(store.successes, 1);
     EXPECT_EQ(store.failures["alice"], 0);
     EXPECT_EQ(limiter.known_address_entries(), 1U);
+    // The store's clear count after the success: the node's view keeps nothing of it.
+    EXPECT_EQ(limiter.account_entries(), 0U);
     // A failure is settled by nothing: it was counted when admitted.
     const auto b = limiter.admit(account_digest::of("bob"), addr_a, t0);
     limiter.settle(account_digest::of("bob"), addr_a, b, o::failure, t0);
