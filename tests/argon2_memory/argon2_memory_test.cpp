@@ -168,6 +168,19 @@ std::size_t dont_dump_mappings() {
     return n;
 }
 
+// The kept memory serves argon2 up to argon2_memory_max_kept_bytes (256 MiB): a request of that
+// size is lent the region, a larger one goes to the kernel as without the mechanism.
+TEST_F(Argon2MemoryTest, TheLargestKeptRequestIsLentAndALargerOneGoesToTheKernel) {
+    const bool on = enable_argon2_memory(mib);
+    const std::string at_bound = hash(argon2_memory_max_kept_bytes);
+    EXPECT_EQ(lent(), on ? 1U : 0U);
+    EXPECT_EQ(argon2_memory_stats_now().region_bytes, on ? argon2_memory_max_kept_bytes : 0U);
+    // (argon2 rounds its memory down to 4 blocks of 1 KiB per lane: 4 KiB more is the next size.)
+    const std::string past = hash(argon2_memory_max_kept_bytes + 4096);
+    EXPECT_EQ(lent(), on ? 1U : 0U) << "a request past the bound was lent the region";
+    EXPECT_TRUE(verify(past, password));
+}
+
 // This process's address space in KiB (VmSize of /proc/self/status).
 long vm_size_kib() {
     std::ifstream status("/proc/self/status");
