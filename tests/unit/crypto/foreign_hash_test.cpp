@@ -472,6 +472,16 @@ TEST(ForeignHash, ShaCryptVerifiesPasswordsUpToItsBoundOnly) {
     }
 }
 
+// The default memory bound is 128 MiB exactly: an argon2 hash of 131,072 KiB imports, one of
+// 131,073 KiB does not.
+TEST(ForeignHash, TheMemoryBoundIs128MibExactly) {
+    const std::string tail = "$MOZci/F+r1VKKWXsPUcoZQ$s8rC2MdYvhxijoCS4o48JA";
+    EXPECT_EQ(import_problem("$argon2id$v=19$m=131072,t=1,p=1" + tail, import_limits{}), "");
+    EXPECT_NE(import_problem("$argon2id$v=19$m=131073,t=1,p=1" + tail, import_limits{})
+                  .find("--max-hash-memory"),
+              std::string::npos);
+}
+
 TEST(ForeignHash, WeakFormatsNeedAnExplicitAllowance) {
     const char* md5 = "$1$kDBWicZV$do73DALz2rx.TwoOYAN8u.";
     const char* few_rounds =
