@@ -1,9 +1,11 @@
 #include "authd/crypto/keyring.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
+#include <fcntl.h>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -18,6 +20,7 @@
 #include "authd/crypto/jwt.hpp"
 #include "authd/crypto/key_file_edit.hpp"
 #include "authd/crypto/keyring_holder.hpp"
+#include "authd/crypto/secret.hpp"
 
 namespace authd {
 namespace {
@@ -130,6 +133,20 @@ TEST_F(KeyringTest, RawFileIsOneKeyWithTheSeedHeader) {
     EXPECT_EQ(claims->user, "alice");
     EXPECT_EQ(claims->exp, later);
     EXPECT_EQ(ring->jwks(), R"({"keys":[]})");
+}
+
+// A read that fails is an error (errno set), never tried again for ever: only an interrupted one
+// is. (A directory's descriptor reads EISDIR; SIGALRM ends the test if the read loops.)
+TEST(ReadSecretBytes, AFailedReadIsAnErrorNotARetry) {
+    const int dir = ::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(dir, 0);
+    ::alarm(10);
+    secret_bytes out;
+    errno = 0;
+    EXPECT_FALSE(read_secret_bytes(dir, 64, out));
+    EXPECT_EQ(errno, EISDIR);
+    ::alarm(0);
+    ::close(dir);
 }
 
 TEST_F(KeyringTest, FromSecretMatchesARawFile) {
