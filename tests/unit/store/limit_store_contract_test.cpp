@@ -51,6 +51,20 @@ std::uint64_t next_attempt() {
     return n++;
 }
 
+// The arithmetic every counting place shares (limit_store.hpp): one failure forgiven per
+// forgive_every, never below zero; a count updated "after" now (another node's clock ahead of
+// this one's, or this clock stepped back) is forgiven nothing, and grows by nothing either.
+TEST(LimitArithmetic, ForgivenessIsPerElapsedTimeAndATimeAheadChangesNothing) {
+    const authd::limit_policy p{3, 1s, 60s, 2s};
+    EXPECT_DOUBLE_EQ(authd::forgiven_failures(3, 0, p), 3);
+    EXPECT_DOUBLE_EQ(authd::forgiven_failures(3, 3, p), 1.5);
+    EXPECT_DOUBLE_EQ(authd::forgiven_failures(3, 60, p), 0);
+    EXPECT_DOUBLE_EQ(authd::forgiven_failures(3, -10, p), 3);
+    auto never = p;
+    never.forgive_every = 0s;
+    EXPECT_DOUBLE_EQ(authd::forgiven_failures(3, 60, never), 3);
+}
+
 template <typename Backend>
 class LimitStoreContract : public ::testing::Test {
   protected:
