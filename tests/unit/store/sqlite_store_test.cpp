@@ -168,6 +168,16 @@ TEST_F(SqliteStore, NewerSchemaRefused) {
     EXPECT_NE(message.find(db_path()), std::string::npos) << message;
 }
 
+// A file at the current version with one of its tables gone (dropped by hand) is refused at
+// open, naming the statement that cannot be prepared: not opened to fail call after call.
+TEST_F(SqliteStore, AStoreMissingOneOfItsTablesIsRefusedAtOpen) {
+    open();
+    raw_db(db_path()).exec("DROP TABLE revoked_tokens");
+    const std::string message = open_error(uri());
+    EXPECT_NE(message.find("cannot prepare"), std::string::npos) << message;
+    EXPECT_NE(message.find("revoked_tokens"), std::string::npos) << message;
+}
+
 TEST_F(SqliteStore, GarbageFileRefused) {
     write_file(db_path(), std::string(8192, 'x'));
     const std::string message = open_error(uri());
