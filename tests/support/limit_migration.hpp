@@ -19,7 +19,10 @@ inline void expect_old_counts_kept_under_digests(authd::limit_store& limits) {
     const auto home = limits.admit(alice, 7, c, 2);
     EXPECT_EQ(home.wait, 0U);
     EXPECT_TRUE(home.known) << "the owner's known address was lost";
-    EXPECT_NEAR(limits.admit(authd::account_digest::of("bob"), 77, c, 3).address.failures, 4, 0.1)
+    // 3 kept and this one, less what 10 s a failure forgave since the row's time (whole seconds:
+    // up to a second, and more on a loaded machine); 1 if the count was lost.
+    EXPECT_NEAR(limits.admit(authd::account_digest::of("bob"), 77, c, 3).address.failures, 3.75,
+                0.25)
         << "the address's count was lost";
     const auto listed = limits.known_addresses(c);
     ASSERT_EQ(listed.size(), 1U);
