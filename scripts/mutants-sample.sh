@@ -9,7 +9,7 @@
 # ccache), starts a throw-away PostgreSQL cluster unless AUTHD_TEST_PG_URI names one (as
 # scripts/test.sh does), and refuses to report a score when a test it relies on was skipped. It
 # never edits the working tree: the mutants go into copies under build/mutagen/. Not part of
-# scripts/test.sh: a sample of 240 takes one and a half to two hours on two cores.
+# scripts/test.sh: a sample of 240 takes one and a half to two and a half hours on two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh ccache
