@@ -97,13 +97,27 @@ CREATE DATABASE authd_test OWNER authd;
 EOF
 }
 
-init_cluster() {
+# DIR, owned by the cluster's owner, and the port the cluster will listen on.
+make_dir() {
     mkdir -p "$dir"
     chmod 700 "$dir"
     if [[ $(id -u) -eq 0 ]]; then
         chown postgres: "$dir"
     fi
     free_port >"$dir/port"
+}
+
+# Starts the server of DIR; its log and exit 1 when it does not start.
+launch() {
+    if ! as_owner "$pg_bin/pg_ctl" -D "$data" -l "$log" -w -t 30 start >/dev/null; then
+        echo "pg-cluster: the server did not start; its log:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+}
+
+init_cluster() {
+    make_dir
     as_owner "$pg_bin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 \
         --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 || {
         cat "$dir/initdb.log" >&2
@@ -118,11 +132,7 @@ start() {
         init_cluster
         fresh=1
     fi
-    if ! as_owner "$pg_bin/pg_ctl" -D "$data" -l "$log" -w -t 30 start >/dev/null; then
-        echo "pg-cluster: the server did not start; its log:" >&2
-        cat "$log" >&2
-        exit 1
-    fi
+    launch
     if ((fresh)); then
         create_roles
         echo "postgresql://authd@$host:$(cat "$dir/port")/authd_test" >"$dir/uri"
@@ -130,12 +140,7 @@ start() {
 }
 
 standby() {
-    mkdir -p "$dir"
-    chmod 700 "$dir"
-    if [[ $(id -u) -eq 0 ]]; then
-        chown postgres: "$dir"
-    fi
-    free_port >"$dir/port"
+    make_dir
     as_owner "$pg_bin/pg_basebackup" -h "$primary" -p "$(cat "$primary/port")" -U postgres \
         -D "$data" -R -X stream --checkpoint=fast --no-sync >"$dir/initdb.log" 2>&1 || {
         cat "$dir/initdb.log" >&2
@@ -149,12 +154,8 @@ unix_socket_directories = '$dir'
 EOF
     echo "primary_conninfo = 'host=$primary port=$(cat "$primary/port") user=postgres application_name=standby'" \
         >>"$data/postgresql.auto.conf"
-    if ! as_owner "$pg_bin/pg_ctl" -D "$data" -l "$log" -w -t 30 start >/dev/null; then
-        echo "pg-cluster: the standby did not start; its log:" >&2
-        cat "$log" >&2
-        exit 1
-    fi
-    echo "postgresql://authd@127.0.0.1:$(cat "$dir/port")/authd_test" >"$dir/uri"
+    launch
+    echo "postgresql://authd@$host:$(cat "$dir/port")/authd_test" >"$dir/uri"
 }
 
 stop() {

@@ -78,18 +78,16 @@ pg_database::~pg_database() {
     }
 }
 
-private_cluster::private_cluster() {
+namespace {
+
+// A new directory for a private cluster.
+std::string private_dir() {
     std::string dir = "/tmp/authd-pg-private-XXXXXX";
     if (::mkdtemp(dir.data()) == nullptr) {
         throw std::runtime_error("mkdtemp failed");
     }
-    dir_ = dir;
-    run("start");
-    std::ifstream in(dir_ + "/uri");
-    std::getline(in, uri_);
+    return dir;
 }
-
-namespace {
 
 void must_run(const std::vector<std::string>& argv) {
     const auto r = run_command(argv);
@@ -103,6 +101,28 @@ void must_run(const std::vector<std::string>& argv) {
 }
 
 }  // namespace
+
+private_cluster::private_cluster() : dir_(private_dir()) {
+    run("start");
+    read_uri();
+}
+
+private_cluster::private_cluster(standby_of of) : dir_(private_dir()) {
+    must_run({AUTHD_PG_CLUSTER_SCRIPT, "standby", of.primary.dir_, dir_});
+    read_uri();
+}
+
+private_cluster::private_cluster(in_netns where) : dir_(private_dir()) {
+    must_run({"ip", "netns", "exec", where.link.name(), "env",
+              "AUTHD_PG_HOST=" + where.link.inner_address(), AUTHD_PG_CLUSTER_SCRIPT, "start",
+              dir_});
+    read_uri();
+}
+
+void private_cluster::read_uri() {
+    std::ifstream in(dir_ + "/uri");
+    std::getline(in, uri_);
+}
 
 netns_link::netns_link() {
     const auto id = std::to_string(::getpid() % 65536);
@@ -139,35 +159,8 @@ void netns_link::mend() const {
     must_run({"ip", "-n", name_, "link", "set", inner_device_, "up"});
 }
 
-private_cluster::private_cluster(in_netns where) {
-    std::string dir = "/tmp/authd-pg-private-XXXXXX";
-    if (::mkdtemp(dir.data()) == nullptr) {
-        throw std::runtime_error("mkdtemp failed");
-    }
-    dir_ = dir;
-    must_run({"ip", "netns", "exec", where.link.name(), "env",
-              "AUTHD_PG_HOST=" + where.link.inner_address(), AUTHD_PG_CLUSTER_SCRIPT, "start",
-              dir_});
-    std::ifstream in(dir_ + "/uri");
-    std::getline(in, uri_);
-}
-
-private_cluster::private_cluster(standby_of of) {
-    std::string dir = "/tmp/authd-pg-private-XXXXXX";
-    if (::mkdtemp(dir.data()) == nullptr) {
-        throw std::runtime_error("mkdtemp failed");
-    }
-    dir_ = dir;
-    const auto r = run_command({AUTHD_PG_CLUSTER_SCRIPT, "standby", of.primary.dir_, dir_});
-    if (r.exit_code != 0) {
-        throw std::runtime_error("pg-cluster.sh standby failed: " + r.err);
-    }
-    std::ifstream in(dir_ + "/uri");
-    std::getline(in, uri_);
-}
-
 std::string private_cluster::admin_uri() const {
-    return "postgresql://postgres@127.0.0.1:" + port() + "/postgres";
+    return pg_uri_for(uri_, "postgres", "postgres");
 }
 
 std::string private_cluster::port() const {

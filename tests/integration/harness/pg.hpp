@@ -118,6 +118,7 @@ class private_cluster {
 
   private:
     void run(const std::string& command) const;
+    void read_uri();  // DIR/uri, which pg-cluster.sh wrote
 
     std::string dir_;
     std::string uri_;
