@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libssl-dev libsodium-dev libsqlite3-dev libpq-dev libcrypt-dev libaprutil1-dev
+  libssl-dev libsodium-dev libsqlite3-dev libpq-dev libcrypt-dev libaprutil1-dev libicu-dev
   libgtest-dev libbenchmark-dev
   python3 python3-jwt python3-cryptography curl openssl
   python3-yaml python3-jsonschema  # tests/openapi_check.py: answers against docs/openapi.yaml

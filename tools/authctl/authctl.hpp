@@ -2,7 +2,7 @@
 // signing keys. One file by job: main.cpp (the command line and the dispatch), options.cpp (what
 // the options make: a hasher, a store), password_input.cpp (passwords from a terminal or a pipe),
 // user_commands.cpp, import_plan.cpp (a file of passwords to import), hash_import.cpp (a file of
-// other systems' hashes), key_commands.cpp.
+// other systems' hashes), lookalikes.cpp (names that look like others), key_commands.cpp.
 //
 // Passwords are never taken from the command line (other users can read it in /proc): they come
 // from standard input, and are wiped from memory once hashed.
@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "authd/crypto/password_hasher.hpp"
@@ -70,8 +71,29 @@ authd::password_hasher make_hasher(const global_options& opts);
 std::unique_ptr<authd::store_backend> open_backend(const global_options& opts);
 // Checked before anything else; the name itself is not repeated (it may hold control characters).
 void require_valid_name(const std::string& name);
-// A new account's name, also: one that a User-Name header can carry.
-void require_new_name(const std::string& name);
+// A new account's name, also: one that a User-Name header can carry, allowed by RFC 8265's
+// profile (user_name_profile.hpp). Returns the form to store: the profile's.
+std::string require_new_name(const std::string& name);
+
+// --- lookalikes.cpp ----------------------------------------------------------------------------
+
+// The names seen so far by their UTS #39 skeleton: the store's, then each new one checked.
+class lookalike_names {
+  public:
+    explicit lookalike_names(authd::user_store& store);  // reads every name of the store once
+
+    // The name seen before that name looks like but is not (a Cyrillic "а" for a Latin "a",
+    // "rn" for "m"), or nullptr; name counts as seen from now on.
+    const std::string* check(const std::string& name);
+
+  private:
+    std::unordered_map<std::string, std::string> by_skeleton_;
+};
+
+// The warning on standard error that name looks like other.
+void warn_lookalike(const std::string& name, const std::string& other);
+// check(), and the warning when name looks like another.
+void warn_if_lookalike(lookalike_names& names, const std::string& name);
 
 // --- password_input.cpp ------------------------------------------------------------------------
 

@@ -12,6 +12,10 @@
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
+#include "authd/store/user_name_profile.hpp"
+
+#include "authctl.hpp"
+
 namespace authctl {
 
 namespace {
@@ -62,7 +66,7 @@ void read_chunks(int fd, Fn fn) {
 class batch_writer {
   public:
     batch_writer(authd::user_store& store, const hash_import_options& opts)
-        : store_(store), opts_(opts), last_progress_(clock::now()) {
+        : store_(store), opts_(opts), lookalikes_(store), last_progress_(clock::now()) {
         users_.reserve(opts.batch);
     }
 
@@ -78,15 +82,24 @@ class batch_writer {
                  "log in");
             return;
         }
+        auto enforced = authd::enforce_user_name(name);
+        if (!enforced) {
+            skip(where, "invalid user name: " + enforced.problem + " (RFC 8265's user names)");
+            return;
+        }
         if (auto problem = authd::import_problem(hash, opts_.limits); !problem.empty()) {
             skip(where, problem);
             return;
         }
-        if (!names_.emplace(name).second) {
+        if (!names_.emplace(enforced.name).second) {
             ++counts_.existed;
             return;
         }
-        users_.push_back(authd::user_record{std::string(name), std::move(hash)});
+        if (const auto* other = lookalikes_.check(enforced.name)) {
+            end_progress_line();
+            warn_lookalike(enforced.name, *other);
+        }
+        users_.push_back(authd::user_record{std::move(enforced.name), std::move(hash)});
         if (users_.size() >= opts_.batch) {
             flush();
         }
@@ -136,6 +149,7 @@ class batch_writer {
     const hash_import_options& opts_;
     std::vector<authd::user_record> users_;
     std::unordered_set<std::string> names_;  // this batch's
+    lookalike_names lookalikes_;             // the store's names and those added since
     import_counts counts_;
     clock::time_point last_progress_;
     bool progress_line_open_ = false;  // a "\rimported N" line without its newline yet

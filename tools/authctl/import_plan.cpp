@@ -21,6 +21,7 @@
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/crypto/secret.hpp"
 #include "authd/store/store_backend.hpp"
+#include "authd/store/user_name_profile.hpp"
 
 #include "authctl.hpp"
 
@@ -94,23 +95,28 @@ void read_whole_file(const std::string& file, std::string& content) {
     }
 }
 
-// Why a line cannot be imported, or nullptr. A name holds no tab, so the first tab ends it and
-// the password may hold tabs.
+// Why a line cannot be imported, or nothing. A name holds no tab, so the first tab ends it and
+// the password may hold tabs. The name is stored as RFC 8265's profile gives it.
 namespace {
 
-const char* import_line_problem(std::string_view line, import_entry& entry) {
+std::string import_line_problem(std::string_view line, import_entry& entry) {
     const auto tab = line.find('\t');
     if (tab == std::string_view::npos) {
         return "no tab between name and password";
     }
-    entry.name = line.substr(0, tab);
+    const auto name = line.substr(0, tab);
     entry.password = line.substr(tab + 1);
-    if (!authd::valid_user_name(entry.name)) {
+    if (!authd::valid_user_name(name)) {
         return "invalid user name";
     }
-    if (authd::user_name_has_outer_space(entry.name)) {
+    if (authd::user_name_has_outer_space(name)) {
         return "user name begins or ends with a space, which HTTP strips: it could never log in";
     }
+    auto enforced = authd::enforce_user_name(name);
+    if (!enforced) {
+        return "invalid user name: " + enforced.problem + " (RFC 8265's user names)";
+    }
+    entry.name = std::move(enforced.name);
     if (entry.password.empty()) {
         return "empty password";
     }
@@ -120,7 +126,7 @@ const char* import_line_problem(std::string_view line, import_entry& entry) {
     if (const char* problem = unsendable_password(entry.password)) {
         return problem;
     }
-    return nullptr;
+    return {};
 }
 
 // Reports a skipped line by number and reason only: the line may be a password.
@@ -136,7 +142,7 @@ import_plan plan_import(std::string_view content) {
     if (content.starts_with("\xEF\xBB\xBF")) {
         content.remove_prefix(3);  // a UTF-8 byte order mark (Windows tools): not the first name
     }
-    std::unordered_map<std::string_view, std::size_t> first_line;  // name -> line number
+    std::unordered_map<std::string, std::size_t> first_line;  // name -> line number
     std::size_t line_number = 0;
     while (!content.empty()) {
         const auto newline = content.find('\n');
@@ -155,18 +161,17 @@ import_plan plan_import(std::string_view content) {
             continue;
         }
         import_entry entry{line_number, {}, {}};
-        if (const char* problem = import_line_problem(line, entry)) {
+        if (const auto problem = import_line_problem(line, entry); !problem.empty()) {
             report_skipped(plan, line_number, problem);
             continue;
         }
         const auto [first, inserted] = first_line.emplace(entry.name, line_number);
         if (!inserted) {
             report_skipped(plan, line_number,
-                           "user " + std::string(entry.name) + " repeats line " +
-                               std::to_string(first->second));
+                           "user " + entry.name + " repeats line " + std::to_string(first->second));
             continue;
         }
-        plan.entries.push_back(entry);
+        plan.entries.push_back(std::move(entry));
     }
     return plan;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -11,10 +12,11 @@
 
 namespace authctl {
 
-// One valid line of an import file; the views point into the file's content.
+// One valid line of an import file: its name as RFC 8265's profile gives it (to be stored), and
+// its password, a view into the file's content.
 struct import_entry {
     std::size_t line_number;
-    std::string_view name;
+    std::string name;
     std::string_view password;
 };
 

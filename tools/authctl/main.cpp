@@ -68,8 +68,12 @@ Commands:
 
 Passwords never go on the command line. From a terminal authctl asks for the
 password twice without echo; otherwise it reads one line from standard input.
-A user name is 1 to 256 bytes of UTF-8 without control characters, and a new
-one has no space at either end (HTTP strips those from User-Name); a password
+A user name is 1 to 256 bytes of UTF-8 without control characters. A new one
+(user add, import) must be allowed by RFC 8265's user name rules (letters,
+digits, marks and printable ASCII; single spaces between parts, none at either
+end) and is stored in the form they give it (full-width letters mapped, Unicode
+NFC), which every login maps a name to; authctl warns when it looks like an
+existing name (Unicode's confusables, UTS #39). A password
 is 1 to 1024 bytes, without control characters (a tab inside is fine) and
 without a space or tab at either end (HTTP strips those from the Password
 header, so such a password could never log in). A NAME that starts with '-'

@@ -10,6 +10,7 @@
 
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/store/store_backend.hpp"
+#include "authd/store/user_name_profile.hpp"
 #include "authd/util/units.hpp"
 
 #include "authctl.hpp"
@@ -66,9 +67,10 @@ void require_valid_name(const std::string& name) {
     }
 }
 
-// A new account's name, also: no invisible, reordering or C1 control character, and one that a
-// User-Name header can carry.
-void require_new_name(const std::string& name) {
+// A new account's name, also: no invisible, reordering or C1 control character, one that a
+// User-Name header can carry, and one RFC 8265's profile allows; the form to store is the
+// profile's.
+std::string require_new_name(const std::string& name) {
     require_valid_name(name);
     if (!authd::valid_user_name(name)) {
         throw usage_error(
@@ -81,6 +83,11 @@ void require_new_name(const std::string& name) {
             "invalid user name: a space at either end, which HTTP strips from User-Name: the "
             "account could never log in");
     }
+    auto enforced = authd::enforce_user_name(name);
+    if (!enforced) {
+        throw usage_error("invalid user name: " + enforced.problem + " (RFC 8265's user names)");
+    }
+    return std::move(enforced.name);
 }
 
 }  // namespace authctl

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "authd/crypto/foreign_hash.hpp"
+#include "authd/store/user_name_profile.hpp"
 #include "authd/util/units.hpp"
 
 #include "authctl.hpp"
@@ -19,8 +20,23 @@ namespace authctl {
 
 // --- user add / passwd / remove / list --------------------------------------------------------
 
-int user_add(const global_options& opts, const std::string& name) {
-    require_new_name(name);
+namespace {
+
+// The stored name a command means: the name as it is when an account has it (an older store's
+// names were not enforced), else the form RFC 8265's profile gives it ("john" for "ｊｏｈｎ").
+std::string stored_name(authd::user_store& store, const std::string& name) {
+    if (!store.find_hash(name)) {
+        if (auto enforced = authd::enforce_user_name(name); enforced && enforced.name != name) {
+            return std::move(enforced.name);
+        }
+    }
+    return name;
+}
+
+}  // namespace
+
+int user_add(const global_options& opts, const std::string& requested) {
+    const auto name = require_new_name(requested);
     const auto hasher = make_hasher(opts);
     const auto backend = open_backend(opts);
     auto& store = backend->users();
@@ -28,6 +44,13 @@ int user_add(const global_options& opts, const std::string& name) {
     if (store.find_hash(name)) {
         throw command_error(exists);  // before asking for a password in vain
     }
+    if (name != requested) {
+        std::cerr << "authctl: the name is stored as " << name
+                  << ", the form RFC 8265 gives it (full-width and half-width forms mapped, "
+                     "Unicode NFC): a login by either form reaches it\n";
+    }
+    lookalike_names lookalikes(store);
+    warn_if_lookalike(lookalikes, name);
     wiped_string password;
     read_password(password);
     if (!store.add_user(name, hasher.hash(password.value))) {
@@ -36,11 +59,12 @@ int user_add(const global_options& opts, const std::string& name) {
     return exit_ok;
 }
 
-int user_passwd(const global_options& opts, const std::string& name) {
-    require_valid_name(name);
+int user_passwd(const global_options& opts, const std::string& given) {
+    require_valid_name(given);
     const auto hasher = make_hasher(opts);
     const auto backend = open_backend(opts);
     auto& store = backend->users();
+    const auto name = stored_name(store, given);
     const std::string missing = "user " + name + " does not exist";
     if (!store.find_hash(name)) {
         throw command_error(missing);
@@ -53,9 +77,12 @@ int user_passwd(const global_options& opts, const std::string& name) {
     return exit_ok;
 }
 
-int user_remove(const global_options& opts, const std::string& name) {
-    require_valid_name(name);
-    if (!open_backend(opts)->users().remove_user(name)) {
+int user_remove(const global_options& opts, const std::string& given) {
+    require_valid_name(given);
+    const auto backend = open_backend(opts);
+    auto& store = backend->users();
+    const auto name = stored_name(store, given);
+    if (!store.remove_user(name)) {
         throw command_error("user " + name + " does not exist");
     }
     return exit_ok;
@@ -131,6 +158,10 @@ int user_import(const global_options& opts, const std::string& file) {
     wiped_string content;
     read_whole_file(file, content.value);
     const import_plan plan = plan_import(content.value);
+    lookalike_names lookalikes(store);
+    for (const auto& entry : plan.entries) {
+        warn_if_lookalike(lookalikes, entry.name);
+    }
     const auto records = hash_all(hasher, plan.entries);
     const std::size_t added = store.add_users(records);
     std::cout << "added: " << added << ", existed already: " << records.size() - added

@@ -71,14 +71,14 @@ std::optional<service_result> login_service::answer_at_once(const login_request&
 
 service_result login_service::attempt(const login_request& request, hash_runner& runner) const {
     if (limiter_ == nullptr || password_too_long(request.password)) {
-        return login(request.user, request.password, runner);  // nothing to count
+        return login(request.user, request.password, runner, request.user_as_sent);  // not counted
     }
     using clock = attempt_limiter::clock;
     const auto admitted = limiter_->admit(request.account, request.client, clock::now());
     if (admitted.wait > 0) {
         return refused_for(admitted.wait, admitted.refused_by);
     }
-    auto result = login(request.user, request.password, runner);
+    auto result = login(request.user, request.password, runner, request.user_as_sent);
     limiter_->settle(request.account, request.client, admitted, settlement_of(result.code),
                      clock::now());
     return result;
@@ -195,7 +195,7 @@ void login_service::tokens_cut(std::string_view name, std::int64_t not_before) {
 }
 
 service_result login_service::login(std::string_view user, std::string_view password,
-                                    hash_runner& runner) const {
+                                    hash_runner& runner, std::string_view user_as_sent) const {
     // A password longer than any authctl stores cannot match: refused before any hashing.
     if (password_too_long(password)) {
         return failure(api_code::not_found);
@@ -205,11 +205,21 @@ service_result login_service::login(std::string_view user, std::string_view pass
     // must void the token this login issues, so neither may be taken after the verification.
     const auto now = unix_now();
     const auto known_cutoff = cutoffs_.not_before(user);
+    const auto known_cutoff_as_sent = user_as_sent.empty() ? 0 : cutoffs_.not_before(user_as_sent);
     return guarded([&] {
         drop_cache_if_store_changed();
         thread_local std::string phc;
         std::int64_t not_before = 0;
-        if (!valid_user_name(user) || !lookup(user, phc, not_before)) {
+        auto cutoff = known_cutoff;
+        // The mapped name's account; else an older store's account under the bytes as sent.
+        bool found = valid_user_name(user) && lookup(user, phc, not_before);
+        if (!found && !user_as_sent.empty() && valid_user_name(user_as_sent) &&
+            lookup(user_as_sent, phc, not_before)) {
+            found = true;
+            user = user_as_sent;
+            cutoff = known_cutoff_as_sent;
+        }
+        if (!found) {
             // Unknown user: the same argon2id work as a wrong password, so that neither the
             // answer nor its timing tells whether the user exists.
             hasher_.verify_dummy(password, runner);
@@ -228,7 +238,7 @@ service_result login_service::login(std::string_view user, std::string_view pass
         // Issued no earlier than the cutoff read with the record: a login in the very second of
         // a password change (the cutoff is that second + 1) gets a token one second ahead,
         // inside the leeway, rather than one its own cutoff voids.
-        const auto iat = std::max({now, not_before, known_cutoff});
+        const auto iat = std::max({now, not_before, cutoff});
         result.body = token_body(keys_.sign(user, now + ttl_.count(), iat));
         return result;
     });

@@ -15,7 +15,11 @@
 namespace authd {
 
 struct login_request {
-    std::string user;
+    std::string user;  // login_user_name() of the User-Name received
+    // The User-Name as received when user is another form of it, else empty: an older store may
+    // hold an account under these very bytes (it stored names as they came), and the login
+    // falls back to it when no account has the mapped name.
+    std::string user_as_sent;
     std::string password;
     std::uint64_t client = 0;  // the peer's address key (attempt_limiter.hpp)
     account_digest account;    // account_digest::of(user)

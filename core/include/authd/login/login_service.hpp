@@ -60,11 +60,14 @@ class login_service final : public change_listener {
 
     // The verification and token of attempt(), without the brute-force limits (tests, the fuzz
     // target). user and password are the request's header values (already checked to be
-    // non-empty). Hashes run where runner runs them: a hash worker passes its helper process
+    // non-empty), user as login_user_name() maps it; user_as_sent, when not empty, the name as
+    // received, whose account an older store may hold (login_request::user_as_sent). Hashes run
+    // where runner runs them: a hash worker passes its helper process
     // (server/workers/hash_helper.hpp). Never throws: a store or runner failure becomes code 500
     // with a log note, an unreachable store 503.
     service_result login(std::string_view user, std::string_view password,
-                         hash_runner& runner = hashes_in_this_thread()) const;
+                         hash_runner& runner = hashes_in_this_thread(),
+                         std::string_view user_as_sent = {}) const;
 
     // Stores a token's revocation (/logout). Blocking, like login(); never throws.
     service_result revoke(std::string_view jti, std::int64_t exp) const;

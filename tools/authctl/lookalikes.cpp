@@ -1,0 +1,36 @@
+// Warnings for a new name that looks like another one (UTS #39 skeletons, user_name_profile.hpp).
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "authd/store/user_name_profile.hpp"
+
+#include "authctl.hpp"
+
+namespace authctl {
+
+lookalike_names::lookalike_names(authd::user_store& store) {
+    store.for_each_name([this](std::string_view name) {
+        by_skeleton_.try_emplace(authd::user_name_skeleton(name), name);
+    });
+}
+
+const std::string* lookalike_names::check(const std::string& name) {
+    const auto [seen, inserted] = by_skeleton_.try_emplace(authd::user_name_skeleton(name), name);
+    return inserted || seen->second == name ? nullptr : &seen->second;
+}
+
+void warn_lookalike(const std::string& name, const std::string& other) {
+    std::cerr << "authctl: warning: user " << authd::printable_user_name(name)
+              << " looks like the user " << authd::printable_user_name(other)
+              << " (Unicode's confusable characters, UTS #39): a reader of a log or a list may "
+                 "take one for the other\n";
+}
+
+void warn_if_lookalike(lookalike_names& names, const std::string& name) {
+    if (const auto* other = names.check(name)) {
+        warn_lookalike(name, *other);
+    }
+}
+
+}  // namespace authctl
