@@ -1,4 +1,6 @@
 // Warnings for a new name that looks like another one (UTS #39 skeletons, user_name_profile.hpp).
+#include <cstdint>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -9,15 +11,28 @@
 
 namespace authctl {
 
+namespace {
+
+std::uint64_t digest(const std::string& skeleton) {
+    return std::hash<std::string>{}(skeleton);
+}
+
+}  // namespace
+
 lookalike_names::lookalike_names(authd::user_store& store) {
     store.for_each_name([this](std::string_view name) {
-        by_skeleton_.try_emplace(authd::user_name_skeleton(name), name);
+        by_skeleton_.try_emplace(digest(authd::user_name_skeleton(name)), name);
     });
 }
 
 const std::string* lookalike_names::check(const std::string& name) {
-    const auto [seen, inserted] = by_skeleton_.try_emplace(authd::user_name_skeleton(name), name);
-    return inserted || seen->second == name ? nullptr : &seen->second;
+    const auto skeleton = authd::user_name_skeleton(name);
+    const auto [seen, inserted] = by_skeleton_.try_emplace(digest(skeleton), name);
+    if (inserted || seen->second == name) {
+        return nullptr;
+    }
+    // One digest: one skeleton, unless two skeletons' 64-bit digests collide.
+    return authd::user_name_skeleton(seen->second) == skeleton ? &seen->second : nullptr;
 }
 
 void warn_lookalike(const std::string& name, const std::string& other) {

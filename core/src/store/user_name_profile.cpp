@@ -1,6 +1,7 @@
 // PRECIS's UsernameCasePreserved profile and UTS #39 skeletons, on ICU's Unicode tables.
 #include "authd/store/user_name_profile.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -398,7 +399,9 @@ std::string login_user_name(std::string_view name) {
     return std::string(name);
 }
 
-std::string user_name_skeleton(std::string_view name) {
+namespace {
+
+USpoofChecker& spoof_checker() {
     static const std::unique_ptr<USpoofChecker, void (*)(USpoofChecker*)> checker = [] {
         UErrorCode status = U_ZERO_ERROR;
         std::unique_ptr<USpoofChecker, void (*)(USpoofChecker*)> opened(uspoof_open(&status),
@@ -408,12 +411,58 @@ std::string user_name_skeleton(std::string_view name) {
         }
         return opened;
     }();
+    return *checker;
+}
+
+// UTS #39 section 4: a skeleton is NFD, then each code point replaced by its prototype, then NFD
+// again. The prototypes of the printable ASCII characters, from ICU once: when none holds a
+// combining mark, the second NFD changes nothing across them, and the skeleton of printable ASCII
+// is its characters' prototypes one after the other (an import of a million ASCII names pays a
+// table lookup per byte, not ICU's conversions per name).
+struct ascii_prototypes {
+    std::array<std::string, 0x7f> of;
+    bool usable = true;
+};
+
+const ascii_prototypes& ascii_table() {
+    static const ascii_prototypes table = [] {
+        ascii_prototypes t;
+        for (char c = 0x20; c < 0x7f; ++c) {
+            auto& prototype = t.of[static_cast<std::size_t>(c)];
+            prototype = user_name_skeleton_by_icu(std::string_view(&c, 1));
+            for (const auto p : code_points(to_utf16(prototype))) {
+                t.usable = t.usable && u_getCombiningClass(p) == 0;
+            }
+        }
+        return t;
+    }();
+    return table;
+}
+
+}  // namespace
+
+std::string user_name_skeleton_by_icu(std::string_view name) {
+    auto& checker = spoof_checker();
     const auto text = to_utf16(name);
     return to_utf8(icu_string(
         text.size() * 2 + 4, "ICU skeleton", [&](UChar* out, int32_t capacity, UErrorCode* status) {
-            return uspoof_getSkeleton(checker.get(), 0, text.data(),
-                                      static_cast<int32_t>(text.size()), out, capacity, status);
+            return uspoof_getSkeleton(&checker, 0, text.data(), static_cast<int32_t>(text.size()),
+                                      out, capacity, status);
         }));
+}
+
+std::string user_name_skeleton(std::string_view name) {
+    const auto printable_ascii = [](char c) { return c >= 0x20 && c < 0x7f; };
+    const auto& table = ascii_table();
+    if (!table.usable || !std::all_of(name.begin(), name.end(), printable_ascii)) {
+        return user_name_skeleton_by_icu(name);
+    }
+    std::string skeleton;
+    skeleton.reserve(name.size());
+    for (const char c : name) {
+        skeleton += table.of[static_cast<std::size_t>(c)];
+    }
+    return skeleton;
 }
 
 }  // namespace authd

@@ -191,4 +191,23 @@ TEST(UserNameProfile, LookalikeNamesShareASkeleton) {
     EXPECT_NE(skeleton("al\xffice"), "");  // not UTF-8: U+FFFD stands for the byte
 }
 
+// The printable ASCII table gives ICU's skeleton: every pair of printable ASCII characters, and
+// names in which the confusables map several characters ("rn", "vv", "cl", "0", "1", "|").
+TEST(UserNameProfile, TheAsciiSkeletonTableAgreesWithIcu) {
+    for (char a = 0x20; a < 0x7f; ++a) {
+        for (char b = 0x20; b < 0x7f; ++b) {
+            const std::string pair{a, b};
+            ASSERT_EQ(authd::user_name_skeleton(pair), authd::user_name_skeleton_by_icu(pair))
+                << pair;
+        }
+    }
+    for (const std::string name :
+         {"rnodern", "vvolf", "clown", "user0 10|l", "O'Brien-2@example", "`~!^_{}", ""}) {
+        EXPECT_EQ(authd::user_name_skeleton(name), authd::user_name_skeleton_by_icu(name)) << name;
+    }
+    // Not ASCII: ICU's, as it is.
+    EXPECT_EQ(authd::user_name_skeleton("p\xd0\xb0ypal"),
+              authd::user_name_skeleton_by_icu("p\xd0\xb0ypal"));
+}
+
 }  // namespace

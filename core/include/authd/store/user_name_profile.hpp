@@ -43,5 +43,8 @@ std::string login_user_name(std::string_view name);
 // a Latin and a Cyrillic "а"), however different their bytes. Bytes that are not UTF-8 count as
 // U+FFFD.
 std::string user_name_skeleton(std::string_view name);
+// The same, always through ICU's conversions: user_name_skeleton() takes a table of the printable
+// ASCII characters' prototypes for names of those only (tests compare the two).
+std::string user_name_skeleton_by_icu(std::string_view name);
 
 }  // namespace authd
