@@ -428,7 +428,7 @@ const ascii_prototypes& ascii_table() {
     static const ascii_prototypes table = [] {
         ascii_prototypes t;
         for (char c = 0x20; c < 0x7f; ++c) {
-            auto& prototype = t.of[static_cast<std::size_t>(c)];
+            auto& prototype = t.of[static_cast<unsigned char>(c)];
             prototype = user_name_skeleton_by_icu(std::string_view(&c, 1));
             for (const auto p : code_points(to_utf16(prototype))) {
                 t.usable = t.usable && u_getCombiningClass(p) == 0;
@@ -460,7 +460,7 @@ std::string user_name_skeleton(std::string_view name) {
     std::string skeleton;
     skeleton.reserve(name.size());
     for (const char c : name) {
-        skeleton += table.of[static_cast<std::size_t>(c)];
+        skeleton += table.of[static_cast<unsigned char>(c)];
     }
     return skeleton;
 }
