@@ -408,13 +408,9 @@ TEST_F(LifecycleTest, AHashHelperHoldsNoDescriptorButItsSocket) {
     const auto helpers = wait_children(authd.pid(), 2);
     ASSERT_EQ(helpers.size(), 2U);
     for (const auto helper : helpers) {
-        // A helper being started still holds what posix_spawn's child had before its exec:
-        // listed once it runs as a helper.
+        // (wait_children() lists a helper once its exec is done: before, it would hold what
+        // posix_spawn's child had.)
         const std::string helper_cmdline("authd\0--hash-helper\0", 20);
-        for (int i = 0; i < 250 && proc_file(helper, "cmdline").rfind(helper_cmdline, 0) != 0;
-             ++i) {
-            std::this_thread::sleep_for(20ms);
-        }
         ASSERT_EQ(proc_file(helper, "cmdline").rfind(helper_cmdline, 0), 0U) << helper;
         std::vector<std::pair<int, std::string>> open;  // descriptor, what it names
         for (const auto& fd :

@@ -621,12 +621,17 @@ std::vector<pid_t> children_of(pid_t pid) {
     return out;
 }
 
-// children_of(pid) once it has count entries (the hash workers start their helpers as they
-// start); what it has after 10 s otherwise.
 std::vector<pid_t> wait_children(pid_t pid, std::size_t count) {
+    // A child listed before its exec still holds what posix_spawn's child had (authd's command
+    // line and environment, descriptors before their close): it counts once it runs as a helper.
+    const auto helper = [](pid_t child) {
+        return proc_file(child, "cmdline").find(std::string("\0--hash-helper\0", 15)) !=
+               std::string::npos;
+    };
     const auto until = std::chrono::steady_clock::now() + 10s;
     auto children = children_of(pid);
-    while (children.size() != count && std::chrono::steady_clock::now() < until) {
+    while ((children.size() != count || !std::all_of(children.begin(), children.end(), helper)) &&
+           std::chrono::steady_clock::now() < until) {
         std::this_thread::sleep_for(20ms);
         children = children_of(pid);
     }

@@ -204,8 +204,8 @@ bool have_nginx();
 
 // The processes pid started (its threads' children).
 std::vector<pid_t> children_of(pid_t pid);
-// children_of(pid) once it has count entries (authd's hash workers start their helpers as they
-// start); what it has after 10 s otherwise.
+// children_of(pid) once it has count entries, each running as a hash helper (its exec done:
+// authd's hash workers start their helpers as they start); what it has after 10 s otherwise.
 std::vector<pid_t> wait_children(pid_t pid, std::size_t count);
 // The content of /proc/PID/NAME ("" when it cannot be read).
 std::string proc_file(pid_t pid, const char* name);
