@@ -385,7 +385,7 @@ enforced_user_name enforce_user_name(std::string_view name) {
 }
 
 std::string login_user_name(std::string_view name) {
-    if (plain_ascii(name)) {
+    if (name.empty() || plain_ascii(name)) {  // empty: a request without User-Name (402)
         return std::string(name);
     }
     try {
