@@ -2,7 +2,8 @@
 // signing keys. One file by job: main.cpp (the command line and the dispatch), options.cpp (what
 // the options make: a hasher, a store), password_input.cpp (passwords from a terminal or a pipe),
 // user_commands.cpp, import_plan.cpp (a file of passwords to import), hash_import.cpp (a file of
-// other systems' hashes), lookalikes.cpp (names that look like others), key_commands.cpp.
+// other systems' hashes), names.cpp (new names' checks, names that look like others),
+// key_commands.cpp.
 //
 // Passwords are never taken from the command line (other users can read it in /proc): they come
 // from standard input, and are wiped from memory once hashed.
@@ -75,7 +76,11 @@ void require_valid_name(const std::string& name);
 // profile (user_name_profile.hpp). Returns the form to store: the profile's.
 std::string require_new_name(const std::string& name);
 
-// --- lookalikes.cpp ----------------------------------------------------------------------------
+// --- names.cpp ---------------------------------------------------------------------------------
+
+// An imported name's problem, for the line's or the user's report ("" when none), and the form
+// to store it in (stored): the checks of require_new_name(), worded for a report.
+std::string imported_name_problem(std::string_view name, std::string& stored);
 
 // The names seen so far by their UTS #39 skeleton: the store's, then each new one checked.
 class lookalike_names {

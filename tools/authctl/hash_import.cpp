@@ -12,8 +12,6 @@
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
-#include "authd/store/user_name_profile.hpp"
-
 #include "authctl.hpp"
 
 namespace authctl {
@@ -72,34 +70,24 @@ class batch_writer {
 
     // where: "line 12" or "user alice", for the report.
     void add(const std::string& where, std::string_view name, std::string hash) {
-        if (!authd::valid_user_name(name)) {
-            skip(where, "invalid user name");
-            return;
-        }
-        if (authd::user_name_has_outer_space(name)) {
-            skip(where,
-                 "user name begins or ends with a space, which HTTP strips: it could never "
-                 "log in");
-            return;
-        }
-        auto enforced = authd::enforce_user_name(name);
-        if (!enforced) {
-            skip(where, "invalid user name: " + enforced.problem + " (RFC 8265's user names)");
+        std::string stored;
+        if (auto problem = imported_name_problem(name, stored); !problem.empty()) {
+            skip(where, problem);
             return;
         }
         if (auto problem = authd::import_problem(hash, opts_.limits); !problem.empty()) {
             skip(where, problem);
             return;
         }
-        if (!names_.emplace(enforced.name).second) {
+        if (!names_.emplace(stored).second) {
             ++counts_.existed;
             return;
         }
-        if (const auto* other = lookalikes_.check(enforced.name)) {
+        if (const auto* other = lookalikes_.check(stored)) {
             end_progress_line();
-            warn_lookalike(enforced.name, *other);
+            warn_lookalike(stored, *other);
         }
-        users_.push_back(authd::user_record{std::move(enforced.name), std::move(hash)});
+        users_.push_back(authd::user_record{std::move(stored), std::move(hash)});
         if (users_.size() >= opts_.batch) {
             flush();
         }

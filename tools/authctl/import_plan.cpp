@@ -21,7 +21,6 @@
 #include "authd/crypto/password_hasher.hpp"
 #include "authd/crypto/secret.hpp"
 #include "authd/store/store_backend.hpp"
-#include "authd/store/user_name_profile.hpp"
 
 #include "authctl.hpp"
 
@@ -104,19 +103,10 @@ std::string import_line_problem(std::string_view line, import_entry& entry) {
     if (tab == std::string_view::npos) {
         return "no tab between name and password";
     }
-    const auto name = line.substr(0, tab);
     entry.password = line.substr(tab + 1);
-    if (!authd::valid_user_name(name)) {
-        return "invalid user name";
+    if (auto problem = imported_name_problem(line.substr(0, tab), entry.name); !problem.empty()) {
+        return problem;
     }
-    if (authd::user_name_has_outer_space(name)) {
-        return "user name begins or ends with a space, which HTTP strips: it could never log in";
-    }
-    auto enforced = authd::enforce_user_name(name);
-    if (!enforced) {
-        return "invalid user name: " + enforced.problem + " (RFC 8265's user names)";
-    }
-    entry.name = std::move(enforced.name);
     if (entry.password.empty()) {
         return "empty password";
     }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -22,15 +23,17 @@ namespace authctl {
 
 namespace {
 
-// The stored name a command means: the name as it is when an account has it (an older store's
+// The stored name a command means, when an account has one: the name as it is (an older store's
 // names were not enforced), else the form RFC 8265's profile gives it ("john" for "ｊｏｈｎ").
-std::string stored_name(authd::user_store& store, const std::string& name) {
-    if (!store.find_hash(name)) {
-        if (auto enforced = authd::enforce_user_name(name); enforced && enforced.name != name) {
-            return std::move(enforced.name);
-        }
+std::optional<std::string> existing_name(authd::user_store& store, const std::string& name) {
+    if (store.find_hash(name)) {
+        return name;
     }
-    return name;
+    auto enforced = authd::enforce_user_name(name);
+    if (enforced && enforced.name != name && store.find_hash(enforced.name)) {
+        return std::move(enforced.name);
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -64,14 +67,14 @@ int user_passwd(const global_options& opts, const std::string& given) {
     const auto hasher = make_hasher(opts);
     const auto backend = open_backend(opts);
     auto& store = backend->users();
-    const auto name = stored_name(store, given);
-    const std::string missing = "user " + name + " does not exist";
-    if (!store.find_hash(name)) {
+    const std::string missing = "user " + given + " does not exist";
+    const auto name = existing_name(store, given);
+    if (!name) {
         throw command_error(missing);
     }
     wiped_string password;
     read_password(password);
-    if (!store.set_hash(name, hasher.hash(password.value))) {
+    if (!store.set_hash(*name, hasher.hash(password.value))) {
         throw command_error(missing);  // removed meanwhile
     }
     return exit_ok;
@@ -81,9 +84,9 @@ int user_remove(const global_options& opts, const std::string& given) {
     require_valid_name(given);
     const auto backend = open_backend(opts);
     auto& store = backend->users();
-    const auto name = stored_name(store, given);
-    if (!store.remove_user(name)) {
-        throw command_error("user " + name + " does not exist");
+    const auto name = existing_name(store, given);
+    if (!name || !store.remove_user(*name)) {  // (or removed meanwhile)
+        throw command_error("user " + given + " does not exist");
     }
     return exit_ok;
 }

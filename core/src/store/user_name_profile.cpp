@@ -93,16 +93,31 @@ std::u16string normalized(const UNormalizer2* form, std::u16string_view text) {
                       });
 }
 
+std::vector<UChar32> code_points(std::u16string_view text) {
+    std::vector<UChar32> out;
+    for (int32_t i = 0; i < static_cast<int32_t>(text.size());) {
+        UChar32 c = 0;
+        U16_NEXT(text.data(), i, static_cast<int32_t>(text.size()), c);
+        out.push_back(c);
+    }
+    return out;
+}
+
+// One code point (a valid one: from valid UTF-8) as UTF-16.
+std::u16string utf16_of(UChar32 c) {
+    std::array<UChar, 2> units{};
+    int32_t length = 0;
+    U16_APPEND_UNSAFE(units.data(), length, c);
+    return {units.data(), static_cast<std::size_t>(length)};
+}
+
 // RFC 8265 section 3.4.2, step 1: full-width and half-width characters to their decomposition
 // mapping (Decomposition_Type Wide or Narrow), every other character as it is.
 std::u16string width_mapped(std::u16string_view text) {
     const auto* nfkc = normalizer(unorm2_getNFKCInstance);
     std::u16string out;
     out.reserve(text.size());
-    for (int32_t i = 0; i < static_cast<int32_t>(text.size());) {
-        UChar32 c = 0;
-        const auto start = i;
-        U16_NEXT(text.data(), i, static_cast<int32_t>(text.size()), c);
+    for (const auto c : code_points(text)) {
         const auto type = u_getIntPropertyValue(c, UCHAR_DECOMPOSITION_TYPE);
         if (type == U_DT_WIDE || type == U_DT_NARROW) {
             std::array<UChar, 8> mapping{};
@@ -114,18 +129,7 @@ std::u16string width_mapped(std::u16string_view text) {
                 continue;
             }
         }
-        out.append(
-            text.substr(static_cast<std::size_t>(start), static_cast<std::size_t>(i - start)));
-    }
-    return out;
-}
-
-std::vector<UChar32> code_points(std::u16string_view text) {
-    std::vector<UChar32> out;
-    for (int32_t i = 0; i < static_cast<int32_t>(text.size());) {
-        UChar32 c = 0;
-        U16_NEXT(text.data(), i, static_cast<int32_t>(text.size()), c);
-        out.push_back(c);
+        out += utf16_of(c);
     }
     return out;
 }
@@ -136,12 +140,8 @@ bool has_script(UChar32 c, UScriptCode script) {
 }
 
 bool any_in(const std::vector<UChar32>& part, UChar32 first, UChar32 last) {
-    for (const auto c : part) {
-        if (c >= first && c <= last) {
-            return true;
-        }
-    }
-    return false;
+    return std::any_of(part.begin(), part.end(),
+                       [&](UChar32 c) { return c >= first && c <= last; });
 }
 
 // RFC 5892 appendix A's rules for the contextual characters other than the joiners (A.3 to A.9).
@@ -159,14 +159,11 @@ bool context_allows(const std::vector<UChar32>& part, std::size_t i) {
         return before >= 0 && has_script(before, USCRIPT_HEBREW);
     }
     if (c == 0x30fb) {  // KATAKANA MIDDLE DOT: in a part with Hiragana, Katakana or Han
-        for (const auto other : part) {
-            if (other != 0x30fb &&
-                (has_script(other, USCRIPT_HIRAGANA) || has_script(other, USCRIPT_KATAKANA) ||
-                 has_script(other, USCRIPT_HAN))) {
-                return true;
-            }
-        }
-        return false;
+        return std::any_of(part.begin(), part.end(), [](UChar32 other) {
+            return other != 0x30fb &&
+                   (has_script(other, USCRIPT_HIRAGANA) || has_script(other, USCRIPT_KATAKANA) ||
+                    has_script(other, USCRIPT_HAN));
+        });
     }
     if (c >= 0x0660 && c <= 0x0669) {  // ARABIC-INDIC DIGITS: never beside the extended ones
         return !any_in(part, 0x06f0, 0x06f9);
@@ -193,16 +190,10 @@ bool exception_disallowed(UChar32 c) {
 }
 
 bool has_compatibility_form(UChar32 c) {
-    std::array<UChar, 2> text{};
-    int32_t length = 0;
-    UBool error = false;
-    U16_APPEND(text.data(), length, 2, c, error);
-    if (error) {
-        return false;
-    }
+    const auto text = utf16_of(c);
     UErrorCode status = U_ZERO_ERROR;
-    const bool same =
-        unorm2_isNormalized(normalizer(unorm2_getNFKCInstance), text.data(), length, &status);
+    const bool same = unorm2_isNormalized(normalizer(unorm2_getNFKCInstance), text.data(),
+                                          static_cast<int32_t>(text.size()), &status);
     return U_SUCCESS(status) && !same;
 }
 

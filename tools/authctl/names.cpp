@@ -1,4 +1,5 @@
-// Warnings for a new name that looks like another one (UTS #39 skeletons, user_name_profile.hpp).
+// New names: an imported one's checks, and the warning for one that looks like another (UTS #39
+// skeletons, user_name_profile.hpp).
 #include <cstdint>
 #include <functional>
 #include <iostream>
@@ -6,10 +7,26 @@
 #include <string_view>
 
 #include "authd/store/user_name_profile.hpp"
+#include "authd/store/user_store.hpp"
 
 #include "authctl.hpp"
 
 namespace authctl {
+
+std::string imported_name_problem(std::string_view name, std::string& stored) {
+    if (!authd::valid_user_name(name)) {
+        return "invalid user name";
+    }
+    if (authd::user_name_has_outer_space(name)) {
+        return "user name begins or ends with a space, which HTTP strips: it could never log in";
+    }
+    auto enforced = authd::enforce_user_name(name);
+    if (!enforced) {
+        return "invalid user name: " + enforced.problem + " (RFC 8265's user names)";
+    }
+    stored = std::move(enforced.name);
+    return {};
+}
 
 namespace {
 
